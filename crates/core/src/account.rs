@@ -1,0 +1,118 @@
+//! ERP integrations and mail accounts, as the ERP's forms define them.
+
+use std::fmt;
+
+use crate::address::EmailAddress;
+use crate::secret::Secret;
+
+/// An integration: one configured route (an Entra app, an SMTP relay, a
+/// directory), shared by the accounts that use it.
+///
+/// Its provider-specific settings stay raw here; the registered
+/// [`ProviderFactory`](crate::ProviderFactory) parses and validates them.
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Integration {
+    /// Unique id, referenced by accounts (`integration`, `fallback`).
+    pub id: String,
+    /// Free text shown to administrators.
+    pub description: String,
+    /// The provider type (`office365`, `smtp`, `file`, ...).
+    pub provider: String,
+    /// The provider-specific keys, as a JSON object.
+    pub settings: serde_json::Value,
+}
+
+impl Integration {
+    /// An integration with the given id, provider type and settings.
+    pub fn new(
+        id: impl Into<String>,
+        provider: impl Into<String>,
+        settings: serde_json::Value,
+    ) -> Self {
+        Integration {
+            id: id.into(),
+            description: String::new(),
+            provider: provider.into(),
+            settings,
+        }
+    }
+
+    /// Sets the description.
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+}
+
+impl fmt::Debug for Integration {
+    /// Shows only the keys of the settings: a provider may keep a secret there.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<&str> = self
+            .settings
+            .as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        f.debug_struct("Integration")
+            .field("id", &self.id)
+            .field("description", &self.description)
+            .field("provider", &self.provider)
+            .field("setting_keys", &keys)
+            .finish()
+    }
+}
+
+/// A user's mail account in the ERP: who sends, through which integration,
+/// with which secret.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MailAccount {
+    /// The ERP user id.
+    pub user: String,
+    /// The provider type of the account.
+    pub provider: String,
+    /// The integration, when several of that provider type exist.
+    pub integration: Option<String>,
+    /// The mailbox address.
+    pub address: EmailAddress,
+    /// The secret: for Office 365 the client secret *value*, for SMTP the password.
+    pub secret: Option<Secret>,
+    /// An integration to fall back to when the primary did not accept a mail.
+    pub fallback: Option<String>,
+}
+
+impl MailAccount {
+    /// An account for `user` at `address` on `provider`.
+    pub fn new(
+        user: impl Into<String>,
+        provider: impl Into<String>,
+        address: EmailAddress,
+    ) -> Self {
+        MailAccount {
+            user: user.into(),
+            provider: provider.into(),
+            integration: None,
+            address,
+            secret: None,
+            fallback: None,
+        }
+    }
+
+    /// Sets the secret.
+    pub fn with_secret(mut self, secret: Secret) -> Self {
+        self.secret = Some(secret);
+        self
+    }
+
+    /// Names the integration explicitly.
+    pub fn with_integration(mut self, id: impl Into<String>) -> Self {
+        self.integration = Some(id.into());
+        self
+    }
+
+    /// Names a fallback integration.
+    pub fn with_fallback(mut self, id: impl Into<String>) -> Self {
+        self.fallback = Some(id.into());
+        self
+    }
+}

@@ -1,0 +1,258 @@
+//! The plugin interface: a [`ProviderFactory`] per provider type, kept in a
+//! [`ProviderRegistry`].
+//!
+//! Adding a provider needs no change here or in the bridge: a crate implements
+//! [`ProviderFactory`] and the application calls
+//! [`ProviderRegistry::register`] once, before loading the configuration.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use crate::account::{Integration, MailAccount};
+use crate::error::{Error, ErrorKind, Result};
+use crate::provider::MailProvider;
+
+/// One problem found in configuration: where, what, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The key path, e.g. `accounts[2].address` or `integrations[0].client_id`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub remedy: Option<String>,
+}
+
+impl ConfigProblem {
+    /// A problem at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigProblem { path: path.into(), message: message.into(), remedy: None }
+    }
+
+    /// Adds the remedy.
+    pub fn with_remedy(mut self, remedy: impl Into<String>) -> Self {
+        self.remedy = Some(remedy.into());
+        self
+    }
+
+    /// The same problem with `prefix.` in front of its path.
+    pub fn under(mut self, prefix: &str) -> Self {
+        self.path = if self.path.is_empty() {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}.{}", self.path)
+        };
+        self
+    }
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Builds providers of one type.
+///
+/// `Settings` is the provider's integration section: every key of an
+/// `[[integrations]]` entry except `id`, `description` and `provider`. Mark it
+/// `#[serde(deny_unknown_fields)]` so typos are reported.
+pub trait ProviderFactory: Send + Sync + 'static {
+    /// The integration settings of this provider type.
+    type Settings: DeserializeOwned + Send + Sync + 'static;
+
+    /// The provider type this factory builds, e.g. `"office365"`.
+    fn provider_type(&self) -> &'static str;
+
+    /// One line saying what the provider is, for `g360-mail providers`.
+    fn description(&self) -> &'static str;
+
+    /// Whether accounts of this type need a secret.
+    fn needs_secret(&self) -> bool;
+
+    /// Checks settings beyond their shape; paths are relative to the integration.
+    fn validate(&self, settings: &Self::Settings) -> Vec<ConfigProblem> {
+        let _ = settings;
+        Vec::new()
+    }
+
+    /// Builds the provider of `account` on `integration`.
+    fn build(
+        &self,
+        integration: &Integration,
+        settings: &Self::Settings,
+        account: &MailAccount,
+    ) -> Result<Arc<dyn MailProvider>>;
+}
+
+/// The object-safe face of a [`ProviderFactory`], as the registry keeps it.
+trait ErasedFactory: Send + Sync {
+    fn provider_type(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    fn needs_secret(&self) -> bool;
+    fn check(&self, settings: &serde_json::Value) -> Vec<ConfigProblem>;
+    fn build(
+        &self,
+        integration: &Integration,
+        account: &MailAccount,
+    ) -> Result<Arc<dyn MailProvider>>;
+}
+
+struct Erased<F>(F);
+
+impl<F: ProviderFactory> Erased<F> {
+    fn parse(
+        &self,
+        settings: &serde_json::Value,
+    ) -> std::result::Result<F::Settings, ConfigProblem> {
+        serde_path_to_error::deserialize(settings).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            ConfigProblem::new(path, e.into_inner().to_string())
+        })
+    }
+}
+
+impl<F: ProviderFactory> ErasedFactory for Erased<F> {
+    fn provider_type(&self) -> &'static str {
+        self.0.provider_type()
+    }
+    fn description(&self) -> &'static str {
+        self.0.description()
+    }
+    fn needs_secret(&self) -> bool {
+        self.0.needs_secret()
+    }
+    fn check(&self, settings: &serde_json::Value) -> Vec<ConfigProblem> {
+        match self.parse(settings) {
+            Ok(s) => self.0.validate(&s),
+            Err(p) => vec![p],
+        }
+    }
+    fn build(
+        &self,
+        integration: &Integration,
+        account: &MailAccount,
+    ) -> Result<Arc<dyn MailProvider>> {
+        let settings = self.parse(&integration.settings).map_err(|p| {
+            Error::new(ErrorKind::Config, format!("invalid settings: {}", p.message))
+                .with_code("config.invalid")
+                .with_context("integration", &integration.id)
+                .with_context("key", &p.path)
+        })?;
+        self.0.build(integration, &settings, account)
+    }
+}
+
+/// What `g360-mail providers` lists for each registered type.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProviderInfo {
+    /// The provider type.
+    pub provider_type: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    /// Whether its accounts need a secret.
+    pub needs_secret: bool,
+}
+
+/// Provider types and their factories.
+///
+/// ```
+/// use g360_mail_core::ProviderRegistry;
+///
+/// let registry = ProviderRegistry::new();
+/// let err = registry.check_settings("nope", &serde_json::json!({})).unwrap_err();
+/// assert!(err[0].message.contains("unknown provider type"));
+/// ```
+#[derive(Default, Clone)]
+pub struct ProviderRegistry {
+    factories: BTreeMap<&'static str, Arc<dyn ErasedFactory>>,
+}
+
+impl fmt::Debug for ProviderRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderRegistry")
+            .field("types", &self.factories.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl ProviderRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        ProviderRegistry::default()
+    }
+
+    /// Registers `factory` under its provider type, replacing any factory
+    /// registered before under the same type.
+    pub fn register<F: ProviderFactory>(&mut self, factory: F) -> &mut Self {
+        self.factories.insert(factory.provider_type(), Arc::new(Erased(factory)));
+        self
+    }
+
+    /// Whether `provider_type` is registered.
+    pub fn contains(&self, provider_type: &str) -> bool {
+        self.factories.contains_key(provider_type)
+    }
+
+    /// The registered types, sorted.
+    pub fn types(&self) -> Vec<&'static str> {
+        self.factories.keys().copied().collect()
+    }
+
+    /// A line per registered type.
+    pub fn list(&self) -> Vec<ProviderInfo> {
+        self.factories
+            .values()
+            .map(|f| ProviderInfo {
+                provider_type: f.provider_type(),
+                description: f.description(),
+                needs_secret: f.needs_secret(),
+            })
+            .collect()
+    }
+
+    /// Whether accounts of `provider_type` need a secret (`None` if unknown).
+    pub fn needs_secret(&self, provider_type: &str) -> Option<bool> {
+        self.factories.get(provider_type).map(|f| f.needs_secret())
+    }
+
+    fn unknown(&self, provider_type: &str) -> String {
+        format!(
+            "unknown provider type {provider_type:?}; registered types: {}",
+            self.types().join(", ")
+        )
+    }
+
+    /// Parses and validates an integration's settings for `provider_type`.
+    /// Paths in the problems are relative to the integration.
+    pub fn check_settings(
+        &self,
+        provider_type: &str,
+        settings: &serde_json::Value,
+    ) -> std::result::Result<(), Vec<ConfigProblem>> {
+        let Some(factory) = self.factories.get(provider_type) else {
+            return Err(vec![ConfigProblem::new("provider", self.unknown(provider_type))
+                .with_remedy("use one of the registered types, or register the provider's crate in the application")]);
+        };
+        let problems = factory.check(settings);
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+
+    /// Builds the provider of `account` on `integration`.
+    pub fn build(
+        &self,
+        integration: &Integration,
+        account: &MailAccount,
+    ) -> Result<Arc<dyn MailProvider>> {
+        let factory = self.factories.get(integration.provider.as_str()).ok_or_else(|| {
+            Error::new(ErrorKind::Config, self.unknown(&integration.provider))
+                .with_code("config.unknown-provider")
+                .with_context("integration", &integration.id)
+        })?;
+        factory.build(integration, account)
+    }
+}
