@@ -1,0 +1,1 @@
+//! RFC 5322 / MIME rendering and parsing (being written).

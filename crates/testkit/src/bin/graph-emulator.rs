@@ -1,0 +1,2 @@
+//! Placeholder: the Graph emulator binary is being written.
+fn main() {}

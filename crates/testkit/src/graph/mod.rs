@@ -1,0 +1,1 @@
+//! Emulator of Microsoft identity and Graph mail (being written).
