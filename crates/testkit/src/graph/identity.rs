@@ -1,0 +1,1 @@
+//! Token endpoint and OpenID discovery.

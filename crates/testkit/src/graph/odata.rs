@@ -1,0 +1,1 @@
+//! OData query options: `$filter`, `$select`, `$top`, `$orderby`, paging tokens.

@@ -1,0 +1,1 @@
+//! Tests of the emulator itself, with reqwest as a plain HTTP client.
