@@ -1,1 +1,48 @@
-fn main() {}
+//! `g360-mail`: the command line of the G360 ERP mail layer.
+//!
+//! Exit codes (stable): 0 ok, 1 anything else, 2 usage or configuration
+//! error, 3 authentication or permission (setup) error, 4 message rejected,
+//! 5 temporarily unavailable (retry later).
+
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command line prints")]
+
+mod app;
+mod cli;
+mod i18n;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version (exit 0) and usage errors (exit 2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { output::exit::USAGE } else { output::exit::OK });
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(output::exit::OTHER);
+        }
+    };
+    ExitCode::from(runtime.block_on(app::run(cli)))
+}
+
+/// Logs go to stderr, filtered by `G360_MAIL_LOG` (e.g. `info`,
+/// `g360_mail_o365=debug`); warnings only by default.
+fn init_logging() {
+    #[allow(clippy::disallowed_methods, reason = "the CLI reads its own environment")]
+    let filter = std::env::var("G360_MAIL_LOG").unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}

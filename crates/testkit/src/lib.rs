@@ -3,5 +3,7 @@
 //! Microsoft identity + Graph mail.
 
 pub mod graph;
+mod recording;
 
 pub use g360_mail_core::MockMailProvider;
+pub use recording::{RECORDING_PROVIDER_TYPE, Recorder, RecordingFactory, RecordingProvider, RecordingSettings};

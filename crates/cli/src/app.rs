@@ -1,0 +1,371 @@
+//! The commands.
+
+use std::path::Path;
+
+use g360_erp_bridge::{BridgeConfig, ConfigError, ConfigSource, Lang, MailBridge};
+use g360_mail_core::{
+    Attachment, CheckStatus, Error, ErrorKind, Folder, Importance, MailboxQuery, OutgoingMessage,
+    ProviderRegistry, ReceivedMessage, SendReceipt, VerifyOptions, VerifyReport, content_type_for,
+    parse_address_list,
+};
+use serde_json::json;
+
+use crate::cli::{Cli, Command, ConfigCommand, ImportanceArg, InboxArgs, LangArg, SendArgs, ShowArgs, VerifyArgs};
+use crate::i18n::Msg;
+use crate::output::{Color, Out, exit, exit_code};
+
+/// Every provider type this binary knows.
+pub(crate) fn registry() -> ProviderRegistry {
+    let mut registry = ProviderRegistry::new();
+    g360_mail_file::register(&mut registry);
+    registry
+}
+
+pub(crate) async fn run(cli: Cli) -> u8 {
+    #[allow(clippy::disallowed_methods, reason = "the CLI reads its own environment")]
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let explicit_lang = cli.lang.map(|l| match l {
+        LangArg::Es => Lang::Es,
+        LangArg::En => Lang::En,
+    });
+    let registry = registry();
+    if let Command::Providers = cli.command {
+        let out = Out::new(explicit_lang.unwrap_or_default(), cli.json, no_color);
+        return providers(&out, &registry);
+    }
+    let source = ConfigSource::discover(cli.config.clone());
+    let loaded = BridgeConfig::load(&source, &registry);
+    let lang = explicit_lang.or_else(|| loaded.as_ref().ok().map(BridgeConfig::lang)).unwrap_or_default();
+    let out = Out::new(lang, cli.json, no_color);
+    let config = match loaded {
+        Ok(c) => c,
+        Err(e) => return config_error(&out, &e),
+    };
+    let bridge = MailBridge::new(config, registry);
+    let result = match cli.command {
+        Command::Send(args) => send(&out, &bridge, args).await,
+        Command::Inbox(args) => inbox(&out, &bridge, args).await,
+        Command::Show(args) => show(&out, &bridge, args).await,
+        Command::Verify(args) => verify(&out, &bridge, args).await,
+        Command::Config(ConfigCommand::Check) => config_check(&out, &bridge),
+        Command::Config(ConfigCommand::Show) => {
+            out.line(bridge.config().to_redacted_toml().trim_end());
+            Ok(exit::OK)
+        }
+        Command::Providers => unreachable!("handled above"),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            out.error(&e);
+            exit_code(e.kind())
+        }
+    }
+}
+
+fn config_error(out: &Out, e: &ConfigError) -> u8 {
+    if out.json {
+        let problems: Vec<_> = e
+            .problems()
+            .iter()
+            .map(|p| json!({ "path": p.path, "message": p.message, "remedy": p.remedy }))
+            .collect();
+        out.json_value(&json!({ "ok": false, "error": {
+            "kind": "config", "code": "config.invalid", "message": e.to_string(), "problems": problems,
+            "exit_code": exit::USAGE } }));
+        return exit::USAGE;
+    }
+    eprintln!("{}: {e}", out.t(Msg::Problems));
+    for p in e.problems() {
+        eprintln!("  - {p}");
+        if let Some(r) = &p.remedy {
+            eprintln!("      {}: {r}", out.t(Msg::WhatToDo));
+        }
+    }
+    exit::USAGE
+}
+
+fn providers(out: &Out, registry: &ProviderRegistry) -> u8 {
+    let list = registry.list();
+    if out.json {
+        out.json_value(&json!({ "ok": true, "providers": list }));
+        return exit::OK;
+    }
+    out.line(format!("{}:", out.t(Msg::ProviderTypes)));
+    let width = list.iter().map(|p| p.provider_type.len()).max().unwrap_or(0);
+    for p in list {
+        let secret = if p.needs_secret { format!(" ({})", out.t(Msg::NeedsSecret)) } else { String::new() };
+        out.line(format!("  {:width$}  {}{secret}", p.provider_type, p.description));
+    }
+    exit::OK
+}
+
+fn config_check(out: &Out, bridge: &MailBridge) -> Result<u8, Error> {
+    let c = bridge.config();
+    if out.json {
+        out.json_value(&json!({ "ok": true, "source": c.source().describe(),
+            "integrations": c.integrations().len(), "accounts": c.accounts().len() }));
+    } else {
+        out.line(format!(
+            "{} ({}): {} integrations, {} accounts",
+            out.t(Msg::ConfigOk),
+            c.source().describe(),
+            c.integrations().len(),
+            c.accounts().len()
+        ));
+    }
+    Ok(exit::OK)
+}
+
+fn user<'a>(bridge: &'a MailBridge, given: Option<&'a str>) -> Result<&'a str, Error> {
+    match given {
+        Some(u) => Ok(u),
+        None => bridge.default_user(),
+    }
+}
+
+fn addresses(values: &[String], field: &'static str) -> Result<Vec<g360_mail_core::EmailAddress>, Error> {
+    let mut out = Vec::new();
+    for v in values {
+        out.extend(parse_address_list(v).map_err(|e| e.with_context("option", format!("--{field}")))?);
+    }
+    Ok(out)
+}
+
+fn read_text(path: &Path, option: &'static str) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Error::invalid_input("cannot read the file")
+            .with_code("attachment.unreadable")
+            .with_context("option", option)
+            .with_context("path", path.display())
+            .with_source(e)
+    })
+}
+
+fn build_message(args: &SendArgs) -> Result<OutgoingMessage, Error> {
+    let mut b = OutgoingMessage::builder()
+        .to_all(addresses(&args.to, "to")?)
+        .cc_all(addresses(&args.cc, "cc")?)
+        .bcc_all(addresses(&args.bcc, "bcc")?)
+        .reply_to_all(addresses(&args.reply_to, "reply-to")?)
+        .subject(args.subject.clone())
+        .importance(match args.importance {
+            ImportanceArg::Low => Importance::Low,
+            ImportanceArg::Normal => Importance::Normal,
+            ImportanceArg::High => Importance::High,
+        });
+    if let Some(body) = &args.body {
+        b = b.text(body.clone());
+    }
+    if let Some(path) = &args.body_file {
+        b = b.text(read_text(path, "--body-file")?);
+    }
+    if let Some(path) = &args.html_file {
+        b = b.html(read_text(path, "--html-file")?);
+    }
+    for path in &args.attach {
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::invalid_input("cannot read the file")
+                .with_code("attachment.unreadable")
+                .with_context("option", "--attach")
+                .with_context("path", path.display())
+                .with_source(e)
+        })?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        b = b.attach(Attachment::new(&name, content_type_for(&name), bytes)?);
+    }
+    for h in &args.header {
+        let Some((name, value)) = h.split_once(':') else {
+            return Err(Error::invalid_input("a header must be written as \"X-Name: value\"")
+                .with_code("message.header-invalid")
+                .with_context("option", "--header")
+                .with_context("header", h.escape_debug()));
+        };
+        b = b.header(name.trim(), value.trim());
+    }
+    b.build()
+}
+
+async fn send(out: &Out, bridge: &MailBridge, args: SendArgs) -> Result<u8, Error> {
+    let user = user(bridge, args.user.user.as_deref())?.to_owned();
+    let message = build_message(&args)?;
+    let receipt = bridge.send_as(&user, message).await?;
+    print_receipt(out, &user, &receipt);
+    Ok(exit::OK)
+}
+
+fn print_receipt(out: &Out, user: &str, receipt: &SendReceipt) {
+    if out.json {
+        out.json_value(&json!({ "ok": true, "message": out.t(Msg::SendOk), "user": user, "receipt": receipt }));
+        return;
+    }
+    out.line(out.paint(Color::Green, out.t(Msg::SendOk)));
+    if let Some(route) = &receipt.route {
+        out.line(format!("  {}: {route} ({})", out.t(Msg::Route), receipt.provider));
+    }
+    out.line(format!("  {}: {}", out.t(Msg::MessageId), receipt.internet_message_id));
+    if let Some(loc) = &receipt.location {
+        out.line(format!("  {}: {loc}", out.t(Msg::StoredAt)));
+    }
+    if let Some(reason) = &receipt.fallback_reason {
+        out.line(format!("  fallback: {reason}"));
+    }
+}
+
+async fn inbox(out: &Out, bridge: &MailBridge, args: InboxArgs) -> Result<u8, Error> {
+    let user = user(bridge, args.user.user.as_deref())?.to_owned();
+    let mut query = MailboxQuery::folder(Folder::parse(&args.folder)?).unread_only(args.unread).page_size(args.top);
+    if let Some(next) = args.next {
+        query = query.continuation(next);
+    }
+    let page = bridge.list_as(&user, &query).await?;
+    if out.json {
+        out.json_value(&json!({ "ok": true, "user": user, "folder": query.folder.as_str(), "page": page }));
+        return Ok(exit::OK);
+    }
+    if page.messages.is_empty() {
+        out.line(out.t(Msg::NoMessages));
+    }
+    for m in &page.messages {
+        let date = m.received_at.or(m.sent_at).map(short_date).unwrap_or_default();
+        let from = m.from.as_ref().map(ToString::to_string).unwrap_or_default();
+        let unread = if m.is_read { "  " } else { "● " };
+        out.line(format!("{unread}{date:16}  {:30}  {}", truncate(&from, 30), truncate(&m.subject, 60)));
+        out.line(out.paint(Color::Dim, &format!("    {}", m.id)));
+    }
+    if let Some(next) = &page.continuation {
+        out.line(format!("{} {next}", out.t(Msg::NextPage)));
+    }
+    Ok(exit::OK)
+}
+
+async fn show(out: &Out, bridge: &MailBridge, args: ShowArgs) -> Result<u8, Error> {
+    let user = user(bridge, args.user.user.as_deref())?.to_owned();
+    let m = bridge.get_as(&user, &args.id).await?;
+    if out.json {
+        out.json_value(&json!({ "ok": true, "user": user, "message": m }));
+        return Ok(exit::OK);
+    }
+    print_message(out, &m);
+    Ok(exit::OK)
+}
+
+fn print_message(out: &Out, m: &ReceivedMessage) {
+    let list = |v: &[g360_mail_core::EmailAddress]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    if let Some(f) = &m.from {
+        out.line(format!("{}: {f}", out.t(Msg::From)));
+    }
+    out.line(format!("{}: {}", out.t(Msg::To), list(&m.to)));
+    if !m.cc.is_empty() {
+        out.line(format!("{}: {}", out.t(Msg::Cc), list(&m.cc)));
+    }
+    if let Some(d) = m.sent_at.or(m.received_at) {
+        out.line(format!("{}: {d}", out.t(Msg::Date)));
+    }
+    out.line(format!("{}: {}", out.t(Msg::Subject), m.subject));
+    if let Some(id) = &m.internet_message_id {
+        out.line(format!("{}: {id}", out.t(Msg::MessageId)));
+    }
+    out.line("");
+    match (&m.text, &m.html) {
+        (Some(t), _) => out.line(t.trim_end()),
+        (None, Some(h)) => out.line(h.trim_end()),
+        (None, None) => {}
+    }
+    if !m.attachments.is_empty() {
+        out.line("");
+        out.line(format!("{}:", out.t(Msg::Attachments)));
+        for a in &m.attachments {
+            out.line(format!("  {} ({}, {} bytes)", a.name, a.content_type, a.size));
+        }
+    }
+}
+
+async fn verify(out: &Out, bridge: &MailBridge, args: VerifyArgs) -> Result<u8, Error> {
+    let users: Vec<String> = if args.all {
+        bridge.config().accounts().iter().map(|a| a.user.clone()).collect()
+    } else {
+        vec![user(bridge, args.user.as_deref())?.to_owned()]
+    };
+    let mut options = VerifyOptions::default();
+    if let Some(to) = &args.send_test_to {
+        options = options.send_test_to(
+            g360_mail_core::EmailAddress::parse(to).map_err(|e| e.with_context("option", "--send-test-to"))?,
+        );
+    }
+    let mut worst = exit::OK;
+    let mut reports = Vec::new();
+    for u in &users {
+        let (report, code) = match bridge.verify(u, &options).await {
+            Ok(report) => {
+                let code = report_code(&report);
+                (report, code)
+            }
+            Err(e) => {
+                let mut r = VerifyReport::new(bridge.account(u).map(|a| a.provider.clone()).unwrap_or_default());
+                r.push(g360_mail_core::Check::fail("account", &e));
+                (r, exit_code(e.kind()))
+            }
+        };
+        if worst == exit::OK {
+            worst = code;
+        }
+        if !out.json {
+            print_report(out, u, &report, args.send_test_to.is_some());
+        }
+        reports.push(json!({ "user": u, "passed": report.passed(), "report": report }));
+    }
+    if out.json {
+        out.json_value(&json!({ "ok": worst == exit::OK, "accounts": reports, "exit_code": worst }));
+    }
+    Ok(worst)
+}
+
+/// A failed report's exit code: that of its first failure's kind (setup
+/// errors exit 3).
+fn report_code(report: &VerifyReport) -> u8 {
+    match report.first_failure() {
+        None => exit::OK,
+        Some(check) => check.error_kind.map_or(exit::SETUP, |k| match k {
+            ErrorKind::Config | ErrorKind::NotFound => exit::SETUP,
+            other => exit_code(other),
+        }),
+    }
+}
+
+fn print_report(out: &Out, user: &str, report: &VerifyReport, test_mail: bool) {
+    out.line(out.paint(Color::Bold, &format!("{} {user} ({})", out.t(Msg::Account), report.provider)));
+    let width = report.checks.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
+    for c in &report.checks {
+        let (detail, remedy) = match c.code.as_deref().and_then(|code| crate::i18n::error_text(code, out.lang)) {
+            Some((m, r)) if c.status != CheckStatus::Pass => (format!("{m} — {}", c.detail), Some(r.to_owned())),
+            _ => (c.detail.clone(), c.remedy.clone()),
+        };
+        out.line(format!("  {} {:width$}  {detail}", out.status_mark(c.status), c.name));
+        if let Some(r) = remedy.filter(|_| matches!(c.status, CheckStatus::Fail | CheckStatus::Warn)) {
+            out.line(format!("    {:width$}  {}: {r}", "", out.t(Msg::WhatToDo)));
+        }
+    }
+    if report.passed() {
+        if test_mail && report.checks.iter().any(|c| c.name == "test-mail" && c.status == CheckStatus::Pass) {
+            out.line(out.paint(Color::Green, out.t(Msg::SendOk)));
+        } else {
+            out.line(out.paint(Color::Green, out.t(Msg::ChecksPassed)));
+        }
+    } else {
+        out.line(out.paint(Color::Red, out.t(Msg::ChecksFailed)));
+    }
+}
+
+fn short_date(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M").to_string()
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let cut: String = s.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}

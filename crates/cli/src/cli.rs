@@ -1,0 +1,146 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// g360-mail: send, read and verify the mail accounts of G360 ERP.
+#[derive(Debug, Parser)]
+#[command(name = "g360-mail", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// Configuration file (default: $G360_MAIL_CONFIG, else ./g360-mail.toml, else the embedded default).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) config: Option<PathBuf>,
+    /// Language of messages: es or en (default: the configuration's `lang`, else es).
+    #[arg(long, global = true, value_enum)]
+    pub(crate) lang: Option<LangArg>,
+    /// Print one JSON object instead of text.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum LangArg {
+    Es,
+    En,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Send a mail as an ERP user.
+    Send(SendArgs),
+    /// List messages of a folder, newest first.
+    Inbox(InboxArgs),
+    /// Show one message.
+    Show(ShowArgs),
+    /// Run the checks of an account (setup diagnosis).
+    Verify(VerifyArgs),
+    /// Check or show the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// List the registered provider types.
+    Providers,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UserArg {
+    /// ERP user whose account is used (may be omitted when only one account exists).
+    #[arg(long, short = 'u')]
+    pub(crate) user: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("content").required(true).multiple(true).args(["body", "body_file", "html_file"])))]
+pub(crate) struct SendArgs {
+    #[command(flatten)]
+    pub(crate) user: UserArg,
+    /// Recipients, separated by commas (repeatable).
+    #[arg(long, required = true, value_name = "ADDR[,ADDR]")]
+    pub(crate) to: Vec<String>,
+    /// Copy recipients.
+    #[arg(long, value_name = "ADDR[,ADDR]")]
+    pub(crate) cc: Vec<String>,
+    /// Blind copy recipients.
+    #[arg(long, value_name = "ADDR[,ADDR]")]
+    pub(crate) bcc: Vec<String>,
+    /// Reply-To addresses.
+    #[arg(long, value_name = "ADDR[,ADDR]")]
+    pub(crate) reply_to: Vec<String>,
+    /// Subject.
+    #[arg(long, short = 's')]
+    pub(crate) subject: String,
+    /// Plain-text body.
+    #[arg(long, conflicts_with = "body_file")]
+    pub(crate) body: Option<String>,
+    /// Plain-text body read from a file (UTF-8).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) body_file: Option<PathBuf>,
+    /// HTML body read from a file (UTF-8); may go with --body as the text alternative.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html_file: Option<PathBuf>,
+    /// Attach a file (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) attach: Vec<PathBuf>,
+    /// Custom header "X-Name: value" (repeatable).
+    #[arg(long, value_name = "X-NAME: VALUE")]
+    pub(crate) header: Vec<String>,
+    /// Importance.
+    #[arg(long, value_enum, default_value = "normal")]
+    pub(crate) importance: ImportanceArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ImportanceArg {
+    Low,
+    Normal,
+    High,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InboxArgs {
+    #[command(flatten)]
+    pub(crate) user: UserArg,
+    /// Folder: inbox, sentitems, drafts, deleteditems, junkemail, archive or a folder id.
+    #[arg(long, default_value = "inbox")]
+    pub(crate) folder: String,
+    /// Only unread messages.
+    #[arg(long)]
+    pub(crate) unread: bool,
+    /// How many messages (1 to 1000).
+    #[arg(long, default_value_t = 25)]
+    pub(crate) top: u32,
+    /// Continue after a previous page (the token printed at its end).
+    #[arg(long, value_name = "TOKEN")]
+    pub(crate) next: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    #[command(flatten)]
+    pub(crate) user: UserArg,
+    /// The message id printed by `inbox`.
+    pub(crate) id: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// ERP user whose account is checked.
+    #[arg(long, short = 'u', conflicts_with = "all")]
+    pub(crate) user: Option<String>,
+    /// Check every account.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// End with a test mail to this address.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) send_test_to: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Validate the configuration and list every problem.
+    Check,
+    /// Print the effective configuration, secrets redacted.
+    Show,
+}

@@ -1,0 +1,144 @@
+//! Printing: human text (aligned, colour only on a terminal, `NO_COLOR`
+//! honoured) or one JSON object per command.
+
+use std::io::{IsTerminal, Write};
+
+use g360_mail_core::{CheckStatus, Error, ErrorKind};
+use serde_json::json;
+
+use crate::i18n::{Lang, Msg, error_text};
+
+/// Exit codes, stable and documented in the README.
+pub(crate) mod exit {
+    pub(crate) const OK: u8 = 0;
+    pub(crate) const OTHER: u8 = 1;
+    pub(crate) const USAGE: u8 = 2;
+    pub(crate) const SETUP: u8 = 3;
+    pub(crate) const REJECTED: u8 = 4;
+    pub(crate) const TEMPORARY: u8 = 5;
+}
+
+/// The exit code for an error kind.
+pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Config | ErrorKind::InvalidInput => exit::USAGE,
+        ErrorKind::Auth | ErrorKind::Permission => exit::SETUP,
+        ErrorKind::Rejected => exit::REJECTED,
+        ErrorKind::Throttled | ErrorKind::Unavailable | ErrorKind::OutcomeUnknown => exit::TEMPORARY,
+        _ => exit::OTHER,
+    }
+}
+
+/// Where and how to print.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Out {
+    pub(crate) lang: Lang,
+    pub(crate) json: bool,
+    color: bool,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Color {
+    Green,
+    Red,
+    Yellow,
+    Dim,
+    Bold,
+}
+
+impl Out {
+    pub(crate) fn new(lang: Lang, json: bool, no_color_env: bool) -> Self {
+        let color = !json && !no_color_env && std::io::stdout().is_terminal();
+        Out { lang, json, color }
+    }
+
+    pub(crate) fn t(&self, msg: Msg) -> &'static str {
+        msg.text(self.lang)
+    }
+
+    pub(crate) fn paint(&self, color: Color, text: &str) -> String {
+        if !self.color {
+            return text.to_owned();
+        }
+        let code = match color {
+            Color::Green => "32",
+            Color::Red => "31",
+            Color::Yellow => "33",
+            Color::Dim => "2",
+            Color::Bold => "1",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    /// Prints a line on stdout (ignoring a closed pipe).
+    pub(crate) fn line(&self, text: impl AsRef<str>) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", text.as_ref());
+    }
+
+    pub(crate) fn json_value(&self, value: &serde_json::Value) {
+        self.line(serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".into()));
+    }
+
+    /// Prints an error: as JSON on stdout with `--json`, else on stderr with
+    /// its place and remedy, translated by code when the code is known.
+    pub(crate) fn error(&self, err: &Error) {
+        let (message, remedy) = localized(err, self.lang);
+        if self.json {
+            let context: serde_json::Map<String, serde_json::Value> =
+                err.context().iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+            self.json_value(&json!({
+                "ok": false,
+                "error": {
+                    "kind": err.kind().as_str(),
+                    "code": err.code(),
+                    "message": message,
+                    "detail": err.to_string(),
+                    "remedy": remedy,
+                    "temporary": err.is_temporary(),
+                    "retry_after_seconds": err.retry_after().map(|d| d.as_secs()),
+                    "provider": err.provider(),
+                    "context": context,
+                    "exit_code": exit_code(err.kind()),
+                }
+            }));
+            return;
+        }
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "{}: {message}", self.t(Msg::Error));
+        if message != err.message() {
+            let _ = writeln!(e, "  ({})", err.message());
+        }
+        for (k, v) in err.context() {
+            let _ = writeln!(e, "  {}: {k}: {v}", self.t(Msg::Where));
+        }
+        if let Some(r) = remedy {
+            let _ = writeln!(e, "  {}: {r}", self.t(Msg::WhatToDo));
+        }
+        let mut source = std::error::Error::source(err);
+        while let Some(s) = source {
+            let _ = writeln!(e, "  <- {s}");
+            source = s.source();
+        }
+    }
+
+    pub(crate) fn status_mark(&self, status: CheckStatus) -> String {
+        match status {
+            CheckStatus::Pass => self.paint(Color::Green, "✓"),
+            CheckStatus::Warn => self.paint(Color::Yellow, "!"),
+            CheckStatus::Fail => self.paint(Color::Red, "✗"),
+            CheckStatus::Skipped => self.paint(Color::Dim, "-"),
+        }
+    }
+}
+
+/// The message and remedy of an error in `lang`: from the translation table
+/// by code when known, else the provider's own (English) text.
+pub(crate) fn localized(err: &Error, lang: Lang) -> (String, Option<String>) {
+    match err.code().and_then(|c| error_text(c, lang)) {
+        Some((m, r)) if lang == Lang::Es || err.remedy().is_none() => (m.to_owned(), Some(r.to_owned())),
+        // In English the provider's own remedy is usually more precise.
+        Some((m, _)) => (m.to_owned(), err.remedy().map(str::to_owned)),
+        None => (err.message().to_owned(), err.remedy().map(str::to_owned)),
+    }
+}

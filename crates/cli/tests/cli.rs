@@ -1,0 +1,286 @@
+//! End-to-end tests of the `g360-mail` binary: spawned as a user would, in a
+//! temporary working directory.
+
+use std::path::Path;
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_g360-mail"));
+    cmd.current_dir(dir).args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("G360_MAIL_") || k == "NO_COLOR" || k == "LANG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(envs.iter().copied());
+    let out = cmd.output().expect("the binary runs");
+    Run {
+        code: out.status.code().expect("exit code"),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn run(dir: &Path, args: &[&str]) -> Run {
+    run_in(dir, args, &[])
+}
+
+fn eml_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("mail-outbox"))
+        .map(|rd| rd.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "eml")).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[test]
+fn send_on_the_embedded_default_writes_an_eml_and_inbox_show_read_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(dir.path(), &["send", "--to", "cliente@example.com", "--subject", "Hola", "--body", "Prueba"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("El e-mail se envió correctamente\n"), "{}", r.stdout);
+    let files = eml_files(dir.path());
+    assert_eq!(files.len(), 1);
+    let raw = std::fs::read_to_string(&files[0]).unwrap();
+    for header in ["From: demo@localhost", "To: cliente@example.com", "Subject: Hola", "Message-ID: <", "Date: "] {
+        assert!(raw.contains(header), "{header} missing in\n{raw}");
+    }
+    assert!(r.stdout.contains(&files[0].file_name().unwrap().to_string_lossy().to_string()), "{}", r.stdout);
+
+    let r = run(dir.path(), &["inbox"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Hola") && r.stdout.contains("demo@localhost"), "{}", r.stdout);
+    let id = files[0].file_stem().unwrap().to_string_lossy().to_string();
+    assert!(r.stdout.contains(&id), "{}", r.stdout);
+
+    let r = run(dir.path(), &["show", &id]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Asunto: Hola") && r.stdout.contains("Prueba"), "{}", r.stdout);
+}
+
+#[test]
+fn english_and_json_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(dir.path(), &["--lang", "en", "send", "--to", "a@example.com", "--subject", "Hi", "--body", "x"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("The e-mail was sent successfully"), "{}", r.stdout);
+
+    let r = run(dir.path(), &["--json", "send", "--to", "a@example.com", "--subject", "Hi", "--body", "x"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["receipt"]["provider"], "file");
+    assert_eq!(v["receipt"]["route"], "local");
+    assert!(v["receipt"]["internet_message_id"].as_str().unwrap().ends_with("@localhost>"));
+
+    let r = run(dir.path(), &["--json", "inbox", "--top", "1"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["page"]["messages"].as_array().unwrap().len(), 1);
+    assert!(v["page"]["continuation"].is_string(), "{v}");
+}
+
+#[test]
+fn send_with_attachment_html_and_header() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("factura.pdf"), b"%PDF-1.4 test").unwrap();
+    std::fs::write(dir.path().join("body.html"), "<p>Adjuntamos la <b>factura</b></p>").unwrap();
+    let r = run(
+        dir.path(),
+        &[
+            "send", "--to", "a@example.com,b@example.com", "--cc", "c@example.com", "--subject", "Factura",
+            "--body", "texto", "--html-file", "body.html", "--attach", "factura.pdf", "--header",
+            "X-G360-Invoice: 42", "--importance", "high",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let raw = std::fs::read_to_string(&eml_files(dir.path())[0]).unwrap();
+    assert!(raw.contains("X-G360-Invoice: 42"), "{raw}");
+    assert!(raw.contains("factura.pdf"), "{raw}");
+    assert!(raw.contains("multipart/mixed"), "{raw}");
+    let r = run(dir.path(), &["--json", "inbox"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let id = v["page"]["messages"][0]["id"].as_str().unwrap().to_owned();
+    let r = run(dir.path(), &["--json", "show", &id]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["message"]["attachments"][0]["name"], "factura.pdf");
+    assert_eq!(v["message"]["attachments"][0]["size"], 13);
+    assert_eq!(v["message"]["importance"], "high");
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_clear_message_in_both_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(dir.path(), &["send", "--to", "not-an-address", "--subject", "x", "--body", "y"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("Dirección de e-mail no válida"), "{}", r.stderr);
+    assert!(r.stderr.contains("not-an-address") && r.stderr.contains("qué hacer"), "{}", r.stderr);
+    let r = run(dir.path(), &["--lang", "en", "send", "--to", "not-an-address", "--subject", "x", "--body", "y"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("Invalid e-mail address") && r.stderr.contains("what to do"), "{}", r.stderr);
+    // clap usage errors: missing --to, no body.
+    assert_eq!(run(dir.path(), &["send", "--subject", "x", "--body", "y"]).code, 2);
+    assert_eq!(run(dir.path(), &["send", "--to", "a@b.c", "--subject", "x"]).code, 2);
+    assert_eq!(run(dir.path(), &["--lang", "fr", "providers"]).code, 2);
+    // Header injection through the subject.
+    let r = run(dir.path(), &["send", "--to", "a@b.c", "--subject", "x\r\nBcc: all@b.c", "--body", "y"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(eml_files(dir.path()).is_empty());
+    // A missing attachment names the file.
+    let r = run(dir.path(), &["send", "--to", "a@b.c", "--subject", "x", "--body", "y", "--attach", "nope.pdf"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("nope.pdf"), "{}", r.stderr);
+    assert_eq!(run(dir.path(), &["--help"]).code, 0);
+}
+
+#[test]
+fn json_errors_are_one_object_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(dir.path(), &["--json", "--lang", "en", "send", "--to", "bad", "--subject", "x", "--body", "y"]);
+    assert_eq!(r.code, 2);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["error"]["kind"], "invalid-input");
+    assert_eq!(v["error"]["code"], "address.invalid");
+    assert_eq!(v["error"]["exit_code"], 2);
+}
+
+const BAD_CONFIG: &str = r#"
+lang = "es"
+[[integrations]]
+id = "local"
+provider = "file"
+directory = "./out"
+colour = "blue"
+
+[[integrations]]
+id = "local"
+provider = "pigeon"
+
+[[accounts]]
+user = "jgarcia"
+provider = "file"
+address = "jgarcia@"
+"#;
+
+#[test]
+fn config_check_lists_every_problem_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("g360-mail.toml"), BAD_CONFIG).unwrap();
+    let r = run(dir.path(), &["config", "check"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    for needle in [
+        "integrations[0].colour",
+        "integrations[1].id: duplicate integration id",
+        "integrations[1].provider: unknown provider type \"pigeon\"; registered types: file",
+        "accounts[0].address",
+    ] {
+        assert!(r.stderr.contains(needle), "{needle} not in\n{}", r.stderr);
+    }
+    assert!(r.stderr.starts_with("La configuración tiene problemas"), "{}", r.stderr);
+    // Every command refuses to run on an invalid configuration.
+    assert_eq!(run(dir.path(), &["send", "--to", "a@b.c", "--subject", "x", "--body", "y"]).code, 2);
+    // A named file that does not exist.
+    let r = run(dir.path(), &["--config", "absent.toml", "config", "check"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("absent.toml"), "{}", r.stderr);
+}
+
+#[test]
+fn config_show_redacts_secrets_and_config_env_is_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("custom.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+lang = "en"
+[[integrations]]
+id = "files"
+provider = "file"
+directory = "./elsewhere"
+[[accounts]]
+user = "ana"
+provider = "file"
+address = "ana@contoso.com"
+secret = "Abc8Q~not-needed-but-secret-0123456789abcdef"
+"#,
+    )
+    .unwrap();
+    let r = run_in(dir.path(), &["config", "show"], &[("G360_MAIL_CONFIG", cfg.to_str().unwrap())]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.contains("not-needed-but-secret"), "{}", r.stdout);
+    assert!(r.stdout.contains("[redacted]") && r.stdout.contains("ana@contoso.com"), "{}", r.stdout);
+    let r = run_in(
+        dir.path(),
+        &["send", "--to", "x@example.com", "--subject", "s", "--body", "b"],
+        &[("G360_MAIL_CONFIG", cfg.to_str().unwrap())],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("The e-mail was sent successfully"), "lang from config: {}", r.stdout);
+    assert!(dir.path().join("elsewhere").read_dir().unwrap().count() >= 1);
+}
+
+#[test]
+fn several_accounts_need_user() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("g360-mail.toml"),
+        r#"
+[[integrations]]
+id = "files"
+provider = "file"
+[[accounts]]
+user = "ana"
+provider = "file"
+address = "ana@contoso.com"
+[[accounts]]
+user = "luis"
+provider = "file"
+address = "luis@contoso.com"
+"#,
+    )
+    .unwrap();
+    let r = run(dir.path(), &["send", "--to", "x@example.com", "--subject", "s", "--body", "b"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("ana, luis") && r.stderr.contains("--user"), "{}", r.stderr);
+    let r = run(dir.path(), &["send", "--user", "luis", "--to", "x@example.com", "--subject", "s", "--body", "b"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(dir.path(), &["send", "--user", "nadie", "--to", "x@example.com", "--subject", "s", "--body", "b"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("No hay cuenta de correo para ese usuario"), "{}", r.stderr);
+}
+
+#[test]
+fn verify_and_providers() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(dir.path(), &["verify"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("✓"), "{}", r.stdout);
+    let r = run(dir.path(), &["verify", "--send-test-to", "admin@example.com"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("El e-mail se envió correctamente"), "{}", r.stdout);
+    let r = run(dir.path(), &["--json", "verify", "--all"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["accounts"][0]["passed"], true);
+    // The mailbox directory is a regular file: verify fails.
+    std::fs::write(dir.path().join("g360-mail.toml"), "[[integrations]]\nid = \"f\"\nprovider = \"file\"\ndirectory = \"blocker\"\n[[accounts]]\nuser = \"u\"\nprovider = \"file\"\naddress = \"u@x.com\"\n").unwrap();
+    std::fs::write(dir.path().join("blocker"), "not a directory").unwrap();
+    let r = run(dir.path(), &["verify"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.contains("✗"), "{}", r.stdout);
+    let r = run(dir.path(), &["providers"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("file"), "{}", r.stdout);
+}
+
+#[test]
+fn no_colour_when_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(dir.path(), &["verify"]);
+    assert!(!r.stdout.contains('\x1b'), "{:?}", r.stdout);
+}

@@ -1,0 +1,161 @@
+//! [`MailBridge`]: sending and reading mail as an ERP user.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use g360_mail_core::{
+    Error, ErrorKind, MailAccount, MailProvider, MailboxQuery, MessagePage, OutgoingMessage, ProviderRegistry,
+    ReceivedMessage, Result, SendReceipt, VerifyOptions, VerifyReport,
+};
+
+use crate::config::BridgeConfig;
+
+/// Sends and reads mail as ERP users, through each user's configured route.
+///
+/// Providers are built on first use, once per account, and cached.
+#[derive(Debug)]
+pub struct MailBridge {
+    config: BridgeConfig,
+    registry: ProviderRegistry,
+    providers: Mutex<HashMap<String, Arc<dyn MailProvider>>>,
+}
+
+impl MailBridge {
+    /// A bridge over a validated configuration and the registry it was validated with.
+    pub fn new(config: BridgeConfig, registry: ProviderRegistry) -> Self {
+        MailBridge { config, registry, providers: Mutex::new(HashMap::new()) }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BridgeConfig {
+        &self.config
+    }
+
+    /// The account of `user`, or a `Config` error listing the known users.
+    pub fn account(&self, user: &str) -> Result<&MailAccount> {
+        self.config.account(user).ok_or_else(|| {
+            let users: Vec<&str> = self.config.accounts().iter().map(|a| a.user.as_str()).collect();
+            Error::new(ErrorKind::Config, format!("no mail account is configured for user {user:?}"))
+                .with_code("bridge.unknown-user")
+                .with_context("known users", if users.is_empty() { "(none)".to_owned() } else { users.join(", ") })
+                .with_remedy("add an [[accounts]] entry for this user, or pass one of the known users")
+        })
+    }
+
+    /// The only account's user, when exactly one account is configured.
+    pub fn default_user(&self) -> Result<&str> {
+        match self.config.accounts() {
+            [one] => Ok(&one.user),
+            [] => Err(Error::new(ErrorKind::Config, "no mail account is configured")
+                .with_code("bridge.no-accounts")
+                .with_remedy("add an [[accounts]] entry to the configuration")),
+            many => Err(Error::new(ErrorKind::InvalidInput, "several accounts are configured; say which user")
+                .with_code("bridge.user-required")
+                .with_context(
+                    "users",
+                    many.iter().map(|a| a.user.as_str()).collect::<Vec<_>>().join(", "),
+                )
+                .with_remedy("pass --user with one of the users listed")),
+        }
+    }
+
+    /// The provider of `user`'s account, built once and cached.
+    pub fn provider(&self, user: &str) -> Result<Arc<dyn MailProvider>> {
+        let mut cache = self.providers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(p) = cache.get(user) {
+            return Ok(p.clone());
+        }
+        let account = self.account(user)?;
+        let integration = self.config.integration_of(account).ok_or_else(|| {
+            Error::new(ErrorKind::Config, "the account has no integration").with_context("user", user)
+        })?;
+        let provider = self
+            .registry
+            .build(integration, account)
+            .map_err(|e| e.with_context("user", user).with_context("integration", &integration.id))?;
+        cache.insert(user.to_owned(), provider.clone());
+        Ok(provider)
+    }
+
+    /// Sends `message` as `user`: the sender is the account's address unless
+    /// the message names one.
+    pub async fn send_as(&self, user: &str, message: OutgoingMessage) -> Result<SendReceipt> {
+        let account = self.account(user)?;
+        let provider = self.provider(user)?;
+        let message = if message.from().is_none() { message.with_from(account.address.clone()) } else { message };
+        check_capabilities(provider.as_ref(), &message)?;
+        let integration = self.config.integration_of(account).map(|i| i.id.clone());
+        let result = provider.send(&message).await;
+        match result {
+            Ok(mut receipt) => {
+                receipt.route = integration;
+                tracing::info!(user, uid = %receipt.uid, route = ?receipt.route, "mail accepted");
+                Ok(receipt)
+            }
+            Err(e) => {
+                tracing::warn!(user, uid = %message.uid(), kind = %e.kind(), error = %e, "mail not sent");
+                Err(e.with_context("user", user))
+            }
+        }
+    }
+
+    /// Lists messages of `user`'s mailbox.
+    pub async fn list_as(&self, user: &str, query: &MailboxQuery) -> Result<MessagePage> {
+        let provider = self.provider(user)?;
+        require_read(provider.as_ref())?;
+        query.validate()?;
+        provider.list_messages(query).await.map_err(|e| e.with_context("user", user))
+    }
+
+    /// Gets one message of `user`'s mailbox.
+    pub async fn get_as(&self, user: &str, id: &str) -> Result<ReceivedMessage> {
+        let provider = self.provider(user)?;
+        require_read(provider.as_ref())?;
+        provider.get_message(id).await.map_err(|e| e.with_context("user", user))
+    }
+
+    /// Runs the checks of `user`'s account.
+    pub async fn verify(&self, user: &str, options: &VerifyOptions) -> Result<VerifyReport> {
+        let provider = self.provider(user)?;
+        provider.verify(options).await.map_err(|e| e.with_context("user", user))
+    }
+}
+
+fn require_read(provider: &dyn MailProvider) -> Result<()> {
+    if provider.capabilities().read {
+        Ok(())
+    } else {
+        Err(Error::unsupported(provider.provider_type(), "read mail")
+            .with_remedy("reading needs a provider that can read, e.g. office365 with Mail.Read"))
+    }
+}
+
+/// Refuses, before any network call, what the provider declared it cannot send.
+fn check_capabilities(provider: &dyn MailProvider, message: &OutgoingMessage) -> Result<()> {
+    let caps = provider.capabilities();
+    let name = provider.provider_type();
+    if message.html().is_some() && !caps.html_body {
+        return Err(Error::unsupported(name, "send HTML bodies"));
+    }
+    if !message.attachments().is_empty() && !caps.attachments {
+        return Err(Error::unsupported(name, "send attachments"));
+    }
+    if message.attachments().iter().any(|a| a.is_inline()) && !caps.inline_attachments {
+        return Err(Error::unsupported(name, "send inline attachments"));
+    }
+    if !message.headers().is_empty() && !caps.custom_headers {
+        return Err(Error::unsupported(name, "send custom headers"));
+    }
+    if let Some(max) = caps.max_message_bytes
+        && message.content_len() > max
+    {
+        return Err(Error::new(
+            ErrorKind::Rejected,
+            format!("the message is {} bytes, more than the {max} the {name} provider accepts", message.content_len()),
+        )
+        .with_provider(name)
+        .with_code("message.too-large")
+        .with_remedy("send fewer or smaller attachments, or share large files as links"));
+    }
+    Ok(())
+}

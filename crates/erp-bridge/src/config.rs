@@ -1,0 +1,610 @@
+//! [`BridgeConfig`]: loading and validating the g360-mail configuration.
+//!
+//! Layers, each overriding the one before:
+//! 1. built-in defaults (`lang = "es"`; without any file, the embedded
+//!    default: one `file` integration writing to `./mail-outbox` and one
+//!    account `demo` <`demo@localhost`>);
+//! 2. a TOML file: `--config PATH`, else `$G360_MAIL_CONFIG`, else
+//!    `./g360-mail.toml` when it exists;
+//! 3. environment variables `G360_MAIL_<KEY>`, nested keys joined by `__`.
+//!    Entries of `integrations` and `accounts` are addressed by id / user (or
+//!    by position): `G360_MAIL_ACCOUNTS__JGARCIA__SECRET=...`.
+//!
+//! Validation reports every problem at once, each with its key path.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use g360_mail_core::{ConfigProblem, EmailAddress, Integration, MailAccount, ProviderRegistry, Secret};
+use serde_json::{Map, Value, json};
+
+use crate::error::ConfigError;
+
+/// The environment variable naming the configuration file.
+pub const CONFIG_ENV: &str = "G360_MAIL_CONFIG";
+/// The prefix of configuration environment variables.
+pub const ENV_PREFIX: &str = "G360_MAIL_";
+/// The file looked for in the working directory when no other is named.
+pub const DEFAULT_CONFIG_FILE: &str = "g360-mail.toml";
+/// Where the embedded default writes mail.
+pub const DEFAULT_MAIL_DIRECTORY: &str = "./mail-outbox";
+
+/// Language of user-facing messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Lang {
+    /// Spanish (the default).
+    #[default]
+    Es,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// `"es"` or `"en"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::Es => "es",
+            Lang::En => "en",
+        }
+    }
+
+    /// Parses `es` or `en` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "es" => Some(Lang::Es),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// This file, which must exist.
+    File(PathBuf),
+    /// No file: the embedded default (plus environment variables).
+    Embedded,
+}
+
+impl ConfigSource {
+    /// The source used when the caller named none: `$G360_MAIL_CONFIG`, else
+    /// `./g360-mail.toml` when it exists, else the embedded default.
+    pub fn discover(explicit: Option<PathBuf>) -> ConfigSource {
+        if let Some(path) = explicit {
+            return ConfigSource::File(path);
+        }
+        #[allow(clippy::disallowed_methods, reason = "configuration code reads the environment")]
+        if let Some(path) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
+            return ConfigSource::File(PathBuf::from(path));
+        }
+        let local = PathBuf::from(DEFAULT_CONFIG_FILE);
+        if local.is_file() { ConfigSource::File(local) } else { ConfigSource::Embedded }
+    }
+
+    /// A human description: the file path or "embedded default".
+    pub fn describe(&self) -> String {
+        match self {
+            ConfigSource::File(p) => p.display().to_string(),
+            ConfigSource::Embedded => "embedded default".to_owned(),
+        }
+    }
+}
+
+/// The validated configuration: integrations, accounts and language.
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    lang: Lang,
+    integrations: Vec<Integration>,
+    accounts: Vec<MailAccount>,
+    /// Where each account's secret came from, for `config show`.
+    secret_sources: BTreeMap<String, SecretSource>,
+    source: ConfigSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SecretSource {
+    Inline,
+    Env(String),
+}
+
+/// The embedded default configuration, as a value.
+fn embedded_default() -> Value {
+    json!({
+        "integrations": [{
+            "id": "local",
+            "description": "Local mailbox directory (embedded default)",
+            "provider": "file",
+            "directory": DEFAULT_MAIL_DIRECTORY,
+        }],
+        "accounts": [{
+            "user": "demo",
+            "provider": "file",
+            "address": "demo@localhost",
+        }],
+    })
+}
+
+impl BridgeConfig {
+    /// The figment of `source`: defaults, then the file (or the embedded
+    /// default). Environment variables are merged by [`BridgeConfig::load`].
+    pub fn figment(source: &ConfigSource) -> Figment {
+        let base = Figment::from(Serialized::defaults(json!({ "lang": "es" })));
+        match source {
+            ConfigSource::File(path) => base.merge(Toml::file_exact(path)),
+            ConfigSource::Embedded => base.merge(Serialized::defaults(embedded_default())),
+        }
+    }
+
+    /// Loads and validates the configuration from `source` and the environment.
+    pub fn load(source: &ConfigSource, registry: &ProviderRegistry) -> Result<Self, ConfigError> {
+        if let ConfigSource::File(path) = source
+            && !path.is_file()
+        {
+            return Err(ConfigError::Missing { path: path.clone() });
+        }
+        let mut value: Value = Self::figment(source)
+            .extract()
+            .map_err(|e| ConfigError::Read { origin: source.describe(), message: figment_message(&e) })?;
+        let env: Value = Figment::from(
+            Env::prefixed(ENV_PREFIX)
+                .split("__")
+                .filter(|k| !(k == "config" || k == "log" || k.as_str().starts_with("test_"))),
+        )
+        .extract()
+        .map_err(|e| ConfigError::Read { origin: "environment".into(), message: figment_message(&e) })?;
+        let mut problems = Vec::new();
+        merge_env(&mut value, env, &mut problems);
+        Self::validate(value, source.clone(), registry, problems)
+    }
+
+    /// Validates an already merged configuration value (a JSON object of the
+    /// TOML shape). Used by [`BridgeConfig::load`] and by tests.
+    pub fn from_value(value: Value, registry: &ProviderRegistry) -> Result<Self, ConfigError> {
+        Self::validate(value, ConfigSource::Embedded, registry, Vec::new())
+    }
+
+    fn validate(
+        value: Value,
+        source: ConfigSource,
+        registry: &ProviderRegistry,
+        mut problems: Vec<ConfigProblem>,
+    ) -> Result<Self, ConfigError> {
+        let Value::Object(mut root) = value else {
+            return Err(ConfigError::invalid(&source, vec![ConfigProblem::new("", "the configuration is not a table")]));
+        };
+        let lang = match root.remove("lang") {
+            None => Lang::Es,
+            Some(v) => match v.as_str().and_then(Lang::parse) {
+                Some(l) => l,
+                None => {
+                    problems.push(
+                        ConfigProblem::new("lang", format!("unknown language {}", short(&v)))
+                            .with_remedy("use \"es\" or \"en\""),
+                    );
+                    Lang::Es
+                }
+            },
+        };
+        let integrations = validate_integrations(root.remove("integrations"), registry, &mut problems);
+        let (accounts, secret_sources) =
+            validate_accounts(root.remove("accounts"), &integrations, registry, &mut problems);
+        for key in root.keys() {
+            problems.push(unknown_key(key, &["lang", "integrations", "accounts"]));
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError::invalid(&source, problems));
+        }
+        Ok(BridgeConfig { lang, integrations, accounts, secret_sources, source })
+    }
+
+    /// The configured language.
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    /// Where the configuration came from.
+    pub fn source(&self) -> &ConfigSource {
+        &self.source
+    }
+
+    /// Every integration.
+    pub fn integrations(&self) -> &[Integration] {
+        &self.integrations
+    }
+
+    /// Every account.
+    pub fn accounts(&self) -> &[MailAccount] {
+        &self.accounts
+    }
+
+    /// The account of ERP user `user`.
+    pub fn account(&self, user: &str) -> Option<&MailAccount> {
+        self.accounts.iter().find(|a| a.user == user)
+    }
+
+    /// The integration with id `id`.
+    pub fn integration(&self, id: &str) -> Option<&Integration> {
+        self.integrations.iter().find(|i| i.id == id)
+    }
+
+    /// The integration an account sends through (validation guarantees one).
+    pub fn integration_of(&self, account: &MailAccount) -> Option<&Integration> {
+        match &account.integration {
+            Some(id) => self.integration(id),
+            None => self.integrations.iter().find(|i| i.provider == account.provider),
+        }
+    }
+
+    /// The effective configuration as TOML, secrets replaced by `[redacted]`.
+    pub fn to_redacted_toml(&self) -> String {
+        let integrations: Vec<Value> = self
+            .integrations
+            .iter()
+            .map(|i| {
+                let mut m = Map::new();
+                m.insert("id".into(), json!(i.id));
+                m.insert("description".into(), json!(i.description));
+                m.insert("provider".into(), json!(i.provider));
+                if let Value::Object(settings) = &i.settings {
+                    for (k, v) in settings {
+                        let v = if looks_secret(k) { json!(g360_mail_core::REDACTED) } else { v.clone() };
+                        m.insert(k.clone(), v);
+                    }
+                }
+                Value::Object(m)
+            })
+            .collect();
+        let accounts: Vec<Value> = self
+            .accounts
+            .iter()
+            .map(|a| {
+                let mut m = Map::new();
+                m.insert("user".into(), json!(a.user));
+                m.insert("provider".into(), json!(a.provider));
+                if let Some(i) = &a.integration {
+                    m.insert("integration".into(), json!(i));
+                }
+                m.insert("address".into(), json!(a.address.to_string()));
+                match self.secret_sources.get(&a.user) {
+                    Some(SecretSource::Env(var)) => {
+                        m.insert("secret_env".into(), json!(var));
+                    }
+                    Some(SecretSource::Inline) => {
+                        m.insert("secret".into(), json!(g360_mail_core::REDACTED));
+                    }
+                    None => {}
+                }
+                if let Some(f) = &a.fallback {
+                    m.insert("fallback".into(), json!(f));
+                }
+                Value::Object(m)
+            })
+            .collect();
+        let doc = json!({ "lang": self.lang.as_str(), "integrations": integrations, "accounts": accounts });
+        toml::to_string_pretty(&doc).unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
+    }
+}
+
+fn looks_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["secret", "password", "token", "key"].iter().any(|s| k.contains(s)) && !k.ends_with("_env") && !k.ends_with("_file")
+}
+
+fn figment_message(e: &figment::Error) -> String {
+    // figment's Display already says where (file, line) the problem is.
+    e.to_string()
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 60 { format!("{}…", &s[..s.char_indices().nth(57).map_or(s.len(), |(i, _)| i)]) } else { s }
+}
+
+fn unknown_key(path: &str, known: &[&str]) -> ConfigProblem {
+    ConfigProblem::new(path, "unknown key").with_remedy(format!("check the spelling; known keys here: {}", known.join(", ")))
+}
+
+/// Merges the environment layer into the configuration value. Entries of the
+/// `integrations` and `accounts` arrays are matched by id / user or index.
+fn merge_env(value: &mut Value, env: Value, problems: &mut Vec<ConfigProblem>) {
+    let (Value::Object(root), Value::Object(env)) = (value, env) else { return };
+    for (key, env_value) in env {
+        let list_key = match key.as_str() {
+            "integrations" => Some("id"),
+            "accounts" => Some("user"),
+            _ => None,
+        };
+        match (list_key, env_value) {
+            (Some(id_key), Value::Object(entries)) => {
+                let list = root.entry(key.clone()).or_insert_with(|| Value::Array(Vec::new()));
+                let Value::Array(list) = list else { continue };
+                for (selector, patch) in entries {
+                    let Value::Object(patch) = patch else {
+                        problems.push(ConfigProblem::new(
+                            format!("{key}.{selector}"),
+                            format!("environment variable {ENV_PREFIX}{}__{} must name a key inside the entry", key.to_uppercase(), selector.to_uppercase()),
+                        ));
+                        continue;
+                    };
+                    let pos = selector.parse::<usize>().ok().filter(|i| *i < list.len()).or_else(|| {
+                        list.iter().position(|e| e.get(id_key).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(&selector)))
+                    });
+                    match pos {
+                        Some(i) => {
+                            if let Value::Object(entry) = &mut list[i] {
+                                entry.extend(patch);
+                            }
+                        }
+                        None => problems.push(
+                            ConfigProblem::new(
+                                format!("{key}.{selector}"),
+                                format!("an environment variable names {id_key} {selector:?}, which the configuration does not have"),
+                            )
+                            .with_remedy(format!("define the entry in the configuration file, or fix the {ENV_PREFIX}{}__… variable", key.to_uppercase())),
+                        ),
+                    }
+                }
+            }
+            (_, v) => {
+                root.insert(key, v);
+            }
+        }
+    }
+}
+
+/// Reads a string-like value (numbers and booleans from environment variables
+/// count as their text).
+fn as_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn take_text(obj: &mut Map<String, Value>, key: &str, path: &str, problems: &mut Vec<ConfigProblem>) -> Option<String> {
+    let v = obj.remove(key)?;
+    match as_text(&v) {
+        Some(s) => Some(s),
+        None => {
+            problems.push(ConfigProblem::new(format!("{path}.{key}"), format!("expected a text value, found {}", short(&v))));
+            None
+        }
+    }
+}
+
+fn take_list(value: Option<Value>, name: &str, problems: &mut Vec<ConfigProblem>) -> Vec<Value> {
+    match value {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            problems.push(
+                ConfigProblem::new(name, format!("expected a list of tables, found {}", short(&other)))
+                    .with_remedy(format!("write each entry as a [[{name}]] table")),
+            );
+            Vec::new()
+        }
+    }
+}
+
+fn validate_integrations(value: Option<Value>, registry: &ProviderRegistry, problems: &mut Vec<ConfigProblem>) -> Vec<Integration> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, item) in take_list(value, "integrations", problems).into_iter().enumerate() {
+        let path = format!("integrations[{i}]");
+        let Value::Object(mut obj) = item else {
+            problems.push(ConfigProblem::new(&path, "expected a table"));
+            continue;
+        };
+        let id = take_text(&mut obj, "id", &path, problems);
+        let description = take_text(&mut obj, "description", &path, problems).unwrap_or_default();
+        let provider = take_text(&mut obj, "provider", &path, problems);
+        match &id {
+            None => problems.push(ConfigProblem::new(format!("{path}.id"), "missing").with_remedy("give the integration a unique id, e.g. id = \"o365\"")),
+            Some(id) if id.trim().is_empty() => problems.push(ConfigProblem::new(format!("{path}.id"), "is empty")),
+            Some(id) if !seen.insert(id.clone()) => problems.push(
+                ConfigProblem::new(format!("{path}.id"), format!("duplicate integration id {id:?}")).with_remedy("give each integration its own id"),
+            ),
+            _ => {}
+        }
+        let Some(provider) = provider else {
+            problems.push(
+                ConfigProblem::new(format!("{path}.provider"), "missing")
+                    .with_remedy(format!("set provider to one of: {}", registry.types().join(", "))),
+            );
+            continue;
+        };
+        let settings = Value::Object(obj);
+        if let Err(found) = registry.check_settings(&provider, &settings) {
+            problems.extend(found.into_iter().map(|p| p.under(&path)));
+        }
+        if let Some(id) = id {
+            out.push(Integration::new(id, provider, settings).with_description(description));
+        }
+    }
+    out
+}
+
+type Accounts = (Vec<MailAccount>, BTreeMap<String, SecretSource>);
+
+fn validate_accounts(
+    value: Option<Value>,
+    integrations: &[Integration],
+    registry: &ProviderRegistry,
+    problems: &mut Vec<ConfigProblem>,
+) -> Accounts {
+    const KNOWN: &[&str] = &["user", "provider", "integration", "address", "secret", "secret_env", "fallback"];
+    let mut out = Vec::new();
+    let mut sources = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for (i, item) in take_list(value, "accounts", problems).into_iter().enumerate() {
+        let path = format!("accounts[{i}]");
+        let Value::Object(mut obj) = item else {
+            problems.push(ConfigProblem::new(&path, "expected a table"));
+            continue;
+        };
+        let user = take_text(&mut obj, "user", &path, problems);
+        let provider = take_text(&mut obj, "provider", &path, problems);
+        let integration = take_text(&mut obj, "integration", &path, problems);
+        let address = take_text(&mut obj, "address", &path, problems);
+        let secret = take_text(&mut obj, "secret", &path, problems);
+        let secret_env = take_text(&mut obj, "secret_env", &path, problems);
+        let fallback = take_text(&mut obj, "fallback", &path, problems);
+        for key in obj.keys() {
+            problems.push(unknown_key(&format!("{path}.{key}"), KNOWN));
+        }
+        let before = problems.len();
+
+        match &user {
+            None => problems.push(ConfigProblem::new(format!("{path}.user"), "missing").with_remedy("set user to the ERP user id")),
+            Some(u) if u.trim().is_empty() => problems.push(ConfigProblem::new(format!("{path}.user"), "is empty")),
+            Some(u) if !seen.insert(u.clone()) => problems.push(
+                ConfigProblem::new(format!("{path}.user"), format!("duplicate account for user {u:?}")).with_remedy("each ERP user has one account"),
+            ),
+            _ => {}
+        }
+        let address = match address {
+            None => {
+                problems.push(ConfigProblem::new(format!("{path}.address"), "missing").with_remedy("set address to the user's mailbox, e.g. jgarcia@contoso.com"));
+                None
+            }
+            Some(a) => match EmailAddress::parse(&a) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    let mut p = ConfigProblem::new(format!("{path}.address"), e.to_string());
+                    if let Some(r) = e.remedy() {
+                        p = p.with_remedy(r);
+                    }
+                    problems.push(p);
+                    None
+                }
+            },
+        };
+        let needs_secret = match &provider {
+            None => {
+                problems.push(
+                    ConfigProblem::new(format!("{path}.provider"), "missing")
+                        .with_remedy(format!("set provider to one of: {}", registry.types().join(", "))),
+                );
+                None
+            }
+            Some(p) => match registry.needs_secret(p) {
+                None => {
+                    problems.push(
+                        ConfigProblem::new(format!("{path}.provider"), format!("unknown provider type {p:?}; registered types: {}", registry.types().join(", ")))
+                            .with_remedy("use one of the registered types"),
+                    );
+                    None
+                }
+                Some(n) => {
+                    check_binding(&path, p, integration.as_deref(), integrations, problems);
+                    Some(n)
+                }
+            },
+        };
+        if let Some(f) = &fallback {
+            match integrations.iter().find(|i| &i.id == f) {
+                None => problems.push(
+                    ConfigProblem::new(format!("{path}.fallback"), format!("no integration has id {f:?}"))
+                        .with_remedy(format!("use one of: {}", ids(integrations))),
+                ),
+                Some(fb) if Some(&fb.id) == integration.as_ref() || (integration.is_none() && Some(&fb.provider) == provider.as_ref()) => {
+                    problems.push(ConfigProblem::new(format!("{path}.fallback"), "the fallback is the account's own integration").with_remedy("name a different integration as fallback"))
+                }
+                _ => {}
+            }
+        }
+        let (secret, source) = match (secret, secret_env) {
+            (Some(_), Some(_)) => {
+                problems.push(ConfigProblem::new(format!("{path}.secret"), "both secret and secret_env are set").with_remedy("keep only one of them"));
+                (None, None)
+            }
+            (Some(s), None) => (Some(Secret::new(s)), Some(SecretSource::Inline)),
+            (None, Some(var)) => {
+                #[allow(clippy::disallowed_methods, reason = "configuration code reads the environment")]
+                match std::env::var(&var) {
+                    Ok(v) if !v.trim().is_empty() => (Some(Secret::new(v)), Some(SecretSource::Env(var))),
+                    _ => {
+                        problems.push(
+                            ConfigProblem::new(format!("{path}.secret_env"), format!("environment variable {var} is not set or empty"))
+                                .with_remedy(format!("export {var} with the secret value before starting, or use secret")),
+                        );
+                        (None, None)
+                    }
+                }
+            }
+            (None, None) => (None, None),
+        };
+        if needs_secret == Some(true) && source.is_none() && !problems[before..].iter().any(|p| p.path.starts_with(&format!("{path}.secret"))) {
+            problems.push(
+                ConfigProblem::new(format!("{path}.secret"), format!("missing: accounts of provider {:?} need a secret", provider.as_deref().unwrap_or_default()))
+                    .with_remedy("set secret (for Office 365 the client secret VALUE, for SMTP the password) or secret_env"),
+            );
+        }
+        if problems.len() == before
+            && let (Some(user), Some(provider), Some(address)) = (user, provider, address)
+        {
+            let mut account = MailAccount::new(&user, provider, address);
+            account.integration = integration;
+            account.secret = secret;
+            account.fallback = fallback;
+            if let Some(s) = source {
+                sources.insert(user, s);
+            }
+            out.push(account);
+        }
+    }
+    (out, sources)
+}
+
+fn ids(integrations: &[Integration]) -> String {
+    let ids: Vec<&str> = integrations.iter().map(|i| i.id.as_str()).collect();
+    if ids.is_empty() { "(no integrations are configured)".into() } else { ids.join(", ") }
+}
+
+fn check_binding(path: &str, provider: &str, integration: Option<&str>, integrations: &[Integration], problems: &mut Vec<ConfigProblem>) {
+    match integration {
+        Some(id) => match integrations.iter().find(|i| i.id == id) {
+            None => problems.push(
+                ConfigProblem::new(format!("{path}.integration"), format!("no integration has id {id:?}"))
+                    .with_remedy(format!("use one of: {}", ids(integrations))),
+            ),
+            Some(i) if i.provider != provider => problems.push(
+                ConfigProblem::new(
+                    format!("{path}.integration"),
+                    format!("integration {id:?} is of provider type {:?}, the account is {provider:?}", i.provider),
+                )
+                .with_remedy("make the account's provider match its integration's"),
+            ),
+            _ => {}
+        },
+        None => {
+            let matching: Vec<&str> = integrations.iter().filter(|i| i.provider == provider).map(|i| i.id.as_str()).collect();
+            match matching.len() {
+                1 => {}
+                0 => problems.push(
+                    ConfigProblem::new(format!("{path}.provider"), format!("no integration of provider type {provider:?} is configured"))
+                        .with_remedy(format!("add an [[integrations]] entry with provider = {provider:?}")),
+                ),
+                _ => problems.push(
+                    ConfigProblem::new(
+                        format!("{path}.integration"),
+                        format!("several integrations have provider type {provider:?}: {}", matching.join(", ")),
+                    )
+                    .with_remedy("set integration to the id of the one this account uses"),
+                ),
+            }
+        }
+    }
+}

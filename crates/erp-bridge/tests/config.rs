@@ -1,0 +1,233 @@
+//! Configuration loading and validation.
+
+use std::sync::Arc;
+
+use g360_erp_bridge::{BridgeConfig, ConfigError, ConfigSource, Lang};
+use g360_mail_core::{
+    ConfigProblem, Integration, MailAccount, MailProvider, ProviderFactory, ProviderRegistry, REDACTED, Result,
+};
+use g360_mail_testkit::{MockMailProvider, Recorder, RecordingFactory};
+use serde::Deserialize;
+use serde_json::json;
+
+/// A provider type whose accounts need a secret, like office365.
+struct SecretFactory;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretSettings {
+    #[allow(dead_code)]
+    client_id: String,
+}
+
+impl ProviderFactory for SecretFactory {
+    type Settings = SecretSettings;
+    fn provider_type(&self) -> &'static str {
+        "vault"
+    }
+    fn description(&self) -> &'static str {
+        "needs a secret"
+    }
+    fn needs_secret(&self) -> bool {
+        true
+    }
+    fn validate(&self, s: &SecretSettings) -> Vec<ConfigProblem> {
+        if s.client_id.len() < 3 { vec![ConfigProblem::new("client_id", "too short")] } else { vec![] }
+    }
+    fn build(&self, _: &Integration, _: &SecretSettings, _: &MailAccount) -> Result<Arc<dyn MailProvider>> {
+        Ok(Arc::new(MockMailProvider::new()))
+    }
+}
+
+fn registry() -> ProviderRegistry {
+    let mut r = ProviderRegistry::new();
+    g360_mail_file::register(&mut r);
+    r.register(RecordingFactory::new(Recorder::default()));
+    r.register(SecretFactory);
+    r
+}
+
+fn problems(value: serde_json::Value) -> Vec<ConfigProblem> {
+    match BridgeConfig::from_value(value, &registry()) {
+        Err(ConfigError::Invalid { problems, .. }) => problems,
+        other => panic!("expected invalid config, got {other:?}"),
+    }
+}
+
+fn has(problems: &[ConfigProblem], path: &str, text: &str) -> bool {
+    problems.iter().any(|p| p.path == path && p.message.contains(text))
+}
+
+#[test]
+fn embedded_default_has_one_file_integration_and_the_demo_account() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        let config = BridgeConfig::load(&ConfigSource::Embedded, &registry()).unwrap();
+        assert_eq!(config.lang(), Lang::Es);
+        assert_eq!(config.integrations().len(), 1);
+        assert_eq!(config.integrations()[0].provider, "file");
+        assert_eq!(config.integrations()[0].settings["directory"], "./mail-outbox");
+        let demo = config.account("demo").unwrap();
+        assert_eq!(demo.address.addr(), "demo@localhost");
+        Ok(())
+    });
+}
+
+#[test]
+fn reports_every_problem_at_once_with_its_key_path() {
+    let found = problems(json!({
+        "lang": "fr",
+        "colour": "blue",
+        "integrations": [
+            { "id": "a", "provider": "recording" },
+            { "id": "a", "provider": "recording", "lable": "typo" },
+            { "id": "x", "provider": "carrier-pigeon" },
+            { "id": "v", "provider": "vault", "client_id": "ab" },
+            { "id": "r2", "provider": "recording" },
+        ],
+        "accounts": [
+            { "user": "u1", "provider": "file", "address": "u1@example.com" },
+            { "user": "u2", "provider": "recording", "address": "u2@example.com" },
+            { "user": "u3", "provider": "recording", "integration": "a", "address": "not-an-address" },
+            { "user": "u3", "provider": "vault", "address": "u4@example.com", "secrett": "x" },
+            { "user": "u5", "provider": "recording", "integration": "v", "address": "u5@example.com", "fallback": "nope" },
+        ],
+    }));
+    let expect = [
+        ("lang", "unknown language"),
+        ("colour", "unknown key"),
+        ("integrations[1].id", "duplicate integration id"),
+        ("integrations[1].lable", "unknown field"),
+        ("integrations[2].provider", "unknown provider type \"carrier-pigeon\"; registered types: file, recording, vault"),
+        ("integrations[3].client_id", "too short"),
+        ("accounts[0].provider", "no integration of provider type \"file\""),
+        ("accounts[1].integration", "several integrations have provider type \"recording\": a, a, r2"),
+        ("accounts[2].address", "invalid e-mail address"),
+        ("accounts[3].user", "duplicate account"),
+        ("accounts[3].secrett", "unknown key"),
+        ("accounts[3].secret", "need a secret"),
+        ("accounts[4].integration", "is of provider type \"vault\""),
+        ("accounts[4].fallback", "no integration has id \"nope\""),
+    ];
+    for (path, text) in expect {
+        assert!(has(&found, path, text), "missing {path}: {text}\nall: {found:#?}");
+    }
+    assert_eq!(found.len(), expect.len(), "{found:#?}");
+    assert!(found.iter().all(|p| !p.path.is_empty()));
+}
+
+#[test]
+fn problems_carry_remedies() {
+    let found = problems(json!({ "accounts": [{ "user": "u", "provider": "vault", "address": "u@x.com" }] }));
+    let p = found.iter().find(|p| p.path == "accounts[0].provider").unwrap();
+    assert!(p.remedy.as_deref().unwrap().contains("[[integrations]]"), "{p:?}");
+}
+
+#[test]
+fn both_secret_and_secret_env_is_a_problem() {
+    let found = problems(json!({
+        "integrations": [{ "id": "v", "provider": "vault", "client_id": "abc" }],
+        "accounts": [{ "user": "u", "provider": "vault", "address": "u@x.com", "secret": "s", "secret_env": "X" }],
+    }));
+    assert!(has(&found, "accounts[0].secret", "both"), "{found:?}");
+    assert_eq!(found.len(), 1, "{found:?}");
+}
+
+const FILE_CONFIG: &str = r#"
+lang = "es"
+[[integrations]]
+id = "vault1"
+description = "Correo corporativo"
+provider = "vault"
+client_id = "abc-123"
+
+[[accounts]]
+user = "jgarcia"
+provider = "vault"
+address = "jgarcia@contoso.com"
+secret = "Abc8Q~file-secret-value-0123456789abcdefghij"
+
+[[accounts]]
+user = "mlopez"
+provider = "vault"
+address = "mlopez@contoso.com"
+secret_env = "MLOPEZ_SECRET"
+"#;
+
+#[test]
+fn loads_a_file_then_environment_overrides() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.create_file("g360-mail.toml", FILE_CONFIG)?;
+        jail.set_env("MLOPEZ_SECRET", "env-secret-value");
+        jail.set_env("G360_MAIL_LANG", "en");
+        jail.set_env("G360_MAIL_ACCOUNTS__JGARCIA__ADDRESS", "juan@contoso.com");
+        jail.set_env("G360_MAIL_INTEGRATIONS__VAULT1__CLIENT_ID", "from-env");
+        let source = ConfigSource::discover(None);
+        assert_eq!(source, ConfigSource::File("g360-mail.toml".into()));
+        let config = BridgeConfig::load(&source, &registry()).unwrap();
+        assert_eq!(config.lang(), Lang::En);
+        assert_eq!(config.account("jgarcia").unwrap().address.addr(), "juan@contoso.com");
+        assert_eq!(config.integration("vault1").unwrap().settings["client_id"], "from-env");
+        assert_eq!(config.account("mlopez").unwrap().secret.as_ref().unwrap().expose(), "env-secret-value");
+        Ok(())
+    });
+}
+
+#[test]
+fn environment_naming_a_missing_entry_is_reported() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.create_file("c.toml", FILE_CONFIG)?;
+        jail.set_env("MLOPEZ_SECRET", "x");
+        jail.set_env("G360_MAIL_ACCOUNTS__NOBODY__SECRET", "x");
+        let err = BridgeConfig::load(&ConfigSource::File("c.toml".into()), &registry()).unwrap_err();
+        assert!(has(err.problems(), "accounts.nobody", "does not have"), "{err:?}");
+        Ok(())
+    });
+}
+
+#[test]
+fn missing_secret_env_variable_is_reported() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.create_file("c.toml", FILE_CONFIG)?;
+        let err = BridgeConfig::load(&ConfigSource::File("c.toml".into()), &registry()).unwrap_err();
+        assert!(has(err.problems(), "accounts[1].secret_env", "MLOPEZ_SECRET is not set"), "{err:?}");
+        Ok(())
+    });
+}
+
+#[test]
+fn config_file_errors_name_the_file_and_line() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        let err = BridgeConfig::load(&ConfigSource::File("absent.toml".into()), &registry()).unwrap_err();
+        assert!(err.to_string().contains("absent.toml"), "{err}");
+        jail.create_file("bad.toml", "lang = \"es\"\n[[accounts]\nuser = 1\n")?;
+        let err = BridgeConfig::load(&ConfigSource::File("bad.toml".into()), &registry()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("bad.toml") && text.contains("line 2"), "{text}");
+        Ok(())
+    });
+}
+
+#[test]
+fn redacted_toml_never_contains_secrets() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.create_file("c.toml", FILE_CONFIG)?;
+        jail.set_env("MLOPEZ_SECRET", "env-secret-value");
+        let config = BridgeConfig::load(&ConfigSource::File("c.toml".into()), &registry()).unwrap();
+        let shown = config.to_redacted_toml();
+        assert!(!shown.contains("file-secret-value"), "{shown}");
+        assert!(!shown.contains("env-secret-value"), "{shown}");
+        assert!(shown.contains(REDACTED));
+        assert!(shown.contains("secret_env = \"MLOPEZ_SECRET\""), "{shown}");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("file-secret-value") && !debug.contains("env-secret-value"));
+        // What is shown is itself a valid configuration (secret_env kept).
+        assert!(shown.parse::<toml::Table>().is_ok());
+        Ok(())
+    });
+}
