@@ -104,6 +104,7 @@ pub struct Error {
     context: Vec<(&'static str, String)>,
     http_status: Option<u16>,
     smtp_code: Option<u16>,
+    not_delivered: bool,
     source: Option<Source>,
 }
 
@@ -122,6 +123,7 @@ impl Error {
             context: Vec::new(),
             http_status: None,
             smtp_code: None,
+            not_delivered: false,
             source: None,
         }
     }
@@ -193,6 +195,15 @@ impl Error {
         self
     }
 
+    /// States that the message of a failed send was certainly not accepted
+    /// (the connection failed before it was handed over, or a lookup after an
+    /// ambiguous answer found it absent), so another route may send it without
+    /// risking a duplicate.
+    pub fn with_not_delivered(mut self) -> Self {
+        self.not_delivered = true;
+        self
+    }
+
     /// The underlying error. Its text is not repeated in this error's message.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));
@@ -242,6 +253,12 @@ impl Error {
     /// The value of one context key, if present.
     pub fn context_value(&self, key: &str) -> Option<&str> {
         self.context.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the provider established that the message was not accepted
+    /// (see [`Error::with_not_delivered`]).
+    pub fn is_not_delivered(&self) -> bool {
+        self.not_delivered
     }
 
     /// The HTTP status that carried the error, if any.
@@ -294,6 +311,9 @@ impl fmt::Debug for Error {
         }
         if !self.context.is_empty() {
             d.field("context", &self.context);
+        }
+        if self.not_delivered {
+            d.field("not_delivered", &true);
         }
         if let Some(r) = &self.remedy {
             d.field("remedy", r);

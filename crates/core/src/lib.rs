@@ -19,6 +19,7 @@ mod address;
 mod capability;
 mod error;
 mod factory;
+pub mod layers;
 mod mailbox;
 mod message;
 mod provider;
