@@ -79,6 +79,9 @@ pub struct MailAccount {
     pub secret: Option<Secret>,
     /// An integration to fall back to when the primary did not accept a mail.
     pub fallback: Option<String>,
+    /// The secret used on the fallback integration (for example the SMTP
+    /// relay's password), when it needs one.
+    pub fallback_secret: Option<Secret>,
 }
 
 impl MailAccount {
@@ -95,6 +98,7 @@ impl MailAccount {
             address,
             secret: None,
             fallback: None,
+            fallback_secret: None,
         }
     }
 

@@ -73,6 +73,14 @@ pub trait ProviderFactory: Send + Sync + 'static {
     /// Whether accounts of this type need a secret.
     fn needs_secret(&self) -> bool;
 
+    /// Whether accounts on an integration with these settings need a secret
+    /// (for example not an SMTP relay without authentication). Defaults to
+    /// [`ProviderFactory::needs_secret`].
+    fn secret_required(&self, settings: &Self::Settings) -> bool {
+        let _ = settings;
+        self.needs_secret()
+    }
+
     /// Checks settings beyond their shape; paths are relative to the integration.
     fn validate(&self, settings: &Self::Settings) -> Vec<ConfigProblem> {
         let _ = settings;
@@ -93,6 +101,7 @@ trait ErasedFactory: Send + Sync {
     fn provider_type(&self) -> &'static str;
     fn description(&self) -> &'static str;
     fn needs_secret(&self) -> bool;
+    fn secret_required(&self, settings: &serde_json::Value) -> bool;
     fn check(&self, settings: &serde_json::Value) -> Vec<ConfigProblem>;
     fn build(
         &self,
@@ -125,6 +134,9 @@ impl<F: ProviderFactory> ErasedFactory for Erased<F> {
     }
     fn needs_secret(&self) -> bool {
         self.0.needs_secret()
+    }
+    fn secret_required(&self, settings: &serde_json::Value) -> bool {
+        self.parse(settings).map_or_else(|_| self.0.needs_secret(), |s| self.0.secret_required(&s))
     }
     fn check(&self, settings: &serde_json::Value) -> Vec<ConfigProblem> {
         match self.parse(settings) {
@@ -218,6 +230,14 @@ impl ProviderRegistry {
     /// Whether accounts of `provider_type` need a secret (`None` if unknown).
     pub fn needs_secret(&self, provider_type: &str) -> Option<bool> {
         self.factories.get(provider_type).map(|f| f.needs_secret())
+    }
+
+    /// Whether accounts on `integration` need a secret (`None` if its
+    /// provider type is unknown).
+    pub fn secret_required(&self, integration: &Integration) -> Option<bool> {
+        self.factories
+            .get(integration.provider.as_str())
+            .map(|f| f.secret_required(&integration.settings))
     }
 
     fn unknown(&self, provider_type: &str) -> String {

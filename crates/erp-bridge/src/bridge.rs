@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use g360_mail_core::layers::FallbackProvider;
 use g360_mail_core::{
-    Error, ErrorKind, MailAccount, MailProvider, MailboxQuery, MessagePage, OutgoingMessage, ProviderRegistry,
-    ReceivedMessage, Result, SendReceipt, VerifyOptions, VerifyReport,
+    Error, ErrorKind, MailAccount, MailProvider, MailboxQuery, MessagePage, OutgoingMessage,
+    ProviderRegistry, ReceivedMessage, Result, SendReceipt, VerifyOptions, VerifyReport,
 };
 
 use crate::config::BridgeConfig;
@@ -35,10 +36,16 @@ impl MailBridge {
     pub fn account(&self, user: &str) -> Result<&MailAccount> {
         self.config.account(user).ok_or_else(|| {
             let users: Vec<&str> = self.config.accounts().iter().map(|a| a.user.as_str()).collect();
-            Error::new(ErrorKind::Config, format!("no mail account is configured for user {user:?}"))
-                .with_code("bridge.unknown-user")
-                .with_context("known users", if users.is_empty() { "(none)".to_owned() } else { users.join(", ") })
-                .with_remedy("add an [[accounts]] entry for this user, or pass one of the known users")
+            Error::new(
+                ErrorKind::Config,
+                format!("no mail account is configured for user {user:?}"),
+            )
+            .with_code("bridge.unknown-user")
+            .with_context(
+                "known users",
+                if users.is_empty() { "(none)".to_owned() } else { users.join(", ") },
+            )
+            .with_remedy("add an [[accounts]] entry for this user, or pass one of the known users")
         })
     }
 
@@ -49,13 +56,16 @@ impl MailBridge {
             [] => Err(Error::new(ErrorKind::Config, "no mail account is configured")
                 .with_code("bridge.no-accounts")
                 .with_remedy("add an [[accounts]] entry to the configuration")),
-            many => Err(Error::new(ErrorKind::InvalidInput, "several accounts are configured; say which user")
-                .with_code("bridge.user-required")
-                .with_context(
-                    "users",
-                    many.iter().map(|a| a.user.as_str()).collect::<Vec<_>>().join(", "),
-                )
-                .with_remedy("pass --user with one of the users listed")),
+            many => Err(Error::new(
+                ErrorKind::InvalidInput,
+                "several accounts are configured; say which user",
+            )
+            .with_code("bridge.user-required")
+            .with_context(
+                "users",
+                many.iter().map(|a| a.user.as_str()).collect::<Vec<_>>().join(", "),
+            )
+            .with_remedy("pass --user with one of the users listed")),
         }
     }
 
@@ -67,12 +77,29 @@ impl MailBridge {
         }
         let account = self.account(user)?;
         let integration = self.config.integration_of(account).ok_or_else(|| {
-            Error::new(ErrorKind::Config, "the account has no integration").with_context("user", user)
+            Error::new(ErrorKind::Config, "the account has no integration")
+                .with_context("user", user)
         })?;
-        let provider = self
-            .registry
-            .build(integration, account)
-            .map_err(|e| e.with_context("user", user).with_context("integration", &integration.id))?;
+        let primary = self.registry.build(integration, account).map_err(|e| {
+            e.with_context("user", user).with_context("integration", &integration.id)
+        })?;
+        let provider = match account.fallback.as_deref().and_then(|id| self.config.integration(id))
+        {
+            None => primary,
+            Some(fallback) => {
+                // The fallback route sends as the same mailbox, with its own secret.
+                let mut fb_account = account.clone();
+                fb_account.provider = fallback.provider.clone();
+                fb_account.integration = Some(fallback.id.clone());
+                fb_account.secret = account.fallback_secret.clone();
+                fb_account.fallback = None;
+                fb_account.fallback_secret = None;
+                let secondary = self.registry.build(fallback, &fb_account).map_err(|e| {
+                    e.with_context("user", user).with_context("integration", &fallback.id)
+                })?;
+                Arc::new(FallbackProvider::new(primary, &integration.id, secondary, &fallback.id))
+            }
+        };
         cache.insert(user.to_owned(), provider.clone());
         Ok(provider)
     }
@@ -82,13 +109,19 @@ impl MailBridge {
     pub async fn send_as(&self, user: &str, message: OutgoingMessage) -> Result<SendReceipt> {
         let account = self.account(user)?;
         let provider = self.provider(user)?;
-        let message = if message.from().is_none() { message.with_from(account.address.clone()) } else { message };
+        let message = if message.from().is_none() {
+            message.with_from(account.address.clone())
+        } else {
+            message
+        };
         check_capabilities(provider.as_ref(), &message)?;
         let integration = self.config.integration_of(account).map(|i| i.id.clone());
         let result = provider.send(&message).await;
         match result {
             Ok(mut receipt) => {
-                receipt.route = integration;
+                if receipt.route.is_none() {
+                    receipt.route = integration;
+                }
                 tracing::info!(user, uid = %receipt.uid, route = ?receipt.route, "mail accepted");
                 Ok(receipt)
             }
@@ -151,7 +184,10 @@ fn check_capabilities(provider: &dyn MailProvider, message: &OutgoingMessage) ->
     {
         return Err(Error::new(
             ErrorKind::Rejected,
-            format!("the message is {} bytes, more than the {max} the {name} provider accepts", message.content_len()),
+            format!(
+                "the message is {} bytes, more than the {max} the {name} provider accepts",
+                message.content_len()
+            ),
         )
         .with_provider(name)
         .with_code("message.too-large")

@@ -18,7 +18,9 @@ use std::path::PathBuf;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use g360_mail_core::{ConfigProblem, EmailAddress, Integration, MailAccount, ProviderRegistry, Secret};
+use g360_mail_core::{
+    ConfigProblem, EmailAddress, Integration, MailAccount, ProviderRegistry, Secret,
+};
 use serde_json::{Map, Value, json};
 
 use crate::error::ConfigError;
@@ -152,16 +154,20 @@ impl BridgeConfig {
         {
             return Err(ConfigError::Missing { path: path.clone() });
         }
-        let mut value: Value = Self::figment(source)
-            .extract()
-            .map_err(|e| ConfigError::Read { origin: source.describe(), message: figment_message(&e) })?;
+        let mut value: Value = Self::figment(source).extract().map_err(|e| ConfigError::Read {
+            origin: source.describe(),
+            message: figment_message(&e),
+        })?;
         let env: Value = Figment::from(
             Env::prefixed(ENV_PREFIX)
                 .split("__")
                 .filter(|k| !(k == "config" || k == "log" || k.as_str().starts_with("test_"))),
         )
         .extract()
-        .map_err(|e| ConfigError::Read { origin: "environment".into(), message: figment_message(&e) })?;
+        .map_err(|e| ConfigError::Read {
+            origin: "environment".into(),
+            message: figment_message(&e),
+        })?;
         let mut problems = Vec::new();
         merge_env(&mut value, env, &mut problems);
         Self::validate(value, source.clone(), registry, problems)
@@ -180,7 +186,10 @@ impl BridgeConfig {
         mut problems: Vec<ConfigProblem>,
     ) -> Result<Self, ConfigError> {
         let Value::Object(mut root) = value else {
-            return Err(ConfigError::invalid(&source, vec![ConfigProblem::new("", "the configuration is not a table")]));
+            return Err(ConfigError::invalid(
+                &source,
+                vec![ConfigProblem::new("", "the configuration is not a table")],
+            ));
         };
         let lang = match root.remove("lang") {
             None => Lang::Es,
@@ -195,7 +204,8 @@ impl BridgeConfig {
                 }
             },
         };
-        let integrations = validate_integrations(root.remove("integrations"), registry, &mut problems);
+        let integrations =
+            validate_integrations(root.remove("integrations"), registry, &mut problems);
         let (accounts, secret_sources) =
             validate_accounts(root.remove("accounts"), &integrations, registry, &mut problems);
         for key in root.keys() {
@@ -257,7 +267,11 @@ impl BridgeConfig {
                 m.insert("provider".into(), json!(i.provider));
                 if let Value::Object(settings) = &i.settings {
                     for (k, v) in settings {
-                        let v = if looks_secret(k) { json!(g360_mail_core::REDACTED) } else { v.clone() };
+                        let v = if looks_secret(k) {
+                            json!(g360_mail_core::REDACTED)
+                        } else {
+                            v.clone()
+                        };
                         m.insert(k.clone(), v);
                     }
                 }
@@ -287,17 +301,29 @@ impl BridgeConfig {
                 if let Some(f) = &a.fallback {
                     m.insert("fallback".into(), json!(f));
                 }
+                match self.secret_sources.get(&format!("{}\u{0}fallback", a.user)) {
+                    Some(SecretSource::Env(var)) => {
+                        m.insert("fallback_secret_env".into(), json!(var));
+                    }
+                    Some(SecretSource::Inline) => {
+                        m.insert("fallback_secret".into(), json!(g360_mail_core::REDACTED));
+                    }
+                    None => {}
+                }
                 Value::Object(m)
             })
             .collect();
         let doc = json!({ "lang": self.lang.as_str(), "integrations": integrations, "accounts": accounts });
-        toml::to_string_pretty(&doc).unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
+        toml::to_string_pretty(&doc)
+            .unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
     }
 }
 
 fn looks_secret(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["secret", "password", "token", "key"].iter().any(|s| k.contains(s)) && !k.ends_with("_env") && !k.ends_with("_file")
+    ["secret", "password", "token", "key"].iter().any(|s| k.contains(s))
+        && !k.ends_with("_env")
+        && !k.ends_with("_file")
 }
 
 fn figment_message(e: &figment::Error) -> String {
@@ -307,11 +333,16 @@ fn figment_message(e: &figment::Error) -> String {
 
 fn short(v: &Value) -> String {
     let s = v.to_string();
-    if s.len() > 60 { format!("{}…", &s[..s.char_indices().nth(57).map_or(s.len(), |(i, _)| i)]) } else { s }
+    if s.len() > 60 {
+        format!("{}…", &s[..s.char_indices().nth(57).map_or(s.len(), |(i, _)| i)])
+    } else {
+        s
+    }
 }
 
 fn unknown_key(path: &str, known: &[&str]) -> ConfigProblem {
-    ConfigProblem::new(path, "unknown key").with_remedy(format!("check the spelling; known keys here: {}", known.join(", ")))
+    ConfigProblem::new(path, "unknown key")
+        .with_remedy(format!("check the spelling; known keys here: {}", known.join(", ")))
 }
 
 /// Merges the environment layer into the configuration value. Entries of the
@@ -336,9 +367,14 @@ fn merge_env(value: &mut Value, env: Value, problems: &mut Vec<ConfigProblem>) {
                         ));
                         continue;
                     };
-                    let pos = selector.parse::<usize>().ok().filter(|i| *i < list.len()).or_else(|| {
-                        list.iter().position(|e| e.get(id_key).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(&selector)))
-                    });
+                    let pos =
+                        selector.parse::<usize>().ok().filter(|i| *i < list.len()).or_else(|| {
+                            list.iter().position(|e| {
+                                e.get(id_key)
+                                    .and_then(Value::as_str)
+                                    .is_some_and(|v| v.eq_ignore_ascii_case(&selector))
+                            })
+                        });
                     match pos {
                         Some(i) => {
                             if let Value::Object(entry) = &mut list[i] {
@@ -373,12 +409,20 @@ fn as_text(v: &Value) -> Option<String> {
     }
 }
 
-fn take_text(obj: &mut Map<String, Value>, key: &str, path: &str, problems: &mut Vec<ConfigProblem>) -> Option<String> {
+fn take_text(
+    obj: &mut Map<String, Value>,
+    key: &str,
+    path: &str,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<String> {
     let v = obj.remove(key)?;
     match as_text(&v) {
         Some(s) => Some(s),
         None => {
-            problems.push(ConfigProblem::new(format!("{path}.{key}"), format!("expected a text value, found {}", short(&v))));
+            problems.push(ConfigProblem::new(
+                format!("{path}.{key}"),
+                format!("expected a text value, found {}", short(&v)),
+            ));
             None
         }
     }
@@ -390,15 +434,22 @@ fn take_list(value: Option<Value>, name: &str, problems: &mut Vec<ConfigProblem>
         Some(Value::Array(items)) => items,
         Some(other) => {
             problems.push(
-                ConfigProblem::new(name, format!("expected a list of tables, found {}", short(&other)))
-                    .with_remedy(format!("write each entry as a [[{name}]] table")),
+                ConfigProblem::new(
+                    name,
+                    format!("expected a list of tables, found {}", short(&other)),
+                )
+                .with_remedy(format!("write each entry as a [[{name}]] table")),
             );
             Vec::new()
         }
     }
 }
 
-fn validate_integrations(value: Option<Value>, registry: &ProviderRegistry, problems: &mut Vec<ConfigProblem>) -> Vec<Integration> {
+fn validate_integrations(
+    value: Option<Value>,
+    registry: &ProviderRegistry,
+    problems: &mut Vec<ConfigProblem>,
+) -> Vec<Integration> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for (i, item) in take_list(value, "integrations", problems).into_iter().enumerate() {
@@ -411,17 +462,28 @@ fn validate_integrations(value: Option<Value>, registry: &ProviderRegistry, prob
         let description = take_text(&mut obj, "description", &path, problems).unwrap_or_default();
         let provider = take_text(&mut obj, "provider", &path, problems);
         match &id {
-            None => problems.push(ConfigProblem::new(format!("{path}.id"), "missing").with_remedy("give the integration a unique id, e.g. id = \"o365\"")),
-            Some(id) if id.trim().is_empty() => problems.push(ConfigProblem::new(format!("{path}.id"), "is empty")),
+            None => problems.push(
+                ConfigProblem::new(format!("{path}.id"), "missing")
+                    .with_remedy("give the integration a unique id, e.g. id = \"o365\""),
+            ),
+            Some(id) if id.trim().is_empty() => {
+                problems.push(ConfigProblem::new(format!("{path}.id"), "is empty"))
+            }
             Some(id) if !seen.insert(id.clone()) => problems.push(
-                ConfigProblem::new(format!("{path}.id"), format!("duplicate integration id {id:?}")).with_remedy("give each integration its own id"),
+                ConfigProblem::new(
+                    format!("{path}.id"),
+                    format!("duplicate integration id {id:?}"),
+                )
+                .with_remedy("give each integration its own id"),
             ),
             _ => {}
         }
         let Some(provider) = provider else {
             problems.push(
-                ConfigProblem::new(format!("{path}.provider"), "missing")
-                    .with_remedy(format!("set provider to one of: {}", registry.types().join(", "))),
+                ConfigProblem::new(format!("{path}.provider"), "missing").with_remedy(format!(
+                    "set provider to one of: {}",
+                    registry.types().join(", ")
+                )),
             );
             continue;
         };
@@ -444,7 +506,17 @@ fn validate_accounts(
     registry: &ProviderRegistry,
     problems: &mut Vec<ConfigProblem>,
 ) -> Accounts {
-    const KNOWN: &[&str] = &["user", "provider", "integration", "address", "secret", "secret_env", "fallback"];
+    const KNOWN: &[&str] = &[
+        "user",
+        "provider",
+        "integration",
+        "address",
+        "secret",
+        "secret_env",
+        "fallback",
+        "fallback_secret",
+        "fallback_secret_env",
+    ];
     let mut out = Vec::new();
     let mut sources = BTreeMap::new();
     let mut seen = BTreeSet::new();
@@ -461,22 +533,36 @@ fn validate_accounts(
         let secret = take_text(&mut obj, "secret", &path, problems);
         let secret_env = take_text(&mut obj, "secret_env", &path, problems);
         let fallback = take_text(&mut obj, "fallback", &path, problems);
+        let fallback_secret = take_text(&mut obj, "fallback_secret", &path, problems);
+        let fallback_secret_env = take_text(&mut obj, "fallback_secret_env", &path, problems);
         for key in obj.keys() {
             problems.push(unknown_key(&format!("{path}.{key}"), KNOWN));
         }
         let before = problems.len();
 
         match &user {
-            None => problems.push(ConfigProblem::new(format!("{path}.user"), "missing").with_remedy("set user to the ERP user id")),
-            Some(u) if u.trim().is_empty() => problems.push(ConfigProblem::new(format!("{path}.user"), "is empty")),
+            None => problems.push(
+                ConfigProblem::new(format!("{path}.user"), "missing")
+                    .with_remedy("set user to the ERP user id"),
+            ),
+            Some(u) if u.trim().is_empty() => {
+                problems.push(ConfigProblem::new(format!("{path}.user"), "is empty"))
+            }
             Some(u) if !seen.insert(u.clone()) => problems.push(
-                ConfigProblem::new(format!("{path}.user"), format!("duplicate account for user {u:?}")).with_remedy("each ERP user has one account"),
+                ConfigProblem::new(
+                    format!("{path}.user"),
+                    format!("duplicate account for user {u:?}"),
+                )
+                .with_remedy("each ERP user has one account"),
             ),
             _ => {}
         }
         let address = match address {
             None => {
-                problems.push(ConfigProblem::new(format!("{path}.address"), "missing").with_remedy("set address to the user's mailbox, e.g. jgarcia@contoso.com"));
+                problems
+                    .push(ConfigProblem::new(format!("{path}.address"), "missing").with_remedy(
+                        "set address to the user's mailbox, e.g. jgarcia@contoso.com",
+                    ));
                 None
             }
             Some(a) => match EmailAddress::parse(&a) {
@@ -494,16 +580,24 @@ fn validate_accounts(
         let needs_secret = match &provider {
             None => {
                 problems.push(
-                    ConfigProblem::new(format!("{path}.provider"), "missing")
-                        .with_remedy(format!("set provider to one of: {}", registry.types().join(", "))),
+                    ConfigProblem::new(format!("{path}.provider"), "missing").with_remedy(format!(
+                        "set provider to one of: {}",
+                        registry.types().join(", ")
+                    )),
                 );
                 None
             }
             Some(p) => match registry.needs_secret(p) {
                 None => {
                     problems.push(
-                        ConfigProblem::new(format!("{path}.provider"), format!("unknown provider type {p:?}; registered types: {}", registry.types().join(", ")))
-                            .with_remedy("use one of the registered types"),
+                        ConfigProblem::new(
+                            format!("{path}.provider"),
+                            format!(
+                                "unknown provider type {p:?}; registered types: {}",
+                                registry.types().join(", ")
+                            ),
+                        )
+                        .with_remedy("use one of the registered types"),
                     );
                     None
                 }
@@ -516,40 +610,62 @@ fn validate_accounts(
         if let Some(f) = &fallback {
             match integrations.iter().find(|i| &i.id == f) {
                 None => problems.push(
-                    ConfigProblem::new(format!("{path}.fallback"), format!("no integration has id {f:?}"))
-                        .with_remedy(format!("use one of: {}", ids(integrations))),
+                    ConfigProblem::new(
+                        format!("{path}.fallback"),
+                        format!("no integration has id {f:?}"),
+                    )
+                    .with_remedy(format!("use one of: {}", ids(integrations))),
                 ),
-                Some(fb) if Some(&fb.id) == integration.as_ref() || (integration.is_none() && Some(&fb.provider) == provider.as_ref()) => {
-                    problems.push(ConfigProblem::new(format!("{path}.fallback"), "the fallback is the account's own integration").with_remedy("name a different integration as fallback"))
+                Some(fb)
+                    if Some(&fb.id) == integration.as_ref()
+                        || (integration.is_none() && Some(&fb.provider) == provider.as_ref()) =>
+                {
+                    problems.push(
+                        ConfigProblem::new(
+                            format!("{path}.fallback"),
+                            "the fallback is the account's own integration",
+                        )
+                        .with_remedy("name a different integration as fallback"),
+                    )
                 }
                 _ => {}
             }
         }
-        let (secret, source) = match (secret, secret_env) {
-            (Some(_), Some(_)) => {
-                problems.push(ConfigProblem::new(format!("{path}.secret"), "both secret and secret_env are set").with_remedy("keep only one of them"));
-                (None, None)
-            }
-            (Some(s), None) => (Some(Secret::new(s)), Some(SecretSource::Inline)),
-            (None, Some(var)) => {
-                #[allow(clippy::disallowed_methods, reason = "configuration code reads the environment")]
-                match std::env::var(&var) {
-                    Ok(v) if !v.trim().is_empty() => (Some(Secret::new(v)), Some(SecretSource::Env(var))),
-                    _ => {
-                        problems.push(
-                            ConfigProblem::new(format!("{path}.secret_env"), format!("environment variable {var} is not set or empty"))
-                                .with_remedy(format!("export {var} with the secret value before starting, or use secret")),
-                        );
-                        (None, None)
-                    }
-                }
-            }
-            (None, None) => (None, None),
+        let (secret, source) = read_secret(secret, secret_env, &path, "secret", problems);
+        let (fallback_secret, fallback_source) =
+            read_secret(fallback_secret, fallback_secret_env, &path, "fallback_secret", problems);
+        let no_secret_problem = |problems: &[ConfigProblem], key: &str| {
+            !problems[before..].iter().any(|p| p.path.starts_with(&format!("{path}.{key}")))
         };
-        if needs_secret == Some(true) && source.is_none() && !problems[before..].iter().any(|p| p.path.starts_with(&format!("{path}.secret"))) {
+        if let (Some(true), Some(p)) = (needs_secret, provider.as_deref()) {
+            let bound = match integration.as_deref() {
+                Some(id) => integrations.iter().find(|i| i.id == id),
+                None => integrations.iter().find(|i| i.provider == p),
+            };
+            let required = bound.and_then(|i| registry.secret_required(i)).unwrap_or(true);
+            if required && source.is_none() && no_secret_problem(problems, "secret") {
+                problems.push(
+                    ConfigProblem::new(format!("{path}.secret"), format!("missing: accounts of provider {p:?} need a secret"))
+                        .with_remedy("set secret (for Office 365 the client secret VALUE, for SMTP the password) or secret_env"),
+                );
+            }
+        }
+        if let Some(fb) = fallback.as_deref().and_then(|f| integrations.iter().find(|i| i.id == f))
+            && registry.secret_required(fb) == Some(true)
+            && fallback_source.is_none()
+            && no_secret_problem(problems, "fallback_secret")
+        {
             problems.push(
-                ConfigProblem::new(format!("{path}.secret"), format!("missing: accounts of provider {:?} need a secret", provider.as_deref().unwrap_or_default()))
-                    .with_remedy("set secret (for Office 365 the client secret VALUE, for SMTP the password) or secret_env"),
+                ConfigProblem::new(
+                    format!("{path}.fallback_secret"),
+                    format!(
+                        "missing: the fallback integration {:?} ({}) needs a secret",
+                        fb.id, fb.provider
+                    ),
+                )
+                .with_remedy(
+                    "set fallback_secret or fallback_secret_env (e.g. the SMTP relay's password)",
+                ),
             );
         }
         if problems.len() == before
@@ -559,6 +675,10 @@ fn validate_accounts(
             account.integration = integration;
             account.secret = secret;
             account.fallback = fallback;
+            account.fallback_secret = fallback_secret;
+            if let Some(s) = fallback_source {
+                sources.insert(format!("{user}\u{0}fallback"), s);
+            }
             if let Some(s) = source {
                 sources.insert(user, s);
             }
@@ -568,39 +688,111 @@ fn validate_accounts(
     (out, sources)
 }
 
+/// Reads `key` or `key_env` (the name of an environment variable holding it).
+fn read_secret(
+    inline: Option<String>,
+    env: Option<String>,
+    path: &str,
+    key: &str,
+    problems: &mut Vec<ConfigProblem>,
+) -> (Option<Secret>, Option<SecretSource>) {
+    match (inline, env) {
+        (Some(_), Some(_)) => {
+            problems.push(
+                ConfigProblem::new(
+                    format!("{path}.{key}"),
+                    format!("both {key} and {key}_env are set"),
+                )
+                .with_remedy("keep only one of them"),
+            );
+            (None, None)
+        }
+        (Some(s), None) => (Some(Secret::new(s)), Some(SecretSource::Inline)),
+        (None, Some(var)) =>
+        {
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "configuration code reads the environment"
+            )]
+            match std::env::var(&var) {
+                Ok(v) if !v.trim().is_empty() => {
+                    (Some(Secret::new(v)), Some(SecretSource::Env(var)))
+                }
+                _ => {
+                    problems.push(
+                        ConfigProblem::new(
+                            format!("{path}.{key}_env"),
+                            format!("environment variable {var} is not set or empty"),
+                        )
+                        .with_remedy(format!(
+                            "export {var} with the secret value before starting, or use {key}"
+                        )),
+                    );
+                    (None, None)
+                }
+            }
+        }
+        (None, None) => (None, None),
+    }
+}
+
 fn ids(integrations: &[Integration]) -> String {
     let ids: Vec<&str> = integrations.iter().map(|i| i.id.as_str()).collect();
     if ids.is_empty() { "(no integrations are configured)".into() } else { ids.join(", ") }
 }
 
-fn check_binding(path: &str, provider: &str, integration: Option<&str>, integrations: &[Integration], problems: &mut Vec<ConfigProblem>) {
+fn check_binding(
+    path: &str,
+    provider: &str,
+    integration: Option<&str>,
+    integrations: &[Integration],
+    problems: &mut Vec<ConfigProblem>,
+) {
     match integration {
         Some(id) => match integrations.iter().find(|i| i.id == id) {
             None => problems.push(
-                ConfigProblem::new(format!("{path}.integration"), format!("no integration has id {id:?}"))
-                    .with_remedy(format!("use one of: {}", ids(integrations))),
+                ConfigProblem::new(
+                    format!("{path}.integration"),
+                    format!("no integration has id {id:?}"),
+                )
+                .with_remedy(format!("use one of: {}", ids(integrations))),
             ),
             Some(i) if i.provider != provider => problems.push(
                 ConfigProblem::new(
                     format!("{path}.integration"),
-                    format!("integration {id:?} is of provider type {:?}, the account is {provider:?}", i.provider),
+                    format!(
+                        "integration {id:?} is of provider type {:?}, the account is {provider:?}",
+                        i.provider
+                    ),
                 )
                 .with_remedy("make the account's provider match its integration's"),
             ),
             _ => {}
         },
         None => {
-            let matching: Vec<&str> = integrations.iter().filter(|i| i.provider == provider).map(|i| i.id.as_str()).collect();
+            let matching: Vec<&str> = integrations
+                .iter()
+                .filter(|i| i.provider == provider)
+                .map(|i| i.id.as_str())
+                .collect();
             match matching.len() {
                 1 => {}
                 0 => problems.push(
-                    ConfigProblem::new(format!("{path}.provider"), format!("no integration of provider type {provider:?} is configured"))
-                        .with_remedy(format!("add an [[integrations]] entry with provider = {provider:?}")),
+                    ConfigProblem::new(
+                        format!("{path}.provider"),
+                        format!("no integration of provider type {provider:?} is configured"),
+                    )
+                    .with_remedy(format!(
+                        "add an [[integrations]] entry with provider = {provider:?}"
+                    )),
                 ),
                 _ => problems.push(
                     ConfigProblem::new(
                         format!("{path}.integration"),
-                        format!("several integrations have provider type {provider:?}: {}", matching.join(", ")),
+                        format!(
+                            "several integrations have provider type {provider:?}: {}",
+                            matching.join(", ")
+                        ),
                     )
                     .with_remedy("set integration to the id of the one this account uses"),
                 ),

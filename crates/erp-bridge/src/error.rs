@@ -52,9 +52,13 @@ impl From<ConfigError> for Error {
         let remedy = match &e {
             ConfigError::Missing { .. } => "check the path given with --config or G360_MAIL_CONFIG",
             ConfigError::Read { .. } => "fix the syntax at the line and column shown",
-            ConfigError::Invalid { .. } => "fix each key listed; `g360-mail config check` lists them all",
+            ConfigError::Invalid { .. } => {
+                "fix each key listed; `g360-mail config check` lists them all"
+            }
         };
-        let mut err = Error::new(ErrorKind::Config, e.to_string()).with_code("config.invalid").with_remedy(remedy);
+        let mut err = Error::new(ErrorKind::Config, e.to_string())
+            .with_code("config.invalid")
+            .with_remedy(remedy);
         for p in e.problems() {
             err = err.with_context("problem", p);
         }

@@ -5,5 +5,8 @@ mod config;
 mod error;
 
 pub use bridge::MailBridge;
-pub use config::{BridgeConfig, CONFIG_ENV, ConfigSource, DEFAULT_CONFIG_FILE, DEFAULT_MAIL_DIRECTORY, ENV_PREFIX, Lang};
+pub use config::{
+    BridgeConfig, CONFIG_ENV, ConfigSource, DEFAULT_CONFIG_FILE, DEFAULT_MAIL_DIRECTORY,
+    ENV_PREFIX, Lang,
+};
 pub use error::ConfigError;

@@ -19,13 +19,22 @@ fn bridge(recorder: &Recorder, accounts: serde_json::Value) -> MailBridge {
 }
 
 fn message() -> OutgoingMessage {
-    OutgoingMessage::builder().to("cliente@example.com").unwrap().subject("Factura").text("Hola").build().unwrap()
+    OutgoingMessage::builder()
+        .to("cliente@example.com")
+        .unwrap()
+        .subject("Factura")
+        .text("Hola")
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
 async fn send_as_uses_the_account_address_and_names_the_route() {
     let recorder = Recorder::default();
-    let b = bridge(&recorder, json!([{ "user": "jgarcia", "provider": "recording", "address": "Juan <jgarcia@contoso.com>" }]));
+    let b = bridge(
+        &recorder,
+        json!([{ "user": "jgarcia", "provider": "recording", "address": "Juan <jgarcia@contoso.com>" }]),
+    );
     let msg = message();
     let uid = msg.uid();
     let receipt = b.send_as("jgarcia", msg).await.unwrap();
@@ -40,15 +49,27 @@ async fn send_as_uses_the_account_address_and_names_the_route() {
 #[tokio::test]
 async fn a_message_with_its_own_sender_keeps_it() {
     let recorder = Recorder::default();
-    let b = bridge(&recorder, json!([{ "user": "u", "provider": "recording", "address": "u@contoso.com" }]));
-    let msg = OutgoingMessage::builder().from("facturas@contoso.com").unwrap().to("c@example.com").unwrap().build().unwrap();
+    let b = bridge(
+        &recorder,
+        json!([{ "user": "u", "provider": "recording", "address": "u@contoso.com" }]),
+    );
+    let msg = OutgoingMessage::builder()
+        .from("facturas@contoso.com")
+        .unwrap()
+        .to("c@example.com")
+        .unwrap()
+        .build()
+        .unwrap();
     b.send_as("u", msg).await.unwrap();
     assert_eq!(recorder.sent()[0].1.from().unwrap().addr(), "facturas@contoso.com");
 }
 
 #[tokio::test]
 async fn unknown_user_lists_the_known_ones() {
-    let b = bridge(&Recorder::default(), json!([{ "user": "u", "provider": "recording", "address": "u@contoso.com" }]));
+    let b = bridge(
+        &Recorder::default(),
+        json!([{ "user": "u", "provider": "recording", "address": "u@contoso.com" }]),
+    );
     let err = b.send_as("nadie", message()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
     assert_eq!(err.context_value("known users"), Some("u"));
@@ -57,7 +78,10 @@ async fn unknown_user_lists_the_known_ones() {
 
 #[tokio::test]
 async fn default_user_needs_exactly_one_account() {
-    let one = bridge(&Recorder::default(), json!([{ "user": "u", "provider": "recording", "address": "u@contoso.com" }]));
+    let one = bridge(
+        &Recorder::default(),
+        json!([{ "user": "u", "provider": "recording", "address": "u@contoso.com" }]),
+    );
     assert_eq!(one.default_user().unwrap(), "u");
     let two = bridge(
         &Recorder::default(),
@@ -75,7 +99,10 @@ async fn default_user_needs_exactly_one_account() {
 
 #[tokio::test]
 async fn providers_are_built_once_per_account() {
-    let b = bridge(&Recorder::default(), json!([{ "user": "u", "provider": "recording", "address": "u@contoso.com" }]));
+    let b = bridge(
+        &Recorder::default(),
+        json!([{ "user": "u", "provider": "recording", "address": "u@contoso.com" }]),
+    );
     let p1 = b.provider("u").unwrap();
     let p2 = b.provider("u").unwrap();
     assert!(std::sync::Arc::ptr_eq(&p1, &p2));
@@ -83,7 +110,10 @@ async fn providers_are_built_once_per_account() {
 
 #[tokio::test]
 async fn reading_on_a_send_only_provider_is_unsupported_not_empty() {
-    let b = bridge(&Recorder::default(), json!([{ "user": "u", "provider": "recording", "address": "u@contoso.com" }]));
+    let b = bridge(
+        &Recorder::default(),
+        json!([{ "user": "u", "provider": "recording", "address": "u@contoso.com" }]),
+    );
     let err = b.list_as("u", &MailboxQuery::default()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported);
     let err = b.get_as("u", "x").await.unwrap_err();
@@ -140,7 +170,12 @@ async fn capabilities_are_checked_before_sending() {
     let pdf = Attachment::new("a.pdf", "application/pdf", vec![0; 4]).unwrap();
     let att = OutgoingMessage::builder().to("a@b.c").unwrap().attach(pdf).build().unwrap();
     assert_eq!(b.send_as("u", att).await.unwrap_err().kind(), ErrorKind::Unsupported);
-    let big = OutgoingMessage::builder().to("a@b.c").unwrap().text("more than ten bytes").build().unwrap();
+    let big = OutgoingMessage::builder()
+        .to("a@b.c")
+        .unwrap()
+        .text("more than ten bytes")
+        .build()
+        .unwrap();
     let err = b.send_as("u", big).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert_eq!(err.code(), Some("message.too-large"));

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use g360_erp_bridge::{BridgeConfig, ConfigError, ConfigSource, Lang};
 use g360_mail_core::{
-    ConfigProblem, Integration, MailAccount, MailProvider, ProviderFactory, ProviderRegistry, REDACTED, Result,
+    ConfigProblem, Integration, MailAccount, MailProvider, ProviderFactory, ProviderRegistry,
+    REDACTED, Result,
 };
 use g360_mail_testkit::{MockMailProvider, Recorder, RecordingFactory};
 use serde::Deserialize;
@@ -32,9 +33,18 @@ impl ProviderFactory for SecretFactory {
         true
     }
     fn validate(&self, s: &SecretSettings) -> Vec<ConfigProblem> {
-        if s.client_id.len() < 3 { vec![ConfigProblem::new("client_id", "too short")] } else { vec![] }
+        if s.client_id.len() < 3 {
+            vec![ConfigProblem::new("client_id", "too short")]
+        } else {
+            vec![]
+        }
     }
-    fn build(&self, _: &Integration, _: &SecretSettings, _: &MailAccount) -> Result<Arc<dyn MailProvider>> {
+    fn build(
+        &self,
+        _: &Integration,
+        _: &SecretSettings,
+        _: &MailAccount,
+    ) -> Result<Arc<dyn MailProvider>> {
         Ok(Arc::new(MockMailProvider::new()))
     }
 }
@@ -98,10 +108,16 @@ fn reports_every_problem_at_once_with_its_key_path() {
         ("colour", "unknown key"),
         ("integrations[1].id", "duplicate integration id"),
         ("integrations[1].lable", "unknown field"),
-        ("integrations[2].provider", "unknown provider type \"carrier-pigeon\"; registered types: file, recording, vault"),
+        (
+            "integrations[2].provider",
+            "unknown provider type \"carrier-pigeon\"; registered types: file, recording, vault",
+        ),
         ("integrations[3].client_id", "too short"),
         ("accounts[0].provider", "no integration of provider type \"file\""),
-        ("accounts[1].integration", "several integrations have provider type \"recording\": a, a, r2"),
+        (
+            "accounts[1].integration",
+            "several integrations have provider type \"recording\": a, a, r2",
+        ),
         ("accounts[2].address", "invalid e-mail address"),
         ("accounts[3].user", "duplicate account"),
         ("accounts[3].secrett", "unknown key"),
@@ -118,7 +134,9 @@ fn reports_every_problem_at_once_with_its_key_path() {
 
 #[test]
 fn problems_carry_remedies() {
-    let found = problems(json!({ "accounts": [{ "user": "u", "provider": "vault", "address": "u@x.com" }] }));
+    let found = problems(
+        json!({ "accounts": [{ "user": "u", "provider": "vault", "address": "u@x.com" }] }),
+    );
     let p = found.iter().find(|p| p.path == "accounts[0].provider").unwrap();
     assert!(p.remedy.as_deref().unwrap().contains("[[integrations]]"), "{p:?}");
 }
@@ -169,7 +187,10 @@ fn loads_a_file_then_environment_overrides() {
         assert_eq!(config.lang(), Lang::En);
         assert_eq!(config.account("jgarcia").unwrap().address.addr(), "juan@contoso.com");
         assert_eq!(config.integration("vault1").unwrap().settings["client_id"], "from-env");
-        assert_eq!(config.account("mlopez").unwrap().secret.as_ref().unwrap().expose(), "env-secret-value");
+        assert_eq!(
+            config.account("mlopez").unwrap().secret.as_ref().unwrap().expose(),
+            "env-secret-value"
+        );
         Ok(())
     });
 }
@@ -181,7 +202,8 @@ fn environment_naming_a_missing_entry_is_reported() {
         jail.create_file("c.toml", FILE_CONFIG)?;
         jail.set_env("MLOPEZ_SECRET", "x");
         jail.set_env("G360_MAIL_ACCOUNTS__NOBODY__SECRET", "x");
-        let err = BridgeConfig::load(&ConfigSource::File("c.toml".into()), &registry()).unwrap_err();
+        let err =
+            BridgeConfig::load(&ConfigSource::File("c.toml".into()), &registry()).unwrap_err();
         assert!(has(err.problems(), "accounts.nobody", "does not have"), "{err:?}");
         Ok(())
     });
@@ -192,8 +214,12 @@ fn missing_secret_env_variable_is_reported() {
     figment::Jail::expect_with(|jail| {
         jail.clear_env();
         jail.create_file("c.toml", FILE_CONFIG)?;
-        let err = BridgeConfig::load(&ConfigSource::File("c.toml".into()), &registry()).unwrap_err();
-        assert!(has(err.problems(), "accounts[1].secret_env", "MLOPEZ_SECRET is not set"), "{err:?}");
+        let err =
+            BridgeConfig::load(&ConfigSource::File("c.toml".into()), &registry()).unwrap_err();
+        assert!(
+            has(err.problems(), "accounts[1].secret_env", "MLOPEZ_SECRET is not set"),
+            "{err:?}"
+        );
         Ok(())
     });
 }
@@ -202,10 +228,12 @@ fn missing_secret_env_variable_is_reported() {
 fn config_file_errors_name_the_file_and_line() {
     figment::Jail::expect_with(|jail| {
         jail.clear_env();
-        let err = BridgeConfig::load(&ConfigSource::File("absent.toml".into()), &registry()).unwrap_err();
+        let err =
+            BridgeConfig::load(&ConfigSource::File("absent.toml".into()), &registry()).unwrap_err();
         assert!(err.to_string().contains("absent.toml"), "{err}");
         jail.create_file("bad.toml", "lang = \"es\"\n[[accounts]\nuser = 1\n")?;
-        let err = BridgeConfig::load(&ConfigSource::File("bad.toml".into()), &registry()).unwrap_err();
+        let err =
+            BridgeConfig::load(&ConfigSource::File("bad.toml".into()), &registry()).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("bad.toml") && text.contains("line 2"), "{text}");
         Ok(())
