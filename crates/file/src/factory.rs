@@ -1,0 +1,61 @@
+//! [`FileFactory`]: builds [`FileProvider`]s from `file` integrations.
+
+use std::sync::Arc;
+
+use g360_mail_core::{
+    ConfigProblem, Error, ErrorKind, Integration, MailAccount, MailProvider, ProviderFactory,
+    Result,
+};
+
+use crate::{FILE_PROVIDER_TYPE, FileProvider, FileSettings};
+
+/// The [`ProviderFactory`] of the `file` provider; register it with
+/// [`register`](crate::register). Accounts need no secret.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FileFactory;
+
+impl ProviderFactory for FileFactory {
+    type Settings = FileSettings;
+
+    fn provider_type(&self) -> &'static str {
+        FILE_PROVIDER_TYPE
+    }
+
+    fn description(&self) -> &'static str {
+        "writes each mail as an .eml file into a local directory; for development, no account needed"
+    }
+
+    fn needs_secret(&self) -> bool {
+        false
+    }
+
+    fn validate(&self, settings: &FileSettings) -> Vec<ConfigProblem> {
+        if settings.directory.as_os_str().is_empty() {
+            return vec![
+                ConfigProblem::new("directory", "the mailbox directory is empty")
+                    .with_remedy("set directory to a path such as ./mail-outbox, or leave it out"),
+            ];
+        }
+        Vec::new()
+    }
+
+    fn build(
+        &self,
+        integration: &Integration,
+        settings: &FileSettings,
+        account: &MailAccount,
+    ) -> Result<Arc<dyn MailProvider>> {
+        if let Some(problem) = self.validate(settings).into_iter().next() {
+            let mut err = Error::new(ErrorKind::Config, problem.message)
+                .with_provider(FILE_PROVIDER_TYPE)
+                .with_code("config.invalid")
+                .with_context("integration", &integration.id)
+                .with_context("key", problem.path);
+            if let Some(remedy) = problem.remedy {
+                err = err.with_remedy(remedy);
+            }
+            return Err(err);
+        }
+        Ok(Arc::new(FileProvider::new(settings.directory.clone(), account.address.clone())))
+    }
+}

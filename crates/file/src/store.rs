@@ -1,0 +1,256 @@
+//! The mailbox directory on disk: file names, ids, atomic writes and read markers.
+//!
+//! ```text
+//! <dir>/20261129T101530123Z-<uid>.eml   one mail; its id is the file stem
+//! <dir>/.tmp/<name>                      a mail being written, renamed into <dir> when complete
+//! <dir>/.seen/<id>                       empty marker: the mail has been read
+//! ```
+//!
+//! Everything here is blocking I/O; the provider runs it on tokio's blocking pool.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use g360_mail_core::{Error, MessageUid, Result, Timestamp};
+
+use crate::error::{io_error, message_not_found, not_a_directory};
+
+/// Directory of mails being written.
+pub(crate) const TMP_DIR: &str = ".tmp";
+/// Directory of read markers.
+pub(crate) const SEEN_DIR: &str = ".seen";
+/// Extension of a stored mail.
+pub(crate) const EXTENSION: &str = "eml";
+/// Longest id accepted; longer stems are not ours and are not listed.
+const MAX_ID_LEN: usize = 200;
+/// Length of the UTC time at the start of a file name: `YYYYMMDDTHHMMSSmmmZ`.
+const STAMP_LEN: usize = 19;
+
+/// The file stem for a mail stored at `at`: the UTC time to the millisecond,
+/// then the uid, so names sort oldest to newest.
+pub(crate) fn message_id(at: Timestamp, uid: MessageUid) -> String {
+    format!("{}-{uid}", at.strftime("%Y%m%dT%H%M%S%3fZ"))
+}
+
+/// When a mail was stored, read back from its id; `None` for a file whose name
+/// was not made by [`message_id`].
+pub(crate) fn stored_at(id: &str) -> Option<Timestamp> {
+    let s = id.get(..STAMP_LEN)?;
+    if !s.is_char_boundary(STAMP_LEN) || !s.ends_with('Z') || s.as_bytes()[8] != b'T' {
+        return None;
+    }
+    let iso = format!(
+        "{}-{}-{}T{}:{}:{}.{}Z",
+        &s[0..4],
+        &s[4..6],
+        &s[6..8],
+        &s[9..11],
+        &s[11..13],
+        &s[13..15],
+        &s[15..18]
+    );
+    iso.parse().ok()
+}
+
+/// Whether `id` may name a file of the mailbox: letters, digits and `-_.@+`,
+/// not starting with a dot and without `..`, so it can never leave the directory.
+pub(crate) fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && !id.starts_with('.')
+        && !id.contains("..")
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.@+".contains(&b))
+}
+
+/// Checks an id handed in by a caller.
+pub(crate) fn check_id(id: &str) -> Result<()> {
+    if is_valid_id(id) {
+        return Ok(());
+    }
+    Err(Error::invalid_input("invalid message id")
+        .with_provider(crate::FILE_PROVIDER_TYPE)
+        .with_code("message.id-invalid")
+        .with_context("id", id.escape_debug())
+        .with_remedy(
+            "use an id as listed, e.g. 20261129T101530123Z-<uid>, without path separators",
+        ))
+}
+
+/// A mailbox directory.
+#[derive(Debug, Clone)]
+pub(crate) struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    pub(crate) fn new(dir: PathBuf) -> Self {
+        Store { dir }
+    }
+
+    /// The path of the mail with this (valid) id.
+    pub(crate) fn path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.{EXTENSION}"))
+    }
+
+    /// Creates the directory (and its parents) unless it exists; `true` when
+    /// it had to be created.
+    pub(crate) fn ensure_dir(&self) -> Result<bool> {
+        match fs::metadata(&self.dir) {
+            Ok(m) if m.is_dir() => Ok(false),
+            Ok(_) => Err(not_a_directory(&self.dir)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(&self.dir)
+                    .map_err(|e| io_error(e, "cannot create the mailbox directory", &self.dir))?;
+                Ok(true)
+            }
+            Err(e) => Err(io_error(e, "cannot read the mailbox directory", &self.dir)),
+        }
+    }
+
+    fn subdir(&self, name: &str) -> Result<PathBuf> {
+        self.ensure_dir()?;
+        let sub = self.dir.join(name);
+        fs::create_dir_all(&sub).map_err(|e| io_error(e, "cannot create a directory", &sub))?;
+        Ok(sub)
+    }
+
+    /// First half of an atomic write: the complete, synced file in `.tmp`.
+    /// Nothing is visible in the mailbox yet.
+    pub(crate) fn stage(&self, id: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let tmp = self.subdir(TMP_DIR)?.join(format!("{id}.{EXTENSION}"));
+        let written =
+            OpenOptions::new().write(true).create_new(true).open(&tmp).and_then(|mut f| {
+                f.write_all(bytes)?;
+                f.sync_all()
+            });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_error(e, "cannot write the mail", &tmp));
+        }
+        Ok(tmp)
+    }
+
+    /// Second half: renames the staged file into the mailbox, where it
+    /// appears complete or not at all.
+    pub(crate) fn publish(&self, staged: &Path, id: &str) -> Result<PathBuf> {
+        let target = self.path(id);
+        if let Err(e) = fs::rename(staged, &target) {
+            let _ = fs::remove_file(staged);
+            return Err(io_error(e, "cannot move the mail into the mailbox", &target));
+        }
+        // Syncing the directory makes the rename itself durable. The mail is
+        // already visible, so a failure here must not report the send as
+        // failed: a retry would store it twice.
+        #[cfg(unix)]
+        let _ = File::open(&self.dir).and_then(|d| d.sync_all());
+        Ok(target)
+    }
+
+    /// Stores a mail atomically under `id` and returns its path.
+    pub(crate) fn write(&self, id: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let staged = self.stage(id, bytes)?;
+        self.publish(&staged, id)
+    }
+
+    /// The ids of the stored mails, newest first. A missing directory is an
+    /// empty mailbox; files that are not `<id>.eml` (and `.tmp`, `.seen`) are
+    /// ignored.
+    pub(crate) fn ids_newest_first(&self) -> Result<Vec<String>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+                return Err(not_a_directory(&self.dir));
+            }
+            Err(e) => return Err(io_error(e, "cannot list the mailbox directory", &self.dir)),
+        };
+        let mut ids = Vec::new();
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| io_error(e, "cannot list the mailbox directory", &self.dir))?;
+            let name = entry.file_name();
+            let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".eml")) else { continue };
+            if is_valid_id(id) && entry.file_type().is_ok_and(|t| t.is_file()) {
+                ids.push(id.to_owned());
+            }
+        }
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(ids)
+    }
+
+    /// The bytes of a stored mail.
+    pub(crate) fn read(&self, id: &str) -> Result<Vec<u8>> {
+        check_id(id)?;
+        let path = self.path(id);
+        fs::read(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => message_not_found(id),
+            _ => io_error(e, "cannot read the mail", &path),
+        })
+    }
+
+    /// When the mail was stored: from its name, else the file's modification time.
+    pub(crate) fn received_at(&self, id: &str) -> Option<Timestamp> {
+        stored_at(id).or_else(|| {
+            let modified: SystemTime = fs::metadata(self.path(id)).ok()?.modified().ok()?;
+            Timestamp::try_from(modified).ok()
+        })
+    }
+
+    /// Whether the mail has been marked read.
+    pub(crate) fn is_seen(&self, id: &str) -> bool {
+        self.dir.join(SEEN_DIR).join(id).is_file()
+    }
+
+    /// Marks a stored mail read.
+    pub(crate) fn mark_seen(&self, id: &str) -> Result<()> {
+        check_id(id)?;
+        if !self.path(id).is_file() {
+            return Err(message_not_found(id));
+        }
+        let marker = self.subdir(SEEN_DIR)?.join(id);
+        File::create(&marker).map_err(|e| io_error(e, "cannot mark the mail read", &marker))?;
+        Ok(())
+    }
+
+    /// Creates and removes a probe file in `.tmp`: proves the mailbox is writable.
+    pub(crate) fn probe(&self) -> Result<()> {
+        let probe = self.subdir(TMP_DIR)?.join(format!(".probe-{}", MessageUid::new_random()));
+        File::create(&probe)
+            .and_then(|mut f| f.write_all(b"g360-mail probe"))
+            .map_err(|e| io_error(e, "cannot create a file in the mailbox directory", &probe))?;
+        fs::remove_file(&probe)
+            .map_err(|e| io_error(e, "cannot remove a file in the mailbox directory", &probe))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_sort_by_time_and_carry_it() {
+        let uid = MessageUid::new_random();
+        let early: Timestamp = "2026-11-29T09:05:07.004Z".parse().unwrap();
+        let late: Timestamp = "2026-11-29T10:00:00Z".parse().unwrap();
+        let a = message_id(early, uid);
+        assert_eq!(a, format!("20261129T090507004Z-{uid}"));
+        assert!(a < message_id(late, uid));
+        assert_eq!(stored_at(&a), Some(early));
+        assert_eq!(stored_at("foreign-mail"), None);
+        assert_eq!(stored_at("ñññññññññññññññññññññ"), None);
+        assert!(is_valid_id(&a));
+    }
+
+    #[test]
+    fn refuses_ids_that_could_leave_the_directory() {
+        for id in ["", "..", "../x", "a/b", "a\\b", ".seen", ".tmp", "a..b", "a b", "a\0b", "ñ"] {
+            assert!(!is_valid_id(id), "{id:?}");
+            let err = check_id(id).unwrap_err();
+            assert_eq!(err.kind(), g360_mail_core::ErrorKind::InvalidInput);
+            assert!(err.remedy().is_some());
+        }
+        assert!(!is_valid_id(&"a".repeat(MAX_ID_LEN + 1)));
+    }
+}
