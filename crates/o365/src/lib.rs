@@ -1,1 +1,27 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+mod auth;
+mod builder;
+mod client;
+mod config;
+mod error;
+mod graph_model;
+mod provider;
+
+pub use builder::{O365Builder, O365Factory};
+pub use config::{Cloud, GRAPH_MAILBOX_CONCURRENCY, O365Settings};
+pub use provider::{BodyFormat, DeltaSync, O365Provider, UID_PROPERTY_ID};
+
+/// The provider type of Office 365 integrations and accounts.
+pub const O365_PROVIDER_TYPE: &str = "office365";
+
+/// Registers the `office365` provider type with a fresh [`O365Factory`].
+///
+/// ```
+/// let mut registry = g360_mail_core::ProviderRegistry::new();
+/// g360_mail_o365::register(&mut registry);
+/// assert!(registry.contains("office365"));
+/// ```
+pub fn register(registry: &mut g360_mail_core::ProviderRegistry) {
+    registry.register(O365Factory::default());
+}

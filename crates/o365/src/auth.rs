@@ -1,0 +1,264 @@
+//! Client-credentials tokens: one [`TokenCache`] per (authority, tenant,
+//! client id, secret), shared by every account that uses the same app and
+//! secret, refreshed ahead of expiry, one request in flight at a time.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use g360_mail_core::{Error, Result, Secret};
+use tokio::sync::{Mutex, RwLock};
+use tokio::time::Instant;
+use url::Url;
+
+use crate::error::O365Error;
+use crate::graph_model::{TokenClaims, TokenErrorBody, TokenResponse};
+
+/// Lifetime assumed when the token endpoint does not say.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(3599);
+
+/// An access token and what we know about it.
+pub(crate) struct AccessToken {
+    value: Secret,
+    refresh_at: Instant,
+    expires_at: Instant,
+    claims: Option<TokenClaims>,
+}
+
+impl AccessToken {
+    /// The `Authorization` header value. Never log it.
+    pub(crate) fn bearer(&self) -> String {
+        format!("Bearer {}", self.value.expose())
+    }
+
+    /// The decoded claims, when the token is a readable JWT.
+    pub(crate) fn claims(&self) -> Option<&TokenClaims> {
+        self.claims.as_ref()
+    }
+
+    /// Whether the token's `roles` include `role`; `None` when the token
+    /// cannot be read (Microsoft documents tokens as opaque).
+    pub(crate) fn has_role(&self, role: &str) -> Option<bool> {
+        let claims = self.claims.as_ref()?;
+        Some(claims.roles.as_ref().is_some_and(|r| r.iter().any(|x| x.eq_ignore_ascii_case(role))))
+    }
+
+    fn needs_refresh(&self, now: Instant) -> bool {
+        now >= self.refresh_at
+    }
+
+    fn usable(&self, now: Instant) -> bool {
+        now + Duration::from_secs(5) < self.expires_at
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("roles", &self.claims.as_ref().map(|c| &c.roles))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Decodes the payload of a JWT for diagnostics; `None` if it is not one.
+pub(crate) fn decode_claims(token: &str) -> Option<TokenClaims> {
+    let mut parts = token.split('.');
+    let (_header, payload) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Identifies a token cache: tokens are shared only when all four match.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct TokenKey {
+    pub(crate) authority: String,
+    pub(crate) tenant: String,
+    pub(crate) client_id: String,
+    pub(crate) secret: Secret,
+}
+
+/// Tokens of one app registration and secret.
+pub(crate) struct TokenCache {
+    http: reqwest::Client,
+    token_url: Url,
+    client_id: String,
+    secret: Secret,
+    scope: String,
+    margin: Duration,
+    timeout: Duration,
+    state: RwLock<Option<Arc<AccessToken>>>,
+    refresh: Mutex<()>,
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("token_url", &self.token_url.as_str())
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenCache {
+    pub(crate) fn new(
+        http: reqwest::Client,
+        token_url: Url,
+        client_id: String,
+        secret: Secret,
+        scope: String,
+        margin: Duration,
+        timeout: Duration,
+    ) -> Self {
+        TokenCache {
+            http,
+            token_url,
+            client_id,
+            secret,
+            scope,
+            margin,
+            timeout,
+            state: RwLock::new(None),
+            refresh: Mutex::new(()),
+        }
+    }
+
+    /// A valid token: the cached one, or a new one when it is due for renewal.
+    /// Concurrent callers share one request.
+    pub(crate) async fn token(&self) -> Result<Arc<AccessToken>> {
+        if let Some(t) = self.current().await
+            && !t.needs_refresh(Instant::now())
+        {
+            return Ok(t);
+        }
+        let _flight = self.refresh.lock().await;
+        let cached = self.current().await;
+        if let Some(t) = &cached
+            && !t.needs_refresh(Instant::now())
+        {
+            return Ok(t.clone());
+        }
+        match self.fetch().await {
+            Ok(t) => {
+                *self.state.write().await = Some(t.clone());
+                Ok(t)
+            }
+            // A token due for renewal but not expired still works: keep using
+            // it while the token endpoint has a temporary problem.
+            Err(e) if e.is_temporary() => match cached {
+                Some(t) if t.usable(Instant::now()) => {
+                    tracing::warn!(
+                        code = e.code(),
+                        "token renewal failed; using the current token until it expires"
+                    );
+                    Ok(t)
+                }
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A token fetched now, whatever the cache holds (after consent was
+    /// granted, a cached token still lacks the new roles).
+    pub(crate) async fn fresh_token(&self) -> Result<Arc<AccessToken>> {
+        let _flight = self.refresh.lock().await;
+        let t = self.fetch().await?;
+        *self.state.write().await = Some(t.clone());
+        Ok(t)
+    }
+
+    /// Forgets `used` after Graph refused it; a token fetched meanwhile by
+    /// another caller is kept.
+    pub(crate) async fn invalidate(&self, used: &Arc<AccessToken>) {
+        let mut state = self.state.write().await;
+        if state.as_ref().is_some_and(|t| Arc::ptr_eq(t, used)) {
+            *state = None;
+        }
+    }
+
+    /// The cached token without fetching one.
+    pub(crate) async fn current(&self) -> Option<Arc<AccessToken>> {
+        self.state.read().await.clone()
+    }
+
+    /// The cached token, if the lock is free (for synchronous callers).
+    pub(crate) fn peek(&self) -> Option<Arc<AccessToken>> {
+        self.state.try_read().ok().and_then(|s| s.clone())
+    }
+
+    async fn fetch(&self) -> Result<Arc<AccessToken>> {
+        tracing::debug!(token_url = %self.token_url, client_id = %self.client_id, "requesting an access token");
+        let form = [
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.secret.expose()),
+            ("scope", self.scope.as_str()),
+            ("grant_type", "client_credentials"),
+        ];
+        let started = Instant::now();
+        let resp = self
+            .http
+            .post(self.token_url.clone())
+            .form(&form)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| Error::from(O365Error::transport("the token endpoint", e)))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Error::from(O365Error::transport("the token endpoint", e)))?;
+        if status != 200 {
+            let parsed: TokenErrorBody = serde_json::from_slice(&body).unwrap_or_default();
+            let err = Error::from(O365Error::token(status, parsed));
+            tracing::warn!(status, code = err.code(), "the token endpoint refused the request");
+            return Err(err);
+        }
+        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
+            Error::from(O365Error::Decode { what: "the token endpoint", source: e })
+        })?;
+        let lifetime = parsed
+            .expires_in
+            .as_ref()
+            .and_then(|v| v.as_u64())
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_LIFETIME);
+        let ahead = lifetime.saturating_sub(self.margin.min(lifetime / 2));
+        let ahead = match parsed.refresh_in.as_ref().and_then(|v| v.as_u64()) {
+            Some(r) => ahead.min(Duration::from_secs(r)),
+            None => ahead,
+        };
+        let claims = decode_claims(&parsed.access_token);
+        tracing::debug!(
+            lifetime_s = lifetime.as_secs(),
+            roles = ?claims.as_ref().and_then(|c| c.roles.as_ref()),
+            "access token received"
+        );
+        Ok(Arc::new(AccessToken {
+            value: Secret::new(parsed.access_token),
+            refresh_at: started + ahead,
+            expires_at: started + lifetime,
+            claims,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_roles_of_a_jwt() {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"roles":["Mail.Send","Mail.Read"],"tid":"t","idtyp":"app"}"#);
+        let claims = decode_claims(&format!("eyJhbGciOiJub25lIn0.{payload}.sig")).unwrap();
+        assert_eq!(claims.roles.unwrap(), ["Mail.Send", "Mail.Read"]);
+        assert!(decode_claims("opaque-token").is_none());
+        assert!(decode_claims("a.!!!.c").is_none());
+    }
+}

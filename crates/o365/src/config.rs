@@ -1,0 +1,497 @@
+//! [`O365Settings`]: the keys of an `office365` integration, and their checks.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use g360_mail_core::ConfigProblem;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// The Microsoft cloud a tenant lives in; it selects the login host, the Graph
+/// host and the `.default` scope.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Cloud {
+    /// The global cloud, including Microsoft 365 GCC ("moderate").
+    #[default]
+    #[serde(rename = "global")]
+    Global,
+    /// US Government L4 (GCC High).
+    #[serde(rename = "usgov")]
+    UsGov,
+    /// US Government L5 (DoD).
+    #[serde(rename = "usgov-dod")]
+    UsGovDod,
+    /// China, operated by 21Vianet.
+    #[serde(rename = "china")]
+    China,
+}
+
+impl Cloud {
+    /// The configuration value (`global`, `usgov`, `usgov-dod`, `china`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cloud::Global => "global",
+            Cloud::UsGov => "usgov",
+            Cloud::UsGovDod => "usgov-dod",
+            Cloud::China => "china",
+        }
+    }
+
+    /// The login (authority) host, e.g. `https://login.microsoftonline.com`.
+    pub fn authority_url(self) -> &'static str {
+        match self {
+            Cloud::Global => "https://login.microsoftonline.com",
+            Cloud::UsGov | Cloud::UsGovDod => "https://login.microsoftonline.us",
+            Cloud::China => "https://login.partner.microsoftonline.cn",
+        }
+    }
+
+    /// The Graph host, e.g. `https://graph.microsoft.com`.
+    pub fn graph_url(self) -> &'static str {
+        match self {
+            Cloud::Global => "https://graph.microsoft.com",
+            Cloud::UsGov => "https://graph.microsoft.us",
+            Cloud::UsGovDod => "https://dod-graph.microsoft.us",
+            Cloud::China => "https://microsoftgraph.chinacloudapi.cn",
+        }
+    }
+
+    /// The scope of the client-credentials request: the Graph host of the
+    /// cloud followed by `/.default`.
+    pub fn scope(self) -> String {
+        format!("{}/.default", self.graph_url())
+    }
+
+    /// The `cloud_instance_name` values the tenant's discovery document shows
+    /// for a tenant of this cloud.
+    pub(crate) fn instance_names(self) -> &'static [&'static str] {
+        match self {
+            Cloud::Global => &["microsoftonline.com"],
+            Cloud::UsGov | Cloud::UsGovDod => &["microsoftonline.us"],
+            Cloud::China => &["partner.microsoftonline.cn", "chinacloudapi.cn"],
+        }
+    }
+
+    /// The `msgraph_host` values the tenant's discovery document shows for a
+    /// tenant of this cloud.
+    pub(crate) fn graph_hosts(self) -> &'static [&'static str] {
+        match self {
+            Cloud::Global => &["graph.microsoft.com"],
+            Cloud::UsGov | Cloud::UsGovDod => &["graph.microsoft.us", "dod-graph.microsoft.us"],
+            Cloud::China => &["microsoftgraph.chinacloudapi.cn"],
+        }
+    }
+
+    /// The cloud whose discovery documents name `host` as Graph host.
+    pub(crate) fn from_graph_host(host: &str) -> Option<Cloud> {
+        [Cloud::Global, Cloud::UsGov, Cloud::China]
+            .into_iter()
+            .find(|c| c.graph_hosts().iter().any(|h| h.eq_ignore_ascii_case(host)))
+    }
+
+    /// The cloud whose discovery documents name `instance`.
+    pub(crate) fn from_instance_name(instance: &str) -> Option<Cloud> {
+        [Cloud::Global, Cloud::UsGov, Cloud::China]
+            .into_iter()
+            .find(|c| c.instance_names().iter().any(|n| n.eq_ignore_ascii_case(instance)))
+    }
+}
+
+impl fmt::Display for Cloud {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The settings of an `office365` integration: every key of its
+/// `[[integrations]]` entry except `id`, `description` and `provider`.
+///
+/// The client secret *value* is not here: it is each account's `secret`.
+/// Times are in milliseconds so that tests can shorten them.
+///
+/// ```
+/// use g360_mail_o365::{Cloud, O365Settings};
+///
+/// let s: O365Settings = serde_json::from_value(serde_json::json!({
+///     "client_id": "11111111-2222-3333-4444-555555555555",
+///     "tenant_id": "contoso.onmicrosoft.com",
+///     "cloud": "usgov",
+/// }))?;
+/// assert_eq!(s.cloud, Cloud::UsGov);
+/// assert_eq!(s.authority_url(), "https://login.microsoftonline.us");
+/// assert_eq!(s.max_attempts, 4);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct O365Settings {
+    /// Application (client) ID of the app registration (a GUID).
+    pub client_id: String,
+    /// Directory (tenant) ID: a GUID or a verified domain such as
+    /// `contoso.onmicrosoft.com`.
+    pub tenant_id: String,
+    /// The Microsoft cloud of the tenant.
+    pub cloud: Cloud,
+    /// Overrides the login host of the cloud (e.g. `https://login.microsoftonline.com`).
+    pub authority_url: Option<String>,
+    /// Overrides the Graph host of the cloud (e.g. `https://graph.microsoft.com`);
+    /// the provider adds `/v1.0`.
+    pub graph_url: Option<String>,
+    /// Allows plain `http://` endpoints, and then only on loopback hosts (tests).
+    pub allow_insecure_http: bool,
+    /// The tenant grants mailbox rights through Exchange RBAC for Applications,
+    /// so missing `roles` in the token are a warning, not a failure.
+    pub rbac_for_applications: bool,
+    /// Timeout of one HTTP request, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Timeout of establishing a connection, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Most attempts of one operation (first try included).
+    pub max_attempts: u32,
+    /// First backoff delay when the server gives no `Retry-After`, in milliseconds.
+    pub initial_backoff_ms: u64,
+    /// Longest single backoff delay, in milliseconds.
+    pub max_backoff_ms: u64,
+    /// Longest total waiting of one operation across its retries, in milliseconds.
+    pub max_total_delay_ms: u64,
+    /// How long to let an ambiguous send settle before looking it up in Sent
+    /// Items, in milliseconds.
+    pub sent_lookup_delay_ms: u64,
+    /// How long before its expiry a token is renewed, in milliseconds (when the
+    /// token endpoint gives no `refresh_in`).
+    pub token_refresh_margin_ms: u64,
+    /// Most requests in flight per mailbox in this process (Graph allows 4).
+    pub max_concurrent_requests: u32,
+}
+
+impl Default for O365Settings {
+    fn default() -> Self {
+        O365Settings {
+            client_id: String::new(),
+            tenant_id: String::new(),
+            cloud: Cloud::Global,
+            authority_url: None,
+            graph_url: None,
+            allow_insecure_http: false,
+            rbac_for_applications: false,
+            request_timeout_ms: 30_000,
+            connect_timeout_ms: 10_000,
+            max_attempts: 4,
+            initial_backoff_ms: 2_000,
+            max_backoff_ms: 60_000,
+            max_total_delay_ms: 180_000,
+            sent_lookup_delay_ms: 10_000,
+            token_refresh_margin_ms: 300_000,
+            max_concurrent_requests: 4,
+        }
+    }
+}
+
+impl fmt::Debug for O365Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("O365Settings")
+            .field("client_id", &self.client_id)
+            .field("tenant_id", &self.tenant_id)
+            .field("cloud", &self.cloud)
+            .field("authority_url", &self.authority_url)
+            .field("graph_url", &self.graph_url)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("rbac_for_applications", &self.rbac_for_applications)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Largest number of requests in flight per mailbox Graph tolerates.
+pub const GRAPH_MAILBOX_CONCURRENCY: u32 = 4;
+
+impl O365Settings {
+    /// Settings for `client_id` in `tenant_id`, everything else by default.
+    pub fn new(client_id: impl Into<String>, tenant_id: impl Into<String>) -> Self {
+        O365Settings {
+            client_id: client_id.into(),
+            tenant_id: tenant_id.into(),
+            ..O365Settings::default()
+        }
+    }
+
+    /// The login host in use: the override or the cloud's.
+    pub fn authority_url(&self) -> &str {
+        self.authority_url.as_deref().unwrap_or(self.cloud.authority_url())
+    }
+
+    /// The Graph host in use: the override or the cloud's (without `/v1.0`).
+    pub fn graph_url(&self) -> &str {
+        self.graph_url.as_deref().unwrap_or(self.cloud.graph_url())
+    }
+
+    pub(crate) fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    pub(crate) fn token_refresh_margin(&self) -> Duration {
+        Duration::from_millis(self.token_refresh_margin_ms)
+    }
+
+    /// Every problem of these settings, each with its key. Problems of the
+    /// endpoints (scheme, loopback rule) make the provider unbuildable; the
+    /// others are reported by `verify` and by the token endpoint too.
+    pub fn problems(&self) -> Vec<ConfigProblem> {
+        let mut out: Vec<ConfigProblem> =
+            self.identity_problems().into_iter().map(|(_, p)| p).collect();
+        out.extend(self.endpoint_problems());
+        out.extend(self.limit_problems());
+        out
+    }
+
+    /// Problems of the client and tenant ids, each with its stable code.
+    pub(crate) fn identity_problems(&self) -> Vec<(&'static str, ConfigProblem)> {
+        let mut out = Vec::new();
+        out.extend(check_client_id(&self.client_id));
+        out.extend(check_tenant_id(&self.tenant_id));
+        out
+    }
+
+    pub(crate) fn endpoint_problems(&self) -> Vec<ConfigProblem> {
+        let mut out = Vec::new();
+        for (key, value) in [("authority_url", &self.authority_url), ("graph_url", &self.graph_url)]
+        {
+            if let Some(v) = value
+                && let Err(p) = parse_endpoint(key, v, self.allow_insecure_http)
+            {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    pub(crate) fn limit_problems(&self) -> Vec<ConfigProblem> {
+        let mut out = Vec::new();
+        if !(1..=GRAPH_MAILBOX_CONCURRENCY).contains(&self.max_concurrent_requests) {
+            out.push(
+                ConfigProblem::new(
+                    "max_concurrent_requests",
+                    format!("must be between 1 and {GRAPH_MAILBOX_CONCURRENCY}"),
+                )
+                .with_remedy(
+                    "Graph throttles more than 4 concurrent requests per mailbox; use 4 or less",
+                ),
+            );
+        }
+        if !(1..=20).contains(&self.max_attempts) {
+            out.push(ConfigProblem::new("max_attempts", "must be between 1 and 20"));
+        }
+        for (key, v) in [
+            ("request_timeout_ms", self.request_timeout_ms),
+            ("connect_timeout_ms", self.connect_timeout_ms),
+        ] {
+            if v == 0 {
+                out.push(ConfigProblem::new(key, "must be more than 0"));
+            }
+        }
+        if self.max_backoff_ms < self.initial_backoff_ms {
+            out.push(ConfigProblem::new(
+                "max_backoff_ms",
+                "must not be less than initial_backoff_ms",
+            ));
+        }
+        out
+    }
+}
+
+/// Whether `s` is a GUID in its usual 8-4-4-4-12 form (braces allowed).
+pub(crate) fn is_guid(s: &str) -> bool {
+    let s = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(s);
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() }
+        })
+}
+
+/// Whether `s` looks like a DNS name (at least two labels of letters, digits
+/// and hyphens).
+pub(crate) fn is_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    labels.len() >= 2
+        && s.len() <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels.last().is_some_and(|tld| tld.chars().any(|c| c.is_ascii_alphabetic()))
+}
+
+pub(crate) fn whitespace_problem(key: &str, value: &str) -> Option<(&'static str, ConfigProblem)> {
+    (value.trim() != value).then(|| {
+        ("o365.whitespace", ConfigProblem::new(key, "the value has white space around it")
+            .with_remedy(format!("remove the spaces or line breaks around {key}; copy the value again from the Entra ID portal")))
+    })
+}
+
+pub(crate) fn check_client_id(v: &str) -> Option<(&'static str, ConfigProblem)> {
+    if v.trim().is_empty() {
+        return Some(("o365.client-id-missing", ConfigProblem::new("client_id", "the application (client) ID is missing").with_remedy(
+            "copy the Application (client) ID from Entra ID > App registrations > the app > Overview into the integration's client_id",
+        )));
+    }
+    if let Some(p) = whitespace_problem("client_id", v) {
+        return Some(p);
+    }
+    (!is_guid(v)).then(|| {
+        ("o365.client-id-invalid", ConfigProblem::new("client_id", "the application (client) ID is not a GUID").with_remedy(
+            "copy the Application (client) ID (a GUID like 11111111-2222-3333-4444-555555555555) from Entra ID > App registrations > the app > Overview",
+        ))
+    })
+}
+
+pub(crate) fn check_tenant_id(v: &str) -> Option<(&'static str, ConfigProblem)> {
+    if v.trim().is_empty() {
+        return Some(("o365.tenant-id-missing", ConfigProblem::new("tenant_id", "the directory (tenant) ID is missing").with_remedy(
+            "copy the Directory (tenant) ID from Entra ID > App registrations > the app > Overview into the integration's tenant_id",
+        )));
+    }
+    if let Some(p) = whitespace_problem("tenant_id", v) {
+        return Some(p);
+    }
+    if ["common", "organizations", "consumers"].contains(&v.to_ascii_lowercase().as_str()) {
+        return Some((
+            "o365.tenant-id-invalid",
+            ConfigProblem::new(
+                "tenant_id",
+                format!("{v:?} is not a tenant; client credentials need the tenant's own ID"),
+            )
+            .with_remedy("use the Directory (tenant) ID GUID of the customer's tenant"),
+        ));
+    }
+    (!is_guid(v) && !is_domain(v)).then(|| {
+        ("o365.tenant-id-invalid", ConfigProblem::new("tenant_id", "the directory (tenant) ID is neither a GUID nor a domain").with_remedy(
+            "copy the Directory (tenant) ID (a GUID) from Entra ID > App registrations > the app > Overview, or use a verified domain such as contoso.onmicrosoft.com",
+        ))
+    })
+}
+
+/// Whether the host of `url` is a loopback host.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// Parses an endpoint override: https, or http on a loopback host when
+/// allowed; no credentials, query or fragment.
+pub(crate) fn parse_endpoint(
+    key: &str,
+    value: &str,
+    allow_http: bool,
+) -> Result<Url, ConfigProblem> {
+    let url = Url::parse(value.trim()).map_err(|e| {
+        ConfigProblem::new(key, format!("not a URL: {e}")).with_remedy(format!(
+            "write {key} as https://host, or remove it to use the cloud's host"
+        ))
+    })?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_http && is_loopback(&url) => {}
+        "http" if allow_http => {
+            return Err(ConfigProblem::new(key, "plain http is allowed only for loopback hosts")
+                .with_remedy(format!("use https:// for {key}")));
+        }
+        "http" => {
+            return Err(ConfigProblem::new(key, "plain http is not allowed")
+                .with_remedy(format!("use https:// for {key}")));
+        }
+        other => {
+            return Err(ConfigProblem::new(key, format!("unsupported scheme {other:?}"))
+                .with_remedy(format!("use https:// for {key}")));
+        }
+    }
+    if url.host().is_none() {
+        return Err(ConfigProblem::new(key, "the URL has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigProblem::new(key, "the URL must not contain credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigProblem::new(key, "the URL must not have a query or fragment"));
+    }
+    let path = url.path().trim_end_matches('/');
+    if key == "graph_url" && (path.ends_with("/v1.0") || path.ends_with("/beta")) {
+        return Err(ConfigProblem::new(key, "give the Graph host without a version")
+            .with_remedy("remove /v1.0 from graph_url; the provider adds it"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_guids_and_domains() {
+        assert!(is_guid("11111111-2222-3333-4444-555555555555"));
+        assert!(is_guid("{11111111-2222-3333-4444-55555555555A}"));
+        assert!(!is_guid("11111111-2222-3333-4444-55555555555"));
+        assert!(!is_guid("11111111x2222-3333-4444-555555555555"));
+        assert!(is_domain("contoso.onmicrosoft.com"));
+        assert!(!is_domain("contoso"));
+        assert!(!is_domain("contoso.com/oauth2"));
+        assert!(!is_domain("<tenant>"));
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_key() {
+        let s = O365Settings {
+            client_id: " 1111 ".into(),
+            tenant_id: "common".into(),
+            graph_url: Some("http://graph.example.com".into()),
+            authority_url: Some("ftp://x".into()),
+            max_concurrent_requests: 9,
+            ..O365Settings::default()
+        };
+        let keys: Vec<String> = s.problems().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            keys,
+            ["client_id", "tenant_id", "authority_url", "graph_url", "max_concurrent_requests"]
+        );
+    }
+
+    #[test]
+    fn http_only_on_loopback_and_only_when_allowed() {
+        assert!(parse_endpoint("graph_url", "http://127.0.0.1:8080", true).is_ok());
+        assert!(parse_endpoint("graph_url", "http://localhost:8080", true).is_ok());
+        assert!(parse_endpoint("graph_url", "http://[::1]:8080", true).is_ok());
+        assert!(parse_endpoint("graph_url", "http://127.0.0.1:8080", false).is_err());
+        assert!(parse_endpoint("graph_url", "http://10.0.0.1", true).is_err());
+        assert!(parse_endpoint("graph_url", "https://graph.microsoft.com/v1.0", false).is_err());
+        assert!(parse_endpoint("graph_url", "https://u:p@graph.microsoft.com", false).is_err());
+        assert!(parse_endpoint("graph_url", "https://graph.microsoft.com", false).is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = serde_json::from_value::<O365Settings>(serde_json::json!({"client_secret": "x"}))
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown field"));
+    }
+
+    #[test]
+    fn clouds_select_hosts_and_scope() {
+        let s: O365Settings =
+            serde_json::from_value(serde_json::json!({"cloud": "usgov-dod"})).unwrap();
+        assert_eq!(s.graph_url(), "https://dod-graph.microsoft.us");
+        assert_eq!(s.cloud.scope(), "https://dod-graph.microsoft.us/.default");
+        assert_eq!(Cloud::China.authority_url(), "https://login.partner.microsoftonline.cn");
+        assert_eq!(Cloud::from_instance_name("microsoftonline.us"), Some(Cloud::UsGov));
+    }
+}
