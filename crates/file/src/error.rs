@@ -14,7 +14,7 @@ use crate::FILE_PROVIDER_TYPE;
 pub(crate) fn io_error(err: io::Error, action: &'static str, path: &Path) -> Error {
     let error = match err.kind() {
         io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
-            Error::new(ErrorKind::Config, format!("{action}: permission denied"))
+            Error::new(ErrorKind::Config, action)
                 .with_code("file.permission-denied")
                 .with_remedy(
                     "give the process write access to the mailbox directory, or set the \

@@ -13,9 +13,9 @@ const PREVIEW_CHARS: usize = 255;
 ///
 /// Everything is filled in: addresses, subject, sent date, Message-ID (with its
 /// angle brackets), importance (`Importance`, else `X-Priority`), a preview,
-/// the text and HTML bodies as written (an HTML-only mail has no `text`) and
-/// every attachment with its bytes. `is_read` and `received_at` are the
-/// mailbox's business and stay unset.
+/// the text and HTML bodies as written (an HTML-only mail has no `text`; line
+/// endings stay CRLF as on the wire) and every attachment with its bytes.
+/// `is_read` and `received_at` are the mailbox's business and stay unset.
 ///
 /// Addresses that fail [`EmailAddress`] validation are skipped: a received
 /// mail is read as it is, not refused.
