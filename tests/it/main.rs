@@ -1,1 +1,4 @@
-//! placeholder
+//! Workspace-level integration tests: scenarios that cross crates.
+
+mod plugin;
+mod roundtrip;

@@ -1,22 +1,46 @@
 //! `cargo xtask`: the chores of the g360-mail workspace.
 //!
-//! - `cargo xtask ci`: what CI runs (format check, clippy with `-D warnings`,
-//!   every test, docs with warnings denied).
+//! - `cargo xtask ci` — what CI runs: format check, clippy with `-D warnings`,
+//!   every test, docs with warnings denied, `cargo deny`.
+//! - `cargo xtask release <major|minor|patch|X.Y.Z> [--execute]` — bump the
+//!   lock-step version, date the changelog, commit and tag (dry run unless
+//!   `--execute`).
+//! - `cargo xtask deny` — licences, bans, sources and advisories (offline,
+//!   against the snapshot in `../shared/tools` when no other is configured).
+//! - `cargo xtask dist` — the release binary and its SHA-256 checksum.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command line prints")]
+#![allow(clippy::disallowed_methods, reason = "xtask reads its own environment")]
+
+mod deny;
+mod dist;
+mod release;
+mod run;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  ci                                  fmt check, clippy -D warnings, tests, docs, deny (what .ci/run runs)
+  release <major|minor|patch|X.Y.Z>   bump version, date CHANGELOG, commit, tag (dry run; --execute to do it)
+  deny                                cargo deny check: licences, bans, sources, advisories (offline)
+  dist                                release build of g360-mail and its SHA-256 checksum in target/dist/";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = root();
     let result = match args.first().map(String::as_str) {
-        Some("ci") => ci(),
-        Some("help") | Some("--help") | Some("-h") | None => {
-            println!("usage: cargo xtask <task>\n\ntasks:\n  ci    format check, clippy -D warnings, tests, docs (what .ci/run runs)");
+        Some("ci") => ci(&root),
+        Some("release") => release::main(&root, &args[1..]),
+        Some("deny") => deny::run(&root),
+        Some("dist") => dist::run(&root),
+        Some("help" | "--help" | "-h") | None => {
+            println!("{USAGE}");
             Ok(())
         }
-        Some(other) => Err(format!("unknown task {other:?}; run `cargo xtask help`")),
+        Some(other) => Err(format!("unknown task {other:?}\n\n{USAGE}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -28,26 +52,25 @@ fn main() -> ExitCode {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
-}
-
-fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    println!("$ cargo {}", args.join(" "));
-    let status = Command::new(cargo)
-        .args(args)
-        .envs(envs.iter().copied())
-        .current_dir(root())
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("`cargo {}` failed ({status})", args.join(" "))) }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// What CI runs, in order, stopping at the first failure.
-fn ci() -> Result<(), String> {
-    cargo(&["fmt", "--all", "--", "--check"], &[])?;
-    cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], &[])?;
-    cargo(&["test", "--workspace", "--locked"], &[])?;
-    cargo(&["doc", "--workspace", "--no-deps", "--locked"], &[("RUSTDOCFLAGS", "-D warnings")])?;
-    Ok(())
+pub(crate) fn ci(root: &Path) -> Result<(), String> {
+    run::cargo(root, &["fmt", "--all", "--", "--check"], &[])?;
+    run::cargo(
+        root,
+        &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
+        &[],
+    )?;
+    run::cargo(root, &["test", "--workspace", "--locked"], &[])?;
+    run::cargo(
+        root,
+        &["doc", "--workspace", "--no-deps", "--locked"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    deny::run(root)
 }

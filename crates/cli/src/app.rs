@@ -10,7 +10,9 @@ use g360_mail_core::{
 };
 use serde_json::json;
 
-use crate::cli::{Cli, Command, ConfigCommand, ImportanceArg, InboxArgs, LangArg, SendArgs, ShowArgs, VerifyArgs};
+use crate::cli::{
+    Cli, Command, ConfigCommand, ImportanceArg, InboxArgs, LangArg, SendArgs, ShowArgs, VerifyArgs,
+};
 use crate::i18n::Msg;
 use crate::output::{Color, Out, exit, exit_code};
 
@@ -35,7 +37,8 @@ pub(crate) async fn run(cli: Cli) -> u8 {
     }
     let source = ConfigSource::discover(cli.config.clone());
     let loaded = BridgeConfig::load(&source, &registry);
-    let lang = explicit_lang.or_else(|| loaded.as_ref().ok().map(BridgeConfig::lang)).unwrap_or_default();
+    let lang =
+        explicit_lang.or_else(|| loaded.as_ref().ok().map(BridgeConfig::lang)).unwrap_or_default();
     let out = Out::new(lang, cli.json, no_color);
     let config = match loaded {
         Ok(c) => c,
@@ -94,7 +97,8 @@ fn providers(out: &Out, registry: &ProviderRegistry) -> u8 {
     out.line(format!("{}:", out.t(Msg::ProviderTypes)));
     let width = list.iter().map(|p| p.provider_type.len()).max().unwrap_or(0);
     for p in list {
-        let secret = if p.needs_secret { format!(" ({})", out.t(Msg::NeedsSecret)) } else { String::new() };
+        let secret =
+            if p.needs_secret { format!(" ({})", out.t(Msg::NeedsSecret)) } else { String::new() };
         out.line(format!("  {:width$}  {}{secret}", p.provider_type, p.description));
     }
     exit::OK
@@ -124,10 +128,15 @@ fn user<'a>(bridge: &'a MailBridge, given: Option<&'a str>) -> Result<&'a str, E
     }
 }
 
-fn addresses(values: &[String], field: &'static str) -> Result<Vec<g360_mail_core::EmailAddress>, Error> {
+fn addresses(
+    values: &[String],
+    field: &'static str,
+) -> Result<Vec<g360_mail_core::EmailAddress>, Error> {
     let mut out = Vec::new();
     for v in values {
-        out.extend(parse_address_list(v).map_err(|e| e.with_context("option", format!("--{field}")))?);
+        out.extend(
+            parse_address_list(v).map_err(|e| e.with_context("option", format!("--{field}")))?,
+        );
     }
     Ok(out)
 }
@@ -196,7 +205,9 @@ async fn send(out: &Out, bridge: &MailBridge, args: SendArgs) -> Result<u8, Erro
 
 fn print_receipt(out: &Out, user: &str, receipt: &SendReceipt) {
     if out.json {
-        out.json_value(&json!({ "ok": true, "message": out.t(Msg::SendOk), "user": user, "receipt": receipt }));
+        out.json_value(
+            &json!({ "ok": true, "message": out.t(Msg::SendOk), "user": user, "receipt": receipt }),
+        );
         return;
     }
     out.line(out.paint(Color::Green, out.t(Msg::SendOk)));
@@ -214,13 +225,17 @@ fn print_receipt(out: &Out, user: &str, receipt: &SendReceipt) {
 
 async fn inbox(out: &Out, bridge: &MailBridge, args: InboxArgs) -> Result<u8, Error> {
     let user = user(bridge, args.user.user.as_deref())?.to_owned();
-    let mut query = MailboxQuery::folder(Folder::parse(&args.folder)?).unread_only(args.unread).page_size(args.top);
+    let mut query = MailboxQuery::folder(Folder::parse(&args.folder)?)
+        .unread_only(args.unread)
+        .page_size(args.top);
     if let Some(next) = args.next {
         query = query.continuation(next);
     }
     let page = bridge.list_as(&user, &query).await?;
     if out.json {
-        out.json_value(&json!({ "ok": true, "user": user, "folder": query.folder.as_str(), "page": page }));
+        out.json_value(
+            &json!({ "ok": true, "user": user, "folder": query.folder.as_str(), "page": page }),
+        );
         return Ok(exit::OK);
     }
     if page.messages.is_empty() {
@@ -230,7 +245,11 @@ async fn inbox(out: &Out, bridge: &MailBridge, args: InboxArgs) -> Result<u8, Er
         let date = m.received_at.or(m.sent_at).map(short_date).unwrap_or_default();
         let from = m.from.as_ref().map(ToString::to_string).unwrap_or_default();
         let unread = if m.is_read { "  " } else { "● " };
-        out.line(format!("{unread}{date:16}  {:30}  {}", truncate(&from, 30), truncate(&m.subject, 60)));
+        out.line(format!(
+            "{unread}{date:16}  {:30}  {}",
+            truncate(&from, 30),
+            truncate(&m.subject, 60)
+        ));
         out.line(out.paint(Color::Dim, &format!("    {}", m.id)));
     }
     if let Some(next) = &page.continuation {
@@ -251,7 +270,9 @@ async fn show(out: &Out, bridge: &MailBridge, args: ShowArgs) -> Result<u8, Erro
 }
 
 fn print_message(out: &Out, m: &ReceivedMessage) {
-    let list = |v: &[g360_mail_core::EmailAddress]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    let list = |v: &[g360_mail_core::EmailAddress]| {
+        v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    };
     if let Some(f) = &m.from {
         out.line(format!("{}: {f}", out.t(Msg::From)));
     }
@@ -290,7 +311,8 @@ async fn verify(out: &Out, bridge: &MailBridge, args: VerifyArgs) -> Result<u8, 
     let mut options = VerifyOptions::default();
     if let Some(to) = &args.send_test_to {
         options = options.send_test_to(
-            g360_mail_core::EmailAddress::parse(to).map_err(|e| e.with_context("option", "--send-test-to"))?,
+            g360_mail_core::EmailAddress::parse(to)
+                .map_err(|e| e.with_context("option", "--send-test-to"))?,
         );
     }
     let mut worst = exit::OK;
@@ -302,7 +324,9 @@ async fn verify(out: &Out, bridge: &MailBridge, args: VerifyArgs) -> Result<u8, 
                 (report, code)
             }
             Err(e) => {
-                let mut r = VerifyReport::new(bridge.account(u).map(|a| a.provider.clone()).unwrap_or_default());
+                let mut r = VerifyReport::new(
+                    bridge.account(u).map(|a| a.provider.clone()).unwrap_or_default(),
+                );
                 r.push(g360_mail_core::Check::fail("account", &e));
                 (r, exit_code(e.kind()))
             }
@@ -316,7 +340,9 @@ async fn verify(out: &Out, bridge: &MailBridge, args: VerifyArgs) -> Result<u8, 
         reports.push(json!({ "user": u, "passed": report.passed(), "report": report }));
     }
     if out.json {
-        out.json_value(&json!({ "ok": worst == exit::OK, "accounts": reports, "exit_code": worst }));
+        out.json_value(
+            &json!({ "ok": worst == exit::OK, "accounts": reports, "exit_code": worst }),
+        );
     }
     Ok(worst)
 }
@@ -334,20 +360,29 @@ fn report_code(report: &VerifyReport) -> u8 {
 }
 
 fn print_report(out: &Out, user: &str, report: &VerifyReport, test_mail: bool) {
-    out.line(out.paint(Color::Bold, &format!("{} {user} ({})", out.t(Msg::Account), report.provider)));
+    out.line(
+        out.paint(Color::Bold, &format!("{} {user} ({})", out.t(Msg::Account), report.provider)),
+    );
     let width = report.checks.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
     for c in &report.checks {
-        let (detail, remedy) = match c.code.as_deref().and_then(|code| crate::i18n::error_text(code, out.lang)) {
-            Some((m, r)) if c.status != CheckStatus::Pass => (format!("{m} — {}", c.detail), Some(r.to_owned())),
-            _ => (c.detail.clone(), c.remedy.clone()),
-        };
+        let (detail, remedy) =
+            match c.code.as_deref().and_then(|code| crate::i18n::error_text(code, out.lang)) {
+                Some((m, r)) if c.status != CheckStatus::Pass => {
+                    (format!("{m} — {}", c.detail), Some(r.to_owned()))
+                }
+                _ => (c.detail.clone(), c.remedy.clone()),
+            };
         out.line(format!("  {} {:width$}  {detail}", out.status_mark(c.status), c.name));
-        if let Some(r) = remedy.filter(|_| matches!(c.status, CheckStatus::Fail | CheckStatus::Warn)) {
+        if let Some(r) =
+            remedy.filter(|_| matches!(c.status, CheckStatus::Fail | CheckStatus::Warn))
+        {
             out.line(format!("    {:width$}  {}: {r}", "", out.t(Msg::WhatToDo)));
         }
     }
     if report.passed() {
-        if test_mail && report.checks.iter().any(|c| c.name == "test-mail" && c.status == CheckStatus::Pass) {
+        if test_mail
+            && report.checks.iter().any(|c| c.name == "test-mail" && c.status == CheckStatus::Pass)
+        {
             out.line(out.paint(Color::Green, out.t(Msg::SendOk)));
         } else {
             out.line(out.paint(Color::Green, out.t(Msg::ChecksPassed)));

@@ -24,7 +24,6 @@ pub(crate) enum Msg {
     Date,
     Subject,
     Attachments,
-    Unread,
     ChecksPassed,
     ChecksFailed,
     Route,
@@ -66,8 +65,6 @@ impl Msg {
             (Msg::Subject, En) => "Subject",
             (Msg::Attachments, Es) => "Adjuntos",
             (Msg::Attachments, En) => "Attachments",
-            (Msg::Unread, Es) => "no leído",
-            (Msg::Unread, En) => "unread",
             (Msg::ChecksPassed, Es) => "Todas las comprobaciones son correctas",
             (Msg::ChecksPassed, En) => "All checks passed",
             (Msg::ChecksFailed, Es) => "Hay comprobaciones que fallan",
@@ -92,27 +89,51 @@ impl Msg {
 pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'static str)> {
     let (es, en) = match code {
         "address.invalid" => (
-            ("Dirección de e-mail no válida", "Escriba la dirección como usuario@ejemplo.com, opcionalmente Nombre <usuario@ejemplo.com>"),
-            ("Invalid e-mail address", "Write the address as user@example.com, optionally Name <user@example.com>"),
+            (
+                "Dirección de e-mail no válida",
+                "Escriba la dirección como usuario@ejemplo.com, opcionalmente Nombre <usuario@ejemplo.com>",
+            ),
+            (
+                "Invalid e-mail address",
+                "Write the address as user@example.com, optionally Name <user@example.com>",
+            ),
         ),
         "message.no-recipient" => (
-            ("El mensaje no tiene destinatario", "Indique al menos una dirección en --to, --cc o --bcc"),
+            (
+                "El mensaje no tiene destinatario",
+                "Indique al menos una dirección en --to, --cc o --bcc",
+            ),
             ("The message has no recipient", "Give at least one address in --to, --cc or --bcc"),
         ),
         "message.header-injection" => (
-            ("Un campo contiene un salto de línea o un carácter de control", "Quite los saltos de línea del asunto o de la cabecera"),
-            ("A field contains a line break or control character", "Remove line breaks from the subject or header"),
+            (
+                "Un campo contiene un salto de línea o un carácter de control",
+                "Quite los saltos de línea del asunto o de la cabecera",
+            ),
+            (
+                "A field contains a line break or control character",
+                "Remove line breaks from the subject or header",
+            ),
         ),
         "message.header-invalid" => (
             ("Cabecera personalizada no válida", "Use cabeceras con la forma \"X-Nombre: valor\""),
             ("Invalid custom header", "Use headers of the form \"X-Name: value\""),
         ),
         "message.too-large" => (
-            ("El mensaje es demasiado grande", "Envíe menos adjuntos o más pequeños, o comparta los ficheros grandes como enlaces"),
-            ("The message is too large", "Send fewer or smaller attachments, or share large files as links"),
+            (
+                "El mensaje es demasiado grande",
+                "Envíe menos adjuntos o más pequeños, o comparta los ficheros grandes como enlaces",
+            ),
+            (
+                "The message is too large",
+                "Send fewer or smaller attachments, or share large files as links",
+            ),
         ),
         "message.too-many-recipients" => (
-            ("El mensaje tiene demasiados destinatarios", "Reparta los destinatarios en varios mensajes"),
+            (
+                "El mensaje tiene demasiados destinatarios",
+                "Reparta los destinatarios en varios mensajes",
+            ),
             ("The message has too many recipients", "Split the recipients over several messages"),
         ),
         "attachment.invalid" => (
@@ -124,36 +145,72 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
             ("Cannot read the file", "Check the file's path and permissions"),
         ),
         "folder.invalid" => (
-            ("Carpeta no válida", "Use inbox, sentitems, drafts, deleteditems, junkemail, archive o el id de una carpeta"),
-            ("Invalid folder", "Use inbox, sentitems, drafts, deleteditems, junkemail, archive or a folder id"),
+            (
+                "Carpeta no válida",
+                "Use inbox, sentitems, drafts, deleteditems, junkemail, archive o el id de una carpeta",
+            ),
+            (
+                "Invalid folder",
+                "Use inbox, sentitems, drafts, deleteditems, junkemail, archive or a folder id",
+            ),
         ),
         "query.page-size" => (
             ("Número de mensajes fuera de rango", "Use --top entre 1 y 1000"),
             ("Number of messages out of range", "Use --top between 1 and 1000"),
         ),
         "config.invalid" => (
-            ("La configuración no es válida", "Corrija cada clave indicada; `g360-mail config check` las lista todas"),
-            ("The configuration is invalid", "Fix each key listed; `g360-mail config check` lists them all"),
+            (
+                "La configuración no es válida",
+                "Corrija cada clave indicada; `g360-mail config check` las lista todas",
+            ),
+            (
+                "The configuration is invalid",
+                "Fix each key listed; `g360-mail config check` lists them all",
+            ),
         ),
         "config.unknown-provider" => (
-            ("Tipo de proveedor desconocido", "Use uno de los tipos que lista `g360-mail providers`"),
+            (
+                "Tipo de proveedor desconocido",
+                "Use uno de los tipos que lista `g360-mail providers`",
+            ),
             ("Unknown provider type", "Use one of the types `g360-mail providers` lists"),
         ),
         "bridge.unknown-user" => (
-            ("No hay cuenta de correo para ese usuario", "Añada una entrada [[accounts]] para el usuario o use uno de los usuarios conocidos"),
-            ("No mail account is configured for that user", "Add an [[accounts]] entry for the user, or use one of the known users"),
+            (
+                "No hay cuenta de correo para ese usuario",
+                "Añada una entrada [[accounts]] para el usuario o use uno de los usuarios conocidos",
+            ),
+            (
+                "No mail account is configured for that user",
+                "Add an [[accounts]] entry for the user, or use one of the known users",
+            ),
         ),
         "bridge.user-required" => (
-            ("Hay varias cuentas: indique el usuario", "Añada --user con uno de los usuarios listados"),
-            ("Several accounts are configured: say which user", "Add --user with one of the users listed"),
+            (
+                "Hay varias cuentas: indique el usuario",
+                "Añada --user con uno de los usuarios listados",
+            ),
+            (
+                "Several accounts are configured: say which user",
+                "Add --user with one of the users listed",
+            ),
         ),
         "bridge.no-accounts" => (
-            ("No hay ninguna cuenta de correo configurada", "Añada una entrada [[accounts]] a la configuración"),
+            (
+                "No hay ninguna cuenta de correo configurada",
+                "Añada una entrada [[accounts]] a la configuración",
+            ),
             ("No mail account is configured", "Add an [[accounts]] entry to the configuration"),
         ),
         "unsupported" => (
-            ("El proveedor de esta cuenta no permite esta operación", "Use una cuenta cuyo proveedor lo permita (por ejemplo office365 con Mail.Read para leer)"),
-            ("This account's provider cannot do that", "Use an account whose provider can (e.g. office365 with Mail.Read to read)"),
+            (
+                "El proveedor de esta cuenta no permite esta operación",
+                "Use una cuenta cuyo proveedor lo permita (por ejemplo office365 con Mail.Read para leer)",
+            ),
+            (
+                "This account's provider cannot do that",
+                "Use an account whose provider can (e.g. office365 with Mail.Read to read)",
+            ),
         ),
         _ => return None,
     };

@@ -21,7 +21,11 @@ fn main() -> ExitCode {
         Err(e) => {
             // clap prints help/version (exit 0) and usage errors (exit 2).
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { output::exit::USAGE } else { output::exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                output::exit::USAGE
+            } else {
+                output::exit::OK
+            });
         }
     };
     init_logging();

@@ -24,7 +24,9 @@ pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::Config | ErrorKind::InvalidInput => exit::USAGE,
         ErrorKind::Auth | ErrorKind::Permission => exit::SETUP,
         ErrorKind::Rejected => exit::REJECTED,
-        ErrorKind::Throttled | ErrorKind::Unavailable | ErrorKind::OutcomeUnknown => exit::TEMPORARY,
+        ErrorKind::Throttled | ErrorKind::Unavailable | ErrorKind::OutcomeUnknown => {
+            exit::TEMPORARY
+        }
         _ => exit::OTHER,
     }
 }
@@ -136,7 +138,9 @@ impl Out {
 /// by code when known, else the provider's own (English) text.
 pub(crate) fn localized(err: &Error, lang: Lang) -> (String, Option<String>) {
     match err.code().and_then(|c| error_text(c, lang)) {
-        Some((m, r)) if lang == Lang::Es || err.remedy().is_none() => (m.to_owned(), Some(r.to_owned())),
+        Some((m, r)) if lang == Lang::Es || err.remedy().is_none() => {
+            (m.to_owned(), Some(r.to_owned()))
+        }
         // In English the provider's own remedy is usually more precise.
         Some((m, _)) => (m.to_owned(), err.remedy().map(str::to_owned)),
         None => (err.message().to_owned(), err.remedy().map(str::to_owned)),

@@ -33,7 +33,11 @@ fn run(dir: &Path, args: &[&str]) -> Run {
 
 fn eml_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir.join("mail-outbox"))
-        .map(|rd| rd.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "eml")).collect())
+        .map(|rd| {
+            rd.map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files
@@ -42,16 +46,29 @@ fn eml_files(dir: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn send_on_the_embedded_default_writes_an_eml_and_inbox_show_read_it_back() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run(dir.path(), &["send", "--to", "cliente@example.com", "--subject", "Hola", "--body", "Prueba"]);
+    let r = run(
+        dir.path(),
+        &["send", "--to", "cliente@example.com", "--subject", "Hola", "--body", "Prueba"],
+    );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.starts_with("El e-mail se envió correctamente\n"), "{}", r.stdout);
     let files = eml_files(dir.path());
     assert_eq!(files.len(), 1);
     let raw = std::fs::read_to_string(&files[0]).unwrap();
-    for header in ["From: demo@localhost", "To: cliente@example.com", "Subject: Hola", "Message-ID: <", "Date: "] {
+    for header in [
+        "From: demo@localhost",
+        "To: cliente@example.com",
+        "Subject: Hola",
+        "Message-ID: <",
+        "Date: ",
+    ] {
         assert!(raw.contains(header), "{header} missing in\n{raw}");
     }
-    assert!(r.stdout.contains(&files[0].file_name().unwrap().to_string_lossy().to_string()), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&files[0].file_name().unwrap().to_string_lossy().to_string()),
+        "{}",
+        r.stdout
+    );
 
     let r = run(dir.path(), &["inbox"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -67,11 +84,17 @@ fn send_on_the_embedded_default_writes_an_eml_and_inbox_show_read_it_back() {
 #[test]
 fn english_and_json_output() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run(dir.path(), &["--lang", "en", "send", "--to", "a@example.com", "--subject", "Hi", "--body", "x"]);
+    let r = run(
+        dir.path(),
+        &["--lang", "en", "send", "--to", "a@example.com", "--subject", "Hi", "--body", "x"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.starts_with("The e-mail was sent successfully"), "{}", r.stdout);
 
-    let r = run(dir.path(), &["--json", "send", "--to", "a@example.com", "--subject", "Hi", "--body", "x"]);
+    let r = run(
+        dir.path(),
+        &["--json", "send", "--to", "a@example.com", "--subject", "Hi", "--body", "x"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["ok"], true);
@@ -93,9 +116,23 @@ fn send_with_attachment_html_and_header() {
     let r = run(
         dir.path(),
         &[
-            "send", "--to", "a@example.com,b@example.com", "--cc", "c@example.com", "--subject", "Factura",
-            "--body", "texto", "--html-file", "body.html", "--attach", "factura.pdf", "--header",
-            "X-G360-Invoice: 42", "--importance", "high",
+            "send",
+            "--to",
+            "a@example.com,b@example.com",
+            "--cc",
+            "c@example.com",
+            "--subject",
+            "Factura",
+            "--body",
+            "texto",
+            "--html-file",
+            "body.html",
+            "--attach",
+            "factura.pdf",
+            "--header",
+            "X-G360-Invoice: 42",
+            "--importance",
+            "high",
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -120,19 +157,32 @@ fn usage_errors_exit_2_with_a_clear_message_in_both_languages() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("Dirección de e-mail no válida"), "{}", r.stderr);
     assert!(r.stderr.contains("not-an-address") && r.stderr.contains("qué hacer"), "{}", r.stderr);
-    let r = run(dir.path(), &["--lang", "en", "send", "--to", "not-an-address", "--subject", "x", "--body", "y"]);
+    let r = run(
+        dir.path(),
+        &["--lang", "en", "send", "--to", "not-an-address", "--subject", "x", "--body", "y"],
+    );
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("Invalid e-mail address") && r.stderr.contains("what to do"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Invalid e-mail address") && r.stderr.contains("what to do"),
+        "{}",
+        r.stderr
+    );
     // clap usage errors: missing --to, no body.
     assert_eq!(run(dir.path(), &["send", "--subject", "x", "--body", "y"]).code, 2);
     assert_eq!(run(dir.path(), &["send", "--to", "a@b.c", "--subject", "x"]).code, 2);
     assert_eq!(run(dir.path(), &["--lang", "fr", "providers"]).code, 2);
     // Header injection through the subject.
-    let r = run(dir.path(), &["send", "--to", "a@b.c", "--subject", "x\r\nBcc: all@b.c", "--body", "y"]);
+    let r = run(
+        dir.path(),
+        &["send", "--to", "a@b.c", "--subject", "x\r\nBcc: all@b.c", "--body", "y"],
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(eml_files(dir.path()).is_empty());
     // A missing attachment names the file.
-    let r = run(dir.path(), &["send", "--to", "a@b.c", "--subject", "x", "--body", "y", "--attach", "nope.pdf"]);
+    let r = run(
+        dir.path(),
+        &["send", "--to", "a@b.c", "--subject", "x", "--body", "y", "--attach", "nope.pdf"],
+    );
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("nope.pdf"), "{}", r.stderr);
     assert_eq!(run(dir.path(), &["--help"]).code, 0);
@@ -141,7 +191,10 @@ fn usage_errors_exit_2_with_a_clear_message_in_both_languages() {
 #[test]
 fn json_errors_are_one_object_on_stdout() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run(dir.path(), &["--json", "--lang", "en", "send", "--to", "bad", "--subject", "x", "--body", "y"]);
+    let r = run(
+        dir.path(),
+        &["--json", "--lang", "en", "send", "--to", "bad", "--subject", "x", "--body", "y"],
+    );
     assert_eq!(r.code, 2);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["ok"], false);
@@ -184,7 +237,10 @@ fn config_check_lists_every_problem_and_exits_2() {
     }
     assert!(r.stderr.starts_with("La configuración tiene problemas"), "{}", r.stderr);
     // Every command refuses to run on an invalid configuration.
-    assert_eq!(run(dir.path(), &["send", "--to", "a@b.c", "--subject", "x", "--body", "y"]).code, 2);
+    assert_eq!(
+        run(dir.path(), &["send", "--to", "a@b.c", "--subject", "x", "--body", "y"]).code,
+        2
+    );
     // A named file that does not exist.
     let r = run(dir.path(), &["--config", "absent.toml", "config", "check"]);
     assert_eq!(r.code, 2);
@@ -214,14 +270,22 @@ secret = "Abc8Q~not-needed-but-secret-0123456789abcdef"
     let r = run_in(dir.path(), &["config", "show"], &[("G360_MAIL_CONFIG", cfg.to_str().unwrap())]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stdout.contains("not-needed-but-secret"), "{}", r.stdout);
-    assert!(r.stdout.contains("[redacted]") && r.stdout.contains("ana@contoso.com"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("[redacted]") && r.stdout.contains("ana@contoso.com"),
+        "{}",
+        r.stdout
+    );
     let r = run_in(
         dir.path(),
         &["send", "--to", "x@example.com", "--subject", "s", "--body", "b"],
         &[("G360_MAIL_CONFIG", cfg.to_str().unwrap())],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.starts_with("The e-mail was sent successfully"), "lang from config: {}", r.stdout);
+    assert!(
+        r.stdout.starts_with("The e-mail was sent successfully"),
+        "lang from config: {}",
+        r.stdout
+    );
     assert!(dir.path().join("elsewhere").read_dir().unwrap().count() >= 1);
 }
 
@@ -248,9 +312,15 @@ address = "luis@contoso.com"
     let r = run(dir.path(), &["send", "--to", "x@example.com", "--subject", "s", "--body", "b"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("ana, luis") && r.stderr.contains("--user"), "{}", r.stderr);
-    let r = run(dir.path(), &["send", "--user", "luis", "--to", "x@example.com", "--subject", "s", "--body", "b"]);
+    let r = run(
+        dir.path(),
+        &["send", "--user", "luis", "--to", "x@example.com", "--subject", "s", "--body", "b"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run(dir.path(), &["send", "--user", "nadie", "--to", "x@example.com", "--subject", "s", "--body", "b"]);
+    let r = run(
+        dir.path(),
+        &["send", "--user", "nadie", "--to", "x@example.com", "--subject", "s", "--body", "b"],
+    );
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("No hay cuenta de correo para ese usuario"), "{}", r.stderr);
 }

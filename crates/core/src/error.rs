@@ -94,6 +94,10 @@ type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// assert_eq!(err.to_string(), "the client secret has expired (account: jgarcia)");
 /// ```
 pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
     kind: ErrorKind,
     message: Cow<'static, str>,
     temporary: bool,
@@ -113,18 +117,20 @@ impl Error {
     /// without trailing punctuation, and never contains a secret.
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
         Error {
-            kind,
-            message: message.into(),
-            temporary: kind.default_temporary(),
-            retry_after: None,
-            provider: None,
-            code: None,
-            remedy: None,
-            context: Vec::new(),
-            http_status: None,
-            smtp_code: None,
-            not_delivered: false,
-            source: None,
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                temporary: kind.default_temporary(),
+                retry_after: None,
+                provider: None,
+                code: None,
+                remedy: None,
+                context: Vec::new(),
+                http_status: None,
+                smtp_code: None,
+                not_delivered: false,
+                source: None,
+            }),
         }
     }
 
@@ -142,7 +148,7 @@ impl Error {
 
     /// Overrides whether trying again later may succeed.
     pub fn with_temporary(mut self, temporary: bool) -> Self {
-        self.temporary = temporary;
+        self.inner.temporary = temporary;
         self
     }
 
@@ -153,45 +159,45 @@ impl Error {
 
     /// How long the provider asked us to wait before trying again.
     pub fn with_retry_after(mut self, delay: Duration) -> Self {
-        self.retry_after = Some(delay);
+        self.inner.retry_after = Some(delay);
         self
     }
 
     /// The provider type this error came from (`"office365"`, `"smtp"`, ...).
     pub fn with_provider(mut self, provider: &'static str) -> Self {
-        self.provider = Some(provider);
+        self.inner.provider = Some(provider);
         self
     }
 
     /// A stable diagnostic code (`"AADSTS7000215"`, `"ErrorAccessDenied"`,
     /// `"config.unknown-key"`) that user interfaces translate.
     pub fn with_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
-        self.code = Some(code.into());
+        self.inner.code = Some(code.into());
         self
     }
 
     /// What a person can do about it, as an imperative sentence.
     pub fn with_remedy(mut self, remedy: impl Into<Cow<'static, str>>) -> Self {
-        self.remedy = Some(remedy.into());
+        self.inner.remedy = Some(remedy.into());
         self
     }
 
     /// Adds a `key: value` pair saying where the error happened (account,
     /// address, config key, request id). Values must not be secrets.
     pub fn with_context(mut self, key: &'static str, value: impl fmt::Display) -> Self {
-        self.context.push((key, value.to_string()));
+        self.inner.context.push((key, value.to_string()));
         self
     }
 
     /// The HTTP status that carried the error, if any.
     pub fn with_http_status(mut self, status: u16) -> Self {
-        self.http_status = Some(status);
+        self.inner.http_status = Some(status);
         self
     }
 
     /// The SMTP reply code that carried the error, if any.
     pub fn with_smtp_code(mut self, code: u16) -> Self {
-        self.smtp_code = Some(code);
+        self.inner.smtp_code = Some(code);
         self
     }
 
@@ -200,84 +206,84 @@ impl Error {
     /// ambiguous answer found it absent), so another route may send it without
     /// risking a duplicate.
     pub fn with_not_delivered(mut self) -> Self {
-        self.not_delivered = true;
+        self.inner.not_delivered = true;
         self
     }
 
     /// The underlying error. Its text is not repeated in this error's message.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.inner.source = Some(Box::new(source));
         self
     }
 
     /// What went wrong, coarsely.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.inner.kind
     }
 
     /// Whether trying the same operation again later may succeed.
     pub fn is_temporary(&self) -> bool {
-        self.temporary
+        self.inner.temporary
     }
 
     /// How long the provider asked us to wait, when it said.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        self.inner.retry_after
     }
 
     /// The provider type this error came from.
     pub fn provider(&self) -> Option<&'static str> {
-        self.provider
+        self.inner.provider
     }
 
     /// The stable diagnostic code, when there is one.
     pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
+        self.inner.code.as_deref()
     }
 
     /// What a person can do about it.
     pub fn remedy(&self) -> Option<&str> {
-        self.remedy.as_deref()
+        self.inner.remedy.as_deref()
     }
 
     /// The message alone, without context.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     /// The `key: value` pairs saying where the error happened.
     pub fn context(&self) -> &[(&'static str, String)] {
-        &self.context
+        &self.inner.context
     }
 
     /// The value of one context key, if present.
     pub fn context_value(&self, key: &str) -> Option<&str> {
-        self.context.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
+        self.inner.context.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
     }
 
     /// Whether the provider established that the message was not accepted
     /// (see [`Error::with_not_delivered`]).
     pub fn is_not_delivered(&self) -> bool {
-        self.not_delivered
+        self.inner.not_delivered
     }
 
     /// The HTTP status that carried the error, if any.
     pub fn http_status(&self) -> Option<u16> {
-        self.http_status
+        self.inner.http_status
     }
 
     /// The SMTP reply code that carried the error, if any.
     pub fn smtp_code(&self) -> Option<u16> {
-        self.smtp_code
+        self.inner.smtp_code
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if !self.context.is_empty() {
+        f.write_str(&self.inner.message)?;
+        if !self.inner.context.is_empty() {
             f.write_str(" (")?;
-            for (i, (k, v)) in self.context.iter().enumerate() {
+            for (i, (k, v)) in self.inner.context.iter().enumerate() {
                 if i > 0 {
                     f.write_str(", ")?;
                 }
@@ -292,33 +298,33 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("kind", &self.kind).field("message", &self.message);
-        d.field("temporary", &self.temporary);
-        if let Some(p) = self.provider {
+        d.field("kind", &self.inner.kind).field("message", &self.inner.message);
+        d.field("temporary", &self.inner.temporary);
+        if let Some(p) = self.inner.provider {
             d.field("provider", &p);
         }
-        if let Some(c) = &self.code {
+        if let Some(c) = &self.inner.code {
             d.field("code", c);
         }
-        if let Some(r) = self.retry_after {
+        if let Some(r) = self.inner.retry_after {
             d.field("retry_after", &r);
         }
-        if let Some(s) = self.http_status {
+        if let Some(s) = self.inner.http_status {
             d.field("http_status", &s);
         }
-        if let Some(s) = self.smtp_code {
+        if let Some(s) = self.inner.smtp_code {
             d.field("smtp_code", &s);
         }
-        if !self.context.is_empty() {
-            d.field("context", &self.context);
+        if !self.inner.context.is_empty() {
+            d.field("context", &self.inner.context);
         }
-        if self.not_delivered {
+        if self.inner.not_delivered {
             d.field("not_delivered", &true);
         }
-        if let Some(r) = &self.remedy {
+        if let Some(r) = &self.inner.remedy {
             d.field("remedy", r);
         }
-        if let Some(s) = &self.source {
+        if let Some(s) = &self.inner.source {
             d.field("source", s);
         }
         d.finish()
@@ -327,7 +333,7 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+        self.inner.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
 

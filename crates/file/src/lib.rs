@@ -1,7 +1,4 @@
 #![doc = include_str!("../README.md")]
-// Every fallible function returns core's `Error`, which is 160 bytes; boxing its
-// fields is a change to g360-mail-core, requested separately.
-#![allow(clippy::result_large_err)]
 
 mod config;
 mod error;
