@@ -2,8 +2,11 @@
 //! recording provider, the provider conformance checks and the emulator of
 //! Microsoft identity + Graph mail.
 
+pub mod conformance;
 pub mod graph;
 mod recording;
 
 pub use g360_mail_core::MockMailProvider;
-pub use recording::{RECORDING_PROVIDER_TYPE, Recorder, RecordingFactory, RecordingProvider, RecordingSettings};
+pub use recording::{
+    RECORDING_PROVIDER_TYPE, Recorder, RecordingFactory, RecordingProvider, RecordingSettings,
+};

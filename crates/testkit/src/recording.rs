@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use g360_mail_core::{
-    Capabilities, Check, ConfigProblem, Error, Integration, MailAccount, MailProvider, MailboxQuery, MessagePage,
-    MessageUid, OutgoingMessage, ProviderFactory, ReceivedMessage, Result, SendReceipt, VerifyOptions,
-    VerifyReport,
+    Capabilities, Check, ConfigProblem, Error, Integration, MailAccount, MailProvider,
+    MailboxQuery, MessagePage, MessageUid, OutgoingMessage, ProviderFactory, ReceivedMessage,
+    Result, SendReceipt, VerifyOptions, VerifyReport,
 };
 use serde::Deserialize;
 
@@ -63,7 +63,11 @@ impl MailProvider for RecordingProvider {
     async fn send(&self, message: &OutgoingMessage) -> Result<SendReceipt> {
         self.recorder.push(&self.address, message.clone());
         let domain = self.address.rsplit_once('@').map_or("", |(_, d)| d);
-        Ok(SendReceipt::new(RECORDING_PROVIDER_TYPE, message.uid(), message.uid().internet_message_id(domain)))
+        Ok(SendReceipt::new(
+            RECORDING_PROVIDER_TYPE,
+            message.uid(),
+            message.uid().internet_message_id(domain),
+        ))
     }
 
     async fn list_messages(&self, _query: &MailboxQuery) -> Result<MessagePage> {
@@ -83,7 +87,8 @@ impl MailProvider for RecordingProvider {
     async fn find_sent(&self, uid: MessageUid) -> Result<Option<SendReceipt>> {
         let found = self.recorder.sent().into_iter().find(|(_, m)| m.uid() == uid);
         Ok(found.map(|(_, m)| {
-            let mut r = SendReceipt::new(RECORDING_PROVIDER_TYPE, uid, m.uid().internet_message_id(""));
+            let mut r =
+                SendReceipt::new(RECORDING_PROVIDER_TYPE, uid, m.uid().internet_message_id(""));
             r.recovered = true;
             r
         }))
