@@ -272,16 +272,16 @@ impl O365Builder {
             mailbox.addr().to_ascii_lowercase()
         );
         let limiter = shared.limiter(limiter_key, s.max_concurrent_requests);
-        let client = GraphClient::new(
+        let client = GraphClient {
             http,
             base,
-            mailbox.addr().to_owned(),
+            mailbox: mailbox.addr().to_owned(),
             tokens,
             limiter,
-            RetryPolicy::from_settings(&s),
-            s.request_timeout(),
-            s.allow_insecure_http,
-        );
+            retry: RetryPolicy::from_settings(&s),
+            timeout: s.request_timeout(),
+            allow_http: s.allow_insecure_http,
+        };
         Ok(O365Provider { client, settings: Arc::new(s), mailbox, authority, secret_shape })
     }
 }

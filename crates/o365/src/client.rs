@@ -180,14 +180,15 @@ pub(crate) enum Outcome {
 
 /// The Graph client of one mailbox.
 pub(crate) struct GraphClient {
-    http: reqwest::Client,
-    base: Url,
-    mailbox: String,
-    tokens: Arc<TokenCache>,
-    limiter: Arc<Semaphore>,
+    pub(crate) http: reqwest::Client,
+    /// `{graph_url}/v1.0`.
+    pub(crate) base: Url,
+    pub(crate) mailbox: String,
+    pub(crate) tokens: Arc<TokenCache>,
+    pub(crate) limiter: Arc<Semaphore>,
     pub(crate) retry: RetryPolicy,
-    timeout: Duration,
-    allow_http: bool,
+    pub(crate) timeout: Duration,
+    pub(crate) allow_http: bool,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -201,19 +202,6 @@ impl std::fmt::Debug for GraphClient {
 }
 
 impl GraphClient {
-    pub(crate) fn new(
-        http: reqwest::Client,
-        base: Url,
-        mailbox: String,
-        tokens: Arc<TokenCache>,
-        limiter: Arc<Semaphore>,
-        retry: RetryPolicy,
-        timeout: Duration,
-        allow_http: bool,
-    ) -> Self {
-        GraphClient { http, base, mailbox, tokens, limiter, retry, timeout, allow_http }
-    }
-
     pub(crate) fn tokens(&self) -> &Arc<TokenCache> {
         &self.tokens
     }

@@ -1,1 +1,13 @@
-//! Integration tests of the Office 365 provider against the Graph emulator.
+//! Integration tests of the Office 365 provider against the in-process
+//! Microsoft identity + Graph emulator of `g360-mail-testkit`.
+
+mod util;
+
+mod errors;
+mod limits;
+mod read;
+mod retry;
+mod secrets;
+mod send;
+mod token;
+mod verify;

@@ -1,0 +1,75 @@
+//! Shared setup: an emulator with one tenant, app and mailboxes, and
+//! providers pointed at it with millisecond delays.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use g360_mail_core::{EmailAddress, MailProvider, OutgoingMessage, Secret};
+use g360_mail_o365::{O365Factory, O365Provider, O365Settings};
+use g360_mail_testkit::graph::{GraphEmulator, QuickSetup};
+
+pub(crate) const ERP: &str = "erp@contoso.example";
+pub(crate) const AP: &str = "ap@contoso.example";
+
+pub(crate) struct Env {
+    pub(crate) emu: GraphEmulator,
+    pub(crate) setup: QuickSetup,
+    pub(crate) factory: O365Factory,
+}
+
+pub(crate) async fn env() -> Env {
+    let emu = GraphEmulator::start().await;
+    let setup = emu.quick_setup(&[ERP, AP]);
+    Env { emu, setup, factory: O365Factory::default() }
+}
+
+/// Settings for the emulator, with delays of milliseconds.
+pub(crate) fn settings(env: &Env) -> O365Settings {
+    let mut s = O365Settings::new(env.setup.client_id.clone(), env.setup.tenant_id.clone());
+    s.authority_url = Some(env.emu.url());
+    s.graph_url = Some(env.emu.url());
+    s.allow_insecure_http = true;
+    s.request_timeout_ms = 5_000;
+    s.connect_timeout_ms = 1_000;
+    s.initial_backoff_ms = 5;
+    s.max_backoff_ms = 40;
+    s.max_total_delay_ms = 5_000;
+    s.sent_lookup_delay_ms = 10;
+    s
+}
+
+impl Env {
+    pub(crate) fn provider(&self) -> O365Provider {
+        self.provider_with(settings(self), ERP, &self.setup.secret)
+    }
+
+    pub(crate) fn provider_with(
+        &self,
+        s: O365Settings,
+        mailbox: &str,
+        secret: &str,
+    ) -> O365Provider {
+        self.factory
+            .builder(s)
+            .with_mailbox(EmailAddress::new(mailbox).unwrap())
+            .with_client_secret(Secret::new(secret))
+            .build()
+            .unwrap()
+    }
+
+    pub(crate) fn shared(&self) -> Arc<dyn MailProvider> {
+        Arc::new(self.provider())
+    }
+
+    pub(crate) fn send_requests(&self) -> usize {
+        self.emu.requests_to(g360_mail_testkit::graph::Endpoint::SendMail).len()
+    }
+}
+
+pub(crate) fn simple(subject: &str) -> OutgoingMessage {
+    OutgoingMessage::builder().to(AP).unwrap().subject(subject).text("hola").build().unwrap()
+}
+
+pub(crate) fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
