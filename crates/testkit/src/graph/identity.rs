@@ -89,19 +89,19 @@ fn is_valid_tenant_identifier(tenant: &str) -> bool {
 }
 
 /// Checks the tenant path segment; `Err` is the answer to give.
-fn check_tenant(shared: &Shared, tenant: &str) -> Result<super::Tenant, Response> {
+fn check_tenant(shared: &Shared, tenant: &str) -> Result<super::Tenant, Box<Response>> {
     let base = &shared.base_url;
     if !is_valid_tenant_identifier(tenant) {
-        return Err(bad(
+        return Err(Box::new(bad(
             base,
             "invalid_request",
             900023,
             &format!(
                 "Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a valid external domain."
             ),
-        ));
+        )));
     }
-    shared.lock().tenant(tenant).cloned().ok_or_else(|| tenant_not_found(base, tenant))
+    shared.lock().tenant(tenant).cloned().ok_or_else(|| Box::new(tenant_not_found(base, tenant)))
 }
 
 /// `GET {authority}/{tenant}/v2.0/.well-known/openid-configuration`.
@@ -113,7 +113,7 @@ pub(crate) fn discovery(shared: &Shared, _ctx: &Ctx, tenant: &str) -> Response {
     } else {
         match check_tenant(shared, tenant) {
             Ok(t) => (t.id, Some(t.region_scope), t.msgraph_host),
-            Err(resp) => return resp,
+            Err(resp) => return *resp,
         }
     };
     let mut doc = json!({
@@ -157,21 +157,20 @@ struct ClientAuth {
 fn client_auth(ctx: &Ctx, form: &[(String, String)]) -> ClientAuth {
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     // HTTP Basic (RFC 6749 §2.3.1): form-encoded id and secret, then base64.
-    if let Some(basic) = ctx.header("authorization").and_then(|h| h.strip_prefix("Basic ")) {
-        if let Some((id, secret)) = STANDARD
+    if let Some(basic) = ctx.header("authorization").and_then(|h| h.strip_prefix("Basic "))
+        && let Some((id, secret)) = STANDARD
             .decode(basic.trim())
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.split_once(':').map(|(a, b)| (a.to_string(), b.to_string())))
-        {
-            let decode = |s: &str| {
-                url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            };
-            return ClientAuth { client_id: Some(decode(&id)), secret: Some(decode(&secret)) };
-        }
+    {
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        return ClientAuth { client_id: Some(decode(&id)), secret: Some(decode(&secret)) };
     }
     ClientAuth { client_id: field("client_id"), secret: field("client_secret") }
 }
@@ -220,7 +219,7 @@ pub(crate) fn token(shared: &Shared, ctx: &Ctx, tenant: &str) -> Response {
     }
     let tenant = match check_tenant(shared, tenant) {
         Ok(t) => t,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
 
     let Some(grant_type) = field("grant_type") else { return missing(base, "grant_type") };

@@ -374,10 +374,10 @@ fn prefs(ctx: &Ctx) -> Prefs {
 }
 
 fn with_prefs(mut resp: Response, p: &Prefs) -> Response {
-    if !p.applied.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&p.applied.join(",")) {
-            resp.headers_mut().insert("preference-applied", v);
-        }
+    if !p.applied.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&p.applied.join(","))
+    {
+        resp.headers_mut().insert("preference-applied", v);
     }
     resp
 }

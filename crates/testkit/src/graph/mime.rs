@@ -34,10 +34,8 @@ pub(crate) fn parse(raw: &[u8]) -> Option<MailMessage> {
     if let Some(id) = parsed.message_id() {
         m.internet_message_id = format!("<{id}>");
     }
-    if let Some(date) = parsed.date() {
-        if let Ok(ts) = Timestamp::from_second(date.to_timestamp()) {
-            m.sent_at = Some(ts);
-        }
+    if let Some(ts) = parsed.date().and_then(|d| Timestamp::from_second(d.to_timestamp()).ok()) {
+        m.sent_at = Some(ts);
     }
     m.body = match (parsed.body_html(0), parsed.body_text(0)) {
         (Some(html), _) if parsed.html_body_count() > 0 && !is_generated_html(&parsed) => {

@@ -237,6 +237,24 @@ impl std::fmt::Debug for QuickSetup {
 }
 
 impl QuickSetup {
+    /// Describes an existing tenant, app client id, secret and mailboxes
+    /// (for callers that built them by hand, like the standalone binary).
+    pub fn new(
+        tenant: &Tenant,
+        client_id: impl Into<String>,
+        secret: &ClientSecret,
+        mailboxes: Vec<String>,
+    ) -> Self {
+        QuickSetup {
+            tenant_id: tenant.id.clone(),
+            domain: tenant.domains.first().cloned().unwrap_or_default(),
+            client_id: client_id.into(),
+            secret: secret.value.clone(),
+            secret_key_id: secret.key_id.clone(),
+            mailboxes,
+        }
+    }
+
     /// A g360-mail TOML configuration for this setup, pointing at `url`:
     /// one `office365` integration and one account per mailbox (user = the
     /// local part), each carrying the emulator's test secret.

@@ -181,10 +181,7 @@ impl State {
     /// The tenant addressed by a GUID or verified domain.
     pub(crate) fn tenant(&self, id_or_domain: &str) -> Option<&Tenant> {
         let key = id_or_domain.to_ascii_lowercase();
-        self.tenants
-            .iter()
-            .map(|t| &t.tenant)
-            .find(|t| t.id == key || t.domains.iter().any(|d| *d == key))
+        self.tenants.iter().map(|t| &t.tenant).find(|t| t.id == key || t.domains.contains(&key))
     }
 
     pub(crate) fn app(&self, tenant_id: &str, client_id: &str) -> Option<&App> {
@@ -217,7 +214,7 @@ impl State {
         self.tenants
             .iter()
             .flat_map(|t| t.mailboxes.iter())
-            .find(|m| m.mailbox.address == key || m.mailbox.aliases.iter().any(|a| *a == key))
+            .find(|m| m.mailbox.address == key || m.mailbox.aliases.contains(&key))
             .map(|m| m.mailbox.address.clone())
     }
 
@@ -228,7 +225,7 @@ impl State {
             m.mailbox.address == key
                 || m.mailbox.upn == key
                 || m.mailbox.object_id == key
-                || m.mailbox.aliases.iter().any(|a| *a == key)
+                || m.mailbox.aliases.contains(&key)
         })
     }
 
@@ -238,7 +235,7 @@ impl State {
             m.mailbox.address == key
                 || m.mailbox.upn == key
                 || m.mailbox.object_id == key
-                || m.mailbox.aliases.iter().any(|a| *a == key)
+                || m.mailbox.aliases.contains(&key)
         })
     }
 
@@ -329,7 +326,7 @@ impl State {
         };
         let mut out: Vec<MailMessage> =
             entry.messages.iter().filter(|m| m.folder == folder).cloned().collect();
-        out.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+        out.sort_by_key(|m| std::cmp::Reverse(m.received_at));
         out
     }
 
