@@ -1,0 +1,365 @@
+//! The SMTP dialogue on lettre's [`AsyncSmtpConnection`], one step at a time so
+//! that every failure knows its [`Stage`], and a small pool of authenticated
+//! connections.
+//!
+//! lettre's `AsyncSmtpTransport` would pool too, but its errors do not say
+//! whether the message content had been sent when a connection failed, and
+//! that is what decides between "send again" and "outcome unknown".
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use g360_mail_core::Secret;
+use lettre::Address;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Quit, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::response::Response;
+use tokio::time::timeout;
+
+use crate::config::{Security, SmtpAuth};
+use crate::error::{SmtpError, Stage, connect_stage};
+
+/// How to log in.
+#[derive(Clone)]
+pub(crate) enum Login {
+    /// No `AUTH`.
+    None,
+    /// `AUTH` with the first of `mechanisms` the server offers.
+    Sasl { mechanisms: Vec<Mechanism>, username: String, secret: Secret },
+}
+
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Login::None => f.write_str("None"),
+            Login::Sasl { mechanisms, username, .. } => f
+                .debug_struct("Sasl")
+                .field("mechanisms", mechanisms)
+                .field("username", username)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// What a connection attempt got through, for `verify`.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    pub(crate) connected: bool,
+    pub(crate) tls: bool,
+    pub(crate) server: Option<String>,
+    pub(crate) mechanism: Option<Mechanism>,
+}
+
+/// Everything needed to open an authenticated connection.
+pub(crate) struct Connector {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) security: Security,
+    pub(crate) auth: SmtpAuth,
+    pub(crate) tls: Option<TlsParameters>,
+    pub(crate) hello: ClientId,
+    pub(crate) login: Login,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) command_timeout: Duration,
+    pub(crate) data_timeout: Duration,
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connector")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("login", &self.login)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An empty line: the answer to an XOAUTH2 error challenge.
+struct EmptyLine;
+
+impl fmt::Display for EmptyLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\r\n")
+    }
+}
+
+/// `AUTH XOAUTH2` with its initial response.
+struct Xoauth2<'a>(&'a str);
+
+impl fmt::Display for Xoauth2<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AUTH XOAUTH2 {}\r\n", self.0)
+    }
+}
+
+async fn step<T>(
+    stage: Stage,
+    limit: Duration,
+    future: impl Future<Output = Result<T, lettre::transport::smtp::Error>>,
+) -> Result<T, SmtpError> {
+    match timeout(limit, future).await {
+        Ok(result) => result.map_err(|e| SmtpError::from_lettre(stage, e, None)),
+        Err(_) => Err(SmtpError::Timeout { stage }),
+    }
+}
+
+impl Connector {
+    /// `host:port`, for error context.
+    pub(crate) fn server(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The login name, when there is a login.
+    pub(crate) fn username(&self) -> &str {
+        match &self.login {
+            Login::None => "",
+            Login::Sasl { username, .. } => username,
+        }
+    }
+
+    /// Resolves, connects, secures, greets and logs in.
+    pub(crate) async fn open(
+        &self,
+        progress: &mut Progress,
+    ) -> Result<AsyncSmtpConnection, SmtpError> {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<SocketAddr> =
+            match timeout(self.connect_timeout, tokio::net::lookup_host((host, self.port))).await {
+                Ok(Ok(addrs)) => addrs.collect(),
+                Ok(Err(e)) => return Err(SmtpError::Resolve(e)),
+                Err(_) => return Err(SmtpError::Timeout { stage: Stage::Resolve }),
+            };
+        let implicit = self.security == Security::Tls;
+        let wrapper = if implicit { self.tls.clone() } else { None };
+        // lettre connects, shakes hands (implicit TLS), reads the greeting and
+        // sends EHLO in one call; its own timeout covers only the TCP connect.
+        let connect = AsyncSmtpConnection::connect_tokio1(
+            &addrs[..],
+            Some(self.connect_timeout),
+            &self.hello,
+            wrapper,
+            None,
+        );
+        let mut conn = match timeout(self.connect_timeout, connect).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => {
+                let stage = connect_stage(&e, implicit);
+                progress.connected = stage > Stage::Connect;
+                progress.tls = implicit && stage > Stage::Tls;
+                return Err(SmtpError::from_lettre(stage, e, None));
+            }
+            Err(_) => return Err(SmtpError::Timeout { stage: Stage::Greeting }),
+        };
+        progress.connected = true;
+        progress.tls = implicit;
+        if self.security == Security::Starttls {
+            if !conn.server_info().supports_feature(Extension::StartTls) {
+                conn.abort().await;
+                return Err(SmtpError::NoStarttls);
+            }
+            let Some(tls) = self.tls.clone() else {
+                return Err(SmtpError::NoStarttls);
+            };
+            step(Stage::Tls, self.connect_timeout, conn.starttls(tls, &self.hello)).await?;
+            progress.tls = true;
+        }
+        progress.server = Some(describe_server(&conn));
+        if let Login::Sasl { mechanisms, username, secret } = &self.login {
+            let info = conn.server_info();
+            let Some(mechanism) = info.get_auth_mechanism(mechanisms) else {
+                let offered = [Mechanism::Plain, Mechanism::Login, Mechanism::Xoauth2]
+                    .into_iter()
+                    .filter(|m| info.supports_auth_mechanism(*m))
+                    .map(|m| m.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let _ = timeout(Duration::from_secs(2), conn.quit()).await;
+                return Err(SmtpError::NoAuthMechanism { wanted: self.auth, offered });
+            };
+            let result = if mechanism == Mechanism::Xoauth2 {
+                self.xoauth2(&mut conn, username, secret).await
+            } else {
+                let credentials = Credentials::new(username.clone(), secret.expose().to_owned());
+                step(Stage::Auth, self.command_timeout, conn.auth(&[mechanism], &credentials))
+                    .await
+                    .map(drop)
+            };
+            if let Err(e) = result {
+                let _ = timeout(Duration::from_secs(2), conn.quit()).await;
+                return Err(e);
+            }
+            progress.mechanism = Some(mechanism);
+        }
+        Ok(conn)
+    }
+
+    /// XOAUTH2 by hand: on a bad token the server sends a 334 challenge with
+    /// a JSON error that must be answered with an empty line before the
+    /// final 535, which lettre's `auth` does not do.
+    async fn xoauth2(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        username: &str,
+        token: &Secret,
+    ) -> Result<(), SmtpError> {
+        let initial = base64::engine::general_purpose::STANDARD
+            .encode(format!("user={username}\x01auth=Bearer {}\x01\x01", token.expose()));
+        let reply =
+            step(Stage::Auth, self.command_timeout, conn.command(Xoauth2(&initial))).await?;
+        if reply.has_code(334) {
+            step(Stage::Auth, self.command_timeout, conn.command(EmptyLine)).await?;
+        }
+        Ok(())
+    }
+
+    /// One mail transaction on an open connection: `MAIL FROM`, `RCPT TO` for
+    /// each recipient, `DATA` and the content. Returns the final reply.
+    pub(crate) async fn transact(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        from: &Address,
+        recipients: &[Address],
+        content: &[u8],
+    ) -> Result<Response, SmtpError> {
+        let info = conn.server_info();
+        let mut parameters = Vec::new();
+        let non_ascii_address =
+            std::iter::once(from).chain(recipients).any(|a| !AsRef::<str>::as_ref(a).is_ascii());
+        if non_ascii_address {
+            if !info.supports_feature(Extension::SmtpUtfEight) {
+                return Err(SmtpError::MissingExtension {
+                    extension: "SMTPUTF8",
+                    stage: Stage::MailFrom,
+                });
+            }
+            parameters.push(MailParameter::SmtpUtfEight);
+        }
+        if !content.is_ascii() {
+            if !info.supports_feature(Extension::EightBitMime) {
+                return Err(SmtpError::MissingExtension {
+                    extension: "8BITMIME",
+                    stage: Stage::MailFrom,
+                });
+            }
+            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        step(
+            Stage::MailFrom,
+            self.command_timeout,
+            conn.command(Mail::new(Some(from.clone()), parameters)),
+        )
+        .await?;
+        for rcpt in recipients {
+            match timeout(self.command_timeout, conn.command(Rcpt::new(rcpt.clone(), vec![]))).await
+            {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    return Err(SmtpError::from_lettre(
+                        Stage::RcptTo,
+                        e,
+                        Some(AsRef::<str>::as_ref(rcpt)),
+                    ));
+                }
+                Err(_) => return Err(SmtpError::Timeout { stage: Stage::RcptTo }),
+            }
+        }
+        step(Stage::Data, self.command_timeout, conn.command(Data)).await?;
+        step(Stage::Content, self.data_timeout, conn.message(content)).await
+    }
+
+    /// Ends a connection politely, without waiting long for the server.
+    pub(crate) async fn close(conn: &mut AsyncSmtpConnection) {
+        if !conn.has_broken() {
+            let _ = timeout(Duration::from_secs(2), conn.command(Quit)).await;
+        }
+    }
+}
+
+/// `name (STARTTLS, AUTH PLAIN LOGIN, 8BITMIME)`: what `EHLO` told us.
+fn describe_server(conn: &AsyncSmtpConnection) -> String {
+    let info = conn.server_info();
+    let mut features = Vec::new();
+    let auth: Vec<String> = [Mechanism::Plain, Mechanism::Login, Mechanism::Xoauth2]
+        .into_iter()
+        .filter(|m| info.supports_auth_mechanism(*m))
+        .map(|m| m.to_string())
+        .collect();
+    if !auth.is_empty() {
+        features.push(format!("AUTH {}", auth.join(" ")));
+    }
+    for (ext, name) in
+        [(Extension::EightBitMime, "8BITMIME"), (Extension::SmtpUtfEight, "SMTPUTF8")]
+    {
+        if info.supports_feature(ext) {
+            features.push(name.to_owned());
+        }
+    }
+    if features.is_empty() {
+        info.name().to_owned()
+    } else {
+        format!("{} ({})", info.name(), features.join(", "))
+    }
+}
+
+/// The final reply as one line: `250 2.0.0 OK: queued as 1234`.
+pub(crate) fn reply_line(reply: &Response) -> String {
+    let text: Vec<&str> = reply.message().collect();
+    format!("{} {}", u16::from(reply.code()), text.join(" ")).trim_end().to_owned()
+}
+
+/// Idle authenticated connections, newest last.
+pub(crate) struct Pool {
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    idle_timeout: Duration,
+    pub(crate) permits: tokio::sync::Semaphore,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let idle = self.idle.lock().map(|v| v.len()).unwrap_or(0);
+        f.debug_struct("Pool")
+            .field("idle", &idle)
+            .field("available", &self.permits.available_permits())
+            .finish()
+    }
+}
+
+impl Pool {
+    pub(crate) fn new(max_size: usize, idle_timeout: Duration) -> Self {
+        Pool {
+            idle: Mutex::new(Vec::new()),
+            idle_timeout,
+            permits: tokio::sync::Semaphore::new(max_size.max(1)),
+        }
+    }
+
+    /// The most recently used connection that has not idled too long.
+    pub(crate) fn take(&self) -> Option<AsyncSmtpConnection> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        idle.retain(|(_, since)| now.duration_since(*since) < self.idle_timeout);
+        idle.pop().map(|(conn, _)| conn)
+    }
+
+    /// Keeps a healthy connection for the next send.
+    pub(crate) fn put(&self, conn: AsyncSmtpConnection) {
+        if !conn.has_broken() {
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).push((conn, Instant::now()));
+        }
+    }
+
+    /// Drops every idle connection (after one turned out to be dead).
+    pub(crate) fn clear(&self) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
