@@ -143,7 +143,8 @@ pub enum Fault {
         retry_after: u64,
     },
     /// Wait, then process normally. Long delays provoke client timeouts; the
-    /// request is still processed if the client waits or not.
+    /// request is processed after the delay even when the client has given
+    /// up (a `sendMail` is then delivered although the client saw a timeout).
     Delay(Duration),
     /// Close the connection without any answer (nothing is processed).
     Drop,

@@ -323,7 +323,7 @@ async fn dispatch(
 
     // Concurrency is counted before anything else, throttled or not: a
     // client that opens a fifth request has already broken the limit.
-    let _inflight = if let Some(user) = &mailbox {
+    let inflight = if let Some(user) = &mailbox {
         let app = bearer_appid(&ctx.headers);
         let mut st = shared.lock();
         let key = st.mailbox_key(user);
@@ -359,13 +359,14 @@ async fn dispatch(
     };
 
     let mut after: Option<Fault> = None;
+    let mut delay = None;
     match fault {
         Some(Fault::Drop) => {
             conn.cut();
             // Never written: the connection fails on the first write.
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
-        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Fault::Delay(d)) => delay = Some(d),
         Some(Fault::Status { status, code, message, retry_after }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let resp = graph_error_with_retry(&ctx, status, &code, &message, retry_after);
@@ -383,13 +384,28 @@ async fn dispatch(
         None => {}
     }
 
-    let mut resp = match &route {
-        Route::Token { tenant } => identity::token(&shared, &ctx, tenant),
-        Route::Discovery { tenant } => identity::discovery(&shared, &ctx, tenant),
-        Route::Graph { user, rest } => mail::handle(&shared, &ctx, user.as_deref(), rest),
-        Route::Upload { session } => mail::upload(&shared, &ctx, session),
+    // Processing runs on its own task: a client that gives up (timeout,
+    // closed connection) does not cancel it, so "the mail went out although
+    // the client saw a timeout" is deterministic, as on Graph.
+    let task = tokio::spawn(async move {
+        let _inflight = inflight;
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+        let resp = process(&shared, &ctx, &route, after);
+        finish(&shared, &ctx, resp, is_graph)
+    });
+    task.await.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn process(shared: &Shared, ctx: &Ctx, route: &Route, after: Option<Fault>) -> Response {
+    let mut resp = match route {
+        Route::Token { tenant } => identity::token(shared, ctx, tenant),
+        Route::Discovery { tenant } => identity::discovery(shared, ctx, tenant),
+        Route::Graph { user, rest } => mail::handle(shared, ctx, user.as_deref(), rest),
+        Route::Upload { session } => mail::upload(shared, ctx, session),
         Route::Unknown => graph_error(
-            &ctx,
+            ctx,
             StatusCode::BAD_REQUEST,
             "BadRequest",
             &format!(
@@ -398,18 +414,17 @@ async fn dispatch(
             ),
         ),
     };
-
     match after {
         Some(Fault::AcceptThenStatus { status, code, message }) if resp.status().is_success() => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::GATEWAY_TIMEOUT);
-            resp = graph_error(&ctx, status, &code, &message);
+            resp = graph_error(ctx, status, &code, &message);
         }
         Some(Fault::AcceptedWithRetryAfter { retry_after }) => {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         _ => {}
     }
-    finish(&shared, &ctx, resp, is_graph)
+    resp
 }
 
 /// Adds the correlation headers and records the status.

@@ -445,8 +445,9 @@ impl GraphEmulator {
 
     // --- Tokens ----------------------------------------------------------
 
-    /// Makes every token issued so far invalid (401 "Access token validation
-    /// failure. Invalid audience." style revocation: `InvalidAuthenticationToken`).
+    /// Makes every token issued so far invalid, as a revocation does: the
+    /// next Graph call answers 401 `InvalidAuthenticationToken`
+    /// ("Continuous access evaluation resulted in challenge ...").
     pub fn revoke_all_tokens(&self) {
         self.shared.lock().revoke_all_tokens();
     }

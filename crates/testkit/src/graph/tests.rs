@@ -1033,6 +1033,26 @@ async fn delay_fault_provokes_client_timeouts() {
         .unwrap_err();
     assert!(err.is_timeout());
     assert_eq!(fx.get(&token, &url).await.status(), 200);
+
+    // A send that timed out on the client is still delivered after the delay.
+    fx.emu.push_fault(
+        FaultMatch::endpoint(Endpoint::SendMail),
+        Fault::Delay(Duration::from_millis(400)),
+        1,
+    );
+    let err = fx
+        .http
+        .post(fx.graph(&format!("{SENDER}/sendMail")))
+        .bearer_auth(&token)
+        .json(&mail("late", "<late@g360.example>"))
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout());
+    assert_eq!(fx.emu.count_sent_with_internet_message_id("<late@g360.example>"), 0);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(fx.emu.count_sent_with_internet_message_id("<late@g360.example>"), 1);
 }
 
 #[tokio::test]
