@@ -469,6 +469,7 @@ impl O365Provider {
 
     /// Gets one message with the body in `format`, its attachments' bytes.
     pub async fn get_message_with(&self, id: &str, format: BodyFormat) -> Result<ReceivedMessage> {
+        check_id("message", id)?;
         let mut url = self.client.user_url(&["messages", id]);
         url.set_query(Some(&encode_query(&[("$select", format!("{LIST_SELECT},body"))])));
         let prefer = match format {
@@ -564,6 +565,7 @@ impl O365Provider {
     }
 
     async fn delta_round(&self, folder: &Folder, token: Option<&str>) -> Result<DeltaSync> {
+        check_id("folder", folder.as_str())?;
         let mut url = match token {
             Some(t) => self.client.own_link(t)?,
             None => {
@@ -851,6 +853,22 @@ impl O365Provider {
     }
 }
 
+/// Refuses ids Graph never hands out (they are URL-safe base64), so that an
+/// id cannot change the request path.
+fn check_id(what: &'static str, id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 2048
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=+.".contains(&b))
+        && id != "."
+        && id != "..";
+    if ok {
+        return Ok(());
+    }
+    Err(own(ErrorKind::InvalidInput, "o365.invalid-id", format!("invalid {what} id"))
+        .with_context("id", id.escape_debug())
+        .with_remedy("pass an id exactly as a listing returned it"))
+}
+
 fn file_attachment(a: &g360_mail_core::Attachment) -> GraphFileAttachmentOut<'_> {
     GraphFileAttachmentOut {
         odata_type: "#microsoft.graph.fileAttachment",
@@ -989,6 +1007,7 @@ impl MailProvider for O365Provider {
 
     async fn list_messages(&self, query: &MailboxQuery) -> Result<MessagePage> {
         query.validate()?;
+        check_id("folder", query.folder.as_str())?;
         let url = match &query.continuation {
             Some(c) => self.client.own_link(c)?,
             None => {
@@ -1033,6 +1052,7 @@ impl MailProvider for O365Provider {
     }
 
     async fn raw_message(&self, id: &str) -> Result<Vec<u8>> {
+        check_id("message", id)?;
         let url = self.client.user_url(&["messages", id, "$value"]);
         Ok(self.client.read(&Call::get(url, "the raw message")).await?.body)
     }

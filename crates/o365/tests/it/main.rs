@@ -3,7 +3,9 @@
 
 mod util;
 
+mod conformance;
 mod errors;
+mod factory;
 mod limits;
 mod read;
 mod retry;
