@@ -113,13 +113,13 @@ impl SmtpBuilder {
         self
     }
 
-    /// Timeout of resolving, connecting, TLS and the greeting.
+    /// Timeout of resolving the host and opening the TCP connection.
     pub fn with_connect_timeout(mut self, limit: Duration) -> Self {
         self.settings.connect_timeout_ms = millis(limit);
         self
     }
 
-    /// Timeout of each command's reply.
+    /// Timeout of the TLS handshake, the greeting and each command's reply.
     pub fn with_command_timeout(mut self, limit: Duration) -> Self {
         self.settings.command_timeout_ms = millis(limit);
         self

@@ -150,7 +150,10 @@ impl Connector {
             wrapper,
             None,
         );
-        let mut conn = match timeout(self.connect_timeout, connect).await {
+        // lettre's connect timeout ends first when the TCP connect hangs, so
+        // when this outer one ends, the connection was up.
+        let limit = self.connect_timeout.saturating_add(self.command_timeout);
+        let mut conn = match timeout(limit, connect).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => {
                 let stage = connect_stage(&e, implicit);
@@ -158,7 +161,10 @@ impl Connector {
                 progress.tls = implicit && stage > Stage::Tls;
                 return Err(SmtpError::from_lettre(stage, e, None));
             }
-            Err(_) => return Err(SmtpError::Timeout { stage: Stage::Greeting }),
+            Err(_) => {
+                progress.connected = true;
+                return Err(SmtpError::Timeout { stage: Stage::Greeting });
+            }
         };
         progress.connected = true;
         progress.tls = implicit;
@@ -170,7 +176,7 @@ impl Connector {
             let Some(tls) = self.tls.clone() else {
                 return Err(SmtpError::NoStarttls);
             };
-            step(Stage::Tls, self.connect_timeout, conn.starttls(tls, &self.hello)).await?;
+            step(Stage::Tls, self.command_timeout, conn.starttls(tls, &self.hello)).await?;
             progress.tls = true;
         }
         progress.server = Some(describe_server(&conn));

@@ -132,10 +132,11 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     /// The name this client gives in `EHLO`; the machine's host name when absent.
     pub hello_name: Option<String>,
-    /// Timeout of resolving, connecting, the TLS handshake and the greeting,
-    /// in milliseconds.
+    /// Timeout of resolving the host and of opening the TCP connection, in
+    /// milliseconds.
     pub connect_timeout_ms: u64,
-    /// Timeout of each SMTP command's reply, in milliseconds.
+    /// Timeout of the TLS handshake, the greeting and each SMTP command's
+    /// reply, in milliseconds.
     pub command_timeout_ms: u64,
     /// Timeout of transmitting the message and getting the server's final
     /// reply, in milliseconds (RFC 5321 suggests 10 minutes).

@@ -215,6 +215,9 @@ pub(crate) fn connect_stage(err: &lettre::transport::smtp::Error, implicit_tls: 
         io::ErrorKind::ConnectionReset,
         io::ErrorKind::BrokenPipe,
     ];
+    // lettre has no public predicate for its "connection" kind (connect and
+    // TLS upgrade failures) as opposed to "network" (read/write after the
+    // connection was up); its Display text is the only way to tell them apart.
     match find_io_kind(err) {
         _ if !err.to_string().starts_with("Connection error") => Stage::Greeting,
         Some(kind) if implicit_tls && handshake_kinds.contains(&kind) => Stage::Tls,
@@ -278,6 +281,12 @@ impl SmtpError {
         }
     }
 
+    /// Whether the server is still talking after this failure, so that a
+    /// polite `QUIT` is worth sending.
+    pub(crate) fn server_still_talking(&self) -> bool {
+        matches!(self, SmtpError::Reply { .. })
+    }
+
     /// The public error, with `server` (`host:port`) as context.
     pub(crate) fn into_error(self, server: &str) -> Error {
         let stage = self.stage();
@@ -295,7 +304,7 @@ impl SmtpError {
                 Error::new(ErrorKind::Unavailable, "the SMTP server did not answer in time")
                     .with_code("smtp.timeout")
                     .with_remedy(if stage <= Stage::Greeting {
-                        "check that port and security match (587 with starttls, 465 with tls) and that the server is reachable; raise connect_timeout_ms if it is slow"
+                        "check that port and security match (587 with starttls, 465 with tls) and that the server is reachable; raise command_timeout_ms if it is slow"
                     } else {
                         "try again later; raise command_timeout_ms if the server is slow"
                     })
@@ -568,6 +577,17 @@ mod tests {
         assert_eq!(unknown.kind(), ErrorKind::OutcomeUnknown);
         assert!(!unknown.is_temporary());
         assert_eq!(unknown.code(), Some("smtp.outcome-unknown"));
+    }
+
+    #[test]
+    fn dns_failures_are_temporary_and_retried() {
+        let e = SmtpError::Resolve(io::Error::other("failed to lookup address information"));
+        assert!(e.is_retryable());
+        let err = e.into_error("smtp.example.invalid:587");
+        assert_eq!((err.kind(), err.is_temporary()), (ErrorKind::Unavailable, true));
+        assert_eq!(err.code(), Some("smtp.dns-failed"));
+        assert_eq!(err.context_value("server"), Some("smtp.example.invalid:587"));
+        assert!(std::error::Error::source(&err).is_some());
     }
 
     #[test]

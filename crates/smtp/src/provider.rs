@@ -122,7 +122,9 @@ impl SmtpProvider {
                     delay = delay.saturating_mul(2);
                 }
                 Err(e) => {
-                    Connector::close(&mut conn).await;
+                    if e.server_still_talking() {
+                        Connector::close(&mut conn).await;
+                    }
                     return Err(e.into_error(&server).with_context("attempts", attempt.max(1)));
                 }
             }

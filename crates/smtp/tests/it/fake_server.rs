@@ -149,3 +149,31 @@ async fn a_dead_pooled_connection_is_replaced_without_counting_an_attempt() {
     assert_eq!(lines.iter().filter(|l| *l == "<end-of-data>").count(), 1, "{lines:?}");
     assert_eq!(lines.iter().filter(|l| *l == "<connect>").count(), 1, "{lines:?}");
 }
+
+#[tokio::test]
+async fn a_server_that_never_greets_times_out_as_unavailable() {
+    // What a client sees when it speaks STARTTLS to an implicit-TLS port: the
+    // server waits for a TLS hello and never sends its greeting.
+    let (port, transcript) = fake_server(|_| Reply::Hang).await;
+    let provider = crate::builder(port, Security::Starttls)
+        .with_connect_timeout(Duration::from_millis(200))
+        .with_command_timeout(Duration::from_millis(200))
+        .with_max_attempts(2)
+        .build()
+        .unwrap();
+
+    let err = provider.send(&simple_message()).await.unwrap_err();
+
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err:?}");
+    assert!(err.is_temporary());
+    assert_eq!(err.code(), Some("smtp.timeout"));
+    assert!(err.remedy().unwrap().contains("465 with tls"), "{:?}", err.remedy());
+    assert_eq!(transcript.lock().unwrap().len(), 2, "one connection per attempt");
+    let report = provider.verify(&VerifyOptions::default()).await.unwrap();
+    let statuses: Vec<_> = report.checks.iter().map(|c| c.status).collect();
+    assert_eq!(
+        statuses,
+        [CheckStatus::Pass, CheckStatus::Skipped, CheckStatus::Fail, CheckStatus::Skipped],
+        "{report:#?}"
+    );
+}
