@@ -447,3 +447,19 @@ async fn the_registry_builds_smtp_accounts() {
     let typo = registry.check_settings("smtp", &json!({ "host": "x.test", "passwd": "x" }));
     assert!(typo.unwrap_err()[0].message.contains("unknown field `passwd`"));
 }
+
+#[tokio::test]
+async fn passes_the_provider_conformance_suite() {
+    use g360_mail_testkit::conformance::{self, Conformance};
+
+    let dir = tempfile::tempdir().unwrap();
+    let certs = Certs::generate(dir.path());
+    let mut server = starttls_server(&certs, json!({})).await;
+    let provider =
+        builder(server.port, Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
+
+    conformance::run(&provider, &Conformance::new("conformidad@example.test").secret(PASSWORD))
+        .await;
+
+    assert_eq!(server.next("message").await["rcpt_to"], json!(["conformidad@example.test"]));
+}
