@@ -20,6 +20,7 @@ use crate::output::{Color, Out, exit, exit_code};
 pub(crate) fn registry() -> ProviderRegistry {
     let mut registry = ProviderRegistry::new();
     g360_mail_file::register(&mut registry);
+    g360_mail_o365::register(&mut registry);
     registry
 }
 
