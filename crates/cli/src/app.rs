@@ -21,6 +21,7 @@ pub(crate) fn registry() -> ProviderRegistry {
     let mut registry = ProviderRegistry::new();
     g360_mail_file::register(&mut registry);
     g360_mail_o365::register(&mut registry);
+    g360_mail_smtp::register(&mut registry);
     registry
 }
 

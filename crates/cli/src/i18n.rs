@@ -212,6 +212,278 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
                 "Use an account whose provider can (e.g. office365 with Mail.Read to read)",
             ),
         ),
+        "smtp.dns-failed" => (
+            (
+                "No se puede resolver el nombre del servidor SMTP",
+                "Compruebe host y la configuración DNS de esta máquina",
+            ),
+            (
+                "Cannot resolve the SMTP server's host name",
+                "Check host, and this machine's DNS settings",
+            ),
+        ),
+        "smtp.connect-failed" => (
+            (
+                "No se puede conectar con el servidor SMTP",
+                "Compruebe host y port, que el servidor esté en marcha y que ningún cortafuegos bloquee el puerto",
+            ),
+            (
+                "Cannot connect to the SMTP server",
+                "Check host and port, that the server is running, and that no firewall blocks the port",
+            ),
+        ),
+        "smtp.timeout" => (
+            (
+                "El servidor SMTP no respondió a tiempo",
+                "Compruebe que port y security casan (587 con starttls, 465 con tls) y que el servidor es accesible; suba command_timeout_ms si es lento",
+            ),
+            (
+                "The SMTP server did not answer in time",
+                "Check that port and security match (587 with starttls, 465 with tls) and that the server is reachable; raise command_timeout_ms if it is slow",
+            ),
+        ),
+        "smtp.connection-lost" => (
+            (
+                "El servidor SMTP cerró la conexión antes de recibir el mensaje",
+                "Inténtelo más tarde; si persiste, consulte el registro del servidor",
+            ),
+            (
+                "The SMTP server closed the connection before the message was transmitted",
+                "Try again later; if it persists, read the server's log",
+            ),
+        ),
+        "smtp.tls-untrusted" => (
+            (
+                "El certificado TLS del servidor SMTP no es de confianza",
+                "Ponga en tls_ca_file el certificado (PEM) de la CA que firmó el del servidor, o instálelo en el almacén de confianza de esta máquina",
+            ),
+            (
+                "The SMTP server's TLS certificate is not trusted",
+                "Put the certificate (PEM) of the CA that signed the relay's certificate in tls_ca_file, or install it in this machine's trust store",
+            ),
+        ),
+        "smtp.tls-name-mismatch" => (
+            (
+                "El certificado TLS del servidor SMTP no es válido para ese nombre de host",
+                "Ponga en host un nombre que el certificado incluya; si el servidor usa una CA privada, configure también tls_ca_file",
+            ),
+            (
+                "The SMTP server's TLS certificate is not valid for the host name",
+                "Set host to a name the certificate lists; if the relay uses a private CA, also set tls_ca_file",
+            ),
+        ),
+        "smtp.tls-expired" => (
+            (
+                "El certificado TLS del servidor SMTP ha caducado o aún no es válido",
+                "Pida al administrador del servidor que renueve el certificado y compruebe el reloj de esta máquina",
+            ),
+            (
+                "The SMTP server's TLS certificate has expired or is not valid yet",
+                "Ask the relay's administrator to renew the certificate and check this machine's clock",
+            ),
+        ),
+        "smtp.tls-failed" => (
+            (
+                "Falló la negociación TLS con el servidor SMTP",
+                "Compruebe que security casa con el puerto (465 usa tls; 587 y 25 usan starttls); si el servidor usa una CA privada, configure tls_ca_file",
+            ),
+            (
+                "The TLS handshake with the SMTP server failed",
+                "Check that security matches the port (465 uses tls, 587 and 25 use starttls); if the relay uses a private CA, set tls_ca_file",
+            ),
+        ),
+        "smtp.tls-required" => (
+            (
+                "El servidor SMTP exige TLS",
+                "Ponga security = \"starttls\" (puerto 587) o \"tls\" (puerto 465)",
+            ),
+            (
+                "The SMTP server requires TLS",
+                "Set security = \"starttls\" (port 587) or \"tls\" (port 465)",
+            ),
+        ),
+        "smtp.tls-setup" => (
+            (
+                "No se puede preparar TLS",
+                "Revise tls_ca_file y el almacén de confianza de esta máquina (/etc/ssl/certs)",
+            ),
+            (
+                "Cannot set up TLS",
+                "Check tls_ca_file and this machine's trust store (/etc/ssl/certs)",
+            ),
+        ),
+        "smtp.starttls-unavailable" => (
+            (
+                "El servidor SMTP no ofrece STARTTLS",
+                "Use security = \"tls\" si el puerto usa TLS implícito (normalmente 465); security = \"none\" solo se admite para un servidor en esta máquina",
+            ),
+            (
+                "The SMTP server does not offer STARTTLS",
+                "Use security = \"tls\" if the port uses implicit TLS (usually 465); security = \"none\" is allowed only for a relay on this machine",
+            ),
+        ),
+        "smtp.auth-failed" => (
+            (
+                "El servidor SMTP rechazó el inicio de sesión",
+                "Revise username (por defecto la dirección de la cuenta) y el secreto de la cuenta (la contraseña SMTP, o con auth = \"xoauth2\" un token válido); algunos servidores exigen una contraseña de aplicación",
+            ),
+            (
+                "The SMTP server refused the login",
+                "Check username (by default the account's address) and the account's secret (the SMTP password, or with auth = \"xoauth2\" a valid bearer token); some servers need an app password",
+            ),
+        ),
+        "smtp.auth-disabled" => (
+            (
+                "SMTP AUTH está desactivado para este buzón o su inquilino",
+                "En Office 365 active SMTP autenticado para el buzón (Centro de administración de Microsoft 365 > Usuarios activos > el usuario > Correo > Administrar aplicaciones de correo) y para el inquilino (Centro de administración de Exchange > Configuración > Flujo de correo); o use auth = \"xoauth2\" o el proveedor office365",
+            ),
+            (
+                "SMTP AUTH is disabled for this mailbox or its tenant",
+                "In Office 365, enable Authenticated SMTP for the mailbox (Microsoft 365 admin center > Active users > the user > Mail > Manage email apps) and for the tenant (Exchange admin center > Settings > Mail flow); or use auth = \"xoauth2\" or the office365 provider",
+            ),
+        ),
+        "smtp.auth-required" => (
+            (
+                "El servidor SMTP solo acepta correo tras iniciar sesión",
+                "Configure auth (password, plain, login o xoauth2) y el secreto de la cuenta",
+            ),
+            (
+                "The SMTP server accepts mail only after login",
+                "Set auth (password, plain, login or xoauth2) and the account's secret",
+            ),
+        ),
+        "smtp.auth-unavailable" => (
+            (
+                "El servidor SMTP no ofrece el mecanismo de autenticación configurado",
+                "Ponga en auth un mecanismo que el servidor ofrezca, o auth = \"none\" si acepta correo sin iniciar sesión",
+            ),
+            (
+                "The SMTP server offers no authentication mechanism for the configured auth",
+                "Set auth to a mechanism the server offers, or auth = \"none\" if the relay accepts mail without login",
+            ),
+        ),
+        "smtp.send-as-denied" => (
+            (
+                "El servidor SMTP no permite a este usuario enviar como el remitente del mensaje",
+                "Envíe desde la dirección del propio usuario, o conceda a ese usuario el permiso Enviar como sobre el buzón remitente",
+            ),
+            (
+                "The SMTP server does not let this login send as the message's sender",
+                "Send from the login's own address, or grant the login Send As permission on the sender's mailbox",
+            ),
+        ),
+        "smtp.relay-denied" => (
+            (
+                "El servidor SMTP no permite reenviar a este destinatario",
+                "Inicie sesión (auth y el secreto de la cuenta) o pida al administrador del servidor que permita el reenvío desde esta máquina",
+            ),
+            (
+                "The SMTP server refuses to relay to this recipient",
+                "Log in (auth and the account's secret), or ask the relay's administrator to allow relaying from this machine",
+            ),
+        ),
+        "smtp.server-refused" => (
+            (
+                "El servidor SMTP rechazó la conexión",
+                "Pida al administrador del servidor que acepte conexiones desde esta máquina",
+            ),
+            (
+                "The SMTP server refused the connection",
+                "Ask the server's administrator to accept connections from this machine",
+            ),
+        ),
+        "smtp.sender-rejected" => (
+            (
+                "El servidor SMTP rechazó el remitente",
+                "Revise la dirección de la cuenta; el servidor puede aceptar solo remitentes de sus dominios",
+            ),
+            (
+                "The SMTP server refused the sender",
+                "Check the account's address; the server may accept only its own domains as senders",
+            ),
+        ),
+        "smtp.recipient-rejected" => (
+            ("El servidor SMTP rechazó el destinatario", "Revise la dirección del destinatario"),
+            ("The SMTP server refused the recipient", "Check the recipient's address"),
+        ),
+        "smtp.message-rejected" => (
+            (
+                "El servidor SMTP rechazó el mensaje",
+                "Lea la respuesta del servidor: el contenido, el tamaño o el remitente pueden ser la causa",
+            ),
+            (
+                "The SMTP server refused the message",
+                "Read the server's reply: the content, the size or the sender may be the reason",
+            ),
+        ),
+        "smtp.message-too-large" => (
+            (
+                "El mensaje supera el tamaño que acepta el servidor SMTP",
+                "Envíe menos adjuntos o más pequeños, o comparta los ficheros grandes como enlaces",
+            ),
+            (
+                "The message is larger than the SMTP server accepts",
+                "Send fewer or smaller attachments, or share large files as links",
+            ),
+        ),
+        "smtp.temporary-failure" => (
+            ("El servidor SMTP no puede aceptar el mensaje ahora", "Inténtelo más tarde"),
+            ("The SMTP server cannot take the message now", "Try again later"),
+        ),
+        "smtp.throttled" => (
+            (
+                "El servidor SMTP pide enviar más despacio",
+                "Inténtelo más tarde; envíe menos mensajes por minuto",
+            ),
+            (
+                "The SMTP server asks to slow down",
+                "Try again later; send fewer messages per minute",
+            ),
+        ),
+        "smtp.outcome-unknown" => (
+            (
+                "Se perdió la conexión con el servidor SMTP después de transmitir el mensaje",
+                "El mensaje puede haberse entregado: busque su Message-ID en el buzón del destinatario o en el registro del servidor antes de volver a enviarlo",
+            ),
+            (
+                "The connection to the SMTP server failed after the message was transmitted",
+                "The message may have been delivered: look for its Message-ID in the recipient's mailbox or the server's log before sending it again",
+            ),
+        ),
+        "smtp.extension-missing" => (
+            (
+                "El mensaje necesita una extensión (SMTPUTF8/8BITMIME) que el servidor SMTP no ofrece",
+                "Use direcciones en ASCII o un servidor que admita correo internacionalizado",
+            ),
+            (
+                "The message needs an extension (SMTPUTF8/8BITMIME) the SMTP server does not offer",
+                "Use plain ASCII e-mail addresses, or a server that supports internationalised mail",
+            ),
+        ),
+        "smtp.protocol" => (
+            (
+                "El cliente SMTP rechazó el intercambio con el servidor",
+                "Consulte el registro (G360_MAIL_LOG=debug) y notifique el problema",
+            ),
+            (
+                "The SMTP client refused the exchange",
+                "Read the log (G360_MAIL_LOG=debug) and report the problem",
+            ),
+        ),
+        "smtp.secret-missing" => (
+            (
+                "La cuenta no tiene secreto SMTP",
+                "Ponga en secret la contraseña SMTP (con auth = \"xoauth2\", un token), o auth = \"none\" si el servidor no exige inicio de sesión",
+            ),
+            (
+                "The account has no SMTP secret",
+                "Set the account's secret to the SMTP password (with auth = \"xoauth2\", a bearer token), or set auth = \"none\" if the relay needs no login",
+            ),
+        ),
+        "smtp.sender-missing" => (
+            ("Falta la dirección de la cuenta (el remitente)", "Indique la dirección de la cuenta"),
+            ("The account's address (the sender) is missing", "Give the account an address"),
+        ),
         _ => return None,
     };
     Some(match lang {
