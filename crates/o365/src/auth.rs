@@ -215,7 +215,16 @@ impl TokenCache {
             .map_err(|e| Error::from(O365Error::transport("the token endpoint", e)))?;
         if status != 200 {
             let parsed: TokenErrorBody = serde_json::from_slice(&body).unwrap_or_default();
-            let err = Error::from(O365Error::token(status, parsed));
+            let secret_is_id = parsed.error_codes.contains(&7000215)
+                && crate::config::is_guid(self.secret.expose().trim());
+            let mut err = Error::from(O365Error::token(status, parsed));
+            if secret_is_id {
+                // The most common setup mistake: the Secret ID pasted instead of the value.
+                err = err.with_context(
+                    "secret",
+                    "shaped like a GUID: the Secret ID, not the secret's Value",
+                );
+            }
             tracing::warn!(status, code = err.code(), "the token endpoint refused the request");
             return Err(err);
         }

@@ -1,40 +1,13 @@
 //! The client secret and access tokens never appear in any output: errors,
 //! Debug, receipts, reports, logs.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use g360_mail_core::{EmailAddress, MailProvider, MailboxQuery, VerifyOptions};
 use g360_mail_testkit::graph::{Endpoint, Fault, FaultMatch};
 
 use crate::util::*;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test(flavor = "current_thread")]
+#[tokio::test]
 async fn no_secret_or_token_in_any_output() {
-    let capture = Capture::default();
-    let sink = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        // Everything the provider and its HTTP stack log, at every level;
-        // the emulator's own logs are not provider output.
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace,g360_mail_testkit=off"))
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
     let env = env().await;
     let secret = env.setup.secret.clone();
     let mut out: Vec<String> = Vec::new();
@@ -78,7 +51,8 @@ async fn no_secret_or_token_in_any_output() {
     out.push(format!("{err} {err:?}"));
     out.push(format!("{:?}", settings(&env)));
 
-    out.push(String::from_utf8(capture.0.lock().unwrap().clone()).unwrap());
+    // The log of the whole run so far (every test logs into it).
+    out.push(String::from_utf8_lossy(&capture_logs().lock().unwrap()).into_owned());
     let all = out.join("\n");
     assert!(all.contains("graph answered"), "tracing output was captured");
     assert!(!all.contains(&secret), "the client secret leaked");

@@ -298,6 +298,9 @@ async fn token_errors_map_to_setup_errors_with_remedies() {
             assert!(err.context_value("correlation_id").is_some(), "{}", case.name);
         }
         assert_eq!(env.send_requests(), before, "{}: nothing reaches Graph", case.name);
+        if case.name == "secret id" {
+            assert!(err.context_value("secret").unwrap().contains("Secret ID"));
+        }
     }
     env.emu.clear_faults();
 

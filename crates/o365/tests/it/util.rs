@@ -17,7 +17,44 @@ pub(crate) struct Env {
     pub(crate) factory: O365Factory,
 }
 
+/// Everything the provider and its HTTP stack log during the whole test
+/// run (the emulator's own logs excluded), for `secrets.rs`.
+pub(crate) static LOG: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> =
+    std::sync::OnceLock::new();
+
+#[derive(Clone)]
+struct LogWriter(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the global subscriber once; every test calls it through `env()`.
+pub(crate) fn capture_logs() -> Arc<std::sync::Mutex<Vec<u8>>> {
+    LOG.get_or_init(|| {
+        let buf = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = LogWriter(buf.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "g360_mail_o365=trace,reqwest=trace,hyper_util=trace,hyper=debug,h2=debug",
+            ))
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+        buf
+    })
+    .clone()
+}
+
 pub(crate) async fn env() -> Env {
+    capture_logs();
     let emu = GraphEmulator::start().await;
     let setup = emu.quick_setup(&[ERP, AP]);
     Env { emu, setup, factory: O365Factory::default() }
