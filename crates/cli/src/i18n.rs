@@ -484,6 +484,488 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
             ("Falta la dirección de la cuenta (el remitente)", "Indique la dirección de la cuenta"),
             ("The account's address (the sender) is missing", "Give the account an address"),
         ),
+        "o365.client-id-missing" => (
+            (
+                "Falta el ID de aplicación (cliente)",
+                "Copie el ID de aplicación (cliente) de Entra ID > Registros de aplicaciones > la aplicación > Información general en client_id de la integración",
+            ),
+            (
+                "The application (client) ID is missing",
+                "Copy the Application (client) ID from Entra ID > App registrations > the app > Overview into the integration's client_id",
+            ),
+        ),
+        "o365.client-id-invalid" => (
+            (
+                "El ID de aplicación (cliente) no es un GUID",
+                "Copie el ID de aplicación (cliente), un GUID como 11111111-2222-3333-4444-555555555555, de Entra ID > Registros de aplicaciones > la aplicación > Información general",
+            ),
+            (
+                "The application (client) ID is not a GUID",
+                "Copy the Application (client) ID, a GUID like 11111111-2222-3333-4444-555555555555, from Entra ID > App registrations > the app > Overview",
+            ),
+        ),
+        "o365.tenant-id-missing" => (
+            (
+                "Falta el ID de directorio (inquilino)",
+                "Copie el ID de directorio (inquilino) de Entra ID > Registros de aplicaciones > la aplicación > Información general en tenant_id de la integración",
+            ),
+            (
+                "The directory (tenant) ID is missing",
+                "Copy the Directory (tenant) ID from Entra ID > App registrations > the app > Overview into the integration's tenant_id",
+            ),
+        ),
+        "o365.tenant-id-invalid" => (
+            (
+                "El ID de directorio (inquilino) no es un GUID ni un dominio",
+                "Copie el ID de directorio (inquilino), un GUID, de Entra ID > Información general, o use un dominio verificado como contoso.onmicrosoft.com",
+            ),
+            (
+                "The directory (tenant) ID is neither a GUID nor a domain",
+                "Copy the Directory (tenant) ID, a GUID, from Entra ID > Overview, or use a verified domain such as contoso.onmicrosoft.com",
+            ),
+        ),
+        "o365.whitespace" => (
+            (
+                "El valor tiene espacios o saltos de línea alrededor",
+                "Quite los espacios o saltos de línea; vuelva a copiar el valor del portal de Entra ID",
+            ),
+            (
+                "The value has white space around it",
+                "Remove the spaces or line breaks around it; copy the value again from the Entra ID portal",
+            ),
+        ),
+        "o365.secret-is-id" => (
+            (
+                "El secreto parece un GUID: casi seguro es el ID del secreto, no su valor",
+                "En Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos, copie la columna Valor (solo se muestra al crear el secreto; si está oculta, cree uno nuevo) en el Token de la cuenta de correo",
+            ),
+            (
+                "The secret looks like a GUID: almost surely the Secret ID, not the secret's Value",
+                "In Entra ID > App registrations > the app > Certificates & secrets, copy the Value column (shown only when the secret is created; create a new one if it is hidden) into the account's secret (Token field in G360 ERP)",
+            ),
+        ),
+        "o365.secret-missing" => (
+            (
+                "La cuenta no tiene secreto de cliente",
+                "Pegue el Valor del secreto de cliente (Entra ID > Certificados y secretos) en el Token de la cuenta de correo",
+            ),
+            (
+                "The account has no client secret",
+                "Paste the client secret Value from Entra ID > Certificates & secrets into the account's secret (Token field in G360 ERP)",
+            ),
+        ),
+        "o365.mailbox-missing" => (
+            (
+                "La cuenta no tiene dirección de buzón",
+                "Ponga la dirección del buzón en address de la cuenta",
+            ),
+            (
+                "The account has no mailbox address",
+                "Put the mailbox address in the account's address",
+            ),
+        ),
+        "o365.wrong-cloud" => (
+            (
+                "El inquilino está en otra nube nacional",
+                "Ponga en cloud de la integración la nube del inquilino (global, usgov, usgov-dod o china)",
+            ),
+            (
+                "The tenant lives in another national cloud",
+                "Set the integration's cloud to the tenant's cloud (global, usgov, usgov-dod or china)",
+            ),
+        ),
+        "o365.discovery-unavailable" => (
+            (
+                "El servicio de descubrimiento del inquilino no está disponible",
+                "Inténtelo de nuevo en unos minutos",
+            ),
+            ("The tenant discovery endpoint is unavailable", "Try again in a few minutes"),
+        ),
+        "AADSTS90002" => (
+            (
+                "No se encontró el inquilino",
+                "Revise tenant_id de la integración (Entra ID > Información general > ID de inquilino) y su nube; un inquilino de una nube nacional necesita cloud = usgov, usgov-dod o china",
+            ),
+            (
+                "The tenant was not found",
+                "Check the integration's tenant_id (Entra ID > Overview > Tenant ID) and its cloud; a tenant in a national cloud needs cloud = usgov, usgov-dod or china",
+            ),
+        ),
+        "AADSTS900023" => (
+            (
+                "El identificador de inquilino no es válido",
+                "Escriba tenant_id como el GUID del ID de directorio (inquilino) o un dominio verificado, sin espacios ni rutas",
+            ),
+            (
+                "The tenant identifier is not valid",
+                "Write the integration's tenant_id as the Directory (tenant) ID GUID or a verified domain, without spaces or paths",
+            ),
+        ),
+        "AADSTS700016" => (
+            (
+                "No se encontró la aplicación en el directorio",
+                "Revise client_id (ID de aplicación) y tenant_id (ID de directorio) de la integración y su nube; una aplicación registrada en otro inquilino necesita consentimiento de administrador en este",
+            ),
+            (
+                "The application was not found in the directory",
+                "Check the integration's client_id (Application (client) ID) and tenant_id (Directory (tenant) ID) and the cloud; an app registered in another tenant needs admin consent in this one",
+            ),
+        ),
+        "AADSTS7000215" => (
+            (
+                "El secreto de cliente no es válido",
+                "En Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos, cree un secreto de cliente nuevo y pegue su Valor (no el ID del secreto) en el Token de la cuenta de correo",
+            ),
+            (
+                "The client secret is invalid",
+                "In Entra ID > App registrations > the app > Certificates & secrets, create a new client secret and paste its Value (not the Secret ID) into the account's secret (Token field in G360 ERP)",
+            ),
+        ),
+        "AADSTS7000222" => (
+            (
+                "El secreto de cliente ha caducado",
+                "En Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos, cree un secreto de cliente nuevo y pegue su Valor en el Token de la cuenta de correo; anote su fecha de caducidad",
+            ),
+            (
+                "The client secret has expired",
+                "In Entra ID > App registrations > the app > Certificates & secrets, create a new client secret and paste its Value into the account's secret (Token field in G360 ERP); note its expiry date",
+            ),
+        ),
+        "AADSTS7000218" => (
+            (
+                "Falta el secreto de cliente",
+                "Pegue el Valor del secreto de cliente (Entra ID > Certificados y secretos) en el Token de la cuenta de correo",
+            ),
+            (
+                "The client secret is missing",
+                "Paste the client secret Value from Entra ID > Certificates & secrets into the account's secret (Token field in G360 ERP)",
+            ),
+        ),
+        "AADSTS53003" => (
+            (
+                "Una directiva de acceso condicional bloqueó la petición del token",
+                "Pida al administrador de Entra ID que permita la dirección IP de este servidor en la directiva de acceso condicional para identidades de carga de trabajo que afecta a la aplicación",
+            ),
+            (
+                "A Conditional Access policy blocked the token request",
+                "Ask the Entra ID administrator to allow this server's IP address in the Conditional Access policy for workload identities that applies to the app",
+            ),
+        ),
+        "AADSTS7000112" => (
+            (
+                "La aplicación está deshabilitada",
+                "Pida al administrador de Entra ID que habilite la aplicación en Entra ID > Aplicaciones empresariales > la aplicación > Propiedades",
+            ),
+            (
+                "The application is disabled",
+                "Ask the Entra ID administrator to enable the app in Entra ID > Enterprise applications > the app > Properties",
+            ),
+        ),
+        "AADSTS90038" => (
+            (
+                "El inquilino está en otra nube nacional",
+                "Ponga en cloud de la integración la nube del inquilino (global, usgov, usgov-dod o china)",
+            ),
+            (
+                "The tenant lives in another national cloud",
+                "Set the integration's cloud to the tenant's cloud (global, usgov, usgov-dod or china)",
+            ),
+        ),
+        "AADSTS900432" => (
+            (
+                "El inquilino está en otra nube nacional",
+                "Ponga en cloud de la integración la nube del inquilino (global, usgov, usgov-dod o china)",
+            ),
+            (
+                "The tenant lives in another national cloud",
+                "Set the integration's cloud to the tenant's cloud (global, usgov, usgov-dod or china)",
+            ),
+        ),
+        "AADSTS50194" => (
+            (
+                "Hay que indicar el inquilino explícitamente",
+                "Ponga en tenant_id el ID de directorio (inquilino) del cliente en lugar de common u organizations",
+            ),
+            (
+                "The tenant must be given explicitly",
+                "Set the integration's tenant_id to the customer's Directory (tenant) ID instead of common or organizations",
+            ),
+        ),
+        "AADSTS9001023" => (
+            (
+                "Hay que indicar el inquilino explícitamente",
+                "Ponga en tenant_id el ID de directorio (inquilino) del cliente en lugar de common u organizations",
+            ),
+            (
+                "The tenant must be given explicitly",
+                "Set the integration's tenant_id to the customer's Directory (tenant) ID instead of common or organizations",
+            ),
+        ),
+        "AADSTS1002012" => (
+            (
+                "El ámbito del token no es válido para esta nube",
+                "Revise cloud de la integración y quite un graph_url incorrecto",
+            ),
+            (
+                "The token scope is not valid for this cloud",
+                "Check the integration's cloud and remove a wrong graph_url override",
+            ),
+        ),
+        "AADSTS500011" => (
+            (
+                "Microsoft Graph no es un recurso conocido en este inquilino o nube",
+                "Revise cloud de la integración y quite un graph_url incorrecto",
+            ),
+            (
+                "Microsoft Graph is not known as a resource in this tenant or cloud",
+                "Check the integration's cloud and remove a wrong graph_url override",
+            ),
+        ),
+        "AADSTS50196" => (
+            (
+                "El servicio de tokens nos está limitando",
+                "Espere unos minutos; si persiste, compruebe que ningún otro proceso pide tokens en bucle",
+            ),
+            (
+                "The token endpoint throttled us",
+                "Wait a few minutes; if it persists, check that no other process asks for tokens in a loop",
+            ),
+        ),
+        "AADSTS90055" => (
+            (
+                "El servicio de tokens nos está limitando",
+                "Espere unos minutos; si persiste, compruebe que ningún otro proceso pide tokens en bucle",
+            ),
+            (
+                "The token endpoint throttled us",
+                "Wait a few minutes; if it persists, check that no other process asks for tokens in a loop",
+            ),
+        ),
+        "o365.no-roles" => (
+            (
+                "El token no lleva permisos de aplicación: Mail.Send y Mail.Read se añadieron como permisos delegados o no se concedió el consentimiento de administrador",
+                "En Entra ID > Registros de aplicaciones > la aplicación > Permisos de API, añada Microsoft Graph > Permisos de la aplicación > Mail.Send y Mail.Read y pulse Conceder consentimiento de administrador (Tipo: Aplicación, Estado: Concedido)",
+            ),
+            (
+                "The token carries no application roles: Mail.Send and Mail.Read were added as Delegated permissions, or admin consent was not granted",
+                "In Entra ID > App registrations > the app > API permissions, add Microsoft Graph > Application permissions > Mail.Send and Mail.Read, then press Grant admin consent (Type: Application, Status: Granted)",
+            ),
+        ),
+        "o365.missing-role" => (
+            (
+                "Al token le falta un permiso de aplicación (Mail.Send o Mail.Read)",
+                "En Entra ID > Registros de aplicaciones > la aplicación > Permisos de API, añada el permiso que falta como Permiso de la aplicación y pulse Conceder consentimiento de administrador",
+            ),
+            (
+                "The token lacks an application role (Mail.Send or Mail.Read)",
+                "In Entra ID > App registrations > the app > API permissions, add the missing permission as an Application permission and press Grant admin consent",
+            ),
+        ),
+        "o365.token-opaque" => (
+            (
+                "No se puede leer el token de acceso, así que se desconocen sus permisos",
+                "Nada que hacer si la comprobación del buzón es correcta; si no, revise Mail.Send y Mail.Read en Entra ID > Permisos de API",
+            ),
+            (
+                "The access token cannot be read, so its roles are unknown",
+                "Nothing to do if the mailbox check passes; otherwise check Mail.Send and Mail.Read in Entra ID > API permissions",
+            ),
+        ),
+        "NoPermissionsInAccessToken" => (
+            (
+                "El token de acceso no lleva permisos",
+                "En Entra ID > Permisos de API, añada Mail.Send y Mail.Read de Microsoft Graph como Permisos de la aplicación (no delegados) y pulse Conceder consentimiento de administrador",
+            ),
+            (
+                "The access token carries no permissions",
+                "In Entra ID > API permissions, add Microsoft Graph Mail.Send and Mail.Read as Application permissions (not Delegated) and press Grant admin consent",
+            ),
+        ),
+        "ErrorAccessDenied" => (
+            (
+                "Se denegó el acceso al buzón",
+                "Compruebe en Entra ID > Permisos de API que Mail.Send y Mail.Read son permisos de aplicación con consentimiento concedido; si RBAC para aplicaciones de Exchange o una directiva de acceso limita la aplicación, pida al administrador de Exchange que incluya este buzón",
+            ),
+            (
+                "Access to the mailbox was denied",
+                "In Entra ID > API permissions, check Mail.Send and Mail.Read are Application permissions with admin consent granted; if Exchange RBAC for Applications or an access policy scopes the app, ask the Exchange administrator to include this mailbox",
+            ),
+        ),
+        "o365.mailbox-not-in-app-scope" => (
+            (
+                "El buzón está fuera de la directiva de acceso de la aplicación",
+                "Pida al administrador de Exchange que añada este buzón al grupo de seguridad de la directiva de acceso de la aplicación (New-ApplicationAccessPolicy / Test-ApplicationAccessPolicy) y espere hasta una hora",
+            ),
+            (
+                "The mailbox is outside the app's Application Access Policy",
+                "Ask the Exchange administrator to add this mailbox to the mail-enabled security group of the app's Application Access Policy (New-ApplicationAccessPolicy / Test-ApplicationAccessPolicy), then allow up to an hour",
+            ),
+        ),
+        "ErrorInvalidUser" => (
+            (
+                "La dirección no corresponde a ningún buzón de este inquilino",
+                "Ponga en address de la cuenta el nombre principal de usuario (UPN) o la dirección principal del buzón, y revise tenant_id de la integración",
+            ),
+            (
+                "The mailbox address does not resolve to a mailbox in this tenant",
+                "Put the mailbox's user principal name (UPN) or primary address in the account's address, and check the integration's tenant_id",
+            ),
+        ),
+        "MailboxNotEnabledForRESTAPI" => (
+            (
+                "El buzón no está habilitado para la API REST (sin licencia, local o invitado)",
+                "La dirección debe ser un buzón de Exchange Online: pida al administrador de Microsoft 365 que asigne una licencia con Exchange Online (no sirven invitados ni buzones locales)",
+            ),
+            (
+                "The mailbox is not enabled for the REST API (unlicensed, on-premises or guest)",
+                "The address must be an Exchange Online mailbox: ask the Microsoft 365 administrator to assign a licence with Exchange Online (guests and on-premises mailboxes cannot be used)",
+            ),
+        ),
+        "InvalidAuthenticationToken" => (
+            (
+                "Graph rechazó el token de acceso",
+                "Revise cloud y graph_url de la integración; si persiste, cree un secreto de cliente nuevo",
+            ),
+            (
+                "Graph refused the access token",
+                "Check the integration's cloud and graph_url; if it persists, create a new client secret",
+            ),
+        ),
+        "ErrorSendAsDenied" => (
+            (
+                "El buzón no puede enviar como el remitente indicado",
+                "Envíe desde la dirección de la propia cuenta, o pida al administrador de Exchange que conceda Enviar como sobre ese remitente a este buzón",
+            ),
+            (
+                "The mailbox may not send as the given sender",
+                "Send from the account's own address, or ask the Exchange administrator to grant Send As on the sender to this mailbox",
+            ),
+        ),
+        "ErrorInvalidRecipients" => (
+            ("Graph rechazó un destinatario", "Revise las direcciones de los destinatarios"),
+            ("Graph refused a recipient", "Check the recipients' addresses"),
+        ),
+        "ErrorMessageSizeExceeded" => (
+            (
+                "El mensaje supera el tamaño máximo de envío del buzón",
+                "Envíe menos adjuntos o más pequeños, o pida al administrador de Exchange que suba el MaxSendSize del buzón",
+            ),
+            (
+                "The message exceeds the mailbox's maximum send size",
+                "Send fewer or smaller attachments, or ask the Exchange administrator to raise the mailbox's MaxSendSize",
+            ),
+        ),
+        "ErrorQuotaExceeded" => (
+            (
+                "El buzón está lleno",
+                "Libere espacio en el buzón (vacíe Elementos eliminados o Elementos enviados) o pida más cuota",
+            ),
+            (
+                "The mailbox is full",
+                "Free space in the mailbox (empty Deleted Items or Sent Items) or ask for a larger quota",
+            ),
+        ),
+        "InvalidInternetMessageHeader" => (
+            (
+                "Graph rechazó una cabecera personalizada",
+                "Use solo cabeceras personalizadas cuyo nombre empiece por X-",
+            ),
+            ("Graph refused a custom header", "Use only custom headers whose names start with X-"),
+        ),
+        "o365.message-too-large" => (
+            (
+                "La petición supera el tamaño que acepta Graph (4 MB)",
+                "Envíe adjuntos de menos de 3 MB en total, o conceda a la aplicación Mail.ReadWrite (aplicación) para subir adjuntos grandes",
+            ),
+            (
+                "The request is larger than Graph accepts (4 MB)",
+                "Send attachments of less than 3 MB in total, or grant the app Mail.ReadWrite (Application) so large attachments can be uploaded",
+            ),
+        ),
+        "o365.outcome-unknown" => (
+            (
+                "No se sabe si el correo se envió",
+                "Busque el correo en Elementos enviados del buzón antes de volver a enviarlo; conceda Mail.Read (aplicación) de Microsoft Graph para que el proveedor lo compruebe por sí mismo",
+            ),
+            (
+                "The mail may or may not have been sent",
+                "Look for the mail in the Sent Items of the mailbox before sending it again; grant Microsoft Graph Mail.Read (Application) so the provider can check by itself",
+            ),
+        ),
+        "o365.accepted-with-retry-after" => (
+            (
+                "Graph aceptó el correo pero pidió reintentar más tarde",
+                "Inténtelo más tarde; el correo no se reenviará si ya está en Elementos enviados",
+            ),
+            (
+                "Graph accepted the mail but asked to retry later",
+                "Try again later; the mail is not sent again if it is already in Sent Items",
+            ),
+        ),
+        "o365.test-mail-not-in-sent" => (
+            (
+                "El correo de prueba se envió pero no aparece en Elementos enviados",
+                "Compruebe que el correo llegó y que Elementos enviados guarda una copia; busque un informe de no entrega en la Bandeja de entrada del buzón",
+            ),
+            (
+                "The test mail was sent but not found in Sent Items",
+                "Check that the mail arrived and that Sent Items keeps a copy; look for a non-delivery report in the mailbox's Inbox",
+            ),
+        ),
+        "o365.sent-lookup-failed" => (
+            (
+                "No se pudo buscar en Elementos enviados",
+                "Conceda Mail.Read (aplicación) para evitar envíos duplicados tras respuestas ambiguas",
+            ),
+            (
+                "Sent Items could not be searched",
+                "Grant Mail.Read (Application) so duplicate sends can be prevented after ambiguous answers",
+            ),
+        ),
+        "o365.timeout" => (
+            (
+                "La petición a Microsoft tardó demasiado",
+                "Revise el camino de red hacia Microsoft (proxy, cortafuegos, DNS) e inténtelo de nuevo",
+            ),
+            (
+                "The request to Microsoft timed out",
+                "Check the network path to Microsoft (proxy, firewall, DNS) and try again",
+            ),
+        ),
+        "o365.network" => (
+            (
+                "No se pudo conectar con Microsoft",
+                "Revise el camino de red hacia Microsoft (proxy, cortafuegos, DNS) e inténtelo de nuevo",
+            ),
+            (
+                "Cannot connect to Microsoft",
+                "Check the network path to Microsoft (proxy, firewall, DNS) and try again",
+            ),
+        ),
+        "ApplicationThrottled" => (
+            (
+                "Graph está limitando el buzón",
+                "Espere y vuelva a intentarlo; reduzca el ritmo de envío de este buzón",
+            ),
+            (
+                "Graph throttled the mailbox",
+                "Wait and try again; lower the sending rate of this mailbox",
+            ),
+        ),
+        "o365.invalid-id" => (
+            ("Id de mensaje no válido", "Use el id exactamente como lo devolvió el listado"),
+            ("Invalid message id", "Pass an id exactly as a listing returned it"),
+        ),
+        "ErrorItemNotFound" => (
+            (
+                "No se encontró el mensaje o la carpeta",
+                "Use un id que devuelva el listado actual (inbox)",
+            ),
+            (
+                "The message or folder was not found",
+                "Use an id the current listing (inbox) returns",
+            ),
+        ),
         _ => return None,
     };
     Some(match lang {
