@@ -46,9 +46,9 @@ pub(crate) async fn run(cli: Cli) -> u8 {
         Ok(c) => c,
         Err(e) => return config_error(&out, &e),
     };
-    let bridge = MailBridge::new(config, registry);
+    let bridge = std::sync::Arc::new(MailBridge::new(config, registry));
     let result = match cli.command {
-        Command::Send(args) => send(&out, &bridge, args).await,
+        Command::Send(args) => send(&out, &bridge, *args).await,
         Command::Inbox(args) => inbox(&out, &bridge, args).await,
         Command::Show(args) => show(&out, &bridge, args).await,
         Command::Verify(args) => verify(&out, &bridge, args).await,
@@ -159,7 +159,7 @@ fn build_message(args: &SendArgs) -> Result<OutgoingMessage, Error> {
         .cc_all(addresses(&args.cc, "cc")?)
         .bcc_all(addresses(&args.bcc, "bcc")?)
         .reply_to_all(addresses(&args.reply_to, "reply-to")?)
-        .subject(args.subject.clone())
+        .subject(args.subject.clone().unwrap_or_default())
         .importance(match args.importance {
             ImportanceArg::Low => Importance::Low,
             ImportanceArg::Normal => Importance::Normal,
@@ -197,8 +197,18 @@ fn build_message(args: &SendArgs) -> Result<OutgoingMessage, Error> {
     b.build()
 }
 
-async fn send(out: &Out, bridge: &MailBridge, args: SendArgs) -> Result<u8, Error> {
+async fn send(out: &Out, bridge: &std::sync::Arc<MailBridge>, args: SendArgs) -> Result<u8, Error> {
     let user = user(bridge, args.user.user.as_deref())?.to_owned();
+    if let Some(csv) = &args.from_csv {
+        // Every row is checked before the first mail goes out.
+        return Ok(match crate::bulk::read(csv) {
+            Ok(rows) => {
+                bridge.account(&user)?;
+                crate::bulk::send(out, bridge.clone(), &user, rows, args.concurrency).await
+            }
+            Err(errors) => crate::bulk::report_invalid(out, csv, &errors),
+        });
+    }
     let message = build_message(&args)?;
     let receipt = bridge.send_as(&user, message).await?;
     print_receipt(out, &user, &receipt);

@@ -30,7 +30,7 @@ pub(crate) enum LangArg {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Send a mail as an ERP user.
-    Send(SendArgs),
+    Send(Box<SendArgs>),
     /// List messages of a folder, newest first.
     Inbox(InboxArgs),
     /// Show one message.
@@ -52,12 +52,18 @@ pub(crate) struct UserArg {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("content").required(true).multiple(true).args(["body", "body_file", "html_file"])))]
 pub(crate) struct SendArgs {
     #[command(flatten)]
     pub(crate) user: UserArg,
+    /// Send one mail per row of a CSV file (columns: to, cc, bcc, subject, body, html_file, attach).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["to", "cc", "bcc", "reply_to", "subject", "body", "body_file", "html_file", "attach", "header"])]
+    pub(crate) from_csv: Option<PathBuf>,
+    /// How many mails of a CSV run are sent at once (the provider still keeps
+    /// at most 4 requests in flight per mailbox).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) concurrency: u16,
     /// Recipients, separated by commas (repeatable).
-    #[arg(long, required = true, value_name = "ADDR[,ADDR]")]
+    #[arg(long, required_unless_present = "from_csv", value_name = "ADDR[,ADDR]")]
     pub(crate) to: Vec<String>,
     /// Copy recipients.
     #[arg(long, value_name = "ADDR[,ADDR]")]
@@ -69,10 +75,10 @@ pub(crate) struct SendArgs {
     #[arg(long, value_name = "ADDR[,ADDR]")]
     pub(crate) reply_to: Vec<String>,
     /// Subject.
-    #[arg(long, short = 's')]
-    pub(crate) subject: String,
+    #[arg(long, short = 's', required_unless_present = "from_csv")]
+    pub(crate) subject: Option<String>,
     /// Plain-text body.
-    #[arg(long, conflicts_with = "body_file")]
+    #[arg(long, conflicts_with = "body_file", required_unless_present_any = ["from_csv", "body_file", "html_file"])]
     pub(crate) body: Option<String>,
     /// Plain-text body read from a file (UTF-8).
     #[arg(long, value_name = "FILE")]

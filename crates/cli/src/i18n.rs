@@ -32,6 +32,11 @@ pub(crate) enum Msg {
     Account,
     ProviderTypes,
     NeedsSecret,
+    CsvInvalid,
+    Line,
+    Sent,
+    Failed,
+    MailsPerSecond,
 }
 
 impl Msg {
@@ -80,6 +85,16 @@ impl Msg {
             (Msg::ProviderTypes, En) => "Registered provider types",
             (Msg::NeedsSecret, Es) => "necesita secreto",
             (Msg::NeedsSecret, En) => "needs a secret",
+            (Msg::CsvInvalid, Es) => "Hay filas que no se pueden enviar; no se ha enviado nada",
+            (Msg::CsvInvalid, En) => "Some rows cannot be sent; nothing was sent",
+            (Msg::Line, Es) => "línea",
+            (Msg::Line, En) => "line",
+            (Msg::Sent, Es) => "Enviados",
+            (Msg::Sent, En) => "Sent",
+            (Msg::Failed, Es) => "Fallidos",
+            (Msg::Failed, En) => "Failed",
+            (Msg::MailsPerSecond, Es) => "e-mails/s",
+            (Msg::MailsPerSecond, En) => "mails/s",
         }
     }
 }
@@ -139,6 +154,16 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         "attachment.invalid" => (
             ("Adjunto no válido", "Revise el nombre y el tipo del fichero adjunto"),
             ("Invalid attachment", "Check the attachment's file name and type"),
+        ),
+        "csv.invalid" => (
+            (
+                "El fichero CSV no es válido",
+                "La primera línea nombra las columnas (to, cc, bcc, subject, body, html_file, attach); cada línea tiene tantos campos como la cabecera",
+            ),
+            (
+                "The CSV file is invalid",
+                "The first line names the columns (to, cc, bcc, subject, body, html_file, attach); every line has as many fields as the header",
+            ),
         ),
         "attachment.unreadable" => (
             ("No se puede leer el fichero", "Compruebe la ruta y los permisos del fichero"),
