@@ -5,6 +5,7 @@
 pub mod conformance;
 pub mod graph;
 mod recording;
+pub mod smtp;
 
 pub use g360_mail_core::MockMailProvider;
 pub use recording::{

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use g360_mail_core::{CheckStatus, ErrorKind, MailProvider, VerifyOptions};
 use g360_mail_smtp::Security;
+use g360_mail_testkit::smtp::{FakeSmtpServer, Reply};
 
-use crate::support::{Reply, fake_server};
 use crate::{builder, simple_message};
 
 const O365_EHLO: &[&str] = &[
@@ -38,8 +38,8 @@ fn office365(line: &str) -> Reply {
 
 #[tokio::test]
 async fn office_365_smtp_auth_disabled_says_how_to_enable_it() {
-    let (port, transcript) = fake_server(office365).await;
-    let provider = builder(port, Security::None).build().unwrap();
+    let server = FakeSmtpServer::start(office365).await;
+    let provider = builder(server.port(), Security::None).build().unwrap();
 
     let err = provider.send(&simple_message()).await.unwrap_err();
 
@@ -50,7 +50,7 @@ async fn office_365_smtp_auth_disabled_says_how_to_enable_it() {
     let remedy = err.remedy().unwrap();
     assert!(remedy.contains("Authenticated SMTP") && remedy.contains("xoauth2"), "{remedy}");
     assert!(err.context_value("reply").unwrap().contains("5.7.139"));
-    let lines = transcript.lock().unwrap().clone();
+    let lines = server.transcript();
     assert!(lines.iter().any(|l| l == "AUTH LOGIN"), "{lines:?}");
     assert!(!lines.iter().any(|l| l.starts_with("MAIL FROM")), "{lines:?}");
 
@@ -77,8 +77,8 @@ fn silent_after_data(line: &str) -> Reply {
 
 #[tokio::test]
 async fn no_final_reply_is_outcome_unknown_and_not_resent() {
-    let (port, transcript) = fake_server(silent_after_data).await;
-    let provider = crate::builder(port, Security::None)
+    let server = FakeSmtpServer::start(silent_after_data).await;
+    let provider = crate::builder(server.port(), Security::None)
         .with_auth(g360_mail_smtp::SmtpAuth::None)
         .with_data_timeout(Duration::from_millis(300))
         .build()
@@ -89,13 +89,13 @@ async fn no_final_reply_is_outcome_unknown_and_not_resent() {
     assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err:?}");
     assert!(!err.is_temporary());
     assert_eq!(err.code(), Some("smtp.outcome-unknown"));
-    let lines = transcript.lock().unwrap().clone();
+    let lines = server.transcript();
     assert_eq!(lines.iter().filter(|l| *l == "DATA").count(), 1, "{lines:?}");
 }
 
 #[tokio::test]
 async fn a_421_greeting_is_temporary_and_retried_up_to_max_attempts() {
-    let (port, transcript) = fake_server(|line| {
+    let server = FakeSmtpServer::start(|line| {
         if line == "<connect>" {
             Reply::line("421 4.3.2 Service not available, closing transmission channel")
         } else {
@@ -103,7 +103,7 @@ async fn a_421_greeting_is_temporary_and_retried_up_to_max_attempts() {
         }
     })
     .await;
-    let provider = crate::builder(port, Security::None)
+    let provider = crate::builder(server.port(), Security::None)
         .with_auth(g360_mail_smtp::SmtpAuth::None)
         .with_max_attempts(3)
         .build()
@@ -115,7 +115,7 @@ async fn a_421_greeting_is_temporary_and_retried_up_to_max_attempts() {
     assert!(err.is_temporary());
     assert_eq!(err.smtp_code(), Some(421));
     assert_eq!(err.context_value("attempts"), Some("3"));
-    let connects = transcript.lock().unwrap().iter().filter(|l| *l == "<connect>").count();
+    let connects = server.transcript().iter().filter(|l| *l == "<connect>").count();
     assert_eq!(connects, 3);
 }
 
@@ -123,7 +123,7 @@ async fn a_421_greeting_is_temporary_and_retried_up_to_max_attempts() {
 async fn a_dead_pooled_connection_is_replaced_without_counting_an_attempt() {
     // The relay closes every connection right after accepting one message,
     // as a server does when a pooled connection idles out.
-    let (port, transcript) = fake_server(|line| {
+    let server = FakeSmtpServer::start(|line| {
         let upper = line.to_ascii_uppercase();
         match () {
             _ if line == "<connect>" => Reply::line("220 relay.test ESMTP"),
@@ -136,16 +136,16 @@ async fn a_dead_pooled_connection_is_replaced_without_counting_an_attempt() {
         }
     })
     .await;
-    let provider = crate::builder(port, Security::None)
+    let provider = crate::builder(server.port(), Security::None)
         .with_auth(g360_mail_smtp::SmtpAuth::None)
         .with_max_attempts(1)
         .build()
         .unwrap();
     provider.send(&simple_message()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    transcript.lock().unwrap().clear();
+    server.clear_transcript();
     provider.send(&simple_message()).await.unwrap();
-    let lines = transcript.lock().unwrap().clone();
+    let lines = server.transcript();
     assert_eq!(lines.iter().filter(|l| *l == "<end-of-data>").count(), 1, "{lines:?}");
     assert_eq!(lines.iter().filter(|l| *l == "<connect>").count(), 1, "{lines:?}");
 }
@@ -154,8 +154,8 @@ async fn a_dead_pooled_connection_is_replaced_without_counting_an_attempt() {
 async fn a_server_that_never_greets_times_out_as_unavailable() {
     // What a client sees when it speaks STARTTLS to an implicit-TLS port: the
     // server waits for a TLS hello and never sends its greeting.
-    let (port, transcript) = fake_server(|_| Reply::Hang).await;
-    let provider = crate::builder(port, Security::Starttls)
+    let server = FakeSmtpServer::start(|_| Reply::Hang).await;
+    let provider = crate::builder(server.port(), Security::Starttls)
         .with_connect_timeout(Duration::from_millis(200))
         .with_command_timeout(Duration::from_millis(200))
         .with_max_attempts(2)
@@ -168,7 +168,7 @@ async fn a_server_that_never_greets_times_out_as_unavailable() {
     assert!(err.is_temporary());
     assert_eq!(err.code(), Some("smtp.timeout"));
     assert!(err.remedy().unwrap().contains("465 with tls"), "{:?}", err.remedy());
-    assert_eq!(transcript.lock().unwrap().len(), 2, "one connection per attempt");
+    assert_eq!(server.transcript().len(), 2, "one connection per attempt");
     let report = provider.verify(&VerifyOptions::default()).await.unwrap();
     let statuses: Vec<_> = report.checks.iter().map(|c| c.status).collect();
     assert_eq!(

@@ -1,10 +1,10 @@
 //! Integration tests of g360-mail-smtp against nodemailer's `smtp-server`
-//! (installed from npm into `target/test-tools/smtp-server` on first use) and a
-//! scripted fake server for replies the real one cannot give.
+//! and a scripted fake server for replies the real one cannot give, both from
+//! [`g360_mail_testkit::smtp`] (which installs `smtp-server` from npm into
+//! `target/test-tools/smtp-server` on first use).
 
 mod fake_server;
 mod real_server;
-mod support;
 
 use std::time::Duration;
 

@@ -7,9 +7,9 @@ use g360_mail_core::{
     Secret, VerifyOptions,
 };
 use g360_mail_smtp::{Security, SmtpAuth};
+use g360_mail_testkit::smtp::{Certs, SmtpTestServer, raw_message};
 use serde_json::{Value, json};
 
-use crate::support::{Certs, NodeServer, raw_message};
 use crate::{LOGIN, PASSWORD, builder, full_message, simple_message};
 
 fn users() -> Value {
@@ -17,7 +17,7 @@ fn users() -> Value {
 }
 
 /// A STARTTLS server with AUTH PLAIN and LOGIN, plus `extra` keys.
-async fn starttls_server(certs: &Certs, extra: Value) -> NodeServer {
+async fn starttls_server(certs: &Certs, extra: Value) -> SmtpTestServer {
     let mut config = json!({
         "tls": certs.server_tls(),
         "auth": { "methods": ["PLAIN", "LOGIN"], "users": users() },
@@ -25,7 +25,7 @@ async fn starttls_server(certs: &Certs, extra: Value) -> NodeServer {
     for (k, v) in extra.as_object().unwrap() {
         config[k] = v.clone();
     }
-    NodeServer::start(config).await
+    SmtpTestServer::start(config).await
 }
 
 /// The unfolded top-level headers of a raw message.
@@ -49,7 +49,7 @@ async fn starttls_with_private_ca_delivers_the_full_message() {
     let dir = tempfile::tempdir().unwrap();
     let certs = Certs::generate(dir.path());
     let mut server = starttls_server(&certs, json!({})).await;
-    let provider = builder(server.port, Security::Starttls)
+    let provider = builder(server.port(), Security::Starttls)
         .with_tls_ca_file(&certs.ca)
         .with_auth(SmtpAuth::Plain)
         .build()
@@ -106,7 +106,7 @@ async fn starttls_with_private_ca_delivers_the_full_message() {
 async fn implicit_tls_with_auth_login_and_pooled_connection() {
     let dir = tempfile::tempdir().unwrap();
     let certs = Certs::generate(dir.path());
-    let mut server = NodeServer::start(json!({
+    let mut server = SmtpTestServer::start(json!({
         "secure": true,
         "tls": certs.server_tls(),
         "auth": { "methods": ["LOGIN"], "users": users() },
@@ -114,7 +114,7 @@ async fn implicit_tls_with_auth_login_and_pooled_connection() {
     .await;
     // Host "localhost" checks the certificate's DNS name (and may resolve to
     // ::1 first, where nothing listens).
-    let provider = crate::builder_on("localhost", server.port, Security::Tls)
+    let provider = crate::builder_on("localhost", server.port(), Security::Tls)
         .with_tls_ca_file(&certs.ca)
         .build()
         .unwrap();
@@ -139,7 +139,7 @@ async fn xoauth2_sends_the_bearer_token() {
         json!({ "auth": { "methods": ["XOAUTH2"], "tokens": { LOGIN: "eyJ0eXAi.good-token" } } }),
     )
     .await;
-    let port = server.port;
+    let port = server.port();
     let with_token = |token: &str| {
         builder(port, Security::Starttls)
             .with_tls_ca_file(&certs.ca)
@@ -166,7 +166,7 @@ async fn wrong_password_is_an_auth_error_and_not_retried() {
     let dir = tempfile::tempdir().unwrap();
     let certs = Certs::generate(dir.path());
     let mut server = starttls_server(&certs, json!({})).await;
-    let provider = builder(server.port, Security::Starttls)
+    let provider = builder(server.port(), Security::Starttls)
         .with_tls_ca_file(&certs.ca)
         .with_secret(Secret::new("wrong password"))
         .build()
@@ -190,7 +190,7 @@ async fn a_drop_after_the_content_is_outcome_unknown_and_never_resent() {
     let certs = Certs::generate(dir.path());
     let mut server = starttls_server(&certs, json!({ "faults": { "data": ["drop"] } })).await;
     let provider =
-        builder(server.port, Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
+        builder(server.port(), Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
     let message = simple_message();
 
     let err = provider.send(&message).await.unwrap_err();
@@ -211,7 +211,7 @@ async fn a_drop_before_the_content_is_retried_on_a_new_connection() {
     let certs = Certs::generate(dir.path());
     let mut server = starttls_server(&certs, json!({ "faults": { "mail_from": ["drop"] } })).await;
     let provider =
-        builder(server.port, Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
+        builder(server.port(), Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
 
     provider.send(&simple_message()).await.unwrap();
 
@@ -226,7 +226,7 @@ async fn a_4xx_reply_is_temporary_and_a_later_attempt_succeeds() {
     let certs = Certs::generate(dir.path());
     let mut server = starttls_server(&certs, json!({ "faults": { "data": ["451"] } })).await;
     let provider =
-        builder(server.port, Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
+        builder(server.port(), Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
     let message = simple_message();
 
     let err = provider.send(&message).await.unwrap_err();
@@ -251,7 +251,7 @@ async fn a_5xx_reply_is_a_rejection() {
     )
     .await;
     let provider =
-        builder(server.port, Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
+        builder(server.port(), Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
 
     let to_nobody = g360_mail_core::OutgoingMessage::builder()
         .to("nadie@example.test")
@@ -279,7 +279,7 @@ async fn an_untrusted_certificate_is_a_config_error_naming_tls_ca_file() {
     let dir = tempfile::tempdir().unwrap();
     let certs = Certs::generate(dir.path());
     let server = starttls_server(&certs, json!({})).await;
-    let provider = builder(server.port, Security::Starttls).build().unwrap();
+    let provider = builder(server.port(), Security::Starttls).build().unwrap();
 
     let err = provider.send(&simple_message()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err:?}");
@@ -307,11 +307,11 @@ async fn an_untrusted_certificate_is_a_config_error_naming_tls_ca_file() {
 async fn implicit_tls_against_an_untrusted_server_fails_the_tls_check() {
     let dir = tempfile::tempdir().unwrap();
     let certs = Certs::generate(dir.path());
-    let server = NodeServer::start(json!({
+    let server = SmtpTestServer::start(json!({
         "secure": true, "tls": certs.server_tls(), "auth": { "users": users() },
     }))
     .await;
-    let provider = builder(server.port, Security::Tls).build().unwrap();
+    let provider = builder(server.port(), Security::Tls).build().unwrap();
     let report = provider.verify(&VerifyOptions::default()).await.unwrap();
     assert_eq!(report.checks[0].status, CheckStatus::Pass, "{report:?}");
     assert_eq!(report.checks[1].code.as_deref(), Some("smtp.tls-untrusted"), "{report:?}");
@@ -323,7 +323,7 @@ async fn verify_passes_every_check_and_sends_the_test_mail() {
     let certs = Certs::generate(dir.path());
     let mut server = starttls_server(&certs, json!({})).await;
     let provider =
-        builder(server.port, Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
+        builder(server.port(), Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
 
     let options = VerifyOptions::default().send_test_to("soporte@example.test".parse().unwrap());
     let report = provider.verify(&options).await.unwrap();
@@ -341,8 +341,8 @@ async fn verify_passes_every_check_and_sends_the_test_mail() {
 
 #[tokio::test]
 async fn starttls_missing_on_the_server_is_a_config_error() {
-    let server = NodeServer::start(json!({ "tls": null, "auth": null })).await;
-    let provider = builder(server.port, Security::Starttls).build().unwrap();
+    let server = SmtpTestServer::start(json!({ "tls": null, "auth": null })).await;
+    let provider = builder(server.port(), Security::Starttls).build().unwrap();
     let err = provider.send(&simple_message()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err:?}");
     assert_eq!(err.code(), Some("smtp.starttls-unavailable"));
@@ -350,8 +350,8 @@ async fn starttls_missing_on_the_server_is_a_config_error() {
 
 #[tokio::test]
 async fn plain_loopback_relay_without_login() {
-    let mut server = NodeServer::start(json!({ "tls": null, "auth": null })).await;
-    let provider = crate::plain(server.port);
+    let mut server = SmtpTestServer::start(json!({ "tls": null, "auth": null })).await;
+    let provider = crate::plain(server.port());
     provider.send(&simple_message()).await.unwrap();
     let got = server.next("message").await;
     assert_eq!((got["secure"].as_bool(), got["user"].is_null()), (Some(false), true));
@@ -364,8 +364,8 @@ async fn plain_loopback_relay_without_login() {
 
 #[tokio::test]
 async fn password_auth_on_a_server_without_auth_is_a_config_error() {
-    let server = NodeServer::start(json!({ "tls": null, "auth": null })).await;
-    let provider = builder(server.port, Security::None).build().unwrap();
+    let server = SmtpTestServer::start(json!({ "tls": null, "auth": null })).await;
+    let provider = builder(server.port(), Security::None).build().unwrap();
     let err = provider.send(&simple_message()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err:?}");
     assert_eq!(err.code(), Some("smtp.auth-unavailable"));
@@ -416,7 +416,7 @@ async fn the_registry_builds_smtp_accounts() {
         "smtp",
         json!({
             "host": "127.0.0.1",
-            "port": server.port,
+            "port": server.port(),
             "tls_ca_file": certs.ca,
             "connect_timeout_ms": 5000,
         }),
@@ -456,7 +456,7 @@ async fn passes_the_provider_conformance_suite() {
     let certs = Certs::generate(dir.path());
     let mut server = starttls_server(&certs, json!({})).await;
     let provider =
-        builder(server.port, Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
+        builder(server.port(), Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
 
     conformance::run(&provider, &Conformance::new("conformidad@example.test").secret(PASSWORD))
         .await;

@@ -1,4 +1,4 @@
-// Test SMTP server for g360-mail-smtp's integration tests: nodemailer's
+// Test SMTP server of g360_mail_testkit::smtp::SmtpTestServer: nodemailer's
 // smtp-server, configured by one JSON argument, reporting on stdout one JSON
 // object per line (listening, connect, auth, message, fault).
 //
@@ -6,11 +6,12 @@
 //   modules: "<dir>/node_modules",         where smtp-server is installed
 //   secure: false,                          implicit TLS
 //   tls: { key: "<pem path>", cert: "<pem path>" } | null   (null: no STARTTLS)
-//   auth: { methods: ["PLAIN", "LOGIN"], users: { name: password }, tokens: { name: token } } | null
+//   auth: { methods: ["PLAIN", "LOGIN"], users: { name: password }, tokens: { name: token },
+//           allow_insecure: false } | null   (allow_insecure: AUTH without TLS; null: no AUTH)
 //   faults: {
 //     mail_from: ["drop", "ok", ...],       per MAIL FROM, in order; then ok
 //     rcpt_reject: ["addr", ...],           answered 550 5.1.1
-//     data: ["451", "554", "drop", "ok", ...] per message, in order; then ok
+//     data: ["451", "554", "drop", "hang", "ok", ...] per message, in order; then ok
 //   }
 // }
 'use strict';
