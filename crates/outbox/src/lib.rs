@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+
+mod document;
+mod error;
+mod model;
+mod options;
+mod outbox;
+mod pacing;
+mod sender;
+mod store;
+mod worker;
+
+pub use g360_mail_core::{Error, ErrorKind, Result};
+pub use model::{
+    Attempt, AttemptAction, AttemptResult, Guarantee, MailDetails, MailState, OutboxId, OutboxMail,
+    StatusCounts, StoredError,
+};
+pub use options::{OutboxOptions, WorkerOptions};
+pub use outbox::{Backend, Outbox};
+pub use sender::OutboxSender;
+pub use worker::{RunSummary, Worker};
+
+/// The provider name on errors raised by the outbox itself.
+pub(crate) const PROVIDER: &str = "outbox";
+
+/// The table that records which outbox migrations ran, apart from the ERP's own.
+pub(crate) const MIGRATIONS_TABLE: &str = "_g360_outbox_migrations";

@@ -1,0 +1,661 @@
+//! [`OutboxStore`]: the outbox's few database operations, implemented for
+//! SQLite ([`SqliteStore`]) and PostgreSQL ([`PgStore`]).
+//!
+//! Both run the same SQL (SQLite accepts `$1` placeholders) except for the
+//! claim, which on PostgreSQL skips rows other workers hold
+//! (`FOR UPDATE SKIP LOCKED`). Every state change is one statement or one
+//! transaction, and every change a worker makes to a claimed mail checks that
+//! it still holds the lease, so a worker that dies or stalls leaves nothing
+//! half done. Times are milliseconds since the Unix epoch, taken from the
+//! calling process's clock: nodes sharing a database must keep their clocks in
+//! step (NTP) to well within the lease.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use g360_mail_core::{Error, ErrorKind, MessageUid, Result};
+
+use crate::model::{
+    Attempt, AttemptAction, AttemptResult, Guarantee, MailState, OutboxId, OutboxMail,
+    StatusCounts, StoredError, ts,
+};
+
+mod postgres;
+mod sqlite;
+
+pub(crate) use postgres::{PgStore, enqueue_pg};
+pub(crate) use sqlite::SqliteStore;
+
+/// A mail to insert.
+#[derive(Debug)]
+pub(crate) struct NewMail {
+    pub(crate) uid: String,
+    pub(crate) user: String,
+    pub(crate) mailbox: Option<String>,
+    pub(crate) subject: String,
+    pub(crate) recipients: String,
+    pub(crate) format: i32,
+    pub(crate) document: String,
+    pub(crate) now: i64,
+}
+
+/// A mail a worker claimed, with its content.
+#[derive(Debug)]
+pub(crate) struct ClaimedMail {
+    pub(crate) id: OutboxId,
+    pub(crate) uid: MessageUid,
+    pub(crate) user: String,
+    pub(crate) needs_lookup: bool,
+    pub(crate) attempts: u32,
+    pub(crate) format: i32,
+    pub(crate) document: String,
+}
+
+/// How an attempt ended, for its row.
+#[derive(Debug, Default)]
+pub(crate) struct AttemptEnd {
+    pub(crate) result: Option<AttemptResult>,
+    pub(crate) route: Option<String>,
+    pub(crate) error: Option<StoredError>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) server_reply: Option<String>,
+}
+
+/// The end of a worker's try at a mail: the mail's new row values.
+#[derive(Debug)]
+pub(crate) struct Finish {
+    pub(crate) state: MailState,
+    pub(crate) needs_lookup: bool,
+    /// 1 when this try counts as an attempt but made no send (a lookup that
+    /// could not answer); sends were counted when they began.
+    pub(crate) extra_attempts: i32,
+    pub(crate) next_attempt_at: i64,
+    pub(crate) sent_at: Option<i64>,
+    pub(crate) guarantee: Option<Guarantee>,
+    pub(crate) route: Option<String>,
+    pub(crate) provider: Option<String>,
+    pub(crate) internet_message_id: Option<String>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) server_reply: Option<String>,
+    pub(crate) recovered: bool,
+    pub(crate) error: Option<StoredError>,
+    /// The send attempt this try began, and how it ended.
+    pub(crate) attempt: Option<(i64, AttemptEnd)>,
+}
+
+/// The database behind an [`Outbox`](crate::Outbox).
+#[async_trait]
+pub(crate) trait OutboxStore: Send + Sync + fmt::Debug {
+    /// Inserts a queued mail; an existing uid returns the existing id.
+    async fn enqueue(&self, mail: &NewMail) -> Result<OutboxId>;
+    /// Claims up to `limit` due mails (queued and due, or sending with an
+    /// expired lease) for `worker` until `lease_until`, skipping `exclude`d
+    /// mailboxes. One statement.
+    async fn claim(
+        &self,
+        worker: &str,
+        limit: u32,
+        now: i64,
+        lease_until: i64,
+        exclude: &[String],
+    ) -> Result<Vec<ClaimedMail>>;
+    /// Extends `worker`'s lease; false when it no longer holds the mail.
+    async fn renew(&self, id: OutboxId, worker: &str, lease_until: i64) -> Result<bool>;
+    /// Gives a claimed mail back, unattempted, due at `next_attempt_at`.
+    async fn release(
+        &self,
+        id: OutboxId,
+        worker: &str,
+        next_attempt_at: i64,
+        now: i64,
+        mailbox: Option<&str>,
+    ) -> Result<bool>;
+    /// Records that a send begins: counts the attempt, marks the outcome
+    /// unknown until it ends, closes attempts a dead worker left open and
+    /// returns the new attempt's id; `None` when the lease was lost.
+    async fn begin_send(
+        &self,
+        id: OutboxId,
+        worker: &str,
+        now: i64,
+        lease_until: i64,
+        mailbox: &str,
+        guarantee: Guarantee,
+    ) -> Result<Option<i64>>;
+    /// Records a finished lookup.
+    async fn record_lookup(
+        &self,
+        id: OutboxId,
+        worker: &str,
+        started_at: i64,
+        finished_at: i64,
+        end: &AttemptEnd,
+    ) -> Result<()>;
+    /// Ends `worker`'s try at a mail; false when it no longer held the lease
+    /// (nothing is written then).
+    async fn finish(&self, id: OutboxId, worker: &str, now: i64, finish: &Finish) -> Result<bool>;
+    /// When the next mail may become claimable: the earliest `next_attempt_at`
+    /// of queued mails or lease end of sending ones.
+    async fn next_due(&self) -> Result<Option<i64>>;
+    /// Counts per state.
+    async fn status(&self) -> Result<StatusCounts>;
+    /// Mails, newest first.
+    async fn list(&self, state: Option<MailState>, limit: u32) -> Result<Vec<OutboxMail>>;
+    /// One mail and its attempts.
+    async fn show(&self, id: OutboxId) -> Result<Option<(OutboxMail, Vec<Attempt>)>>;
+    /// The stored message document of a mail.
+    async fn message(&self, id: OutboxId) -> Result<Option<(i32, String)>>;
+    /// Puts failed mails (one, or all) back in the queue with a fresh attempt
+    /// budget. Returns how many.
+    async fn retry(&self, id: Option<OutboxId>, now: i64) -> Result<u64>;
+    /// Deletes sent mails (and their attempts) sent before `cutoff`.
+    async fn purge_sent_before(&self, cutoff: i64) -> Result<u64>;
+}
+
+/// The columns of an [`OutboxMail`], in [`MailRow`] order.
+macro_rules! mail_columns {
+    () => {
+        "id, uid, user_name, mailbox, subject, recipients, state, needs_lookup, attempts, \
+         next_attempt_at, created_at, updated_at, sent_at, locked_by, locked_until, guarantee, \
+         route, provider, internet_message_id, request_id, server_reply, recovered, \
+         last_error_kind, last_error_code, last_error_message, last_error_remedy"
+    };
+}
+pub(crate) use mail_columns;
+
+pub(crate) const INSERT_MAIL: &str = "INSERT INTO outbox_mail \
+     (uid, user_name, mailbox, subject, recipients, state, next_attempt_at, created_at, \
+      updated_at, message_format, message) \
+     VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6, $6, $7, $8) \
+     ON CONFLICT (uid) DO NOTHING RETURNING id";
+pub(crate) const ID_BY_UID: &str = "SELECT id FROM outbox_mail WHERE uid = $1";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClaimRow {
+    id: i64,
+    uid: String,
+    user_name: String,
+    needs_lookup: bool,
+    attempts: i32,
+    message_format: i32,
+    message: String,
+}
+
+impl ClaimRow {
+    pub(crate) fn into_claimed(self) -> Result<ClaimedMail> {
+        Ok(ClaimedMail {
+            id: OutboxId::new(self.id),
+            uid: MessageUid::parse(&self.uid)?,
+            user: self.user_name,
+            needs_lookup: self.needs_lookup,
+            attempts: u32::try_from(self.attempts).unwrap_or(0),
+            format: self.message_format,
+            document: self.message,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MailRow {
+    id: i64,
+    uid: String,
+    user_name: String,
+    mailbox: Option<String>,
+    subject: String,
+    recipients: String,
+    state: String,
+    needs_lookup: bool,
+    attempts: i32,
+    next_attempt_at: i64,
+    created_at: i64,
+    updated_at: i64,
+    sent_at: Option<i64>,
+    locked_by: Option<String>,
+    locked_until: Option<i64>,
+    guarantee: Option<String>,
+    route: Option<String>,
+    provider: Option<String>,
+    internet_message_id: Option<String>,
+    request_id: Option<String>,
+    server_reply: Option<String>,
+    recovered: bool,
+    last_error_kind: Option<String>,
+    last_error_code: Option<String>,
+    last_error_message: Option<String>,
+    last_error_remedy: Option<String>,
+}
+
+fn corrupt(what: &str, value: &str) -> Error {
+    Error::new(ErrorKind::Unexpected, format!("the outbox database holds an invalid {what}"))
+        .with_provider(crate::PROVIDER)
+        .with_code("outbox.corrupt")
+        .with_context(if what == "uid" { "uid" } else { "value" }, value.escape_debug())
+}
+
+impl MailRow {
+    pub(crate) fn into_mail(self) -> Result<OutboxMail> {
+        Ok(OutboxMail {
+            id: OutboxId::new(self.id),
+            uid: MessageUid::parse(&self.uid).map_err(|_| corrupt("uid", &self.uid))?,
+            user: self.user_name,
+            mailbox: self.mailbox,
+            subject: self.subject,
+            recipients: self.recipients,
+            state: self.state.parse().map_err(|_| corrupt("state", &self.state))?,
+            needs_lookup: self.needs_lookup,
+            attempts: u32::try_from(self.attempts).unwrap_or(0),
+            next_attempt_at: ts(self.next_attempt_at),
+            created_at: ts(self.created_at),
+            updated_at: ts(self.updated_at),
+            sent_at: self.sent_at.map(ts),
+            locked_by: self.locked_by,
+            locked_until: self.locked_until.map(ts),
+            guarantee: self.guarantee.as_deref().and_then(Guarantee::parse),
+            route: self.route,
+            provider: self.provider,
+            internet_message_id: self.internet_message_id,
+            request_id: self.request_id,
+            server_reply: self.server_reply,
+            recovered: self.recovered,
+            last_error: self.last_error_kind.map(|kind| StoredError {
+                kind,
+                code: self.last_error_code,
+                message: self.last_error_message.unwrap_or_default(),
+                remedy: self.last_error_remedy,
+            }),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AttemptRow {
+    action: String,
+    worker: String,
+    started_at: i64,
+    finished_at: Option<i64>,
+    result: String,
+    route: Option<String>,
+    error_kind: Option<String>,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    request_id: Option<String>,
+    server_reply: Option<String>,
+}
+
+impl AttemptRow {
+    pub(crate) fn into_attempt(self) -> Attempt {
+        Attempt {
+            action: if self.action == "lookup" {
+                AttemptAction::Lookup
+            } else {
+                AttemptAction::Send
+            },
+            worker: self.worker,
+            started_at: ts(self.started_at),
+            finished_at: self.finished_at.map(ts),
+            result: AttemptResult::parse(&self.result),
+            route: self.route,
+            error: self.error_kind.map(|kind| StoredError {
+                kind,
+                code: self.error_code,
+                message: self.error_message.unwrap_or_default(),
+                remedy: None,
+            }),
+            request_id: self.request_id,
+            server_reply: self.server_reply,
+        }
+    }
+}
+
+/// The shared implementation of [`OutboxStore`] for a store type with a
+/// `pool` field, a `begin()` that opens a write transaction, and a
+/// `claim_rows()` with the dialect's claim statement.
+macro_rules! impl_outbox_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::OutboxStore for $store {
+            async fn enqueue(&self, mail: &$crate::store::NewMail) -> Result<OutboxId> {
+                let mut conn = self.pool.acquire().await.map_err(db)?;
+                enqueue_on(&mut *conn, mail).await
+            }
+
+            async fn claim(
+                &self,
+                worker: &str,
+                limit: u32,
+                now: i64,
+                lease_until: i64,
+                exclude: &[String],
+            ) -> Result<Vec<$crate::store::ClaimedMail>> {
+                let rows = self.claim_rows(worker, limit, now, lease_until, exclude).await?;
+                rows.into_iter().map($crate::store::ClaimRow::into_claimed).collect()
+            }
+
+            async fn renew(&self, id: OutboxId, worker: &str, lease_until: i64) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE outbox_mail SET locked_until = $3 \
+                     WHERE id = $1 AND locked_by = $2 AND state = 'sending'",
+                )
+                .bind(id.get())
+                .bind(worker)
+                .bind(lease_until)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn release(
+                &self,
+                id: OutboxId,
+                worker: &str,
+                next_attempt_at: i64,
+                now: i64,
+                mailbox: Option<&str>,
+            ) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE outbox_mail SET state = 'queued', locked_by = NULL, \
+                     locked_until = NULL, next_attempt_at = $3, updated_at = $4, \
+                     mailbox = COALESCE($5, mailbox) \
+                     WHERE id = $1 AND locked_by = $2 AND state = 'sending'",
+                )
+                .bind(id.get())
+                .bind(worker)
+                .bind(next_attempt_at)
+                .bind(now)
+                .bind(mailbox)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn begin_send(
+                &self,
+                id: OutboxId,
+                worker: &str,
+                now: i64,
+                lease_until: i64,
+                mailbox: &str,
+                guarantee: $crate::model::Guarantee,
+            ) -> Result<Option<i64>> {
+                let mut tx = self.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE outbox_mail SET needs_lookup = TRUE, attempts = attempts + 1, \
+                     locked_until = $3, updated_at = $4, mailbox = $5, guarantee = $6 \
+                     WHERE id = $1 AND locked_by = $2 AND state = 'sending'",
+                )
+                .bind(id.get())
+                .bind(worker)
+                .bind(lease_until)
+                .bind(now)
+                .bind(mailbox)
+                .bind(guarantee.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                if done.rows_affected() != 1 {
+                    return Ok(None);
+                }
+                sqlx::query(
+                    "UPDATE outbox_attempt SET finished_at = $2, result = 'interrupted' \
+                     WHERE mail_id = $1 AND finished_at IS NULL",
+                )
+                .bind(id.get())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                let (attempt,): (i64,) = sqlx::query_as(
+                    "INSERT INTO outbox_attempt (mail_id, action, worker, started_at, result) \
+                     VALUES ($1, 'send', $2, $3, 'started') RETURNING id",
+                )
+                .bind(id.get())
+                .bind(worker)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(Some(attempt))
+            }
+
+            async fn record_lookup(
+                &self,
+                id: OutboxId,
+                worker: &str,
+                started_at: i64,
+                finished_at: i64,
+                end: &$crate::store::AttemptEnd,
+            ) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO outbox_attempt (mail_id, action, worker, started_at, \
+                     finished_at, result, route, error_kind, error_code, error_message, \
+                     request_id, server_reply) \
+                     VALUES ($1, 'lookup', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(id.get())
+                .bind(worker)
+                .bind(started_at)
+                .bind(finished_at)
+                .bind(end.result.unwrap_or(AttemptResult::Error).as_str())
+                .bind(end.route.as_deref())
+                .bind(end.error.as_ref().map(|e| e.kind.as_str()))
+                .bind(end.error.as_ref().and_then(|e| e.code.as_deref()))
+                .bind(end.error.as_ref().map(|e| e.message.as_str()))
+                .bind(end.request_id.as_deref())
+                .bind(end.server_reply.as_deref())
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn finish(
+                &self,
+                id: OutboxId,
+                worker: &str,
+                now: i64,
+                f: &$crate::store::Finish,
+            ) -> Result<bool> {
+                let mut tx = self.begin().await?;
+                let e = f.error.as_ref();
+                let done = sqlx::query(
+                    "UPDATE outbox_mail SET state = $3, needs_lookup = $4, \
+                     attempts = attempts + $5, next_attempt_at = $6, updated_at = $7, \
+                     sent_at = COALESCE($8, sent_at), locked_by = NULL, locked_until = NULL, \
+                     guarantee = COALESCE($9, guarantee), route = COALESCE($10, route), \
+                     provider = COALESCE($11, provider), \
+                     internet_message_id = COALESCE($12, internet_message_id), \
+                     request_id = COALESCE($13, request_id), \
+                     server_reply = COALESCE($14, server_reply), recovered = $15, \
+                     last_error_kind = COALESCE($16, last_error_kind), \
+                     last_error_code = CASE WHEN $16 IS NULL THEN last_error_code ELSE $17 END, \
+                     last_error_message = COALESCE($18, last_error_message), \
+                     last_error_remedy = CASE WHEN $16 IS NULL THEN last_error_remedy ELSE $19 END \
+                     WHERE id = $1 AND locked_by = $2 AND state = 'sending'",
+                )
+                .bind(id.get())
+                .bind(worker)
+                .bind(f.state.as_str())
+                .bind(f.needs_lookup)
+                .bind(f.extra_attempts)
+                .bind(f.next_attempt_at)
+                .bind(now)
+                .bind(f.sent_at)
+                .bind(f.guarantee.map(|g| g.as_str()))
+                .bind(f.route.as_deref())
+                .bind(f.provider.as_deref())
+                .bind(f.internet_message_id.as_deref())
+                .bind(f.request_id.as_deref())
+                .bind(f.server_reply.as_deref())
+                .bind(f.recovered)
+                .bind(e.map(|e| e.kind.as_str()))
+                .bind(e.and_then(|e| e.code.as_deref()))
+                .bind(e.map(|e| e.message.as_str()))
+                .bind(e.and_then(|e| e.remedy.as_deref()))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                if let Some((attempt, end)) = &f.attempt {
+                    let ae = end.error.as_ref();
+                    sqlx::query(
+                        "UPDATE outbox_attempt SET finished_at = $2, result = $3, route = $4, \
+                         error_kind = $5, error_code = $6, error_message = $7, \
+                         request_id = $8, server_reply = $9 WHERE id = $1",
+                    )
+                    .bind(*attempt)
+                    .bind(now)
+                    .bind(end.result.unwrap_or(AttemptResult::Error).as_str())
+                    .bind(end.route.as_deref())
+                    .bind(ae.map(|e| e.kind.as_str()))
+                    .bind(ae.and_then(|e| e.code.as_deref()))
+                    .bind(ae.map(|e| e.message.as_str()))
+                    .bind(end.request_id.as_deref())
+                    .bind(end.server_reply.as_deref())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                sqlx::query(
+                    "UPDATE outbox_attempt SET finished_at = $2, result = 'interrupted' \
+                     WHERE mail_id = $1 AND finished_at IS NULL",
+                )
+                .bind(id.get())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(true)
+            }
+
+            async fn next_due(&self) -> Result<Option<i64>> {
+                let (due,): (Option<i64>,) = sqlx::query_as(
+                    "SELECT MIN(CASE WHEN state = 'queued' THEN next_attempt_at \
+                     ELSE locked_until END) FROM outbox_mail \
+                     WHERE state IN ('queued', 'sending')",
+                )
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(due)
+            }
+
+            async fn status(&self) -> Result<StatusCounts> {
+                let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT state, COUNT(*), \
+                     COALESCE(SUM(CASE WHEN needs_lookup THEN 1 ELSE 0 END), 0) \
+                     FROM outbox_mail GROUP BY state",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                let mut counts = StatusCounts::default();
+                for (state, n, lookups) in rows {
+                    let n = u64::try_from(n).unwrap_or(0);
+                    match state.as_str() {
+                        "queued" => counts.queued = n,
+                        "sending" => counts.sending = n,
+                        "sent" => counts.sent = n,
+                        "failed" => counts.failed = n,
+                        _ => {}
+                    }
+                    if state == "queued" || state == "sending" {
+                        counts.needs_lookup += u64::try_from(lookups).unwrap_or(0);
+                    }
+                }
+                Ok(counts)
+            }
+
+            async fn list(&self, state: Option<MailState>, limit: u32) -> Result<Vec<OutboxMail>> {
+                let rows: Vec<$crate::store::MailRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::store::mail_columns!(),
+                    " FROM outbox_mail WHERE ($1 IS NULL OR state = $1) ORDER BY id DESC LIMIT $2"
+                ))
+                .bind(state.map(MailState::as_str))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.into_iter().map($crate::store::MailRow::into_mail).collect()
+            }
+
+            async fn show(
+                &self,
+                id: OutboxId,
+            ) -> Result<Option<(OutboxMail, Vec<$crate::model::Attempt>)>> {
+                let row: Option<$crate::store::MailRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::store::mail_columns!(),
+                    " FROM outbox_mail WHERE id = $1"
+                ))
+                .bind(id.get())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+                let Some(row) = row else { return Ok(None) };
+                let attempts: Vec<$crate::store::AttemptRow> = sqlx::query_as(
+                    "SELECT action, worker, started_at, finished_at, result, route, error_kind, \
+                     error_code, error_message, request_id, server_reply \
+                     FROM outbox_attempt WHERE mail_id = $1 ORDER BY id",
+                )
+                .bind(id.get())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(Some((
+                    row.into_mail()?,
+                    attempts.into_iter().map($crate::store::AttemptRow::into_attempt).collect(),
+                )))
+            }
+
+            async fn message(&self, id: OutboxId) -> Result<Option<(i32, String)>> {
+                sqlx::query_as("SELECT message_format, message FROM outbox_mail WHERE id = $1")
+                    .bind(id.get())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)
+            }
+
+            async fn retry(&self, id: Option<OutboxId>, now: i64) -> Result<u64> {
+                let done = sqlx::query(
+                    "UPDATE outbox_mail SET state = 'queued', attempts = 0, \
+                     next_attempt_at = $2, updated_at = $2 \
+                     WHERE state = 'failed' AND ($1 IS NULL OR id = $1)",
+                )
+                .bind(id.map(OutboxId::get))
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn purge_sent_before(&self, cutoff: i64) -> Result<u64> {
+                let mut tx = self.begin().await?;
+                sqlx::query(
+                    "DELETE FROM outbox_attempt WHERE mail_id IN \
+                     (SELECT id FROM outbox_mail WHERE state = 'sent' AND sent_at < $1)",
+                )
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                let done =
+                    sqlx::query("DELETE FROM outbox_mail WHERE state = 'sent' AND sent_at < $1")
+                        .bind(cutoff)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+pub(crate) use impl_outbox_store;

@@ -1,0 +1,102 @@
+//! [`PgStore`]: the outbox in PostgreSQL, shared by several ERP nodes.
+
+use g360_mail_core::Result;
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+
+use super::{ClaimRow, ID_BY_UID, INSERT_MAIL, NewMail, impl_outbox_store};
+use crate::OutboxOptions;
+use crate::error::{StoreError, db};
+use crate::model::{AttemptResult, MailState, OutboxId, OutboxMail, StatusCounts};
+
+/// The outbox in a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub(crate) struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` and migrates the database.
+    pub(crate) async fn open(url: &str, options: &OutboxOptions) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect(url)
+            .await
+            .map_err(StoreError::Open)?;
+        Self::from_pool(pool).await
+    }
+
+    /// Uses an open pool and migrates its database. Migrations take
+    /// PostgreSQL's advisory lock, so nodes starting together migrate once.
+    pub(crate) async fn from_pool(pool: PgPool) -> Result<Self> {
+        let mut migrator = sqlx::migrate!("./migrations/postgres");
+        migrator.dangerous_set_table_name(crate::MIGRATIONS_TABLE);
+        migrator.run(&pool).await.map_err(StoreError::Migrate)?;
+        Ok(PgStore { pool })
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(db)
+    }
+
+    /// Claims in one statement; rows another worker is claiming right now are
+    /// skipped rather than waited for.
+    async fn claim_rows(
+        &self,
+        worker: &str,
+        limit: u32,
+        now: i64,
+        lease_until: i64,
+        exclude: &[String],
+    ) -> Result<Vec<ClaimRow>> {
+        sqlx::query_as(
+            "WITH picked AS (SELECT id FROM outbox_mail \
+               WHERE ((state = 'queued' AND next_attempt_at <= $3) \
+                   OR (state = 'sending' AND locked_until <= $3)) \
+                 AND (mailbox IS NULL OR NOT (mailbox = ANY($5))) \
+               ORDER BY next_attempt_at, id LIMIT $4 \
+               FOR UPDATE SKIP LOCKED) \
+             UPDATE outbox_mail m SET state = 'sending', locked_by = $1, locked_until = $2, \
+               updated_at = $3 \
+             FROM picked WHERE m.id = picked.id \
+             RETURNING m.id, m.uid, m.user_name, m.needs_lookup, m.attempts, \
+               m.message_format, m.message",
+        )
+        .bind(worker)
+        .bind(lease_until)
+        .bind(now)
+        .bind(i64::from(limit))
+        .bind(exclude)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)
+    }
+}
+
+/// Inserts `mail` on `conn`, which may be inside the caller's transaction.
+pub(crate) async fn enqueue_pg(conn: &mut PgConnection, mail: &NewMail) -> Result<OutboxId> {
+    enqueue_on(conn, mail).await
+}
+
+async fn enqueue_on(conn: &mut PgConnection, mail: &NewMail) -> Result<OutboxId> {
+    let id: Option<(i64,)> = sqlx::query_as(INSERT_MAIL)
+        .bind(&mail.uid)
+        .bind(&mail.user)
+        .bind(&mail.mailbox)
+        .bind(&mail.subject)
+        .bind(&mail.recipients)
+        .bind(mail.now)
+        .bind(mail.format)
+        .bind(&mail.document)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+    let (id,) = match id {
+        Some(id) => id,
+        None => sqlx::query_as(ID_BY_UID).bind(&mail.uid).fetch_one(conn).await.map_err(db)?,
+    };
+    Ok(OutboxId::new(id))
+}
+
+impl_outbox_store!(PgStore);

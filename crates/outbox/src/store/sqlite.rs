@@ -1,0 +1,115 @@
+//! [`SqliteStore`]: the embedded default, one database file in WAL mode.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use g360_mail_core::Result;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+
+use super::{ClaimRow, ID_BY_UID, INSERT_MAIL, NewMail, impl_outbox_store};
+use crate::OutboxOptions;
+use crate::error::{StoreError, db};
+use crate::model::{AttemptResult, MailState, OutboxId, OutboxMail, StatusCounts};
+
+/// How long a connection waits for another writer (another process, or
+/// another connection of this pool) before it reports the database busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The outbox in a SQLite file.
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating when `mode=rwc`) the file of `url` and migrates it.
+    pub(crate) async fn open(url: &str, options: &OutboxOptions) -> Result<Self> {
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::Open)?
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a mail is on disk when enqueue returns, even after a power cut.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(StoreError::Open)?;
+        Self::from_pool(pool).await
+    }
+
+    /// Uses an open pool and migrates its database.
+    pub(crate) async fn from_pool(pool: SqlitePool) -> Result<Self> {
+        let mut migrator = sqlx::migrate!("./migrations/sqlite");
+        migrator.dangerous_set_table_name(crate::MIGRATIONS_TABLE);
+        migrator.run(&pool).await.map_err(StoreError::Migrate)?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock up front, so
+    /// a transaction never fails half way because another writer came first;
+    /// it waits up to the busy timeout instead.
+    async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+    }
+
+    async fn claim_rows(
+        &self,
+        worker: &str,
+        limit: u32,
+        now: i64,
+        lease_until: i64,
+        exclude: &[String],
+    ) -> Result<Vec<ClaimRow>> {
+        let exclude = serde_json::to_string(exclude).unwrap_or_else(|_| "[]".to_owned());
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query_as(
+            "UPDATE outbox_mail SET state = 'sending', locked_by = $1, locked_until = $2, \
+             updated_at = $3 \
+             WHERE id IN (SELECT id FROM outbox_mail \
+               WHERE ((state = 'queued' AND next_attempt_at <= $3) \
+                   OR (state = 'sending' AND locked_until <= $3)) \
+                 AND (mailbox IS NULL OR mailbox NOT IN (SELECT value FROM json_each($5))) \
+               ORDER BY next_attempt_at, id LIMIT $4) \
+             RETURNING id, uid, user_name, needs_lookup, attempts, message_format, message",
+        )
+        .bind(worker)
+        .bind(lease_until)
+        .bind(now)
+        .bind(i64::from(limit))
+        .bind(exclude)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(rows)
+    }
+}
+
+async fn enqueue_on(conn: &mut SqliteConnection, mail: &NewMail) -> Result<OutboxId> {
+    let id: Option<(i64,)> = sqlx::query_as(INSERT_MAIL)
+        .bind(&mail.uid)
+        .bind(&mail.user)
+        .bind(&mail.mailbox)
+        .bind(&mail.subject)
+        .bind(&mail.recipients)
+        .bind(mail.now)
+        .bind(mail.format)
+        .bind(&mail.document)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+    let (id,) = match id {
+        Some(id) => id,
+        None => sqlx::query_as(ID_BY_UID).bind(&mail.uid).fetch_one(conn).await.map_err(db)?,
+    };
+    Ok(OutboxId::new(id))
+}
+
+impl_outbox_store!(SqliteStore);

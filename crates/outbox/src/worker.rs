@@ -1,0 +1,722 @@
+//! [`Worker`]: claims due mails, paces them per mailbox, sends them once.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use g360_mail_core::{Error, ErrorKind, SendReceipt};
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::document;
+use crate::model::{AttemptResult, Guarantee, MailState, StoredError};
+use crate::options::{OutboxOptions, WorkerOptions};
+use crate::outbox::{Outbox, after, now_ms};
+use crate::pacing::{Busy, PacePermit};
+use crate::sender::OutboxSender;
+use crate::store::{AttemptEnd, ClaimedMail, Finish};
+
+/// Longest a claimed mail waits in this process for its mailbox's pacing
+/// before it goes back to the queue (so it does not hold a worker slot that a
+/// mail of another mailbox could use).
+const PACING_HOLD: Duration = Duration::from_secs(2);
+
+/// Shortest pause of the claim loop while due mails exist that this worker
+/// cannot take (another worker is claiming them right now).
+const MIN_IDLE: Duration = Duration::from_millis(20);
+
+/// What a [`Worker`] run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RunSummary {
+    /// Mails sent, including recovered ones.
+    pub sent: u64,
+    /// Mails found already sent by a lookup after an unknown outcome.
+    pub recovered: u64,
+    /// Tries that ended in a scheduled retry.
+    pub retried: u64,
+    /// Mails that became `failed`.
+    pub failed: u64,
+    /// Claimed mails given back unattempted (pacing, shutdown).
+    pub deferred: u64,
+}
+
+/// How one try at a mail ended.
+enum TryOutcome {
+    Sent {
+        recovered: bool,
+    },
+    Retried,
+    Failed,
+    Deferred,
+    /// The lease was lost or the database failed; the lease runs out and
+    /// another try (with a lookup first) follows.
+    Abandoned,
+}
+
+impl RunSummary {
+    fn record(&mut self, outcome: TryOutcome) {
+        match outcome {
+            TryOutcome::Sent { recovered } => {
+                self.sent += 1;
+                self.recovered += u64::from(recovered);
+            }
+            TryOutcome::Retried => self.retried += 1,
+            TryOutcome::Failed => self.failed += 1,
+            TryOutcome::Deferred => self.deferred += 1,
+            TryOutcome::Abandoned => {}
+        }
+    }
+}
+
+/// Sends the mails of an [`Outbox`] through an [`OutboxSender`].
+///
+/// Each try at a mail is crash-safe by construction:
+///
+/// 1. the claim (state `sending`, lease `locked_by`/`locked_until`) is one
+///    statement; the worker renews the lease while it works;
+/// 2. when the mail's previous outcome is unknown, it is looked up first
+///    ([`OutboxSender::find_sent`]): found → `sent` (recovered); not found →
+///    wait [`OutboxOptions::settle_delay`], look again, then send. Routes
+///    without a lookup resend (at-least-once, recorded per mail);
+/// 3. the pacing of the mailbox admits the send (or the mail goes back to the
+///    queue until it can);
+/// 4. one transaction counts the attempt and marks the outcome unknown
+///    (`needs_lookup`) before the send, so a worker that dies during the send
+///    leaves a mail the next worker looks up;
+/// 5. one transaction records the result: `sent`; a retry at a backoff
+///    honouring `Retry-After` (temporary errors, and unknown outcomes, which
+///    keep `needs_lookup`); or `failed`.
+///
+/// Permanent errors fail the mail at once: `Rejected`, `InvalidInput`,
+/// `NotFound`, `Unsupported`, `Unexpected`, and the setup errors `Auth`,
+/// `Permission` and `Config`, which no retry can fix before someone changes
+/// the setup; then `g360-mail outbox retry` ([`Outbox::retry`]) queues the
+/// mail again. Temporary errors (`Throttled`, `Unavailable`) retry until
+/// [`OutboxOptions::max_attempts`].
+pub struct Worker {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    outbox: Outbox,
+    sender: Arc<dyn OutboxSender>,
+    options: WorkerOptions,
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("outbox", &self.shared.outbox)
+            .field("options", &self.shared.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// A worker for `outbox` sending through `sender`.
+    pub fn new(outbox: Outbox, sender: Arc<dyn OutboxSender>, options: WorkerOptions) -> Self {
+        Worker { shared: Arc::new(Shared { outbox, sender, options }) }
+    }
+
+    /// The name this worker uses in leases and attempts.
+    pub fn id(&self) -> &str {
+        &self.shared.options.worker_id
+    }
+
+    /// Works until no mail is queued or sending (waiting for scheduled
+    /// retries), then returns. Database errors end the run.
+    pub async fn run_until_empty(&self) -> crate::Result<RunSummary> {
+        self.drive(true, std::future::pending()).await
+    }
+
+    /// Works until `shutdown` resolves, then finishes the sends in flight,
+    /// gives back the mails not yet sent and returns. Database errors are
+    /// logged and retried.
+    pub async fn run(
+        &self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> crate::Result<RunSummary> {
+        self.drive(false, shutdown).await
+    }
+
+    async fn drive(
+        &self,
+        until_empty: bool,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> crate::Result<RunSummary> {
+        let sh = &self.shared;
+        let outbox = &sh.outbox;
+        let opts = outbox.options();
+        let mut shutdown = std::pin::pin!(shutdown);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks: JoinSet<TryOutcome> = JoinSet::new();
+        let mut summary = RunSummary::default();
+        let concurrency = sh.options.concurrency.max(1);
+        let result = loop {
+            while let Some(done) = tasks.try_join_next() {
+                record(&mut summary, done);
+            }
+            let free = concurrency.saturating_sub(tasks.len());
+            let (exclude, pacer_free_at) = outbox.pacer().saturated();
+            let mut claimed = 0;
+            let mut db_failed = false;
+            if free > 0 {
+                let now = now_ms();
+                let limit = u32::try_from(free).unwrap_or(u32::MAX);
+                match outbox
+                    .store()
+                    .claim(self.id(), limit, now, after(now, opts.lease), &exclude)
+                    .await
+                {
+                    Ok(mails) => {
+                        claimed = mails.len();
+                        for mail in mails {
+                            tasks.spawn(process(Arc::clone(sh), mail, stop_rx.clone()));
+                        }
+                    }
+                    Err(e) if until_empty => break Err(e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot claim outbox mails");
+                        db_failed = true;
+                    }
+                }
+                if claimed == free {
+                    continue;
+                }
+            }
+            let due = if db_failed {
+                None
+            } else {
+                match outbox.store().next_due().await {
+                    Ok(due) => due,
+                    Err(e) if until_empty => break Err(e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the outbox");
+                        None
+                    }
+                }
+            };
+            if until_empty && tasks.is_empty() && due.is_none() {
+                break Ok(());
+            }
+            let mut wait = sh.options.poll_interval;
+            if let Some(due) = due {
+                let until_due = due - now_ms();
+                if until_due > 0 {
+                    wait = wait.min(Duration::from_millis(until_due.unsigned_abs()));
+                } else if let Some(at) = pacer_free_at {
+                    wait = wait.min(at.saturating_duration_since(Instant::now()));
+                } else if exclude.is_empty() {
+                    wait = wait.min(MIN_IDLE);
+                }
+            }
+            let wait = wait.max(MIN_IDLE);
+            tokio::select! {
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => record(&mut summary, done),
+                () = outbox.enqueued().notified() => {}
+                () = outbox.pacer().released().notified() => {}
+                () = tokio::time::sleep(wait) => {}
+                () = &mut shutdown => break Ok(()),
+            }
+        };
+        let _ = stop_tx.send(true);
+        while let Some(done) = tasks.join_next().await {
+            record(&mut summary, done);
+        }
+        result.map(|()| summary)
+    }
+}
+
+fn record(summary: &mut RunSummary, done: Result<TryOutcome, tokio::task::JoinError>) {
+    match done {
+        Ok(outcome) => summary.record(outcome),
+        Err(e) => tracing::error!(error = %e, "an outbox task panicked; its lease will run out"),
+    }
+}
+
+/// One try at a claimed mail, with the lease renewed while it runs.
+async fn process(sh: Arc<Shared>, mail: ClaimedMail, stop: watch::Receiver<bool>) -> TryOutcome {
+    let lease = sh.outbox.options().lease;
+    let heartbeat = async {
+        let mut every = tokio::time::interval((lease / 3).max(Duration::from_millis(10)));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            match sh
+                .outbox
+                .store()
+                .renew(mail.id, &sh.options.worker_id, after(now_ms(), lease))
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => tracing::warn!(id = %mail.id, error = %e, "cannot renew the lease"),
+            }
+        }
+        tracing::warn!(id = %mail.id, "lost the lease of a mail");
+        // Never cancel the try itself: a send already under way must end.
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        outcome = Try { sh: &sh, mail: &mail, stop }.run() => outcome,
+        () = heartbeat => TryOutcome::Abandoned,
+    }
+}
+
+enum Lookup {
+    Found(Box<SendReceipt>),
+    NotFound,
+    Unsupported,
+    Failed(Error),
+    Stopped,
+}
+
+struct Try<'a> {
+    sh: &'a Shared,
+    mail: &'a ClaimedMail,
+    stop: watch::Receiver<bool>,
+}
+
+impl Try<'_> {
+    fn opts(&self) -> &OutboxOptions {
+        self.sh.outbox.options()
+    }
+
+    fn worker(&self) -> &str {
+        &self.sh.options.worker_id
+    }
+
+    async fn run(mut self) -> TryOutcome {
+        let mail = self.mail;
+        let message = match document::decode(mail.format, &mail.document) {
+            Ok(m) => m,
+            Err(e) => return self.failed_before_send(&e, None).await,
+        };
+        let mailbox = match self.sh.sender.mailbox(&mail.user) {
+            Ok(m) => m.to_ascii_lowercase(),
+            Err(e) => return self.error_before_send(e, None).await,
+        };
+        let mut guarantee = if self.sh.sender.can_look_up(&mail.user) {
+            Guarantee::ExactlyOnce
+        } else {
+            Guarantee::AtLeastOnce
+        };
+        if mail.needs_lookup {
+            if guarantee == Guarantee::ExactlyOnce {
+                match self.look_up().await {
+                    Lookup::Found(receipt) => {
+                        return self.sent(&receipt, true, guarantee, None).await;
+                    }
+                    Lookup::NotFound => {}
+                    Lookup::Unsupported => guarantee = Guarantee::AtLeastOnce,
+                    Lookup::Failed(e) => return self.error_before_send(e, Some(guarantee)).await,
+                    Lookup::Stopped => return self.release(now_ms(), Some(&mailbox)).await,
+                }
+            }
+            if mail.attempts >= self.opts().max_attempts {
+                let why = StoredError::new(
+                    ErrorKind::OutcomeUnknown.as_str(),
+                    format!(
+                        "gave up after {} attempts; the last one's outcome was unknown{}",
+                        mail.attempts,
+                        if guarantee == Guarantee::ExactlyOnce {
+                            " and the mail is not in the sent mail"
+                        } else {
+                            " and the route cannot look sent mail up"
+                        }
+                    ),
+                );
+                let needs_lookup = guarantee == Guarantee::AtLeastOnce;
+                return self.fail(why, needs_lookup, 0, Some(guarantee), None).await;
+            }
+            tracing::info!(id = %mail.id, uid = %mail.uid, %guarantee, "sending again after an unknown outcome");
+        }
+
+        let mut permit = match self.pace(&mailbox).await {
+            Ok(permit) => permit,
+            Err(at) => return self.release(at, Some(&mailbox)).await,
+        };
+        let now = now_ms();
+        let store = self.sh.outbox.store();
+        let attempt = match store
+            .begin_send(
+                mail.id,
+                self.worker(),
+                now,
+                after(now, self.opts().lease),
+                &mailbox,
+                guarantee,
+            )
+            .await
+        {
+            Ok(Some(attempt)) => attempt,
+            Ok(None) => {
+                tracing::warn!(id = %mail.id, "lost the lease before sending");
+                return TryOutcome::Abandoned;
+            }
+            Err(e) => {
+                tracing::warn!(id = %mail.id, error = %e, "cannot record the attempt; not sending");
+                return TryOutcome::Abandoned;
+            }
+        };
+        permit.restart();
+        let result = self.sh.sender.send(&mail.user, &message).await;
+        drop(permit);
+        match result {
+            Ok(receipt) => {
+                let recovered = receipt.recovered;
+                self.sent(&receipt, recovered, guarantee, Some(attempt)).await
+            }
+            Err(e) => {
+                if e.kind() == ErrorKind::Throttled {
+                    let pause = e.retry_after().unwrap_or(self.opts().base_backoff);
+                    self.sh.outbox.pacer().pause(&mailbox, Instant::now() + pause);
+                }
+                self.error_after_send(e, guarantee, attempt).await
+            }
+        }
+    }
+
+    /// Waits for the mailbox's pacing; `Err(when)` gives the mail back due then.
+    async fn pace(&mut self, mailbox: &str) -> Result<PacePermit, i64> {
+        let pacer = Arc::clone(self.sh.outbox.pacer());
+        let started = Instant::now();
+        loop {
+            if *self.stop.borrow() {
+                return Err(now_ms());
+            }
+            let released = pacer.released().notified();
+            let mut released = std::pin::pin!(released);
+            released.as_mut().enable();
+            let until = match pacer.try_start(mailbox) {
+                Ok(permit) => return Ok(permit),
+                Err(Busy::Until(until)) => until,
+                Err(Busy::InFlight) => {
+                    let held = started.elapsed();
+                    if held >= PACING_HOLD {
+                        return Err(after(now_ms(), PACING_HOLD));
+                    }
+                    tokio::select! {
+                        () = released => {}
+                        () = tokio::time::sleep(PACING_HOLD - held) => {}
+                        _ = self.stop.changed() => {}
+                    }
+                    continue;
+                }
+            };
+            let wait = until.saturating_duration_since(Instant::now());
+            if wait > PACING_HOLD {
+                return Err(after(now_ms(), wait));
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => {}
+                _ = self.stop.changed() => {}
+            }
+        }
+    }
+
+    /// Looks the mail up; when absent, waits the settle delay and looks again.
+    async fn look_up(&mut self) -> Lookup {
+        match self.find().await {
+            Lookup::NotFound => {}
+            other => return other,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(self.opts().settle_delay) => {}
+            _ = self.stop.changed() => return Lookup::Stopped,
+        }
+        self.find().await
+    }
+
+    async fn find(&self) -> Lookup {
+        let mail = self.mail;
+        let started = now_ms();
+        let result = self.sh.sender.find_sent(&mail.user, mail.uid).await;
+        let (lookup, end) = match result {
+            Ok(Some(receipt)) => {
+                let end = AttemptEnd {
+                    result: Some(AttemptResult::Found),
+                    route: receipt.route.clone(),
+                    request_id: receipt.request_id.clone(),
+                    ..AttemptEnd::default()
+                };
+                (Lookup::Found(Box::new(receipt)), end)
+            }
+            Ok(None) => (
+                Lookup::NotFound,
+                AttemptEnd { result: Some(AttemptResult::NotFound), ..AttemptEnd::default() },
+            ),
+            Err(e) => {
+                let end = error_end(&e);
+                if e.kind() == ErrorKind::Unsupported {
+                    (Lookup::Unsupported, end)
+                } else {
+                    (Lookup::Failed(e), end)
+                }
+            }
+        };
+        let store = self.sh.outbox.store();
+        if let Err(e) = store.record_lookup(mail.id, self.worker(), started, now_ms(), &end).await {
+            tracing::warn!(id = %mail.id, error = %e, "cannot record a lookup");
+        }
+        lookup
+    }
+
+    async fn sent(
+        &self,
+        receipt: &SendReceipt,
+        recovered: bool,
+        guarantee: Guarantee,
+        attempt: Option<i64>,
+    ) -> TryOutcome {
+        let request_id = receipt.request_id.clone().or_else(|| receipt.client_request_id.clone());
+        let finish = Finish {
+            state: MailState::Sent,
+            needs_lookup: false,
+            extra_attempts: 0,
+            next_attempt_at: now_ms(),
+            sent_at: Some(receipt.accepted_at.as_millisecond()),
+            guarantee: Some(guarantee),
+            route: receipt.route.clone(),
+            provider: Some(receipt.provider.clone()),
+            internet_message_id: Some(receipt.internet_message_id.clone()),
+            request_id: request_id.clone(),
+            server_reply: receipt.server_reply.clone(),
+            recovered,
+            error: None,
+            attempt: attempt.map(|a| {
+                (
+                    a,
+                    AttemptEnd {
+                        result: Some(AttemptResult::Sent),
+                        route: receipt.route.clone(),
+                        error: None,
+                        request_id,
+                        server_reply: receipt.server_reply.clone(),
+                    },
+                )
+            }),
+        };
+        let outcome = TryOutcome::Sent { recovered };
+        if self.finish(&finish, outcome).await {
+            tracing::info!(id = %self.mail.id, uid = %self.mail.uid, recovered, "mail sent");
+            TryOutcome::Sent { recovered }
+        } else {
+            TryOutcome::Abandoned
+        }
+    }
+
+    /// An error from setting up the try or from a lookup: nothing was sent now.
+    async fn error_before_send(&self, e: Error, guarantee: Option<Guarantee>) -> TryOutcome {
+        let tries = self.mail.attempts + 1;
+        if e.is_temporary() && tries < self.opts().max_attempts {
+            let next = after(now_ms(), backoff(self.opts(), tries, e.retry_after()));
+            self.retry(&e, next, self.mail.needs_lookup, 1, guarantee, None).await
+        } else {
+            self.failed_before_send(&e, guarantee).await
+        }
+    }
+
+    async fn failed_before_send(&self, e: &Error, guarantee: Option<Guarantee>) -> TryOutcome {
+        let why = gave_up(e, self.mail.attempts + 1);
+        self.fail(why, self.mail.needs_lookup, 1, guarantee, None).await
+    }
+
+    async fn error_after_send(&self, e: Error, guarantee: Guarantee, attempt: i64) -> TryOutcome {
+        let tries = self.mail.attempts + 1;
+        let maybe_delivered = !(e.is_not_delivered()
+            || matches!(
+                e.kind(),
+                ErrorKind::Throttled
+                    | ErrorKind::Unavailable
+                    | ErrorKind::Rejected
+                    | ErrorKind::InvalidInput
+                    | ErrorKind::Auth
+                    | ErrorKind::Permission
+                    | ErrorKind::Config
+                    | ErrorKind::NotFound
+                    | ErrorKind::Unsupported
+            ));
+        let end = error_end(&e);
+        let unknown = e.kind() == ErrorKind::OutcomeUnknown;
+        // An unknown outcome is always followed by a lookup where the route
+        // has one, even past the attempt budget: the lookup decides.
+        let retry = (e.is_temporary() && tries < self.opts().max_attempts)
+            || (unknown
+                && (guarantee == Guarantee::ExactlyOnce || tries < self.opts().max_attempts));
+        if unknown {
+            tracing::warn!(id = %self.mail.id, uid = %self.mail.uid, error = %e, "outcome unknown; will look the mail up before any resend");
+        }
+        if retry {
+            let next = after(now_ms(), backoff(self.opts(), tries, e.retry_after()));
+            self.retry(&e, next, maybe_delivered, 0, Some(guarantee), Some((attempt, end))).await
+        } else {
+            let why = gave_up(&e, tries);
+            self.fail(why, maybe_delivered, 0, Some(guarantee), Some((attempt, end))).await
+        }
+    }
+
+    async fn retry(
+        &self,
+        e: &Error,
+        next_attempt_at: i64,
+        needs_lookup: bool,
+        extra_attempts: i32,
+        guarantee: Option<Guarantee>,
+        attempt: Option<(i64, AttemptEnd)>,
+    ) -> TryOutcome {
+        let finish = Finish {
+            state: MailState::Queued,
+            needs_lookup,
+            extra_attempts,
+            next_attempt_at,
+            guarantee,
+            error: Some(StoredError::from_error(e)),
+            attempt,
+            ..empty_finish()
+        };
+        tracing::info!(id = %self.mail.id, error = %e, "mail will be retried");
+        self.finish(&finish, TryOutcome::Retried).await;
+        TryOutcome::Retried
+    }
+
+    async fn fail(
+        &self,
+        why: StoredError,
+        needs_lookup: bool,
+        extra_attempts: i32,
+        guarantee: Option<Guarantee>,
+        attempt: Option<(i64, AttemptEnd)>,
+    ) -> TryOutcome {
+        tracing::warn!(id = %self.mail.id, uid = %self.mail.uid, error = %why, "mail failed");
+        let finish = Finish {
+            state: MailState::Failed,
+            needs_lookup,
+            extra_attempts,
+            next_attempt_at: now_ms(),
+            guarantee,
+            error: Some(why),
+            attempt,
+            ..empty_finish()
+        };
+        if self.finish(&finish, TryOutcome::Failed).await {
+            TryOutcome::Failed
+        } else {
+            TryOutcome::Abandoned
+        }
+    }
+
+    async fn release(&self, at: i64, mailbox: Option<&str>) -> TryOutcome {
+        let store = self.sh.outbox.store();
+        match store.release(self.mail.id, self.worker(), at, now_ms(), mailbox).await {
+            Ok(_) => TryOutcome::Deferred,
+            Err(e) => {
+                tracing::warn!(id = %self.mail.id, error = %e, "cannot give a mail back");
+                TryOutcome::Abandoned
+            }
+        }
+    }
+
+    async fn finish(&self, finish: &Finish, _outcome: TryOutcome) -> bool {
+        let store = self.sh.outbox.store();
+        match store.finish(self.mail.id, self.worker(), now_ms(), finish).await {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::warn!(id = %self.mail.id, "lost the lease; the result was not recorded");
+                false
+            }
+            Err(e) => {
+                // The lease runs out and the next try looks the mail up first.
+                tracing::warn!(id = %self.mail.id, error = %e, "cannot record the result");
+                false
+            }
+        }
+    }
+}
+
+fn empty_finish() -> Finish {
+    Finish {
+        state: MailState::Queued,
+        needs_lookup: false,
+        extra_attempts: 0,
+        next_attempt_at: 0,
+        sent_at: None,
+        guarantee: None,
+        route: None,
+        provider: None,
+        internet_message_id: None,
+        request_id: None,
+        server_reply: None,
+        recovered: false,
+        error: None,
+        attempt: None,
+    }
+}
+
+fn error_end(e: &Error) -> AttemptEnd {
+    AttemptEnd {
+        result: Some(AttemptResult::Error),
+        route: e.context_value("integration").map(str::to_owned),
+        error: Some(StoredError::from_error(e)),
+        request_id: e
+            .context_value("request_id")
+            .or_else(|| e.context_value("client_request_id"))
+            .map(str::to_owned),
+        server_reply: e
+            .context_value("reply")
+            .map(str::to_owned)
+            .or_else(|| e.smtp_code().map(|c| c.to_string())),
+    }
+}
+
+fn gave_up(e: &Error, tries: u32) -> StoredError {
+    let mut stored = StoredError::from_error(e);
+    if e.is_temporary() {
+        stored.message = format!("gave up after {tries} attempts: {}", stored.message);
+    }
+    stored
+}
+
+/// The delay before attempt `attempts + 1`: the provider's `Retry-After` when
+/// it gave one (plus up to 10 % jitter, never less), otherwise exponential
+/// from `base_backoff`, capped at `max_backoff`, with "equal jitter" (half
+/// fixed, half random) so mails failing together do not retry together.
+pub(crate) fn backoff(o: &OutboxOptions, attempts: u32, retry_after: Option<Duration>) -> Duration {
+    if let Some(ra) = retry_after {
+        return ra + jitter(ra / 10);
+    }
+    let exp = o.base_backoff.saturating_mul(1 << attempts.saturating_sub(1).min(20));
+    let exp = exp.min(o.max_backoff);
+    exp / 2 + jitter(exp / 2)
+}
+
+fn jitter(max: Duration) -> Duration {
+    let random = (uuid::Uuid::new_v4().as_u128() >> 64) as u64;
+    max.mul_f64(random as f64 / u64::MAX as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_caps_and_honours_retry_after() {
+        let o = OutboxOptions {
+            base_backoff: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(60),
+            ..OutboxOptions::default()
+        };
+        for (attempts, full) in [(1, 10), (2, 20), (3, 40), (4, 60), (9, 60)] {
+            let d = backoff(&o, attempts, None);
+            let full = Duration::from_secs(full);
+            assert!(d >= full / 2 && d <= full, "{attempts}: {d:?}");
+        }
+        let ra = Duration::from_secs(120);
+        let d = backoff(&o, 1, Some(ra));
+        assert!(d >= ra && d <= ra + ra / 10, "{d:?}");
+    }
+}

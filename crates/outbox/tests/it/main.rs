@@ -1,0 +1,502 @@
+//! Outbox tests against a real SQLite file and the PostgreSQL server on
+//! 127.0.0.1:5432 (`G360_MAIL_TEST_PG_URL` overrides; with `CI` set a missing
+//! server fails the PostgreSQL tests, otherwise they skip with a notice).
+
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "tests report skips and timings")]
+
+mod util;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use g360_mail_core::{ErrorKind, MessageUid};
+use g360_mail_outbox::{
+    AttemptAction, AttemptResult, Guarantee, MailState, Outbox, OutboxId, OutboxOptions, Worker,
+};
+use tokio::time::Instant;
+use util::{
+    FakeSender, Step, TestDb, fast_options, message, rejected, throttled, unavailable, unknown,
+    worker_options,
+};
+
+/// Runs a check on SQLite and on PostgreSQL.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = crate::util::TestDb::sqlite().await;
+                super::$name(&db).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = crate::util::TestDb::postgres().await else { return };
+                super::$name(&db).await;
+            }
+        }
+    )*};
+}
+
+both!(
+    enqueue_is_durable,
+    sends_and_records_the_attempt,
+    retries_with_backoff_honouring_retry_after,
+    permanent_failure_fails_with_the_reason,
+    exhausted_retries_fail,
+    unknown_outcome_found_by_lookup_is_not_sent_again,
+    unknown_outcome_not_found_is_sent_once_after_settling,
+    lookup_lag_within_the_settle_delay_prevents_a_duplicate,
+    smtp_like_route_resends_at_least_once,
+    expired_lease_is_looked_up_before_resending,
+    two_workers_never_send_a_uid_twice,
+    pacing_limits_rate_and_in_flight_per_mailbox,
+    purge_removes_only_old_sent_mails,
+    failed_mail_can_be_retried,
+    setup_error_fails_with_remedy,
+    run_stops_on_shutdown_and_wakes_on_enqueue,
+);
+
+fn worker(outbox: &Outbox, sender: &Arc<FakeSender>, id: &str) -> Worker {
+    Worker::new(outbox.clone(), sender.clone(), worker_options(id))
+}
+
+async fn enqueue_is_durable(db: &TestDb) {
+    let outbox = db.open(fast_options()).await;
+    let msg = message("cliente@example.com");
+    let id = outbox.enqueue("ventas", &msg).await.unwrap();
+    assert_eq!(outbox.enqueue("ventas", &msg).await.unwrap(), id, "same uid, same mail");
+    drop(outbox);
+
+    let reopened = db.open(fast_options()).await;
+    let status = reopened.status().await.unwrap();
+    assert_eq!((status.queued, status.pending()), (1, 1));
+    let back = reopened.message(id).await.unwrap();
+    assert_eq!(back, msg);
+    assert_eq!(back.uid(), msg.uid());
+    let details = reopened.show(id).await.unwrap();
+    assert_eq!(details.mail.state, MailState::Queued);
+    assert_eq!(details.mail.user, "ventas");
+    assert_eq!(details.mail.recipients, "cliente@example.com");
+    assert!(details.attempts.is_empty());
+    let err = reopened.show(OutboxId::new(999_999)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+async fn sends_and_records_the_attempt(db: &TestDb) {
+    let outbox = db.open(fast_options()).await;
+    let sender = FakeSender::new().arc();
+    let msg = message("a@example.com");
+    let id = outbox.enqueue("ventas", &msg).await.unwrap();
+    let summary = worker(&outbox, &sender, "w1").run_until_empty().await.unwrap();
+    assert_eq!(summary.sent, 1);
+    assert_eq!(sender.deliveries(msg.uid()), 1);
+    let d = outbox.show(id).await.unwrap();
+    assert_eq!(d.mail.state, MailState::Sent);
+    assert_eq!(d.mail.attempts, 1);
+    assert!(!d.mail.needs_lookup);
+    assert_eq!(d.mail.guarantee, Some(Guarantee::ExactlyOnce));
+    assert_eq!(d.mail.route.as_deref(), Some("o365-main"));
+    assert_eq!(d.mail.mailbox.as_deref(), Some("ventas@contoso.com"));
+    assert_eq!(d.mail.request_id, Some(format!("req-{}", msg.uid())));
+    assert!(d.mail.sent_at.is_some() && d.mail.locked_by.is_none());
+    assert_eq!(d.attempts.len(), 1);
+    let a = &d.attempts[0];
+    assert_eq!((a.action, a.result), (AttemptAction::Send, AttemptResult::Sent));
+    assert_eq!(a.worker, "w1");
+    assert!(a.finished_at.is_some());
+    assert_eq!(outbox.list(Some(MailState::Sent), 10).await.unwrap().len(), 1);
+    assert!(outbox.list(Some(MailState::Queued), 10).await.unwrap().is_empty());
+}
+
+async fn retries_with_backoff_honouring_retry_after(db: &TestDb) {
+    let outbox = db.open(fast_options()).await;
+    let sender = FakeSender::new().arc();
+    let msg = message("a@example.com");
+    let retry_after = Duration::from_millis(600);
+    sender.script(msg.uid(), vec![Step::Fail(throttled(retry_after)), Step::Fail(unavailable())]);
+    let id = outbox.enqueue("ventas", &msg).await.unwrap();
+    let summary = worker(&outbox, &sender, "w1").run_until_empty().await.unwrap();
+    assert_eq!((summary.sent, summary.retried), (1, 2));
+    let calls = sender.calls(msg.uid());
+    assert_eq!(calls.len(), 3);
+    assert!(calls[1] - calls[0] >= retry_after, "waited {:?}", calls[1] - calls[0]);
+    // Without Retry-After: at least half the base backoff of the second attempt (80 ms).
+    assert!(calls[2] - calls[1] >= Duration::from_millis(40), "{:?}", calls[2] - calls[1]);
+    assert_eq!(sender.deliveries(msg.uid()), 1);
+    let d = outbox.show(id).await.unwrap();
+    assert_eq!(d.mail.state, MailState::Sent);
+    assert_eq!(d.mail.attempts, 3);
+    assert_eq!(d.mail.last_error.as_ref().unwrap().kind, "unavailable");
+    let results: Vec<_> = d.attempts.iter().map(|a| a.result).collect();
+    assert_eq!(results, [AttemptResult::Error, AttemptResult::Error, AttemptResult::Sent]);
+    let first = d.attempts[0].error.as_ref().unwrap();
+    assert_eq!(first.kind, "throttled");
+    assert_eq!(d.attempts[0].request_id.as_deref(), Some("req-429"));
+}
+
+async fn permanent_failure_fails_with_the_reason(db: &TestDb) {
+    let outbox = db.open(fast_options()).await;
+    let sender = FakeSender::new().arc();
+    let msg = message("nadie@example.com");
+    sender.script(msg.uid(), vec![Step::Fail(rejected())]);
+    let id = outbox.enqueue("ventas", &msg).await.unwrap();
+    let summary = worker(&outbox, &sender, "w1").run_until_empty().await.unwrap();
+    assert_eq!((summary.sent, summary.failed), (0, 1));
+    let d = outbox.show(id).await.unwrap();
+    assert_eq!(d.mail.state, MailState::Failed);
+    assert_eq!(d.mail.attempts, 1);
+    assert!(!d.mail.needs_lookup, "a rejected mail was not delivered");
+    let e = d.mail.last_error.unwrap();
+    assert_eq!(e.kind, "rejected");
+    assert_eq!(e.code.as_deref(), Some("550 5.1.1"));
+    assert_eq!(e.remedy.as_deref(), Some("check the address"));
+    assert_eq!(d.attempts[0].server_reply.as_deref(), Some("550"));
+    assert_eq!(outbox.status().await.unwrap().failed, 1);
+}
+
+async fn exhausted_retries_fail(db: &TestDb) {
+    let outbox = db.open(OutboxOptions { max_attempts: 3, ..fast_options() }).await;
+    let sender = FakeSender::new().arc();
+    let msg = message("a@example.com");
+    sender.script(msg.uid(), (0..5).map(|_| Step::Fail(unavailable())).collect());
+    let id = outbox.enqueue("ventas", &msg).await.unwrap();
+    let summary = worker(&outbox, &sender, "w1").run_until_empty().await.unwrap();
+    assert_eq!((summary.retried, summary.failed), (2, 1));
+    assert_eq!(sender.calls(msg.uid()).len(), 3);
+    let d = outbox.show(id).await.unwrap();
+    assert_eq!((d.mail.state, d.mail.attempts), (MailState::Failed, 3));
+    let e = d.mail.last_error.unwrap();
+    assert_eq!(e.kind, "unavailable");
+    assert!(e.message.starts_with("gave up after 3 attempts"), "{}", e.message);
+}
+
+async fn unknown_outcome_found_by_lookup_is_not_sent_again(db: &TestDb) {
+    let outbox = db.open(fast_options()).await;
+    let sender = FakeSender::new().arc();
+    let msg = message("a@example.com");
+    sender.script(msg.uid(), vec![Step::DeliverThenFail(unknown())]);
+    let id = outbox.enqueue("ventas", &msg).await.unwrap();
+    let summary = worker(&outbox, &sender, "w1").run_until_empty().await.unwrap();
+    assert_eq!((summary.sent, summary.recovered, summary.retried), (1, 1, 1));
+    assert_eq!(sender.calls(msg.uid()).len(), 1, "no second send");
+    assert_eq!(sender.deliveries(msg.uid()), 1);
+    assert_eq!(sender.lookups(msg.uid()).len(), 1);
+    let d = outbox.show(id).await.unwrap();
+    assert_eq!(d.mail.state, MailState::Sent);
+    assert!(d.mail.recovered);
+    assert_eq!(d.mail.guarantee, Some(Guarantee::ExactlyOnce));
+    let steps: Vec<_> = d.attempts.iter().map(|a| (a.action, a.result)).collect();
+    assert_eq!(
+        steps,
+        [
+            (AttemptAction::Send, AttemptResult::Error),
+            (AttemptAction::Lookup, AttemptResult::Found)
+        ]
+    );
+    assert_eq!(d.attempts[0].error.as_ref().unwrap().kind, "outcome-unknown");
+}
+
+async fn unknown_outcome_not_found_is_sent_once_after_settling(db: &TestDb) {
+    let options = fast_options();
+    let settle = options.settle_delay;
+    let outbox = db.open(options).await;
+    let sender = FakeSender::new().arc();
+    let msg = message("a@example.com");
+    // The first answer is ambiguous but the mail did not go out.
+    sender.script(msg.uid(), vec![Step::Fail(unknown())]);
+    let id = outbox.enqueue("ventas", &msg).await.unwrap();
+    let summary = worker(&outbox, &sender, "w1").run_until_empty().await.unwrap();
+    assert_eq!((summary.sent, summary.recovered), (1, 0));
+    assert_eq!(sender.deliveries(msg.uid()), 1);
+    let lookups = sender.lookups(msg.uid());
+    assert_eq!(lookups.len(), 2, "looked, waited, looked again");
+    assert!(lookups[1] - lookups[0] >= settle);
+    let calls = sender.calls(msg.uid());
+    assert!(calls[1] > lookups[1], "sent only after the second lookup");
+    let d = outbox.show(id).await.unwrap();
+    assert_eq!((d.mail.state, d.mail.attempts, d.mail.recovered), (MailState::Sent, 2, false));
+    let steps: Vec<_> = d.attempts.iter().map(|a| (a.action, a.result)).collect();
+    assert_eq!(
+        steps,
+        [
+            (AttemptAction::Send, AttemptResult::Error),
+            (AttemptAction::Lookup, AttemptResult::NotFound),
+            (AttemptAction::Lookup, AttemptResult::NotFound),
+            (AttemptAction::Send, AttemptResult::Sent),
+        ]
+    );
+}
+
+async fn lookup_lag_within_the_settle_delay_prevents_a_duplicate(db: &TestDb) {
+    let outbox = db.open(fast_options()).await;
+    // The sent mail shows the message 150 ms after delivery; settle is 250 ms.
+    let sender =
+        Arc::new(FakeSender { lookup_lag: Duration::from_millis(150), ..FakeSender::new() });
+    let msg = message("a@example.com");
+    sender.script(msg.uid(), vec![Step::DeliverThenFail(unknown())]);
+    let id = outbox.enqueue("ventas", &msg).await.unwrap();
+    // Retry at once, before the lag has passed.
+    let opts = OutboxOptions { base_backoff: Duration::from_millis(1), ..fast_options() };
+    let outbox2 = db.open(opts).await;
+    drop(outbox);
+    let summary = worker(&outbox2, &sender, "w1").run_until_empty().await.unwrap();
+    assert_eq!((summary.sent, summary.recovered), (1, 1));
+    assert_eq!(sender.calls(msg.uid()).len(), 1);
+    assert_eq!(sender.deliveries(msg.uid()), 1);
+    let d = outbox2.show(id).await.unwrap();
+    let lookups: Vec<_> =
+        d.attempts.iter().filter(|a| a.action == AttemptAction::Lookup).map(|a| a.result).collect();
+    assert_eq!(lookups, [AttemptResult::NotFound, AttemptResult::Found]);
+}
+
+async fn smtp_like_route_resends_at_least_once(db: &TestDb) {
+    let outbox = db.open(fast_options()).await;
+    let sender = FakeSender::smtp_like().arc();
+    let msg = message("a@example.com");
+    sender.script(msg.uid(), vec![Step::DeliverThenFail(unknown())]);
+    let id = outbox.enqueue("ventas", &msg).await.unwrap();
+    let summary = worker(&outbox, &sender, "w1").run_until_empty().await.unwrap();
+    assert_eq!(summary.sent, 1);
+    assert_eq!(sender.deliveries(msg.uid()), 2, "no lookup: the mail went out twice");
+    assert!(sender.lookups(msg.uid()).is_empty());
+    let d = outbox.show(id).await.unwrap();
+    assert_eq!(d.mail.state, MailState::Sent);
+    assert_eq!(d.mail.guarantee, Some(Guarantee::AtLeastOnce));
+}
+
+async fn expired_lease_is_looked_up_before_resending(db: &TestDb) {
+    let options = OutboxOptions { lease: Duration::from_millis(600), ..fast_options() };
+    let outbox = db.open(options.clone()).await;
+    let sender = FakeSender::new().arc();
+    let delivered = message("a@example.com");
+    let not_delivered = message("b@example.com");
+    sender.script(delivered.uid(), vec![Step::DeliverThenHang]);
+    let id = outbox.enqueue("ventas", &delivered).await.unwrap();
+    let id2 = outbox.enqueue("ventas", &not_delivered).await.unwrap();
+
+    // A worker that dies in the middle of the first send.
+    let dying = worker(&outbox, &sender, "dead");
+    let task = tokio::spawn(async move { dying.run_until_empty().await });
+    let started = Instant::now();
+    while sender.calls(delivered.uid()).is_empty()
+        || outbox.show(id2).await.unwrap().mail.state != MailState::Sent
+    {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    task.abort();
+    let _ = task.await;
+    let d = outbox.show(id).await.unwrap();
+    assert_eq!((d.mail.state, d.mail.needs_lookup), (MailState::Sending, true));
+    assert_eq!(d.mail.locked_by.as_deref(), Some("dead"));
+
+    // Another node (its own pool) takes over once the lease has run out.
+    let other = db.open(options).await;
+    let summary = worker(&other, &sender, "alive").run_until_empty().await.unwrap();
+    assert_eq!((summary.sent, summary.recovered), (1, 1));
+    assert!(Instant::now() - started >= Duration::from_millis(600));
+    assert_eq!(sender.calls(delivered.uid()).len(), 1, "found, not sent again");
+    assert_eq!(sender.deliveries(delivered.uid()), 1);
+    assert_eq!(sender.deliveries(not_delivered.uid()), 1);
+    let d = other.show(id).await.unwrap();
+    assert_eq!(d.mail.state, MailState::Sent);
+    assert!(d.mail.recovered);
+    let steps: Vec<_> =
+        d.attempts.iter().map(|a| (a.action, a.result, a.worker.as_str())).collect();
+    assert_eq!(
+        steps,
+        [
+            (AttemptAction::Send, AttemptResult::Interrupted, "dead"),
+            (AttemptAction::Lookup, AttemptResult::Found, "alive")
+        ]
+    );
+    assert_eq!(other.show(id2).await.unwrap().mail.state, MailState::Sent);
+}
+
+async fn two_workers_never_send_a_uid_twice(db: &TestDb) {
+    let options = OutboxOptions { max_connections: 4, ..fast_options() };
+    let a = db.open(options.clone()).await;
+    let b = db.open(options).await;
+    let sender = Arc::new(FakeSender { send_delay: Duration::from_millis(2), ..FakeSender::new() });
+    let mut uids = HashSet::new();
+    for i in 0..200 {
+        let msg = message(&format!("c{i}@example.com"));
+        uids.insert(msg.uid());
+        let outbox = if i % 2 == 0 { &a } else { &b };
+        outbox.enqueue(&format!("user{}", i % 5), &msg).await.unwrap();
+    }
+    let started = Instant::now();
+    let wa = worker(&a, &sender, "node-a");
+    let wb = worker(&b, &sender, "node-b");
+    let (ra, rb) = tokio::join!(wa.run_until_empty(), wb.run_until_empty());
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    let elapsed = started.elapsed();
+    println!(
+        "{}: two workers drained 200 mails in {elapsed:?} ({} + {})",
+        if db.is_postgres() { "postgres" } else { "sqlite" },
+        ra.sent,
+        rb.sent
+    );
+    assert_eq!(ra.sent + rb.sent, 200);
+    let deliveries = sender.all_deliveries();
+    assert_eq!(deliveries.len(), 200);
+    assert!(deliveries.values().all(|n| *n == 1), "a uid went out twice");
+    assert_eq!(deliveries.keys().copied().collect::<HashSet<MessageUid>>(), uids);
+    let status = a.status().await.unwrap();
+    assert_eq!((status.sent, status.pending(), status.failed), (200, 0, 0));
+}
+
+async fn pacing_limits_rate_and_in_flight_per_mailbox(db: &TestDb) {
+    let window = Duration::from_millis(250);
+    let options = OutboxOptions {
+        messages_per_minute: 20,
+        max_in_flight_per_mailbox: 4,
+        rate_window: window,
+        ..fast_options()
+    };
+    let outbox = db.open(options).await;
+    let sender =
+        Arc::new(FakeSender { send_delay: Duration::from_millis(30), ..FakeSender::new() });
+    for i in 0..200 {
+        outbox.enqueue("ventas", &message(&format!("c{i}@example.com"))).await.unwrap();
+    }
+    let started = Instant::now();
+    let summary = worker(&outbox, &sender, "w1").run_until_empty().await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(summary.sent, 200);
+    assert!(sender.max_in_flight() <= 4, "in flight: {}", sender.max_in_flight());
+    let starts = sender.starts();
+    assert_eq!(starts.len(), 200);
+    // Any 21 consecutive starts span at least the window (the fake records a
+    // moment after the pacer; allow 5 ms for that).
+    for pair in starts.windows(21) {
+        let span = pair[20] - pair[0];
+        assert!(span + Duration::from_millis(5) >= window, "21 sends within {span:?}");
+    }
+    // 200 mails at 20 per 250 ms take at least 9 full windows.
+    assert!(elapsed >= window * 9, "{elapsed:?}");
+    println!(
+        "{}: paced 200 mails in {elapsed:?}, {} deferred",
+        if db.is_postgres() { "postgres" } else { "sqlite" },
+        summary.deferred
+    );
+}
+
+async fn purge_removes_only_old_sent_mails(db: &TestDb) {
+    let outbox = db.open(fast_options()).await;
+    let sender = FakeSender::new().arc();
+    let bad = message("x@example.com");
+    sender.script(bad.uid(), vec![Step::Fail(rejected())]);
+    outbox.enqueue("ventas", &bad).await.unwrap();
+    for i in 0..3 {
+        outbox.enqueue("ventas", &message(&format!("c{i}@example.com"))).await.unwrap();
+    }
+    worker(&outbox, &sender, "w1").run_until_empty().await.unwrap();
+    let queued = outbox.enqueue("ventas", &message("later@example.com")).await.unwrap();
+    assert_eq!(outbox.purge_sent_older_than(Duration::from_secs(86_400)).await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(outbox.purge_sent_older_than(Duration::ZERO).await.unwrap(), 3);
+    let status = outbox.status().await.unwrap();
+    assert_eq!((status.sent, status.failed, status.queued), (0, 1, 1));
+    assert_eq!(outbox.show(queued).await.unwrap().mail.state, MailState::Queued);
+}
+
+async fn failed_mail_can_be_retried(db: &TestDb) {
+    let outbox = db.open(fast_options()).await;
+    let sender = FakeSender::new().arc();
+    let msg = message("a@example.com");
+    sender.script(msg.uid(), vec![Step::Fail(rejected())]);
+    let id = outbox.enqueue("ventas", &msg).await.unwrap();
+    worker(&outbox, &sender, "w1").run_until_empty().await.unwrap();
+    assert_eq!(outbox.show(id).await.unwrap().mail.state, MailState::Failed);
+
+    outbox.retry(id).await.unwrap();
+    let d = outbox.show(id).await.unwrap();
+    assert_eq!((d.mail.state, d.mail.attempts), (MailState::Queued, 0));
+    worker(&outbox, &sender, "w1").run_until_empty().await.unwrap();
+    let d = outbox.show(id).await.unwrap();
+    assert_eq!(d.mail.state, MailState::Sent);
+    assert_eq!(d.attempts.len(), 2);
+    assert_eq!(sender.deliveries(msg.uid()), 1);
+
+    let err = outbox.retry(id).await.unwrap_err();
+    assert_eq!((err.kind(), err.code()), (ErrorKind::InvalidInput, Some("outbox.not-failed")));
+    let err = outbox.retry(OutboxId::new(424_242)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+async fn setup_error_fails_with_remedy(db: &TestDb) {
+    let outbox = db.open(fast_options()).await;
+    let sender = FakeSender::new().arc();
+    let id = outbox.enqueue("broken", &message("a@example.com")).await.unwrap();
+    let id2 = outbox.enqueue("ventas", &message("b@example.com")).await.unwrap();
+    let summary = worker(&outbox, &sender, "w1").run_until_empty().await.unwrap();
+    assert_eq!((summary.sent, summary.failed), (1, 1));
+    let d = outbox.show(id).await.unwrap();
+    assert_eq!((d.mail.state, d.mail.attempts), (MailState::Failed, 1));
+    let e = d.mail.last_error.unwrap();
+    assert_eq!(e.kind, "config");
+    assert_eq!(e.remedy.as_deref(), Some("add an account for the user"));
+    assert_eq!(outbox.show(id2).await.unwrap().mail.state, MailState::Sent);
+    assert_eq!(outbox.retry_failed().await.unwrap(), 1);
+}
+
+async fn run_stops_on_shutdown_and_wakes_on_enqueue(db: &TestDb) {
+    let outbox = db.open(fast_options()).await;
+    let sender = FakeSender::new().arc();
+    let mut options = worker_options("svc");
+    options.poll_interval = Duration::from_secs(30);
+    let w = Worker::new(outbox.clone(), sender.clone(), options);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        w.run(async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let msg = message("a@example.com");
+    let started = Instant::now();
+    outbox.enqueue("ventas", &msg).await.unwrap();
+    while sender.deliveries(msg.uid()) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(5), "the enqueue did not wake the worker");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tx.send(()).unwrap();
+    let summary = task.await.unwrap().unwrap();
+    assert_eq!(summary.sent, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_enqueue_follows_the_transaction() {
+    let Some(db) = TestDb::postgres().await else { return };
+    let outbox = db.open(fast_options()).await;
+    let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    let msg = message("a@example.com");
+    Outbox::enqueue_in_tx(&mut tx, "ventas", &msg).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(outbox.status().await.unwrap().pending(), 0, "rolled back: no mail");
+
+    let mut tx = pool.begin().await.unwrap();
+    let id = Outbox::enqueue_in_tx(&mut tx, "ventas", &msg).await.unwrap();
+    assert_eq!(outbox.status().await.unwrap().pending(), 0, "not visible before commit");
+    tx.commit().await.unwrap();
+    assert_eq!(outbox.status().await.unwrap().queued, 1);
+    assert_eq!(outbox.message(id).await.unwrap(), msg);
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn unknown_url_schemes_are_config_errors() {
+    let err = Outbox::open("mysql://x/y", OutboxOptions::default()).await.unwrap_err();
+    assert_eq!((err.kind(), err.code()), (ErrorKind::Config, Some("outbox.url")));
+    let options = OutboxOptions { acquire_timeout: Duration::from_millis(300), ..fast_options() };
+    let err = Outbox::open("postgres://u:hunter2@127.0.0.1:1/x", options).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert!(!format!("{err:?}").contains("hunter2"));
+}
