@@ -501,8 +501,7 @@ impl Try<'_> {
                 )
             }),
         };
-        let outcome = TryOutcome::Sent { recovered };
-        if self.finish(&finish, outcome).await {
+        if self.finish(&finish).await {
             tracing::info!(id = %self.mail.id, uid = %self.mail.uid, recovered, "mail sent");
             TryOutcome::Sent { recovered }
         } else {
@@ -580,8 +579,7 @@ impl Try<'_> {
             ..empty_finish()
         };
         tracing::info!(id = %self.mail.id, error = %e, "mail will be retried");
-        self.finish(&finish, TryOutcome::Retried).await;
-        TryOutcome::Retried
+        if self.finish(&finish).await { TryOutcome::Retried } else { TryOutcome::Abandoned }
     }
 
     async fn fail(
@@ -603,11 +601,7 @@ impl Try<'_> {
             attempt,
             ..empty_finish()
         };
-        if self.finish(&finish, TryOutcome::Failed).await {
-            TryOutcome::Failed
-        } else {
-            TryOutcome::Abandoned
-        }
+        if self.finish(&finish).await { TryOutcome::Failed } else { TryOutcome::Abandoned }
     }
 
     async fn release(&self, at: i64, mailbox: Option<&str>) -> TryOutcome {
@@ -621,7 +615,7 @@ impl Try<'_> {
         }
     }
 
-    async fn finish(&self, finish: &Finish, _outcome: TryOutcome) -> bool {
+    async fn finish(&self, finish: &Finish) -> bool {
         let store = self.sh.outbox.store();
         match store.finish(self.mail.id, self.worker(), now_ms(), finish).await {
             Ok(true) => true,
