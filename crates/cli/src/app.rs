@@ -57,6 +57,7 @@ pub(crate) async fn run(cli: Cli) -> u8 {
             out.line(bridge.config().to_redacted_toml().trim_end());
             Ok(exit::OK)
         }
+        Command::Outbox(command) => crate::outbox_cmd::run(&out, bridge.clone(), command).await,
         Command::Providers => unreachable!("handled above"),
     };
     match result {
@@ -201,15 +202,21 @@ async fn send(out: &Out, bridge: &std::sync::Arc<MailBridge>, args: SendArgs) ->
     let user = user(bridge, args.user.user.as_deref())?.to_owned();
     if let Some(csv) = &args.from_csv {
         // Every row is checked before the first mail goes out.
-        return Ok(match crate::bulk::read(csv) {
-            Ok(rows) => {
-                bridge.account(&user)?;
-                crate::bulk::send(out, bridge.clone(), &user, rows, args.concurrency).await
-            }
-            Err(errors) => crate::bulk::report_invalid(out, csv, &errors),
-        });
+        let rows = match crate::bulk::read(csv) {
+            Ok(rows) => rows,
+            Err(errors) => return Ok(crate::bulk::report_invalid(out, csv, &errors)),
+        };
+        bridge.account(&user)?;
+        if args.queue {
+            let messages = crate::bulk::messages(&rows)?;
+            return crate::outbox_cmd::enqueue(out, bridge, &user, messages).await;
+        }
+        return Ok(crate::bulk::send(out, bridge.clone(), &user, rows, args.concurrency).await);
     }
     let message = build_message(&args)?;
+    if args.queue {
+        return crate::outbox_cmd::enqueue(out, bridge, &user, vec![(0, message)]).await;
+    }
     let receipt = bridge.send_as(&user, message).await?;
     print_receipt(out, &user, &receipt);
     Ok(exit::OK)

@@ -197,6 +197,13 @@ fn check_row(line: u64, fields: &BTreeMap<&str, &str>, base: &Path) -> Result<Ro
     Ok(row)
 }
 
+/// Every row's message, for queuing (files are read now).
+pub(crate) fn messages(rows: &[Row]) -> Result<Vec<(u64, OutgoingMessage)>, Error> {
+    rows.iter()
+        .map(|r| r.message().map(|m| (r.line, m)).map_err(|e| e.with_context("line", r.line)))
+        .collect()
+}
+
 /// Prints the rows that cannot be sent; nothing has been sent.
 pub(crate) fn report_invalid(out: &Out, path: &Path, errors: &[RowError]) -> u8 {
     if out.json {

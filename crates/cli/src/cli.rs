@@ -42,6 +42,46 @@ pub(crate) enum Command {
     Config(ConfigCommand),
     /// List the registered provider types.
     Providers,
+    /// The durable outbox: its worker, its state, retries and retention.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OutboxCommand {
+    /// Run the worker: send queued mail through each user's route.
+    Run {
+        /// Exit once no mail is queued or being sent (failed mails do not keep it running).
+        #[arg(long)]
+        until_empty: bool,
+    },
+    /// Count the mails in each state.
+    Status,
+    /// List mails, newest first.
+    List {
+        /// Only mails in this state.
+        #[arg(long, value_parser = ["queued", "sending", "sent", "failed"])]
+        state: Option<String>,
+        /// How many mails at most.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Show one mail with its attempts.
+    Show {
+        /// The outbox id.
+        id: i64,
+    },
+    /// Queue a failed mail again.
+    Retry {
+        /// The outbox id.
+        id: i64,
+    },
+    /// Delete sent mails older than an age such as 30d, 12h or 90m.
+    Purge {
+        /// The age: a number followed by d, h, m or s.
+        #[arg(long, value_name = "AGE")]
+        sent_older_than: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +135,9 @@ pub(crate) struct SendArgs {
     /// Importance.
     #[arg(long, value_enum, default_value = "normal")]
     pub(crate) importance: ImportanceArg,
+    /// Queue the mail(s) in the durable outbox instead of sending now; prints the outbox ids.
+    #[arg(long)]
+    pub(crate) queue: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -37,6 +37,17 @@ pub(crate) enum Msg {
     Sent,
     Failed,
     MailsPerSecond,
+    Queued,
+    OutboxWorkerDone,
+    StateQueued,
+    StateSending,
+    StateSent,
+    StateFailed,
+    Recovered,
+    Retried,
+    NeedsLookup,
+    Guarantee,
+    Purged,
 }
 
 impl Msg {
@@ -95,6 +106,28 @@ impl Msg {
             (Msg::Failed, En) => "Failed",
             (Msg::MailsPerSecond, Es) => "e-mails/s",
             (Msg::MailsPerSecond, En) => "mails/s",
+            (Msg::Queued, Es) => "Encolado en la bandeja de salida",
+            (Msg::Queued, En) => "Queued in the outbox",
+            (Msg::OutboxWorkerDone, Es) => "Bandeja de salida procesada",
+            (Msg::OutboxWorkerDone, En) => "Outbox worker finished",
+            (Msg::StateQueued, Es) => "en cola",
+            (Msg::StateQueued, En) => "queued",
+            (Msg::StateSending, Es) => "enviando",
+            (Msg::StateSending, En) => "sending",
+            (Msg::StateSent, Es) => "enviados",
+            (Msg::StateSent, En) => "sent",
+            (Msg::StateFailed, Es) => "fallidos",
+            (Msg::StateFailed, En) => "failed",
+            (Msg::Recovered, Es) => "ya enviados antes (encontrados)",
+            (Msg::Recovered, En) => "found already sent",
+            (Msg::Retried, Es) => "reintentos programados",
+            (Msg::Retried, En) => "retries scheduled",
+            (Msg::NeedsLookup, Es) => "pendientes de comprobar si ya se enviaron",
+            (Msg::NeedsLookup, En) => "to be looked up before any resend",
+            (Msg::Guarantee, Es) => "Garantía",
+            (Msg::Guarantee, En) => "Guarantee",
+            (Msg::Purged, Es) => "Eliminados",
+            (Msg::Purged, En) => "Purged",
         }
     }
 }
@@ -360,11 +393,11 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         "smtp.auth-disabled" => (
             (
                 "SMTP AUTH está desactivado para este buzón o su inquilino",
-                "En Office 365 active SMTP autenticado para el buzón (Centro de administración de Microsoft 365 > Usuarios activos > el usuario > Correo > Administrar aplicaciones de correo) y para el inquilino (Centro de administración de Exchange > Configuración > Flujo de correo); o use auth = \"xoauth2\" o el proveedor office365",
+                "En Office 365 active SMTP autenticado para el buzón (Centro de administración de Microsoft 365 > Usuarios activos > el usuario > Correo > Administrar aplicaciones de correo, o Set-CASMailbox <dirección> -SmtpClientAuthenticationDisabled $false) y, si hace falta, para el inquilino (Centro de administración de Exchange > Configuración > Flujo de correo: desmarque la opción que desactiva el protocolo SMTP AUTH para la organización); si los valores predeterminados de seguridad bloquean la autenticación básica, use auth = \"xoauth2\" o el proveedor office365",
             ),
             (
                 "SMTP AUTH is disabled for this mailbox or its tenant",
-                "In Office 365, enable Authenticated SMTP for the mailbox (Microsoft 365 admin center > Active users > the user > Mail > Manage email apps) and for the tenant (Exchange admin center > Settings > Mail flow); or use auth = \"xoauth2\" or the office365 provider",
+                "In Office 365, enable Authenticated SMTP for the mailbox (Microsoft 365 admin center > Active users > the user > Mail > Manage email apps, or Set-CASMailbox <address> -SmtpClientAuthenticationDisabled $false) and, if needed, for the tenant (Exchange admin center > Settings > Mail flow: clear \"Turn off SMTP AUTH protocol for your organization\"); if Security defaults block basic authentication, use auth = \"xoauth2\" or the office365 provider",
             ),
         ),
         "smtp.auth-required" => (
@@ -380,11 +413,11 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         "smtp.auth-unavailable" => (
             (
                 "El servidor SMTP no ofrece el mecanismo de autenticación configurado",
-                "Ponga en auth un mecanismo que el servidor ofrezca, o auth = \"none\" si acepta correo sin iniciar sesión",
+                "Ponga en auth un mecanismo que el servidor ofrezca, o auth = \"none\" si acepta correo sin iniciar sesión; algunos servidores solo ofrecen AUTH tras STARTTLS",
             ),
             (
                 "The SMTP server offers no authentication mechanism for the configured auth",
-                "Set auth to a mechanism the server offers, or auth = \"none\" if the relay accepts mail without login",
+                "Set auth to a mechanism the server offers, or auth = \"none\" if the relay accepts mail without login; some servers offer AUTH only after STARTTLS",
             ),
         ),
         "smtp.send-as-denied" => (
@@ -551,12 +584,12 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         ),
         "o365.whitespace" => (
             (
-                "El valor tiene espacios o saltos de línea alrededor",
-                "Quite los espacios o saltos de línea; vuelva a copiar el valor del portal de Entra ID",
+                "Un valor copiado tiene espacios o saltos de línea alrededor",
+                "Quite los espacios o saltos de línea del valor que nombra el detalle (client_id, tenant_id o el secreto de la cuenta, el campo Token de G360 ERP), o vuelva a copiarlo del portal de Entra ID",
             ),
             (
-                "The value has white space around it",
-                "Remove the spaces or line breaks around it; copy the value again from the Entra ID portal",
+                "A copied value has spaces or line breaks around it",
+                "Remove the spaces or line breaks around the value the detail names (client_id, tenant_id or the account's secret, the Token field in G360 ERP), or copy it again from the Entra ID portal",
             ),
         ),
         "o365.secret-is-id" => (

@@ -10,6 +10,7 @@ mod app;
 mod bulk;
 mod cli;
 mod i18n;
+mod outbox_cmd;
 mod output;
 
 use std::process::ExitCode;

@@ -109,12 +109,7 @@ impl MailBridge {
     pub async fn send_as(&self, user: &str, message: OutgoingMessage) -> Result<SendReceipt> {
         let account = self.account(user)?;
         let provider = self.provider(user)?;
-        let message = if message.from().is_none() {
-            message.with_from(account.address.clone())
-        } else {
-            message
-        };
-        check_capabilities(provider.as_ref(), &message)?;
+        let message = self.prepare(user, message)?;
         let integration = self.config.integration_of(account).map(|i| i.id.clone());
         let result = provider.send(&message).await;
         match result {
@@ -130,6 +125,20 @@ impl MailBridge {
                 Err(e.with_context("user", user))
             }
         }
+    }
+
+    /// Fills in the sender (the account's address unless the message names
+    /// one) and checks the provider's capabilities.
+    pub(crate) fn prepare(&self, user: &str, message: OutgoingMessage) -> Result<OutgoingMessage> {
+        let account = self.account(user)?;
+        let provider = self.provider(user)?;
+        let message = if message.from().is_none() {
+            message.with_from(account.address.clone())
+        } else {
+            message
+        };
+        check_capabilities(provider.as_ref(), &message)?;
+        Ok(message)
     }
 
     /// Lists messages of `user`'s mailbox.

@@ -33,6 +33,8 @@ pub const ENV_PREFIX: &str = "G360_MAIL_";
 pub const DEFAULT_CONFIG_FILE: &str = "g360-mail.toml";
 /// Where the embedded default writes mail.
 pub const DEFAULT_MAIL_DIRECTORY: &str = "./mail-outbox";
+/// The SQLite file of the outbox, beside the configuration file by default.
+pub const DEFAULT_OUTBOX_FILE: &str = "g360-mail-outbox.db";
 
 /// Language of user-facing messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -110,7 +112,90 @@ pub struct BridgeConfig {
     accounts: Vec<MailAccount>,
     /// Where each account's secret came from, for `config show`.
     secret_sources: BTreeMap<String, SecretSource>,
+    outbox: OutboxConfig,
     source: ConfigSource,
+}
+
+/// The `[outbox]` section: where queued mail is kept and how fast it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutboxConfig {
+    /// `sqlite://…` or `postgres://…`; by default a SQLite file
+    /// `g360-mail-outbox.db` beside the configuration file (or in the working
+    /// directory without one).
+    pub url: String,
+    /// Sends started per sending mailbox per minute (Exchange Online: 30).
+    pub messages_per_minute: u32,
+    /// Sends in flight at once per sending mailbox (Graph: 4).
+    pub max_in_flight_per_mailbox: u32,
+    /// Attempts before a mail is moved to `failed`.
+    pub max_attempts: u32,
+    /// How long a worker holds a claimed mail before another may take it over.
+    pub lease_ms: u64,
+    /// How long to wait, after an unknown outcome, before concluding from a
+    /// lookup that a mail did not go out.
+    pub settle_delay_ms: u64,
+    /// First retry delay (doubled per attempt, with jitter).
+    pub base_backoff_ms: u64,
+    /// Longest retry delay.
+    pub max_backoff_ms: u64,
+}
+
+impl OutboxConfig {
+    fn defaults(source: &ConfigSource) -> Self {
+        let dir = match source {
+            ConfigSource::File(p) => p.parent().map(PathBuf::from).unwrap_or_default(),
+            ConfigSource::Embedded => PathBuf::new(),
+        };
+        let file = dir.join(DEFAULT_OUTBOX_FILE);
+        let options = g360_mail_outbox::OutboxOptions::default();
+        OutboxConfig {
+            url: format!("sqlite://{}?mode=rwc", file.display()),
+            messages_per_minute: options.messages_per_minute,
+            max_in_flight_per_mailbox: options.max_in_flight_per_mailbox,
+            max_attempts: options.max_attempts,
+            lease_ms: millis(options.lease),
+            settle_delay_ms: millis(options.settle_delay),
+            base_backoff_ms: millis(options.base_backoff),
+            max_backoff_ms: millis(options.max_backoff),
+        }
+    }
+
+    /// The outbox options these settings stand for.
+    pub fn options(&self) -> g360_mail_outbox::OutboxOptions {
+        let mut o = g360_mail_outbox::OutboxOptions::default();
+        o.messages_per_minute = self.messages_per_minute;
+        o.max_in_flight_per_mailbox = self.max_in_flight_per_mailbox;
+        o.max_attempts = self.max_attempts;
+        o.lease = std::time::Duration::from_millis(self.lease_ms);
+        o.settle_delay = std::time::Duration::from_millis(self.settle_delay_ms);
+        o.base_backoff = std::time::Duration::from_millis(self.base_backoff_ms);
+        o.max_backoff = std::time::Duration::from_millis(self.max_backoff_ms);
+        o
+    }
+
+    /// The URL with any password replaced by `[redacted]`.
+    pub fn redacted_url(&self) -> String {
+        redact_url_password(&self.url)
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `scheme://user:password@host/…` → `scheme://user:[redacted]@host/…`.
+fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            format!("{scheme}://{user}:{}@{host}{path}", g360_mail_core::REDACTED)
+        }
+        _ => url.to_owned(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,13 +293,14 @@ impl BridgeConfig {
             validate_integrations(root.remove("integrations"), registry, &mut problems);
         let (accounts, secret_sources) =
             validate_accounts(root.remove("accounts"), &integrations, registry, &mut problems);
+        let outbox = validate_outbox(root.remove("outbox"), &source, &mut problems);
         for key in root.keys() {
-            problems.push(unknown_key(key, &["lang", "integrations", "accounts"]));
+            problems.push(unknown_key(key, &["lang", "integrations", "accounts", "outbox"]));
         }
         if !problems.is_empty() {
             return Err(ConfigError::invalid(&source, problems));
         }
-        Ok(BridgeConfig { lang, integrations, accounts, secret_sources, source })
+        Ok(BridgeConfig { lang, integrations, accounts, secret_sources, outbox, source })
     }
 
     /// The configured language.
@@ -225,6 +311,11 @@ impl BridgeConfig {
     /// Where the configuration came from.
     pub fn source(&self) -> &ConfigSource {
         &self.source
+    }
+
+    /// The `[outbox]` settings (defaults when the section is absent).
+    pub fn outbox(&self) -> &OutboxConfig {
+        &self.outbox
     }
 
     /// Every integration.
@@ -313,7 +404,17 @@ impl BridgeConfig {
                 Value::Object(m)
             })
             .collect();
-        let doc = json!({ "lang": self.lang.as_str(), "integrations": integrations, "accounts": accounts });
+        let outbox = json!({
+            "url": self.outbox.redacted_url(),
+            "messages_per_minute": self.outbox.messages_per_minute,
+            "max_in_flight_per_mailbox": self.outbox.max_in_flight_per_mailbox,
+            "max_attempts": self.outbox.max_attempts,
+            "lease_ms": self.outbox.lease_ms,
+            "settle_delay_ms": self.outbox.settle_delay_ms,
+            "base_backoff_ms": self.outbox.base_backoff_ms,
+            "max_backoff_ms": self.outbox.max_backoff_ms,
+        });
+        let doc = json!({ "lang": self.lang.as_str(), "outbox": outbox, "integrations": integrations, "accounts": accounts });
         toml::to_string_pretty(&doc)
             .unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
     }
@@ -686,6 +787,84 @@ fn validate_accounts(
         }
     }
     (out, sources)
+}
+
+fn validate_outbox(
+    value: Option<Value>,
+    source: &ConfigSource,
+    problems: &mut Vec<ConfigProblem>,
+) -> OutboxConfig {
+    const KNOWN: &[&str] = &[
+        "url",
+        "messages_per_minute",
+        "max_in_flight_per_mailbox",
+        "max_attempts",
+        "lease_ms",
+        "settle_delay_ms",
+        "base_backoff_ms",
+        "max_backoff_ms",
+    ];
+    let mut config = OutboxConfig::defaults(source);
+    let Some(value) = value else { return config };
+    let Value::Object(mut obj) = value else {
+        problems.push(
+            ConfigProblem::new("outbox", "expected a table")
+                .with_remedy("write it as an [outbox] section"),
+        );
+        return config;
+    };
+    if let Some(url) = take_text(&mut obj, "url", "outbox", problems) {
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if known.iter().any(|k| url.starts_with(k)) {
+            config.url = url;
+        } else {
+            problems.push(
+                ConfigProblem::new(
+                    "outbox.url",
+                    format!("unsupported database URL {:?}", redact_url_password(&url)),
+                )
+                .with_remedy(
+                    "use sqlite://path/outbox.db?mode=rwc or postgres://user@host:5432/database",
+                ),
+            );
+        }
+    }
+    let mut number = |key: &str, slot: &mut u32, max: u32| {
+        if let Some(v) = obj.remove(key) {
+            match v.as_u64().filter(|n| (1..=u64::from(max)).contains(n)) {
+                Some(n) => *slot = n as u32,
+                None => problems.push(ConfigProblem::new(
+                    format!("outbox.{key}"),
+                    format!("expected a whole number from 1 to {max}, found {}", short(&v)),
+                )),
+            }
+        }
+    };
+    number("messages_per_minute", &mut config.messages_per_minute, 10_000);
+    number("max_in_flight_per_mailbox", &mut config.max_in_flight_per_mailbox, 64);
+    number("max_attempts", &mut config.max_attempts, 1_000);
+    let mut millis_key = |key: &str, slot: &mut u64| {
+        if let Some(v) = obj.remove(key) {
+            match v.as_u64().filter(|n| (1..=7 * 86_400_000).contains(n)) {
+                Some(n) => *slot = n,
+                None => problems.push(ConfigProblem::new(
+                    format!("outbox.{key}"),
+                    format!(
+                        "expected milliseconds from 1 to 604800000 (a week), found {}",
+                        short(&v)
+                    ),
+                )),
+            }
+        }
+    };
+    millis_key("lease_ms", &mut config.lease_ms);
+    millis_key("settle_delay_ms", &mut config.settle_delay_ms);
+    millis_key("base_backoff_ms", &mut config.base_backoff_ms);
+    millis_key("max_backoff_ms", &mut config.max_backoff_ms);
+    for key in obj.keys() {
+        problems.push(unknown_key(&format!("outbox.{key}"), KNOWN));
+    }
+    config
 }
 
 /// Reads `key` or `key_env` (the name of an environment variable holding it).

@@ -259,3 +259,43 @@ fn redacted_toml_never_contains_secrets() {
         Ok(())
     });
 }
+
+#[test]
+fn outbox_section_is_validated_and_its_password_redacted() {
+    let found = problems(json!({
+        "outbox": { "url": "mysql://x", "messages_per_minute": 0, "max_attempts": "many", "lease": 5 },
+    }));
+    for (path, text) in [
+        ("outbox.url", "unsupported database URL"),
+        ("outbox.messages_per_minute", "whole number"),
+        ("outbox.max_attempts", "whole number"),
+        ("outbox.lease", "unknown key"),
+    ] {
+        assert!(has(&found, path, text), "missing {path}: {found:#?}");
+    }
+    let config = BridgeConfig::from_value(
+        json!({ "outbox": { "url": "postgres://erp:s3cr3t-pw@db.local:5432/erp", "messages_per_minute": 10, "lease_ms": 2000 } }),
+        &registry(),
+    )
+    .unwrap();
+    assert_eq!(config.outbox().messages_per_minute, 10);
+    assert_eq!(config.outbox().options().lease, std::time::Duration::from_secs(2));
+    assert_eq!(config.outbox().redacted_url(), "postgres://erp:[redacted]@db.local:5432/erp");
+    let shown = config.to_redacted_toml();
+    assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+}
+
+#[test]
+fn the_default_outbox_is_a_sqlite_file_beside_the_config() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.create_dir("etc")?;
+        jail.create_file("etc/g360.toml", "lang = \"en\"\n")?;
+        let config =
+            BridgeConfig::load(&ConfigSource::File("etc/g360.toml".into()), &registry()).unwrap();
+        assert_eq!(config.outbox().url, "sqlite://etc/g360-mail-outbox.db?mode=rwc");
+        assert_eq!(config.outbox().messages_per_minute, 30);
+        assert_eq!(config.outbox().max_in_flight_per_mailbox, 4);
+        Ok(())
+    });
+}
