@@ -1,0 +1,680 @@
+//! Every diagnosis of the administrator guides (`docs/setup-office365.es.md`,
+//! `docs/setup-office365.en.md`), provoked for real — against the Graph
+//! emulator or a scripted SMTP server — and read through `g360-mail verify`
+//! in Spanish and in English: the exit code, the failing check, the
+//! translated message of its code, a remedy line, and no secret anywhere.
+
+#[path = "../src/i18n.rs"]
+#[allow(dead_code, reason = "the CLI's texts; these tests use only error_text")]
+mod i18n;
+
+use std::any::Any;
+use std::path::Path;
+
+use g360_mail_testkit::graph::{
+    AccessPolicy, ClientSecret, EmulatorOptions, Fault, FaultMatch, GraphEmulator, MAIL_SEND,
+    MailboxState, QuickSetup, RbacGrant, RbacScope, Tenant,
+};
+use i18n::{Lang, error_text};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+const LANGS: [Lang; 2] = [Lang::Es, Lang::En];
+
+/// The account every situation verifies.
+const USER: &str = "jgarcia";
+const MAILBOX: &str = "jgarcia@contoso.com";
+
+/// Short timeouts and no retries: every diagnosis here is a final answer, and
+/// the tests must not wait on backoff.
+const FAST_O365: &str = "allow_insecure_http = true\nmax_attempts = 1\n\
+    request_timeout_ms = 5000\nconnect_timeout_ms = 2000\n\
+    initial_backoff_ms = 10\nmax_backoff_ms = 10\nsent_lookup_delay_ms = 10\n";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+async fn run(dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_g360-mail"));
+    cmd.current_dir(dir).args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("G360_MAIL_") || k == "NO_COLOR" {
+            cmd.env_remove(k);
+        }
+    }
+    // Debug logs of every crate, so the secret check sees them too.
+    cmd.env("G360_MAIL_LOG", "debug");
+    let out = cmd.output().await.expect("the binary runs");
+    Run {
+        code: out.status.code().expect("exit code"),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// A configuration in a temporary directory, the secrets it holds, and the
+/// server its endpoints point at (kept alive as long as the situation).
+struct Situation {
+    dir: tempfile::TempDir,
+    secrets: Vec<String>,
+    _server: Box<dyn Any + Send>,
+}
+
+impl Situation {
+    fn new(config: &str, secrets: Vec<String>, server: Box<dyn Any + Send>) -> Situation {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
+        Situation { dir, secrets, _server: server }
+    }
+
+    async fn verify(&self, lang: Lang) -> Run {
+        let r = run(self.dir.path(), &["--lang", lang.as_str(), "verify", "--user", USER]).await;
+        self.assert_no_secret(&r);
+        r
+    }
+
+    fn assert_no_secret(&self, r: &Run) {
+        for s in &self.secrets {
+            assert!(!r.stdout.contains(s.trim()), "a secret in stdout:\n{}", r.stdout);
+            assert!(!r.stderr.contains(s.trim()), "a secret in stderr:\n{}", r.stderr);
+        }
+        for out in [&r.stdout, &r.stderr] {
+            assert!(!out.contains("eyJ"), "an access token in the output:\n{out}");
+        }
+    }
+}
+
+/// The emulator with one tenant, one consented app and the mailboxes
+/// `jgarcia@contoso.com` and `mlopez@contoso.com`; `change` breaks one thing
+/// in the emulator or in the configuration text.
+async fn office365(
+    change: impl FnOnce(&GraphEmulator, &QuickSetup, &mut String) -> Vec<String>,
+) -> Situation {
+    let emulator = GraphEmulator::start().await;
+    let setup = emulator.quick_setup(&[MAILBOX, "mlopez@contoso.com"]);
+    let mut config =
+        setup.toml_config(&emulator.url()).replace("allow_insecure_http = true\n", FAST_O365);
+    let mut secrets = vec![setup.secret.clone()];
+    secrets.extend(change(&emulator, &setup, &mut config));
+    Situation::new(&config, secrets, Box::new(emulator))
+}
+
+/// The check that failed, its message and remedy, as `verify` printed them.
+fn failing_check<'a>(stdout: &'a str, check: &str) -> (&'a str, &'a str) {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let failed: Vec<usize> = (0..lines.len()).filter(|i| lines[*i].starts_with("  ✗ ")).collect();
+    assert_eq!(failed.len(), 1, "exactly one failed check expected:\n{stdout}");
+    let line = lines[failed[0]];
+    let rest = &line["  ✗ ".len()..];
+    let name = rest.split_whitespace().next().unwrap_or_default();
+    assert_eq!(name, check, "the failing check:\n{stdout}");
+    let text = rest[name.len()..].trim_start();
+    let remedy = lines.get(failed[0] + 1).map(|l| l.trim_start()).unwrap_or_default();
+    (text, remedy)
+}
+
+/// What a diagnosis looks like in the CLI: the check that fails, the code
+/// whose translation it prints, and the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Want {
+    check: &'static str,
+    code: &'static str,
+    exit: i32,
+}
+
+const fn w(check: &'static str, code: &'static str, exit: i32) -> Want {
+    Want { check, code, exit }
+}
+
+/// Every diagnosis of the guides' tables, as the tests below provoke it.
+/// `config check` marks a configuration refused when loaded, before any
+/// verify check runs.
+const DIAGNOSES: &[Want] = &[
+    w("config check", "o365.client-id-invalid", 2),
+    w("config check", "o365.tenant-id-invalid", 2),
+    w("configuration", "o365.secret-is-id", 3),
+    w("configuration", "o365.whitespace", 3),
+    w("tenant", "AADSTS90002", 3),
+    w("tenant", "o365.wrong-cloud", 3),
+    w("token", "AADSTS700016", 3),
+    w("token", "AADSTS7000215", 3),
+    w("token", "AADSTS7000222", 3),
+    w("token", "AADSTS7000112", 3),
+    w("token", "AADSTS53003", 3),
+    w("permissions", "o365.missing-role", 3),
+    w("permissions", "o365.no-roles", 3),
+    w("mailbox", "NoPermissionsInAccessToken", 3),
+    w("mailbox", "ErrorInvalidUser", 3),
+    w("mailbox", "MailboxNotEnabledForRESTAPI", 3),
+    w("mailbox", "o365.mailbox-not-in-app-scope", 3),
+    w("mailbox", "ErrorAccessDenied", 3),
+    w("connect", "smtp.connect-failed", 5),
+    w("tls", "smtp.starttls-unavailable", 3),
+    w("auth", "smtp.auth-unavailable", 3),
+    w("auth", "smtp.auth-failed", 3),
+    w("auth", "smtp.auth-disabled", 3),
+];
+
+/// The diagnosis of `code`.
+fn want(code: &str) -> Want {
+    *DIAGNOSES.iter().find(|d| d.code == code).unwrap_or_else(|| panic!("{code} not in DIAGNOSES"))
+}
+
+/// The rows `(check, code)` of a guide's diagnosis table.
+fn guide_rows(file: &str, header: &str) -> Vec<(String, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs").join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines().skip_while(|l| l.trim() != header).skip(2);
+    let mut rows = Vec::new();
+    while let Some(line) = lines.next().filter(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+        let unquote = |c: &str| c.trim_matches('`').to_owned();
+        rows.push((unquote(cells[1]), unquote(cells[2])));
+    }
+    assert!(!rows.is_empty(), "no diagnosis table in {file}");
+    rows
+}
+
+/// The guides list exactly the diagnoses provoked here, each with the check
+/// that catches it.
+#[test]
+fn the_guides_tables_are_the_diagnoses_tested_here() {
+    for (file, header) in [
+        ("setup-office365.es.md", "| Paso | Comprobación | Código | Mensaje |"),
+        ("setup-office365.en.md", "| Step | Check | Code | Message |"),
+    ] {
+        let rows = guide_rows(file, header);
+        for (check, code) in &rows {
+            assert_eq!(want(code).check, check, "{file}: the check of {code}");
+        }
+        for d in DIAGNOSES {
+            assert!(rows.iter().any(|(_, c)| c == d.code), "{file} does not list {}", d.code);
+        }
+    }
+}
+
+/// Runs `verify` in both languages and checks the diagnosis.
+async fn diagnose(s: &Situation, want: Want) {
+    for lang in LANGS {
+        let r = s.verify(lang).await;
+        let all = format!("{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.code, want.exit, "exit code of {want:?} in {lang}:\n{all}");
+        let (message, remedy) = error_text(want.code, lang)
+            .unwrap_or_else(|| panic!("{} has no {lang} text", want.code));
+        let (text, remedy_line) = failing_check(&r.stdout, want.check);
+        assert!(
+            text.starts_with(&format!("{message} — ")),
+            "{want:?} in {lang}: expected the message {message:?}, got:\n{all}"
+        );
+        let what = match lang {
+            Lang::Es => "qué hacer",
+            Lang::En => "what to do",
+        };
+        assert_eq!(remedy_line, format!("{what}: {remedy}"), "{want:?} in {lang}:\n{all}");
+        let last = match lang {
+            Lang::Es => "Hay comprobaciones que fallan",
+            Lang::En => "Some checks failed",
+        };
+        assert!(r.stdout.trim_end().ends_with(last), "{lang}:\n{}", r.stdout);
+    }
+}
+
+/// Runs `verify` in both languages and checks that the configuration is
+/// refused when loaded, before any check runs: exit 2, the key path, the
+/// problem and a remedy line.
+///
+/// The problem is printed as the provider or the bridge wrote it, in
+/// English in both languages: configuration problems carry no code the CLI
+/// could translate.
+async fn refused_on_load(s: &Situation, want: Option<Want>, key: &str, problem: &str) {
+    if let Some(want) = want {
+        assert_eq!((want.check, want.exit), ("config check", 2), "{want:?}");
+    }
+    for lang in LANGS {
+        let r = s.verify(lang).await;
+        let all = format!("{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.code, 2, "{key} in {lang}:\n{all}");
+        assert!(r.stdout.is_empty(), "no check runs:\n{all}");
+        let (title, what) = match lang {
+            Lang::Es => ("La configuración tiene problemas", "qué hacer: "),
+            Lang::En => ("The configuration has problems", "what to do: "),
+        };
+        assert!(r.stderr.starts_with(title), "{lang}:\n{all}");
+        assert!(r.stderr.contains(&format!("  - {key}: {problem}\n")), "{key} in {lang}:\n{all}");
+        assert!(r.stderr.contains(what), "no remedy in {lang}:\n{all}");
+    }
+}
+
+// ----- Office 365: the configuration -------------------------------------
+
+/// A client id that is not a GUID never reaches `verify`: the configuration
+/// is refused on load.
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_client_id_invalid() {
+    let s = office365(|_, setup, config| {
+        *config = config.replace(&setup.client_id, "G360 ERP - MAIL");
+        vec![]
+    })
+    .await;
+    refused_on_load(
+        &s,
+        Some(want("o365.client-id-invalid")),
+        "integrations[0].client_id",
+        "the application (client) ID is not a GUID",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_tenant_id_invalid() {
+    let s = office365(|_, setup, config| {
+        *config = config.replace(&setup.tenant_id, "https://portal.azure.com/contoso");
+        vec![]
+    })
+    .await;
+    refused_on_load(
+        &s,
+        Some(want("o365.tenant-id-invalid")),
+        "integrations[0].tenant_id",
+        "the directory (tenant) ID is neither a GUID nor a domain",
+    )
+    .await;
+}
+
+/// `common` and `organizations` are not tenants for client credentials.
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_tenant_id_common() {
+    let s = office365(|_, setup, config| {
+        *config = config.replace(&setup.tenant_id, "common");
+        vec![]
+    })
+    .await;
+    refused_on_load(
+        &s,
+        Some(want("o365.tenant-id-invalid")),
+        "integrations[0].tenant_id",
+        "\"common\" is not a tenant; client credentials need the tenant's own ID",
+    )
+    .await;
+}
+
+/// White space around an id is refused on load; around the secret, by the
+/// `configuration` check (below).
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_whitespace_around_the_client_id() {
+    let s = office365(|_, setup, config| {
+        *config = config.replace(&setup.client_id, &format!("{} ", setup.client_id));
+        vec![]
+    })
+    .await;
+    refused_on_load(&s, None, "integrations[0].client_id", "the value has white space around it")
+        .await;
+}
+
+/// The "Token" field left empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_secret_missing() {
+    let s = office365(|_, setup, config| {
+        *config = config.replace(&format!("secret = \"{}\"\n", setup.secret), "");
+        vec![]
+    })
+    .await;
+    refused_on_load(
+        &s,
+        None,
+        "accounts[0].secret",
+        "missing: accounts of provider \"office365\" need a secret",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_secret_is_id() {
+    let s = office365(|_, setup, config| {
+        *config = config.replace(&setup.secret, &setup.secret_key_id);
+        vec![setup.secret_key_id.clone()]
+    })
+    .await;
+    diagnose(&s, want("o365.secret-is-id")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_whitespace_around_the_secret() {
+    let s = office365(|_, setup, config| {
+        *config = config.replace(&setup.secret, &format!("{} ", setup.secret));
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("o365.whitespace")).await;
+}
+
+// ----- Office 365: tenant and token --------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aadsts90002_tenant_not_found() {
+    let s = office365(|_, setup, config| {
+        *config = config.replace(&setup.tenant_id, "0b0b0b0b-1111-2222-3333-444444444444");
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("AADSTS90002")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_wrong_cloud() {
+    let s = office365(|emulator, setup, _| {
+        let tenant = Tenant::new(&setup.tenant_id)
+            .with_domain("contoso.onmicrosoft.com")
+            .with_domain("contoso.com")
+            .with_msgraph_host("graph.microsoft.us");
+        emulator.add_tenant(tenant);
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("o365.wrong-cloud")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aadsts700016_app_not_in_tenant() {
+    let s = office365(|_, setup, config| {
+        *config = config.replace(&setup.client_id, "0c0c0c0c-1111-2222-3333-444444444444");
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("AADSTS700016")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aadsts7000215_wrong_secret() {
+    const WRONG: &str = "Wrong8Q~secret-value-0123456789abcdefghijkl";
+    let s = office365(|_, setup, config| {
+        *config = config.replace(&setup.secret, WRONG);
+        vec![WRONG.into()]
+    })
+    .await;
+    diagnose(&s, want("AADSTS7000215")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aadsts7000222_expired_secret() {
+    let s = office365(|emulator, setup, _| {
+        let expired = ClientSecret::expired(setup.secret.clone());
+        emulator.update_app(&setup.client_id, |app| app.secrets = vec![expired]);
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("AADSTS7000222")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aadsts7000112_app_disabled() {
+    let s = office365(|emulator, setup, _| {
+        emulator.update_app(&setup.client_id, |app| app.enabled = false);
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("AADSTS7000112")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aadsts53003_conditional_access() {
+    let s = office365(|emulator, _, _| {
+        emulator.push_fault_always(
+            FaultMatch::endpoint(g360_mail_testkit::graph::Endpoint::Token),
+            Fault::token_conditional_access(),
+        );
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("AADSTS53003")).await;
+}
+
+// ----- Office 365: permissions --------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_missing_role() {
+    let s = office365(|emulator, setup, _| {
+        emulator.update_app(&setup.client_id, |app| app.roles = vec![MAIL_SEND.into()]);
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("o365.missing-role")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_no_roles() {
+    let s = office365(|emulator, setup, _| {
+        emulator.update_app(&setup.client_id, |app| app.roles.clear());
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("o365.no-roles")).await;
+}
+
+// ----- Office 365: the mailbox ---------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn error_invalid_user() {
+    let s = office365(|_, _, config| {
+        *config = config
+            .replace(&format!("address = \"{MAILBOX}\""), "address = \"j.garcia@contoso.com\"");
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("ErrorInvalidUser")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mailbox_not_enabled_for_rest_api() {
+    let s = office365(|emulator, _, _| {
+        emulator.update_mailbox(MAILBOX, |m| m.state = MailboxState::NotEnabledForRest);
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("MailboxNotEnabledForRESTAPI")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_mailbox_not_in_app_scope() {
+    let s = office365(|emulator, setup, _| {
+        let policy = AccessPolicy::RestrictAccess(vec!["mlopez@contoso.com".into()]);
+        emulator.update_app(&setup.client_id, |app| app.access_policy = Some(policy));
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("o365.mailbox-not-in-app-scope")).await;
+}
+
+/// RBAC for Applications scoped to other mailboxes, no Entra consent: the
+/// permissions check only warns (`rbac_for_applications = true`), the
+/// mailbox check fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn error_access_denied_outside_rbac_scope() {
+    let s = office365(|emulator, setup, config| {
+        let grant =
+            RbacGrant::new(MAIL_SEND, RbacScope::Mailboxes(vec!["mlopez@contoso.com".into()]));
+        emulator.update_app(&setup.client_id, |app| {
+            app.roles.clear();
+            app.rbac = vec![grant];
+        });
+        *config = config.replace(FAST_O365, &format!("{FAST_O365}rbac_for_applications = true\n"));
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("ErrorAccessDenied")).await;
+}
+
+/// `rbac_for_applications = true` but neither consent nor an RBAC grant,
+/// on a Graph that answers role-less tokens with 401.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_permissions_in_access_token() {
+    let s = office365(|emulator, setup, config| {
+        emulator.update_app(&setup.client_id, |app| app.roles.clear());
+        emulator.configure(|o: &mut EmulatorOptions| o.no_roles_answers_401 = true);
+        *config = config.replace(FAST_O365, &format!("{FAST_O365}rbac_for_applications = true\n"));
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("NoPermissionsInAccessToken")).await;
+}
+
+// ----- SMTP ----------------------------------------------------------------
+
+const SMTP_PASSWORD: &str = "Smtp-Test-Passw0rd!";
+/// `facturas@contoso.com` in base64, as `AUTH LOGIN` sends the user name.
+const SMTP_USER_B64: &str = "ZmFjdHVyYXNAY29udG9zby5jb20=";
+/// The password in base64, as `AUTH LOGIN` sends it: it must not print either.
+const SMTP_PASSWORD_B64: &str = "U210cC1UZXN0LVBhc3N3MHJkIQ==";
+
+const O365_GREETING: &str =
+    "220 AM0PR10CA0001.outlook.office365.com Microsoft ESMTP MAIL Service ready";
+const O365_EHLO: &[&str] = &[
+    "250-AM0PR10CA0001.outlook.office365.com Hello [127.0.0.1]",
+    "250-SIZE 157286400",
+    "250-AUTH LOGIN XOAUTH2",
+    "250-8BITMIME",
+    "250 SMTPUTF8",
+];
+
+/// A scripted SMTP server: `script` answers `<connect>` and every command
+/// line with some lines, or `None` to close the connection.
+async fn smtp_fake(script: fn(&str) -> Option<Vec<String>>) -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let mut input = "<connect>".to_owned();
+                loop {
+                    let Some(reply) = script(&input) else { return };
+                    for line in reply {
+                        if write.write_all(format!("{line}\r\n").as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                    match lines.next_line().await {
+                        Ok(Some(line)) => input = line,
+                        _ => return,
+                    }
+                }
+            });
+        }
+    });
+    (port, task)
+}
+
+fn lines(l: &[&str]) -> Option<Vec<String>> {
+    Some(l.iter().map(|s| (*s).to_owned()).collect())
+}
+
+/// Office 365's answers up to the password, then `after_password`.
+fn office365_smtp(line: &str, after_password: &str) -> Option<Vec<String>> {
+    let upper = line.to_ascii_uppercase();
+    match () {
+        _ if line == "<connect>" => lines(&[O365_GREETING]),
+        _ if upper.starts_with("EHLO") => lines(O365_EHLO),
+        _ if upper == "AUTH LOGIN" => lines(&["334 VXNlcm5hbWU6"]),
+        _ if line == SMTP_USER_B64 => lines(&["334 UGFzc3dvcmQ6"]),
+        _ if upper.starts_with("QUIT") => None,
+        _ => lines(&[after_password]),
+    }
+}
+
+async fn smtp(script: fn(&str) -> Option<Vec<String>>, security: &str) -> Situation {
+    let (port, task) = smtp_fake(script).await;
+    smtp_situation(port, security, Box::new(task))
+}
+
+/// An `smtp` integration on `127.0.0.1:port` with short timeouts and one
+/// attempt, and one account with a password.
+fn smtp_situation(port: u16, security: &str, server: Box<dyn Any + Send>) -> Situation {
+    let config = format!(
+        "[[integrations]]\nid = \"relay\"\nprovider = \"smtp\"\nhost = \"127.0.0.1\"\n\
+         port = {port}\nsecurity = \"{security}\"\nconnect_timeout_ms = 2000\n\
+         command_timeout_ms = 2000\nmax_attempts = 1\nretry_delay_ms = 10\n\n\
+         [[accounts]]\nuser = \"{USER}\"\nprovider = \"smtp\"\n\
+         address = \"facturas@contoso.com\"\nsecret = \"{SMTP_PASSWORD}\"\n"
+    );
+    Situation::new(&config, vec![SMTP_PASSWORD.into(), SMTP_PASSWORD_B64.into()], server)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_auth_disabled() {
+    let s = smtp(
+        |line| {
+            office365_smtp(
+                line,
+                "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [AM0PR10CA0001.EURPRD10.PROD.OUTLOOK.COM]",
+            )
+        },
+        "none",
+    )
+    .await;
+    diagnose(&s, want("smtp.auth-disabled")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_auth_failed() {
+    let s = smtp(
+        |line| {
+            office365_smtp(
+                line,
+                "535 5.7.139 Authentication unsuccessful, the user credentials were incorrect. [AM0PR10CA0001.EURPRD10.PROD.OUTLOOK.COM]",
+            )
+        },
+        "none",
+    )
+    .await;
+    diagnose(&s, want("smtp.auth-failed")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_auth_unavailable() {
+    let s = smtp(
+        |line| {
+            let upper = line.to_ascii_uppercase();
+            match () {
+                _ if line == "<connect>" => lines(&["220 relay.test ESMTP"]),
+                _ if upper.starts_with("EHLO") => lines(&["250-relay.test", "250 8BITMIME"]),
+                _ if upper.starts_with("QUIT") => None,
+                _ => lines(&["502 5.5.1 Command not implemented"]),
+            }
+        },
+        "none",
+    )
+    .await;
+    diagnose(&s, want("smtp.auth-unavailable")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_starttls_unavailable() {
+    let s = smtp(
+        |line| {
+            let upper = line.to_ascii_uppercase();
+            match () {
+                _ if line == "<connect>" => lines(&["220 relay.test ESMTP"]),
+                _ if upper.starts_with("EHLO") => {
+                    lines(&["250-relay.test", "250-AUTH PLAIN LOGIN", "250 8BITMIME"])
+                }
+                _ if upper.starts_with("QUIT") => None,
+                _ => lines(&["502 5.5.1 Command not implemented"]),
+            }
+        },
+        "starttls",
+    )
+    .await;
+    diagnose(&s, want("smtp.starttls-unavailable")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_connect_failed() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let s = smtp_situation(port, "none", Box::new(()));
+    diagnose(&s, want("smtp.connect-failed")).await;
+}
