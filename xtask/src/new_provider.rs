@@ -64,6 +64,10 @@ pub(crate) fn main(root: &Path, args: &[String]) -> Result<(), String> {
     let [name] = args else {
         return Err(USAGE.into());
     };
+    if matches!(name.as_str(), "-h" | "--help" | "help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     if name.starts_with('-') {
         return Err(format!("unknown option {name}\n{USAGE}"));
     }
@@ -630,6 +634,14 @@ serde = "1"
         let err = scaffold(root, "carrier-pigeon-express").unwrap_err();
         assert!(err.contains("taken"), "{err}");
         assert_eq!(fs::read_to_string(root.join("Cargo.toml")).unwrap(), manifest);
+
+        // The command line: one name, and a summary of what was done.
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(main(root, &args(&[])).unwrap_err().starts_with("usage:"));
+        assert!(main(root, &args(&["a", "b"])).unwrap_err().starts_with("usage:"));
+        assert!(main(root, &args(&["--force"])).unwrap_err().contains("unknown option"));
+        main(root, &args(&["pigeon"])).unwrap();
+        assert!(root.join("crates/pigeon/src/provider.rs").is_file());
 
         // A bad name or an unusable manifest writes nothing.
         assert!(scaffold(root, "Bad").is_err());
