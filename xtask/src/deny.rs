@@ -18,7 +18,11 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
         }
         _ => extract_snapshot(root)?,
     };
-    run::cargo(root, &["deny", "--offline", "check", "--hide-inclusion-graph"], &[("G360_ADVISORY_DB", &db)])
+    run::cargo(
+        root,
+        &["deny", "--offline", "check", "--hide-inclusion-graph"],
+        &[("G360_ADVISORY_DB", &db)],
+    )
 }
 
 /// Extracts the newest snapshot under `../shared/tools` into

@@ -163,15 +163,17 @@ impl OutboxConfig {
 
     /// The outbox options these settings stand for.
     pub fn options(&self) -> g360_mail_outbox::OutboxOptions {
-        let mut o = g360_mail_outbox::OutboxOptions::default();
-        o.messages_per_minute = self.messages_per_minute;
-        o.max_in_flight_per_mailbox = self.max_in_flight_per_mailbox;
-        o.max_attempts = self.max_attempts;
-        o.lease = std::time::Duration::from_millis(self.lease_ms);
-        o.settle_delay = std::time::Duration::from_millis(self.settle_delay_ms);
-        o.base_backoff = std::time::Duration::from_millis(self.base_backoff_ms);
-        o.max_backoff = std::time::Duration::from_millis(self.max_backoff_ms);
-        o
+        use std::time::Duration;
+        g360_mail_outbox::OutboxOptions {
+            messages_per_minute: self.messages_per_minute,
+            max_in_flight_per_mailbox: self.max_in_flight_per_mailbox,
+            max_attempts: self.max_attempts,
+            lease: Duration::from_millis(self.lease_ms),
+            settle_delay: Duration::from_millis(self.settle_delay_ms),
+            base_backoff: Duration::from_millis(self.base_backoff_ms),
+            max_backoff: Duration::from_millis(self.max_backoff_ms),
+            ..g360_mail_outbox::OutboxOptions::default()
+        }
     }
 
     /// The URL with any password replaced by `[redacted]`.

@@ -1,5 +1,7 @@
 //! Configuration loading and validation.
 
+#![allow(clippy::result_large_err, reason = "figment::Jail closures return figment::Error, which is large")]
+
 use std::sync::Arc;
 
 use g360_erp_bridge::{BridgeConfig, ConfigError, ConfigSource, Lang};

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::OutboxId;
 use crate::document;
 use crate::model::{AttemptResult, Guarantee, MailState, StoredError};
 use crate::options::{OutboxOptions, WorkerOptions};
@@ -105,6 +106,22 @@ struct Shared {
     outbox: Outbox,
     sender: Arc<dyn OutboxSender>,
     options: WorkerOptions,
+    /// Mails a task of this worker is trying right now. A late lease renewal
+    /// can let this same worker claim such a mail again; it must not start a
+    /// second try of it (the lease cannot tell two tasks of one worker apart).
+    in_progress: std::sync::Mutex<std::collections::HashSet<OutboxId>>,
+}
+
+/// Takes a mail out of [`Shared::in_progress`] when its try ends, however it ends.
+struct InProgress {
+    sh: Arc<Shared>,
+    id: OutboxId,
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.sh.in_progress.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+    }
 }
 
 impl fmt::Debug for Worker {
@@ -119,7 +136,9 @@ impl fmt::Debug for Worker {
 impl Worker {
     /// A worker for `outbox` sending through `sender`.
     pub fn new(outbox: Outbox, sender: Arc<dyn OutboxSender>, options: WorkerOptions) -> Self {
-        Worker { shared: Arc::new(Shared { outbox, sender, options }) }
+        Worker {
+            shared: Arc::new(Shared { outbox, sender, options, in_progress: Default::default() }),
+        }
     }
 
     /// The name this worker uses in leases and attempts.
@@ -175,7 +194,17 @@ impl Worker {
                     Ok(mails) => {
                         claimed = mails.len();
                         for mail in mails {
-                            tasks.spawn(process(Arc::clone(sh), mail, stop_rx.clone()));
+                            let fresh = sh
+                                .in_progress
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert(mail.id);
+                            if fresh {
+                                let guard = InProgress { sh: Arc::clone(sh), id: mail.id };
+                                tasks.spawn(process(Arc::clone(sh), mail, stop_rx.clone(), guard));
+                            } else {
+                                tracing::warn!(id = %mail.id, "reclaimed a mail this worker is still trying; leaving it to that try");
+                            }
                         }
                     }
                     Err(e) if until_empty => break Err(e),
@@ -239,7 +268,12 @@ fn record(summary: &mut RunSummary, done: Result<TryOutcome, tokio::task::JoinEr
 }
 
 /// One try at a claimed mail, with the lease renewed while it runs.
-async fn process(sh: Arc<Shared>, mail: ClaimedMail, stop: watch::Receiver<bool>) -> TryOutcome {
+async fn process(
+    sh: Arc<Shared>,
+    mail: ClaimedMail,
+    stop: watch::Receiver<bool>,
+    _guard: InProgress,
+) -> TryOutcome {
     let lease = sh.outbox.options().lease;
     let heartbeat = async {
         let mut every = tokio::time::interval((lease / 3).max(Duration::from_millis(10)));
@@ -512,7 +546,7 @@ impl Try<'_> {
     /// An error from setting up the try or from a lookup: nothing was sent now.
     async fn error_before_send(&self, e: Error, guarantee: Option<Guarantee>) -> TryOutcome {
         let tries = self.mail.attempts + 1;
-        if e.is_temporary() && tries < self.opts().max_attempts {
+        if transient(&e) && tries < self.opts().max_attempts {
             let next = after(now_ms(), backoff(self.opts(), tries, e.retry_after()));
             self.retry(&e, next, self.mail.needs_lookup, 1, guarantee, None).await
         } else {
@@ -544,7 +578,7 @@ impl Try<'_> {
         let unknown = e.kind() == ErrorKind::OutcomeUnknown;
         // An unknown outcome is always followed by a lookup where the route
         // has one, even past the attempt budget: the lookup decides.
-        let retry = (e.is_temporary() && tries < self.opts().max_attempts)
+        let retry = (transient(&e) && tries < self.opts().max_attempts)
             || (unknown
                 && (guarantee == Guarantee::ExactlyOnce || tries < self.opts().max_attempts));
         if unknown {
@@ -667,9 +701,16 @@ fn error_end(e: &Error) -> AttemptEnd {
     }
 }
 
+/// Whether a later attempt may succeed. A provider marks its own errors
+/// persistent once *its* retries are exhausted (seconds); the outbox retries on
+/// a scale of minutes, so throttling and unavailability stay worth retrying.
+fn transient(e: &Error) -> bool {
+    e.is_temporary() || matches!(e.kind(), ErrorKind::Throttled | ErrorKind::Unavailable)
+}
+
 fn gave_up(e: &Error, tries: u32) -> StoredError {
     let mut stored = StoredError::from_error(e);
-    if e.is_temporary() {
+    if transient(e) {
         stored.message = format!("gave up after {tries} attempts: {}", stored.message);
     }
     stored
