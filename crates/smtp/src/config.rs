@@ -65,9 +65,8 @@ pub enum SmtpAuth {
     Login,
     /// The secret is an OAuth 2.0 bearer token, sent with `AUTH XOAUTH2`.
     Xoauth2,
-    /// No authentication: a relay that accepts mail by client address. The
-    /// account still needs a `secret` (every `smtp` account does, see
-    /// [`SmtpFactory`](crate::SmtpFactory)), but its value is not used.
+    /// No authentication: a relay that accepts mail by client address; the
+    /// account needs no `secret`.
     None,
 }
 

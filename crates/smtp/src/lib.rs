@@ -47,6 +47,11 @@ impl ProviderFactory for SmtpFactory {
         true
     }
 
+    /// A relay without authentication (`auth = "none"`) needs no secret.
+    fn secret_required(&self, settings: &SmtpSettings) -> bool {
+        settings.auth != SmtpAuth::None
+    }
+
     fn validate(&self, settings: &SmtpSettings) -> Vec<ConfigProblem> {
         settings.problems()
     }
