@@ -70,21 +70,49 @@ pub(crate) async fn run(cli: Cli) -> u8 {
 }
 
 fn config_error(out: &Out, e: &ConfigError) -> u8 {
+    // A problem with a known code is shown in the user's language, with the
+    // precise English detail in brackets.
+    let text = |p: &g360_mail_core::ConfigProblem| -> (String, Option<String>) {
+        match p.code.as_deref().and_then(|c| crate::i18n::error_text(c, out.lang)) {
+            Some((m, r)) => {
+                let message = if m.eq_ignore_ascii_case(&p.message) {
+                    m.to_owned()
+                } else {
+                    format!("{m} ({})", p.message)
+                };
+                let remedy = match (out.lang, &p.remedy) {
+                    (Lang::En, Some(own)) => own.clone(),
+                    _ => r.to_owned(),
+                };
+                (message, Some(remedy))
+            }
+            None => (p.message.clone(), p.remedy.clone()),
+        }
+    };
     if out.json {
         let problems: Vec<_> = e
             .problems()
             .iter()
-            .map(|p| json!({ "path": p.path, "message": p.message, "remedy": p.remedy }))
+            .map(|p| {
+                let (message, remedy) = text(p);
+                json!({ "path": p.path, "code": p.code, "message": message, "detail": p.message, "remedy": remedy })
+            })
             .collect();
         out.json_value(&json!({ "ok": false, "error": {
             "kind": "config", "code": "config.invalid", "message": e.to_string(), "problems": problems,
             "exit_code": exit::USAGE } }));
         return exit::USAGE;
     }
-    eprintln!("{}: {e}", out.t(Msg::Problems));
+    match e {
+        ConfigError::Invalid { origin, problems } => {
+            eprintln!("{} ({origin}): {}", out.t(Msg::Problems), problems.len());
+        }
+        other => eprintln!("{}: {other}", out.t(Msg::ConfigUnreadable)),
+    }
     for p in e.problems() {
-        eprintln!("  - {p}");
-        if let Some(r) = &p.remedy {
+        let (message, remedy) = text(p);
+        eprintln!("  - {}: {message}", p.path);
+        if let Some(r) = remedy {
             eprintln!("      {}: {r}", out.t(Msg::WhatToDo));
         }
     }

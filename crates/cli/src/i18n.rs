@@ -48,6 +48,7 @@ pub(crate) enum Msg {
     NeedsLookup,
     Guarantee,
     Purged,
+    ConfigUnreadable,
 }
 
 impl Msg {
@@ -128,6 +129,8 @@ impl Msg {
             (Msg::Guarantee, En) => "Guarantee",
             (Msg::Purged, Es) => "Eliminados",
             (Msg::Purged, En) => "Purged",
+            (Msg::ConfigUnreadable, Es) => "No se puede leer la configuración",
+            (Msg::ConfigUnreadable, En) => "Cannot read the configuration",
         }
     }
 }
@@ -1022,6 +1025,67 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
             (
                 "The message or folder was not found",
                 "Use an id the current listing (inbox) returns",
+            ),
+        ),
+        "config.unknown-key" => (
+            (
+                "Clave desconocida",
+                "Revise la ortografía; las claves válidas se listan en el README y en docs/",
+            ),
+            (
+                "Unknown key",
+                "Check the spelling; the valid keys are listed in the README and docs/",
+            ),
+        ),
+        "config.invalid-value" => (
+            ("Valor no válido", "Corrija el valor según el tipo que se indica"),
+            ("Invalid value", "Fix the value to the type shown"),
+        ),
+        "config.duplicate" => (
+            (
+                "Identificador repetido",
+                "Dé a cada integración su propio id y a cada usuario una sola cuenta",
+            ),
+            ("Duplicate identifier", "Give each integration its own id, and each user one account"),
+        ),
+        "config.secret-missing" => (
+            (
+                "Falta el secreto",
+                "Ponga el secreto en secret (para Office 365 el VALOR del secreto de cliente; para SMTP la contraseña) o indique secret_env",
+            ),
+            (
+                "The secret is missing",
+                "Set secret (for Office 365 the client secret VALUE, for SMTP the password) or secret_env",
+            ),
+        ),
+        "config.secret-env-missing" => (
+            (
+                "La variable de entorno del secreto no está definida",
+                "Exporte la variable con el valor del secreto antes de arrancar, o use secret",
+            ),
+            (
+                "The secret's environment variable is not set",
+                "Export the variable with the secret's value before starting, or use secret",
+            ),
+        ),
+        "config.no-integration" => (
+            (
+                "No hay ninguna integración de ese tipo de proveedor",
+                "Añada una entrada [[integrations]] con ese provider",
+            ),
+            (
+                "No integration of that provider type is configured",
+                "Add an [[integrations]] entry with that provider",
+            ),
+        ),
+        "config.ambiguous-integration" => (
+            (
+                "Hay varias integraciones de ese tipo de proveedor",
+                "Indique en integration el id de la que usa esta cuenta",
+            ),
+            (
+                "Several integrations have that provider type",
+                "Set integration to the id of the one this account uses",
             ),
         ),
         _ => return None,

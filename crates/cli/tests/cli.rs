@@ -228,10 +228,10 @@ fn config_check_lists_every_problem_and_exits_2() {
     let r = run(dir.path(), &["config", "check"]);
     assert_eq!(r.code, 2, "{}", r.stdout);
     for needle in [
-        "integrations[0].colour",
-        "integrations[1].id: duplicate integration id",
-        "integrations[1].provider: unknown provider type \"pigeon\"; registered types: file",
-        "accounts[0].address",
+        "integrations[0].colour: Clave desconocida (unknown field `colour`",
+        "integrations[1].id: Identificador repetido (duplicate integration id",
+        "integrations[1].provider: Tipo de proveedor desconocido (unknown provider type \"pigeon\"; registered types: file, office365, smtp)",
+        "accounts[0].address: Dirección de e-mail no válida",
     ] {
         assert!(r.stderr.contains(needle), "{needle} not in\n{}", r.stderr);
     }

@@ -226,9 +226,8 @@ async fn diagnose(s: &Situation, want: Want) {
 /// refused when loaded, before any check runs: exit 2, the key path, the
 /// problem and a remedy line.
 ///
-/// The problem is printed as the provider or the bridge wrote it, in
-/// English in both languages: configuration problems carry no code the CLI
-/// could translate.
+/// A problem with a code is shown translated, followed by the provider's or
+/// the bridge's English detail in brackets.
 async fn refused_on_load(s: &Situation, want: Option<Want>, key: &str, problem: &str) {
     if let Some(want) = want {
         assert_eq!((want.check, want.exit), ("config check", 2), "{want:?}");
@@ -243,7 +242,16 @@ async fn refused_on_load(s: &Situation, want: Option<Want>, key: &str, problem: 
             Lang::En => ("The configuration has problems", "what to do: "),
         };
         assert!(r.stderr.starts_with(title), "{lang}:\n{all}");
-        assert!(r.stderr.contains(&format!("  - {key}: {problem}\n")), "{key} in {lang}:\n{all}");
+        let line = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("  - {key}: ")))
+            .unwrap_or_else(|| panic!("{key} in {lang}:\n{all}"));
+        assert!(line.to_lowercase().contains(&problem.to_lowercase()), "{key} in {lang}:\n{all}");
+        if let Some(want) = want {
+            let (message, _) = error_text(want.code, lang).expect("a translated code");
+            assert!(line.contains(message), "{key} in {lang}: {message:?} not in\n{all}");
+        }
         assert!(r.stderr.contains(what), "no remedy in {lang}:\n{all}");
     }
 }

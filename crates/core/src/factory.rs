@@ -24,17 +24,25 @@ pub struct ConfigProblem {
     pub message: String,
     /// What to do.
     pub remedy: Option<String>,
+    /// A stable diagnostic code user interfaces translate (`o365.client-id-invalid`).
+    pub code: Option<String>,
 }
 
 impl ConfigProblem {
     /// A problem at `path`.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigProblem { path: path.into(), message: message.into(), remedy: None }
+        ConfigProblem { path: path.into(), message: message.into(), remedy: None, code: None }
     }
 
     /// Adds the remedy.
     pub fn with_remedy(mut self, remedy: impl Into<String>) -> Self {
         self.remedy = Some(remedy.into());
+        self
+    }
+
+    /// Adds the stable diagnostic code.
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
         self
     }
 
@@ -120,7 +128,13 @@ impl<F: ProviderFactory> Erased<F> {
         serde_path_to_error::deserialize(settings).map_err(|e| {
             let path = e.path().to_string();
             let path = if path == "." { String::new() } else { path };
-            ConfigProblem::new(path, e.into_inner().to_string())
+            let message = e.into_inner().to_string();
+            let code = if message.starts_with("unknown field") {
+                "config.unknown-key"
+            } else {
+                "config.invalid-value"
+            };
+            ConfigProblem::new(path, message).with_code(code)
         })
     }
 }
@@ -256,6 +270,7 @@ impl ProviderRegistry {
     ) -> std::result::Result<(), Vec<ConfigProblem>> {
         let Some(factory) = self.factories.get(provider_type) else {
             return Err(vec![ConfigProblem::new("provider", self.unknown(provider_type))
+                .with_code("config.unknown-provider")
                 .with_remedy("use one of the registered types, or register the provider's crate in the application")]);
         };
         let problems = factory.check(settings);

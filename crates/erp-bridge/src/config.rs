@@ -445,6 +445,7 @@ fn short(v: &Value) -> String {
 
 fn unknown_key(path: &str, known: &[&str]) -> ConfigProblem {
     ConfigProblem::new(path, "unknown key")
+        .with_code("config.unknown-key")
         .with_remedy(format!("check the spelling; known keys here: {}", known.join(", ")))
 }
 
@@ -577,6 +578,7 @@ fn validate_integrations(
                     format!("{path}.id"),
                     format!("duplicate integration id {id:?}"),
                 )
+                .with_code("config.duplicate")
                 .with_remedy("give each integration its own id"),
             ),
             _ => {}
@@ -656,6 +658,7 @@ fn validate_accounts(
                     format!("{path}.user"),
                     format!("duplicate account for user {u:?}"),
                 )
+                .with_code("config.duplicate")
                 .with_remedy("each ERP user has one account"),
             ),
             _ => {}
@@ -671,7 +674,8 @@ fn validate_accounts(
             Some(a) => match EmailAddress::parse(&a) {
                 Ok(a) => Some(a),
                 Err(e) => {
-                    let mut p = ConfigProblem::new(format!("{path}.address"), e.to_string());
+                    let mut p = ConfigProblem::new(format!("{path}.address"), e.to_string())
+                        .with_code("address.invalid");
                     if let Some(r) = e.remedy() {
                         p = p.with_remedy(r);
                     }
@@ -700,6 +704,7 @@ fn validate_accounts(
                                 registry.types().join(", ")
                             ),
                         )
+                        .with_code("config.unknown-provider")
                         .with_remedy("use one of the registered types"),
                     );
                     None
@@ -749,6 +754,7 @@ fn validate_accounts(
             if required && source.is_none() && no_secret_problem(problems, "secret") {
                 problems.push(
                     ConfigProblem::new(format!("{path}.secret"), format!("missing: accounts of provider {p:?} need a secret"))
+                        .with_code("config.secret-missing")
                         .with_remedy("set secret (for Office 365 the client secret VALUE, for SMTP the password) or secret_env"),
                 );
             }
@@ -766,6 +772,7 @@ fn validate_accounts(
                         fb.id, fb.provider
                     ),
                 )
+                .with_code("config.secret-missing")
                 .with_remedy(
                     "set fallback_secret or fallback_secret_env (e.g. the SMTP relay's password)",
                 ),
@@ -905,6 +912,7 @@ fn read_secret(
                             format!("{path}.{key}_env"),
                             format!("environment variable {var} is not set or empty"),
                         )
+                        .with_code("config.secret-env-missing")
                         .with_remedy(format!(
                             "export {var} with the secret value before starting, or use {key}"
                         )),
@@ -963,6 +971,7 @@ fn check_binding(
                         format!("{path}.provider"),
                         format!("no integration of provider type {provider:?} is configured"),
                     )
+                    .with_code("config.no-integration")
                     .with_remedy(format!(
                         "add an [[integrations]] entry with provider = {provider:?}"
                     )),
@@ -975,6 +984,7 @@ fn check_binding(
                             matching.join(", ")
                         ),
                     )
+                    .with_code("config.ambiguous-integration")
                     .with_remedy("set integration to the id of the one this account uses"),
                 ),
             }

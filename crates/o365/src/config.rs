@@ -243,7 +243,7 @@ impl O365Settings {
     /// others are reported by `verify` and by the token endpoint too.
     pub fn problems(&self) -> Vec<ConfigProblem> {
         let mut out: Vec<ConfigProblem> =
-            self.identity_problems().into_iter().map(|(_, p)| p).collect();
+            self.identity_problems().into_iter().map(|(code, p)| p.with_code(code)).collect();
         out.extend(self.endpoint_problems());
         out.extend(self.limit_problems());
         out
