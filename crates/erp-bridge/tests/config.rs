@@ -1,6 +1,9 @@
 //! Configuration loading and validation.
 
-#![allow(clippy::result_large_err, reason = "figment::Jail closures return figment::Error, which is large")]
+#![allow(
+    clippy::result_large_err,
+    reason = "figment::Jail closures return figment::Error, which is large"
+)]
 
 use std::sync::Arc;
 
