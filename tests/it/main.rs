@@ -1,4 +1,5 @@
 //! Workspace-level integration tests: scenarios that cross crates.
 
+mod fallback;
 mod plugin;
 mod roundtrip;

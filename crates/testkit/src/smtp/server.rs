@@ -115,8 +115,8 @@ fn install_smtp_server() -> PathBuf {
 /// | `faults.rcpt_reject` | addresses answered `550 5.1.1` |
 /// | `faults.data` | per message, in order: `"451"`, `"554"` (any 4xx/5xx), `"drop"`, `"hang"` or `"ok"` |
 ///
-/// It reports one JSON event per line, read with [`next`](Self::next) and
-/// [`all`](Self::all):
+/// It reports one JSON event per line, read with [`next`](Self::next),
+/// [`all`](Self::all) and [`remaining`](Self::remaining):
 ///
 /// | `event` | Other keys |
 /// | --- | --- |
@@ -210,13 +210,24 @@ impl SmtpTestServer {
     /// Every event of `kind` not yet taken, after letting the server settle
     /// for 150 ms. Use it to assert that something did *not* happen.
     pub async fn all(&mut self, kind: &str) -> Vec<Value> {
+        self.settle().await;
+        let (matching, rest) = self.seen.drain(..).partition(|e| e["event"] == kind);
+        self.seen = rest;
+        matching
+    }
+
+    /// Every event not yet taken, of any kind, after letting the server
+    /// settle for 150 ms: empty when nobody even connected since.
+    pub async fn remaining(&mut self) -> Vec<Value> {
+        self.settle().await;
+        std::mem::take(&mut self.seen)
+    }
+
+    async fn settle(&mut self) {
         tokio::time::sleep(SETTLE).await;
         while let Ok(event) = self.events.try_recv() {
             self.seen.push(event);
         }
-        let (matching, rest) = self.seen.drain(..).partition(|e| e["event"] == kind);
-        self.seen = rest;
-        matching
     }
 }
 
