@@ -1,0 +1,197 @@
+//! The CLI on an account that sends through Office 365 (the Graph emulator)
+//! with an SMTP fallback (nodemailer's smtp-server): what the user sees when
+//! the fallback is taken, and when it must not be.
+
+use std::path::Path;
+
+use g360_mail_testkit::graph::{Endpoint, Fault, FaultMatch, GraphEmulator, QuickSetup};
+use g360_mail_testkit::smtp::{Certs, SmtpTestServer, raw_message};
+
+const MAILBOX: &str = "jgarcia@contoso.com";
+const SMTP_PASSWORD: &str = "relay password of the backup route";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+async fn run(dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_g360-mail"));
+    cmd.current_dir(dir).args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("G360_MAIL_") || k == "NO_COLOR" {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd.output().await.expect("the binary runs");
+    Run {
+        code: out.status.code().expect("exit code"),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// The emulator, the SMTP server, and a directory whose `g360-mail.toml`
+/// gives user `jgarcia` the route `o365` with fallback `smtp-backup`.
+struct Routes {
+    emulator: GraphEmulator,
+    setup: QuickSetup,
+    smtp: SmtpTestServer,
+    dir: tempfile::TempDir,
+}
+
+impl Routes {
+    async fn start() -> Routes {
+        let emulator = GraphEmulator::start().await;
+        let setup = emulator.quick_setup(&[MAILBOX]);
+        let dir = tempfile::tempdir().unwrap();
+        let certs = Certs::generate(dir.path());
+        let smtp = SmtpTestServer::start(serde_json::json!({
+            "tls": certs.server_tls(),
+            "auth": { "methods": ["PLAIN", "LOGIN"], "users": { MAILBOX: SMTP_PASSWORD } },
+        }))
+        .await;
+        let url = emulator.url();
+        // Retries, backoff and Sent Items settling of milliseconds.
+        let config = format!(
+            r#"[[integrations]]
+id = "o365"
+provider = "office365"
+tenant_id = "{tenant}"
+client_id = "{client}"
+authority_url = "{url}"
+graph_url = "{url}"
+allow_insecure_http = true
+max_attempts = 3
+initial_backoff_ms = 5
+max_backoff_ms = 20
+max_total_delay_ms = 2000
+sent_lookup_delay_ms = 10
+
+[[integrations]]
+id = "smtp-backup"
+provider = "smtp"
+host = "127.0.0.1"
+port = {port}
+tls_ca_file = "{ca}"
+connect_timeout_ms = 5000
+command_timeout_ms = 5000
+data_timeout_ms = 5000
+retry_delay_ms = 10
+
+[[accounts]]
+user = "jgarcia"
+provider = "office365"
+integration = "o365"
+address = "{MAILBOX}"
+secret = "{secret}"
+fallback = "smtp-backup"
+fallback_secret = "{SMTP_PASSWORD}"
+"#,
+            tenant = setup.tenant_id,
+            client = setup.client_id,
+            port = smtp.port(),
+            ca = certs.ca.display(),
+            secret = setup.secret,
+        );
+        std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
+        Routes { emulator, setup, smtp, dir }
+    }
+
+    async fn send(&self, extra: &[&str]) -> Run {
+        let mut args = extra.to_vec();
+        args.extend([
+            "send",
+            "--user",
+            "jgarcia",
+            "--to",
+            "cliente@example.com",
+            "--subject",
+            "Factura 42",
+            "--body",
+            "Adjunta",
+        ]);
+        run(self.dir.path(), &args).await
+    }
+
+    fn assert_no_secret(&self, r: &Run) {
+        for secret in [self.setup.secret.as_str(), SMTP_PASSWORD] {
+            assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret), "a secret printed");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graph_unavailable_sends_through_the_fallback_and_shows_the_route() {
+    let mut routes = Routes::start().await;
+    routes.emulator.push_fault_always(
+        FaultMatch::endpoint(Endpoint::SendMail),
+        Fault::service_unavailable(None),
+    );
+
+    let r = routes.send(&[]).await;
+
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("El e-mail se envió correctamente"), "{}", r.stdout);
+    assert!(r.stdout.contains("Ruta: smtp-backup (smtp)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("fallback: the office365 route did not accept the mail"),
+        "{}",
+        r.stdout
+    );
+    routes.assert_no_secret(&r);
+    let got = routes.smtp.next("message").await;
+    assert_eq!(got["user"], MAILBOX);
+    let raw = String::from_utf8(raw_message(&got)).unwrap();
+    assert!(raw.contains("Subject: Factura 42"), "{raw}");
+    assert!(routes.smtp.all("message").await.is_empty(), "sent once");
+    assert_eq!(routes.emulator.requests_to(Endpoint::SendMail).len(), 3);
+    assert!(routes.emulator.sent_items(MAILBOX).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_outcome_exits_5_in_spanish_and_english_without_the_fallback() {
+    let mut routes = Routes::start().await;
+    // Every sendMail goes out but is answered 504, and Sent Items cannot be
+    // read: the provider cannot tell whether the mail was sent.
+    routes.emulator.push_fault_always(
+        FaultMatch::endpoint(Endpoint::SendMail),
+        Fault::accept_then_gateway_timeout(),
+    );
+    routes.emulator.push_fault_always(
+        FaultMatch::endpoint(Endpoint::ListMessages).path_contains("/mailFolders/sentitems/"),
+        Fault::service_unavailable(None),
+    );
+
+    let r = routes.send(&[]).await;
+
+    assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.lines().any(|l| l == "error: No se sabe si el correo se envió"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("Busque el correo en Elementos enviados"), "{}", r.stderr);
+    assert!(r.stderr.contains("route: o365"), "{}", r.stderr);
+    assert!(!r.stdout.contains("se envió correctamente"), "{}", r.stdout);
+    routes.assert_no_secret(&r);
+
+    let r = routes.send(&["--lang", "en"]).await;
+
+    assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.lines().any(|l| l == "error: The mail may or may not have been sent"),
+        "{}",
+        r.stderr
+    );
+    // In English the provider's own remedy is shown (see `localized`).
+    assert!(r.stderr.contains("look for the mail in the Sent Items"), "{}", r.stderr);
+    routes.assert_no_secret(&r);
+
+    // Each run sent once through Graph (the mail went out), never again and
+    // never through SMTP.
+    assert_eq!(routes.emulator.requests_to(Endpoint::SendMail).len(), 2);
+    assert_eq!(routes.emulator.deliveries().len(), 2);
+    assert_eq!(routes.smtp.remaining().await, Vec::<serde_json::Value>::new());
+}
