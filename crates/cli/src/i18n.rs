@@ -946,6 +946,16 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         "o365.outcome-unknown" => (
             (
                 "No se sabe si el correo se envió",
+                "Busque el correo en Elementos enviados del buzón antes de volver a enviarlo",
+            ),
+            (
+                "The mail may or may not have been sent",
+                "Look for the mail in the Sent Items of the mailbox before sending it again",
+            ),
+        ),
+        "o365.outcome-unknown-no-read" => (
+            (
+                "No se sabe si el correo se envió",
                 "Busque el correo en Elementos enviados del buzón antes de volver a enviarlo; conceda Mail.Read (aplicación) de Microsoft Graph para que el proveedor lo compruebe por sí mismo",
             ),
             (

@@ -108,7 +108,7 @@ impl Out {
         }
         let mut e = std::io::stderr().lock();
         let _ = writeln!(e, "{}: {message}", self.t(Msg::Error));
-        if message != err.message() {
+        if !message.eq_ignore_ascii_case(err.message()) {
             let _ = writeln!(e, "  ({})", err.message());
         }
         for (k, v) in err.context() {

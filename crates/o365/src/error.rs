@@ -129,7 +129,7 @@ impl From<O365Error> for Error {
                 } else {
                     (ErrorKind::Unavailable, "failed")
                 };
-                Error::new(kind, format!("the request to {what} {why}"))
+                Error::new(kind, format!("{what} {why}"))
                     .with_code(if source.is_timeout() { "o365.timeout" } else { "o365.network" })
                     .with_remedy(
                         "check the network path to Microsoft (proxy, firewall, DNS) and try again",

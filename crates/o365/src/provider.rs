@@ -914,8 +914,21 @@ fn not_delivered(e: Error) -> Error {
 
 fn outcome_unknown(cause: Error, uid: MessageUid, imid: &str, reason: &str) -> Error {
     let cause_code = cause.code().unwrap_or(cause.kind().as_str()).to_owned();
-    let mut err = own(ErrorKind::OutcomeUnknown, "o365.outcome-unknown", "the mail may or may not have been sent")
-        .with_remedy("look for the mail in the Sent Items of the mailbox before sending it again; grant Microsoft Graph Mail.Read (Application) so the provider can check by itself")
+    // Without Mail.Read the provider cannot look by itself; with it, the
+    // lookup itself failed and a person has to look.
+    let (code, remedy) = if reason.contains("Mail.Read") {
+        (
+            "o365.outcome-unknown-no-read",
+            "look for the mail in the Sent Items of the mailbox before sending it again; grant Microsoft Graph Mail.Read (Application) so the provider can check by itself",
+        )
+    } else {
+        (
+            "o365.outcome-unknown",
+            "look for the mail in the Sent Items of the mailbox before sending it again",
+        )
+    };
+    let mut err = own(ErrorKind::OutcomeUnknown, code, "the mail may or may not have been sent")
+        .with_remedy(remedy)
         .with_context("uid", uid)
         .with_context("internet_message_id", imid)
         .with_context("cause", cause_code)

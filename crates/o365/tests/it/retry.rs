@@ -178,10 +178,10 @@ async fn without_mail_read_an_ambiguous_send_is_outcome_unknown() {
     let msg = simple("x");
     let err = p.send(&msg).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OutcomeUnknown);
-    assert_eq!(err.code(), Some("o365.outcome-unknown"));
+    assert_eq!(err.code(), Some("o365.outcome-unknown-no-read"));
     assert!(!err.is_temporary());
     assert!(!err.is_not_delivered());
-    assert!(err.remedy().unwrap().contains("Sent Items"));
+    assert!(err.remedy().unwrap().contains("Sent Items") && err.remedy().unwrap().contains("Mail.Read"));
     assert_eq!(err.context_value("uid"), Some(msg.uid().to_string().as_str()));
     assert_eq!(env.send_requests(), 1, "never resent blindly");
     assert_eq!(env.emu.deliveries().len(), 1);
