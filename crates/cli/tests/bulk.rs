@@ -1,31 +1,13 @@
 //! `send --from-csv`: every row validated before the first send; a failed row
 //! never stops the others; exit 0 only when all rows were sent.
 
+mod support;
+
+use support::run;
+
 use std::path::Path;
 
 use g360_mail_testkit::graph::{Endpoint, Fault, FaultMatch, GraphEmulator};
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-async fn run(dir: &Path, args: &[&str]) -> Run {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_g360-mail"));
-    cmd.current_dir(dir).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("G360_MAIL_") || k == "NO_COLOR" {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd.output().await.expect("the binary runs");
-    Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
 
 fn eml_count(dir: &Path) -> usize {
     std::fs::read_dir(dir.join("mail-outbox"))

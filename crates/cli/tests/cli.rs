@@ -1,35 +1,11 @@
 //! End-to-end tests of the `g360-mail` binary: spawned as a user would, in a
 //! temporary working directory.
 
+mod support;
+
+use support::Run;
+
 use std::path::Path;
-use std::process::Command;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_g360-mail"));
-    cmd.current_dir(dir).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("G360_MAIL_") || k == "NO_COLOR" || k == "LANG" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(envs.iter().copied());
-    let out = cmd.output().expect("the binary runs");
-    Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
-fn run(dir: &Path, args: &[&str]) -> Run {
-    run_in(dir, args, &[])
-}
 
 fn eml_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir.join("mail-outbox"))
@@ -353,4 +329,12 @@ fn no_colour_when_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(dir.path(), &["verify"]);
     assert!(!r.stdout.contains('\x1b'), "{:?}", r.stdout);
+}
+
+fn run_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    support::run_blocking(dir, args, envs)
+}
+
+fn run(dir: &Path, args: &[&str]) -> Run {
+    run_in(dir, args, &[])
 }

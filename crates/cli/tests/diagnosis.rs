@@ -8,6 +8,10 @@
 #[allow(dead_code, reason = "the CLI's texts; these tests use only error_text")]
 mod i18n;
 
+mod support;
+
+use support::{Run, run};
+
 use std::any::Any;
 use std::path::Path;
 
@@ -30,30 +34,6 @@ const MAILBOX: &str = "jgarcia@contoso.com";
 const FAST_O365: &str = "allow_insecure_http = true\nmax_attempts = 1\n\
     request_timeout_ms = 5000\nconnect_timeout_ms = 2000\n\
     initial_backoff_ms = 10\nmax_backoff_ms = 10\nsent_lookup_delay_ms = 10\n";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-async fn run(dir: &Path, args: &[&str]) -> Run {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_g360-mail"));
-    cmd.current_dir(dir).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("G360_MAIL_") || k == "NO_COLOR" {
-            cmd.env_remove(k);
-        }
-    }
-    // Debug logs of every crate, so the secret check sees them too.
-    cmd.env("G360_MAIL_LOG", "debug");
-    let out = cmd.output().await.expect("the binary runs");
-    Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
 
 /// A configuration in a temporary directory, the secrets it holds, and the
 /// server its endpoints point at (kept alive as long as the situation).

@@ -2,35 +2,15 @@
 //! with an SMTP fallback (nodemailer's smtp-server): what the user sees when
 //! the fallback is taken, and when it must not be.
 
-use std::path::Path;
+mod support;
+
+use support::{Run, run};
 
 use g360_mail_testkit::graph::{Endpoint, Fault, FaultMatch, GraphEmulator, QuickSetup};
 use g360_mail_testkit::smtp::{Certs, SmtpTestServer, raw_message};
 
 const MAILBOX: &str = "jgarcia@contoso.com";
 const SMTP_PASSWORD: &str = "relay password of the backup route";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-async fn run(dir: &Path, args: &[&str]) -> Run {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_g360-mail"));
-    cmd.current_dir(dir).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("G360_MAIL_") || k == "NO_COLOR" {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd.output().await.expect("the binary runs");
-    Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
 
 /// The emulator, the SMTP server, and a directory whose `g360-mail.toml`
 /// gives user `jgarcia` the route `o365` with fallback `smtp-backup`.

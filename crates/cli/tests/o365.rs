@@ -1,32 +1,10 @@
 //! The CLI on an `office365` account whose endpoints point at the Graph emulator.
 
-use std::path::Path;
+mod support;
+
+use support::{Run, run};
 
 use g360_mail_testkit::graph::{GraphEmulator, QuickSetup};
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-async fn run(dir: &Path, args: &[&str]) -> Run {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_g360-mail"));
-    cmd.current_dir(dir).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("G360_MAIL_") || k == "NO_COLOR" {
-            cmd.env_remove(k);
-        }
-    }
-    // Debug logs of every crate, so the secret check below sees them too.
-    cmd.env("G360_MAIL_LOG", "debug");
-    let out = cmd.output().await.expect("the binary runs");
-    Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
 
 async fn setup() -> (GraphEmulator, QuickSetup, tempfile::TempDir) {
     let emulator = GraphEmulator::start().await;

@@ -4,6 +4,8 @@
 
 #![allow(clippy::print_stderr, reason = "the rounds are printed so a failing run can be replayed")]
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -13,20 +15,8 @@ use sqlx::Connection;
 
 const MAILBOX: &str = "facturas@contoso.com";
 
-fn command(dir: &Path, args: &[&str]) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_g360-mail"));
-    cmd.current_dir(dir).args(args).kill_on_drop(true);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("G360_MAIL_") || k == "NO_COLOR" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
-    cmd
-}
-
 async fn run_ok(dir: &Path, args: &[&str]) -> String {
-    let out = command(dir, args).stdout(std::process::Stdio::piped()).output().await.unwrap();
+    let out = support::command(dir, args).output().await.unwrap();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -85,7 +75,7 @@ async fn drain_with_kills(dir: &Path, workers: usize, rounds: usize, seed: u64) 
     let mut rng = Rng(seed);
     for round in 0..rounds {
         let mut children: Vec<_> = (0..workers)
-            .map(|_| command(dir, &["outbox", "run", "--until-empty"]).spawn().unwrap())
+            .map(|_| quiet(dir, &["outbox", "run", "--until-empty"]).spawn().unwrap())
             .collect();
         tokio::time::sleep(Duration::from_millis(20 + rng.below(250))).await;
         let victim = rng.below(workers as u64) as usize;
@@ -102,7 +92,7 @@ async fn drain_with_kills(dir: &Path, workers: usize, rounds: usize, seed: u64) 
         }
     }
     let finals: Vec<_> = (0..workers)
-        .map(|_| command(dir, &["outbox", "run", "--until-empty"]).spawn().unwrap())
+        .map(|_| quiet(dir, &["outbox", "run", "--until-empty"]).spawn().unwrap())
         .collect();
     for c in finals {
         let out = tokio::time::timeout(Duration::from_secs(120), c.wait_with_output())
@@ -185,4 +175,13 @@ async fn postgres_outbox_two_workers_one_killed_never_send_a_mail_twice() {
         .execute(&mut conn)
         .await
         .unwrap();
+}
+
+/// A worker whose output is not read (stderr kept for the failure message).
+fn quiet(dir: &Path, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = support::command(dir, args);
+    cmd.env("G360_MAIL_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    cmd
 }

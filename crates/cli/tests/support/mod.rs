@@ -1,0 +1,59 @@
+//! What the CLI's end-to-end tests share: spawning the `g360-mail` binary as
+//! a user would, with none of the caller's `G360_MAIL_*` settings leaking in.
+
+#![allow(dead_code, reason = "each test binary uses part of this module")]
+
+use std::path::Path;
+
+/// The outcome of one run of the binary.
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Run {
+    fn from(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().expect("an exit code (not killed by a signal)"),
+            stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+            stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+        }
+    }
+}
+
+/// The binary, run in `dir` with `args`, the environment scrubbed of
+/// `G360_MAIL_*`, `NO_COLOR` and `LANG`, and debug logs on (so tests that look
+/// for secrets in the output see every log line too).
+pub(crate) fn command(dir: &Path, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_g360-mail"));
+    cmd.current_dir(dir).args(args).kill_on_drop(true);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("G360_MAIL_") || k == "NO_COLOR" || k == "LANG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("G360_MAIL_LOG", "debug");
+    cmd
+}
+
+/// Runs the binary to its end.
+pub(crate) async fn run(dir: &Path, args: &[&str]) -> Run {
+    run_env(dir, args, &[]).await
+}
+
+/// Runs the binary to its end with extra environment variables.
+pub(crate) async fn run_env(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let out =
+        command(dir, args).envs(envs.iter().copied()).output().await.expect("the binary runs");
+    Run::from(out)
+}
+
+/// [`run_env`] for tests without a runtime.
+pub(crate) fn run_blocking(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(run_env(dir, args, envs))
+}
