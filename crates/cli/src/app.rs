@@ -69,32 +69,33 @@ pub(crate) async fn run(cli: Cli) -> u8 {
     }
 }
 
-fn config_error(out: &Out, e: &ConfigError) -> u8 {
-    // A problem with a known code is shown in the user's language, with the
-    // precise English detail in brackets.
-    let text = |p: &g360_mail_core::ConfigProblem| -> (String, Option<String>) {
-        match p.code.as_deref().and_then(|c| crate::i18n::error_text(c, out.lang)) {
-            Some((m, r)) => {
-                let message = if m.eq_ignore_ascii_case(&p.message) {
-                    m.to_owned()
-                } else {
-                    format!("{m} ({})", p.message)
-                };
-                let remedy = match (out.lang, &p.remedy) {
-                    (Lang::En, Some(own)) => own.clone(),
-                    _ => r.to_owned(),
-                };
-                (message, Some(remedy))
-            }
-            None => (p.message.clone(), p.remedy.clone()),
+/// A configuration problem in the user's language: by its code when known
+/// (with the precise English detail in brackets), else as written.
+fn problem_text(out: &Out, p: &g360_mail_core::ConfigProblem) -> (String, Option<String>) {
+    match p.code.as_deref().and_then(|c| crate::i18n::error_text(c, out.lang)) {
+        Some((m, r)) => {
+            let message = if m.eq_ignore_ascii_case(&p.message) {
+                m.to_owned()
+            } else {
+                format!("{m} ({})", p.message)
+            };
+            let remedy = match (out.lang, &p.remedy) {
+                (Lang::En, Some(own)) => own.clone(),
+                _ => r.to_owned(),
+            };
+            (message, Some(remedy))
         }
-    };
+        None => (p.message.clone(), p.remedy.clone()),
+    }
+}
+
+fn config_error(out: &Out, e: &ConfigError) -> u8 {
     if out.json {
         let problems: Vec<_> = e
             .problems()
             .iter()
             .map(|p| {
-                let (message, remedy) = text(p);
+                let (message, remedy) = problem_text(out, p);
                 json!({ "path": p.path, "code": p.code, "message": message, "detail": p.message, "remedy": remedy })
             })
             .collect();
@@ -110,7 +111,7 @@ fn config_error(out: &Out, e: &ConfigError) -> u8 {
         other => eprintln!("{}: {other}", out.t(Msg::ConfigUnreadable)),
     }
     for p in e.problems() {
-        let (message, remedy) = text(p);
+        let (message, remedy) = problem_text(out, p);
         eprintln!("  - {}: {message}", p.path);
         if let Some(r) = remedy {
             eprintln!("      {}: {r}", out.t(Msg::WhatToDo));
@@ -137,10 +138,22 @@ fn providers(out: &Out, registry: &ProviderRegistry) -> u8 {
 
 fn config_check(out: &Out, bridge: &MailBridge) -> Result<u8, Error> {
     let c = bridge.config();
+    let setup = c.setup_problems();
+    let code = if setup.is_empty() { exit::OK } else { exit::SETUP };
     if out.json {
-        out.json_value(&json!({ "ok": true, "source": c.source().describe(),
-            "integrations": c.integrations().len(), "accounts": c.accounts().len() }));
-    } else {
+        let problems: Vec<_> = setup
+            .iter()
+            .map(|p| {
+                let (message, remedy) = problem_text(out, p);
+                json!({ "path": p.path, "code": p.code, "message": message, "detail": p.message, "remedy": remedy })
+            })
+            .collect();
+        out.json_value(&json!({ "ok": setup.is_empty(), "source": c.source().describe(),
+            "integrations": c.integrations().len(), "accounts": c.accounts().len(),
+            "setup_problems": problems, "exit_code": code }));
+        return Ok(code);
+    }
+    if setup.is_empty() {
         out.line(format!(
             "{} ({}): {} integrations, {} accounts",
             out.t(Msg::ConfigOk),
@@ -148,8 +161,17 @@ fn config_check(out: &Out, bridge: &MailBridge) -> Result<u8, Error> {
             c.integrations().len(),
             c.accounts().len()
         ));
+    } else {
+        eprintln!("{} ({}): {}", out.t(Msg::SetupProblems), c.source().describe(), setup.len());
+        for p in setup {
+            let (message, remedy) = problem_text(out, p);
+            eprintln!("  - {}: {message}", p.path);
+            if let Some(r) = remedy {
+                eprintln!("      {}: {r}", out.t(Msg::WhatToDo));
+            }
+        }
     }
-    Ok(exit::OK)
+    Ok(code)
 }
 
 fn user<'a>(bridge: &'a MailBridge, given: Option<&'a str>) -> Result<&'a str, Error> {

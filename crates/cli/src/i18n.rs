@@ -49,6 +49,7 @@ pub(crate) enum Msg {
     Guarantee,
     Purged,
     ConfigUnreadable,
+    SetupProblems,
 }
 
 impl Msg {
@@ -131,6 +132,12 @@ impl Msg {
             (Msg::Purged, En) => "Purged",
             (Msg::ConfigUnreadable, Es) => "No se puede leer la configuración",
             (Msg::ConfigUnreadable, En) => "Cannot read the configuration",
+            (Msg::SetupProblems, Es) => {
+                "Hay datos de la configuración que corregir (las cuentas afectadas no pueden enviar)"
+            }
+            (Msg::SetupProblems, En) => {
+                "Some setup values must be fixed (the accounts concerned cannot send)"
+            }
         }
     }
 }

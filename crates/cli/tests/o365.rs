@@ -102,3 +102,46 @@ async fn a_wrong_secret_is_a_setup_error_exit_3() {
     assert!(r.stdout.contains("✗"), "{}", r.stdout);
     assert!(emulator.sent_items("jgarcia@contoso.com").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_client_id_does_not_stop_other_accounts_and_is_refused_before_any_request() {
+    let (emulator, setup, dir) = setup().await;
+    // A second integration with a client id copied wrongly, used by a second account.
+    let broken = format!(
+        "\n[[integrations]]\nid = \"o365-broken\"\nprovider = \"office365\"\ntenant_id = \"{}\"\nclient_id = \"G360 ERP - MAIL\"\n\
+         authority_url = \"{url}\"\ngraph_url = \"{url}\"\nallow_insecure_http = true\n\
+         \n[[accounts]]\nuser = \"otro\"\nprovider = \"office365\"\nintegration = \"o365-broken\"\naddress = \"otro@contoso.com\"\nsecret = \"{}\"\n",
+        setup.tenant_id,
+        setup.secret,
+        url = emulator.url()
+    );
+    let mut config = std::fs::read_to_string(dir.path().join("g360-mail.toml")).unwrap();
+    config.push_str(&broken);
+    std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
+
+    let r = run(
+        dir.path(),
+        &["send", "--user", "jgarcia", "--to", "x@example.com", "--subject", "s", "--body", "b"],
+    )
+    .await;
+    assert_eq!(r.code, 0, "the other account still sends: {}{}", r.stdout, r.stderr);
+    let tokens = emulator.token_requests();
+
+    let r = run(
+        dir.path(),
+        &["send", "--user", "otro", "--to", "x@example.com", "--subject", "s", "--body", "b"],
+    )
+    .await;
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("El ID de aplicación (cliente) no es un GUID"), "{}", r.stderr);
+    assert_eq!(
+        emulator.token_requests(),
+        tokens,
+        "no token was asked for with a malformed client id"
+    );
+
+    let r = run(dir.path(), &["config", "check"]).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("integrations[1].client_id"), "{}", r.stderr);
+    assert_no_secret(&setup, &r);
+}

@@ -26,17 +26,34 @@ pub struct ConfigProblem {
     pub remedy: Option<String>,
     /// A stable diagnostic code user interfaces translate (`o365.client-id-invalid`).
     pub code: Option<String>,
+    /// A setup value that is well formed as configuration but wrong (a client
+    /// id that is not a GUID, say): it does not stop the configuration from
+    /// loading — other accounts keep working — and `verify` diagnoses it on
+    /// the accounts it concerns, which refuse to send until it is fixed.
+    pub setup: bool,
 }
 
 impl ConfigProblem {
     /// A problem at `path`.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigProblem { path: path.into(), message: message.into(), remedy: None, code: None }
+        ConfigProblem {
+            path: path.into(),
+            message: message.into(),
+            remedy: None,
+            code: None,
+            setup: false,
+        }
     }
 
     /// Adds the remedy.
     pub fn with_remedy(mut self, remedy: impl Into<String>) -> Self {
         self.remedy = Some(remedy.into());
+        self
+    }
+
+    /// Marks the problem as a setup problem (see [`ConfigProblem::setup`]).
+    pub fn as_setup(mut self) -> Self {
+        self.setup = true;
         self
     }
 

@@ -113,6 +113,7 @@ pub struct BridgeConfig {
     /// Where each account's secret came from, for `config show`.
     secret_sources: BTreeMap<String, SecretSource>,
     outbox: OutboxConfig,
+    setup_problems: Vec<ConfigProblem>,
     source: ConfigSource,
 }
 
@@ -299,10 +300,21 @@ impl BridgeConfig {
         for key in root.keys() {
             problems.push(unknown_key(key, &["lang", "integrations", "accounts", "outbox"]));
         }
-        if !problems.is_empty() {
+        // Setup problems (a malformed client id, say) do not stop loading:
+        // other accounts keep working and `verify` diagnoses them.
+        if problems.iter().any(|p| !p.setup) {
             return Err(ConfigError::invalid(&source, problems));
         }
-        Ok(BridgeConfig { lang, integrations, accounts, secret_sources, outbox, source })
+        let setup_problems = problems;
+        Ok(BridgeConfig {
+            lang,
+            integrations,
+            accounts,
+            secret_sources,
+            outbox,
+            setup_problems,
+            source,
+        })
     }
 
     /// The configured language.
@@ -313,6 +325,13 @@ impl BridgeConfig {
     /// Where the configuration came from.
     pub fn source(&self) -> &ConfigSource {
         &self.source
+    }
+
+    /// Setup values that are wrong but did not stop loading (see
+    /// [`ConfigProblem::setup`]); `config check` lists them and `verify`
+    /// diagnoses them.
+    pub fn setup_problems(&self) -> &[ConfigProblem] {
+        &self.setup_problems
     }
 
     /// The `[outbox]` settings (defaults when the section is absent).

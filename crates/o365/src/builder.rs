@@ -281,6 +281,7 @@ impl O365Builder {
             retry: RetryPolicy::from_settings(&s),
             timeout: s.request_timeout(),
             allow_http: s.allow_insecure_http,
+            setup_problem: s.identity_problems().into_iter().next(),
         };
         Ok(O365Provider { client, settings: Arc::new(s), mailbox, authority, secret_shape })
     }

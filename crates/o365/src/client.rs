@@ -189,6 +189,9 @@ pub(crate) struct GraphClient {
     pub(crate) retry: RetryPolicy,
     pub(crate) timeout: Duration,
     pub(crate) allow_http: bool,
+    /// A malformed client or tenant id: no token is asked for with it (the
+    /// `configuration` check of verify reports it).
+    pub(crate) setup_problem: Option<(&'static str, g360_mail_core::ConfigProblem)>,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -340,6 +343,16 @@ impl GraphClient {
     /// A token for the next attempt; a temporary token failure counts as a
     /// request that was not sent.
     pub(crate) async fn token(&self) -> std::result::Result<Arc<AccessToken>, Error> {
+        if let Some((code, p)) = &self.setup_problem {
+            let mut err = Error::new(g360_mail_core::ErrorKind::Config, p.message.clone())
+                .with_provider(crate::O365_PROVIDER_TYPE)
+                .with_code(*code)
+                .with_context("key", &p.path);
+            if let Some(r) = &p.remedy {
+                err = err.with_remedy(r.clone());
+            }
+            return Err(err);
+        }
         self.tokens.token().await
     }
 

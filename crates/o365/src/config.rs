@@ -242,8 +242,11 @@ impl O365Settings {
     /// endpoints (scheme, loopback rule) make the provider unbuildable; the
     /// others are reported by `verify` and by the token endpoint too.
     pub fn problems(&self) -> Vec<ConfigProblem> {
-        let mut out: Vec<ConfigProblem> =
-            self.identity_problems().into_iter().map(|(code, p)| p.with_code(code)).collect();
+        let mut out: Vec<ConfigProblem> = self
+            .identity_problems()
+            .into_iter()
+            .map(|(code, p)| p.with_code(code).as_setup())
+            .collect();
         out.extend(self.endpoint_problems());
         out.extend(self.limit_problems());
         out

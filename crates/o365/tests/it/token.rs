@@ -218,12 +218,31 @@ async fn token_errors_map_to_setup_errors_with_remedies() {
             ..base("unknown tenant", "AADSTS90002", ErrorKind::Config, "tenant_id")
         },
         Case {
-            tenant: "not a tenant!".into(),
+            fault: aadsts(900023, "invalid_request"),
             ..base("malformed tenant", "AADSTS900023", ErrorKind::Config, "tenant_id")
         },
         Case {
-            tenant: "common".into(),
+            fault: aadsts(9001023, "invalid_request"),
             ..base("common", "AADSTS9001023", ErrorKind::Config, "tenant_id")
+        },
+        // A tenant or client id that cannot be right is refused before any
+        // request is made.
+        Case {
+            tenant: "not a tenant!".into(),
+            ..base("malformed tenant, local", "o365.tenant-id-invalid", ErrorKind::Config, "tenant")
+        },
+        Case {
+            tenant: "common".into(),
+            ..base("common, local", "o365.tenant-id-invalid", ErrorKind::Config, "tenant")
+        },
+        Case {
+            client_id: "G360 ERP - MAIL".into(),
+            ..base(
+                "malformed client id, local",
+                "o365.client-id-invalid",
+                ErrorKind::Config,
+                "client",
+            )
         },
         Case {
             client_id: disabled_id.clone(),
@@ -293,7 +312,7 @@ async fn token_errors_map_to_setup_errors_with_remedies() {
         );
         assert!(err.is_not_delivered(), "{}", case.name);
         assert_eq!(err.provider(), Some("office365"));
-        if case.fault.is_none() || case.code == "AADSTS53003" {
+        if (case.fault.is_none() && !case.name.ends_with(", local")) || case.code == "AADSTS53003" {
             assert!(err.context_value("trace_id").is_some(), "{}: {err:?}", case.name);
             assert!(err.context_value("correlation_id").is_some(), "{}", case.name);
         }
