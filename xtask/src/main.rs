@@ -8,12 +8,15 @@
 //! - `cargo xtask deny` — licences, bans, sources and advisories (offline,
 //!   against the snapshot in `../shared/tools` when no other is configured).
 //! - `cargo xtask dist` — the release binary and its SHA-256 checksum.
+//! - `cargo xtask bench [--quick] [--write-doc]` — the benchmark of issue 7
+//!   (`docs/performance.md`).
 //! - `cargo xtask new-provider NAME` — the scaffold of a provider crate in
 //!   `crates/NAME`, added to the workspace (not registered anywhere).
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command line prints")]
 #![allow(clippy::disallowed_methods, reason = "xtask reads its own environment")]
 
+mod bench;
 mod deny;
 mod dist;
 mod new_provider;
@@ -30,6 +33,7 @@ tasks:
   release <major|minor|patch|X.Y.Z>   bump version, date CHANGELOG, commit, tag (dry run; --execute to do it)
   deny                                cargo deny check: licences, bans, sources, advisories (offline)
   dist                                release build of g360-mail and its SHA-256 checksum in target/dist/
+  bench [--quick] [--write-doc]       benchmark against raw HTTP/SMTP baselines; target/bench/report.json
   new-provider NAME                   scaffold crates/NAME (package g360-mail-NAME) and add it to the workspace";
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Some("release") => release::main(&root, &args[1..]),
         Some("deny") => deny::run(&root),
         Some("dist") => dist::run(&root),
+        Some("bench") => bench::run(&root, &args[1..]),
         Some("new-provider") => new_provider::main(&root, &args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
