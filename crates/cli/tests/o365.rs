@@ -4,7 +4,7 @@ mod support;
 
 use support::{Run, run};
 
-use g360_mail_testkit::graph::{GraphEmulator, QuickSetup};
+use g360_mail_testkit::graph::{GraphEmulator, MAIL_READ, MAIL_READ_WRITE, MAIL_SEND, QuickSetup};
 
 async fn setup() -> (GraphEmulator, QuickSetup, tempfile::TempDir) {
     let emulator = GraphEmulator::start().await;
@@ -143,5 +143,39 @@ async fn a_malformed_client_id_does_not_stop_other_accounts_and_is_refused_befor
     let r = run(dir.path(), &["config", "check"]).await;
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("integrations[1].client_id"), "{}", r.stderr);
+    assert_no_secret(&setup, &r);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_3_mib_attachment_takes_the_upload_session_path_only_with_mail_read_write() {
+    let (emulator, setup, dir) = setup().await;
+    std::fs::write(dir.path().join("big.pdf"), vec![b'%'; 3 * 1024 * 1024]).unwrap();
+    let args = [
+        "send",
+        "--user",
+        "jgarcia",
+        "--to",
+        "x@example.com",
+        "--subject",
+        "s",
+        "--body",
+        "b",
+        "--attach",
+        "big.pdf",
+    ];
+    // Mail.Send + Mail.Read only: refused before sending, with the remedy.
+    let r = run(dir.path(), &args).await;
+    assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("La petición supera el tamaño que acepta Graph"), "{}", r.stderr);
+    assert!(r.stderr.contains("Mail.ReadWrite"), "{}", r.stderr);
+    assert!(emulator.sent_items("jgarcia@contoso.com").is_empty());
+    // With Mail.ReadWrite granted, a fresh process sends it through a draft and an upload session.
+    emulator.update_app(&setup.client_id, |a| {
+        a.roles = vec![MAIL_SEND.into(), MAIL_READ.into(), MAIL_READ_WRITE.into()]
+    });
+    let r = run(dir.path(), &args).await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let sent = emulator.sent_items("jgarcia@contoso.com");
+    assert_eq!(sent.len(), 1);
     assert_no_secret(&setup, &r);
 }

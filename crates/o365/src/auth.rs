@@ -186,11 +186,6 @@ impl TokenCache {
         self.state.read().await.clone()
     }
 
-    /// The cached token, if the lock is free (for synchronous callers).
-    pub(crate) fn peek(&self) -> Option<Arc<AccessToken>> {
-        self.state.try_read().ok().and_then(|s| s.clone())
-    }
-
     async fn fetch(&self) -> Result<Arc<AccessToken>> {
         tracing::debug!(token_url = %self.token_url, client_id = %self.client_id, "requesting an access token");
         let form = [

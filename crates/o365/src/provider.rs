@@ -1002,8 +1002,6 @@ impl MailProvider for O365Provider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let large =
-            self.client.tokens().peek().is_some_and(|t| t.has_role("Mail.ReadWrite") == Some(true));
         let mut c = Capabilities::default();
         c.read = true;
         c.html_body = true;
@@ -1013,8 +1011,10 @@ impl MailProvider for O365Provider {
         c.save_to_sent = true;
         c.find_sent = true;
         c.raw_mime = true;
-        // 4 MB of request after base64 leaves about 3 MB of content.
-        c.max_message_bytes = Some(if large { MAX_MESSAGE_BYTES } else { 3 * 1000 * 1000 });
+        // The upload-session path takes up to Exchange's largest message; whether
+        // it is open (Mail.ReadWrite) is known only from a token, so `send`
+        // refuses a request over 4 MB without it, with the remedy.
+        c.max_message_bytes = Some(MAX_MESSAGE_BYTES);
         c
     }
 
