@@ -300,7 +300,11 @@ async fn inbox(out: &Out, bridge: &MailBridge, args: InboxArgs) -> Result<u8, Er
     if let Some(next) = args.next {
         query = query.continuation(next);
     }
-    let page = bridge.list_as(&user, &query).await?;
+    let page = if args.all {
+        read_all(out, bridge, &user, query.clone()).await?
+    } else {
+        bridge.list_as(&user, &query).await?
+    };
     if out.json {
         out.json_value(
             &json!({ "ok": true, "user": user, "folder": query.folder.as_str(), "page": page }),
@@ -325,6 +329,41 @@ async fn inbox(out: &Out, bridge: &MailBridge, args: InboxArgs) -> Result<u8, Er
         out.line(format!("{} {next}", out.t(Msg::NextPage)));
     }
     Ok(exit::OK)
+}
+
+/// Follows the continuation tokens to the last page, with a counter on a
+/// terminal (thousands of messages take a while).
+async fn read_all(
+    out: &Out,
+    bridge: &MailBridge,
+    user: &str,
+    mut query: MailboxQuery,
+) -> Result<g360_mail_core::MessagePage, Error> {
+    use std::io::IsTerminal;
+    let progress = if out.json || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{spinner} {pos} {msg} {per_sec}")
+        {
+            bar.set_style(style);
+        }
+        bar.set_message(out.t(Msg::MessagesRead));
+        bar
+    };
+    let mut messages = Vec::new();
+    loop {
+        let page = bridge.list_as(user, &query).await?;
+        progress.inc(page.messages.len() as u64);
+        messages.extend(page.messages);
+        match page.continuation {
+            Some(next) => query.continuation = Some(next),
+            None => break,
+        }
+    }
+    progress.finish_and_clear();
+    Ok(g360_mail_core::MessagePage::new(messages, None))
 }
 
 async fn show(out: &Out, bridge: &MailBridge, args: ShowArgs) -> Result<u8, Error> {

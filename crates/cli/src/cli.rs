@@ -161,8 +161,11 @@ pub(crate) struct InboxArgs {
     #[arg(long, default_value_t = 25)]
     pub(crate) top: u32,
     /// Continue after a previous page (the token printed at its end).
-    #[arg(long, value_name = "TOKEN")]
+    #[arg(long, value_name = "TOKEN", conflicts_with = "all")]
     pub(crate) next: Option<String>,
+    /// Read every page (with --top messages each), showing progress on a terminal.
+    #[arg(long)]
+    pub(crate) all: bool,
 }
 
 #[derive(Debug, Args)]

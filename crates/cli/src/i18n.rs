@@ -50,6 +50,7 @@ pub(crate) enum Msg {
     Purged,
     ConfigUnreadable,
     SetupProblems,
+    MessagesRead,
 }
 
 impl Msg {
@@ -135,6 +136,8 @@ impl Msg {
             (Msg::SetupProblems, Es) => {
                 "Hay datos de la configuración que corregir (las cuentas afectadas no pueden enviar)"
             }
+            (Msg::MessagesRead, Es) => "mensajes leídos",
+            (Msg::MessagesRead, En) => "messages read",
             (Msg::SetupProblems, En) => {
                 "Some setup values must be fixed (the accounts concerned cannot send)"
             }

@@ -338,3 +338,33 @@ fn run_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
 fn run(dir: &Path, args: &[&str]) -> Run {
     run_in(dir, args, &[])
 }
+
+#[test]
+fn inbox_all_follows_every_page() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..7 {
+        let r = run(
+            dir.path(),
+            &["send", "--to", "a@example.com", "--subject", &format!("m{i}"), "--body", "x"],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let r = run(dir.path(), &["--json", "inbox", "--all", "--top", "2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let subjects: Vec<&str> = v["page"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects.len(), 7, "{subjects:?}");
+    let unique: std::collections::BTreeSet<_> = subjects.iter().collect();
+    assert_eq!(unique.len(), 7, "no message twice: {subjects:?}");
+    assert!(v["page"]["continuation"].is_null());
+    // Without --all, one page and its continuation.
+    let r = run(dir.path(), &["--json", "inbox", "--top", "2"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["page"]["messages"].as_array().unwrap().len(), 2);
+    assert!(v["page"]["continuation"].is_string());
+}
