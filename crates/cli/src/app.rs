@@ -345,7 +345,7 @@ async fn read_all(
     } else {
         let bar = indicatif::ProgressBar::new_spinner();
         if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{spinner} {pos} {msg} {per_sec}")
+            indicatif::ProgressStyle::with_template("{spinner} {pos} {msg}  {elapsed}")
         {
             bar.set_style(style);
         }

@@ -249,7 +249,7 @@ pub(crate) async fn send(
     } else {
         let bar = indicatif::ProgressBar::new(total);
         if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} {eta}")
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len}  {elapsed} (~{eta})")
         {
             bar.set_style(style);
         }
