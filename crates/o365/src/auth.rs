@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use g360_mail_core::{Error, Result, Secret};
+use reqwest::header::HeaderValue;
 use tokio::sync::{Mutex, RwLock};
 use tokio::time::Instant;
 use url::Url;
@@ -20,16 +21,20 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(3599);
 
 /// An access token and what we know about it.
 pub(crate) struct AccessToken {
-    value: Secret,
+    /// `Bearer {token}`, marked sensitive; `None` when the token has bytes a
+    /// header cannot carry (then no `Authorization` is sent, and Graph says
+    /// why).
+    authorization: Option<HeaderValue>,
     refresh_at: Instant,
     expires_at: Instant,
     claims: Option<TokenClaims>,
 }
 
 impl AccessToken {
-    /// The `Authorization` header value. Never log it.
-    pub(crate) fn bearer(&self) -> String {
-        format!("Bearer {}", self.value.expose())
+    /// The `Authorization` header value, built once per token and marked
+    /// sensitive (its `Debug` does not show it). Never log it.
+    pub(crate) fn authorization(&self) -> Option<&HeaderValue> {
+        self.authorization.as_ref()
     }
 
     /// The decoded claims, when the token is a readable JWT.
@@ -243,8 +248,15 @@ impl TokenCache {
             roles = ?claims.as_ref().and_then(|c| c.roles.as_ref()),
             "access token received"
         );
+        // The token itself is kept only inside the sensitive header value.
+        let token = Secret::new(parsed.access_token);
+        let bearer = Secret::new(format!("Bearer {}", token.expose()));
+        let authorization = HeaderValue::from_str(bearer.expose()).ok().map(|mut v| {
+            v.set_sensitive(true);
+            v
+        });
         Ok(Arc::new(AccessToken {
-            value: Secret::new(parsed.access_token),
+            authorization,
             refresh_at: started + ahead,
             expires_at: started + lifetime,
             claims,
@@ -264,5 +276,21 @@ mod tests {
         assert_eq!(claims.roles.unwrap(), ["Mail.Send", "Mail.Read"]);
         assert!(decode_claims("opaque-token").is_none());
         assert!(decode_claims("a.!!!.c").is_none());
+    }
+
+    #[test]
+    fn the_cached_authorization_header_is_sensitive() {
+        let mut v = HeaderValue::from_str("Bearer secret-token-value").unwrap();
+        v.set_sensitive(true);
+        let t = AccessToken {
+            authorization: Some(v),
+            refresh_at: Instant::now(),
+            expires_at: Instant::now(),
+            claims: None,
+        };
+        let a = t.authorization().unwrap();
+        assert!(a.is_sensitive());
+        assert_eq!(a.to_str().unwrap(), "Bearer secret-token-value");
+        assert!(!format!("{a:?} {t:?}").contains("secret-token-value"));
     }
 }

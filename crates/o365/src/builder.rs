@@ -272,10 +272,17 @@ impl O365Builder {
             mailbox.addr().to_ascii_lowercase()
         );
         let limiter = shared.limiter(limiter_key, s.max_concurrent_requests);
+        let user = GraphClient::user_base(&base, mailbox.addr());
+        let mut send_mail = user.clone();
+        if let Ok(mut p) = send_mail.path_segments_mut() {
+            p.push("sendMail");
+        }
         let client = GraphClient {
             http,
             base,
             mailbox: mailbox.addr().to_owned(),
+            user,
+            send_mail,
             tokens,
             limiter,
             retry: RetryPolicy::from_settings(&s),

@@ -9,10 +9,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use g360_mail_core::{Error, ErrorKind, Result};
 use rand::Rng as _;
 use reqwest::Method;
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::{HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use url::Url;
@@ -68,8 +69,14 @@ impl RetryPolicy {
 }
 
 /// Parses `Retry-After`: delay-seconds or an HTTP date.
-pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+#[cfg(test)]
+pub(crate) fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    parse_retry_after_value(headers.get(reqwest::header::RETRY_AFTER)?)
+}
+
+/// Parses the value of a `Retry-After` header: delay-seconds or an HTTP date.
+pub(crate) fn parse_retry_after_value(value: &HeaderValue) -> Option<Duration> {
+    let v = value.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -77,11 +84,24 @@ pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
 }
 
-/// A body to send.
-#[derive(Debug, Clone)]
+/// A body to send: shared bytes, so that every attempt clones a pointer.
+#[derive(Clone)]
 pub(crate) enum Body {
-    Json(Vec<u8>),
-    Bytes { bytes: Vec<u8>, content_range: String },
+    Json(Bytes),
+    Bytes { bytes: Bytes, content_range: HeaderValue },
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Json(b) => f.debug_struct("Json").field("len", &b.len()).finish(),
+            Body::Bytes { bytes, content_range } => f
+                .debug_struct("Bytes")
+                .field("len", &bytes.len())
+                .field("content_range", content_range)
+                .finish(),
+        }
+    }
 }
 
 /// One Graph request, repeatable.
@@ -90,7 +110,8 @@ pub(crate) struct Call {
     pub(crate) method: Method,
     pub(crate) url: Url,
     pub(crate) body: Option<Body>,
-    pub(crate) prefer: Vec<&'static str>,
+    /// The `Prefer` header, built once for every attempt.
+    pub(crate) prefer: Option<HeaderValue>,
     /// Whether to send the bearer token (upload URLs are pre-authenticated).
     pub(crate) auth: bool,
     /// What the request is, for errors and logs.
@@ -99,42 +120,68 @@ pub(crate) struct Call {
 
 impl Call {
     pub(crate) fn get(url: Url, what: &'static str) -> Self {
-        Call { method: Method::GET, url, body: None, prefer: vec![IMMUTABLE_IDS], auth: true, what }
-    }
-
-    pub(crate) fn post_json(url: Url, json: Vec<u8>, what: &'static str) -> Self {
         Call {
-            method: Method::POST,
+            method: Method::GET,
             url,
-            body: Some(Body::Json(json)),
-            prefer: vec![IMMUTABLE_IDS],
+            body: None,
+            prefer: Some(HeaderValue::from_static(IMMUTABLE_IDS)),
             auth: true,
             what,
         }
     }
 
-    pub(crate) fn prefer(mut self, p: &'static str) -> Self {
-        self.prefer.push(p);
+    pub(crate) fn post_json(url: Url, json: impl Into<Bytes>, what: &'static str) -> Self {
+        Call {
+            method: Method::POST,
+            url,
+            body: Some(Body::Json(json.into())),
+            prefer: Some(HeaderValue::from_static(IMMUTABLE_IDS)),
+            auth: true,
+            what,
+        }
+    }
+
+    /// Replaces the `Prefer` header with `all`, a complete value (see
+    /// [`PREFER_IMMUTABLE_HTML`] and [`PREFER_IMMUTABLE_TEXT`]).
+    pub(crate) fn prefer_exactly(mut self, all: &'static str) -> Self {
+        self.prefer = Some(HeaderValue::from_static(all));
         self
     }
 }
 
 /// Asks Graph for ids that survive moves between folders.
 pub(crate) const IMMUTABLE_IDS: &str = "IdType=\"ImmutableId\"";
+/// Asks for the body as HTML: [`IMMUTABLE_IDS`], `outlook.body-content-type="html"`.
+pub(crate) const PREFER_IMMUTABLE_HTML: &str =
+    "IdType=\"ImmutableId\", outlook.body-content-type=\"html\"";
+/// Asks for the body as text: [`IMMUTABLE_IDS`], `outlook.body-content-type="text"`.
+pub(crate) const PREFER_IMMUTABLE_TEXT: &str =
+    "IdType=\"ImmutableId\", outlook.body-content-type=\"text\"";
+
+static CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
+static RETURN_CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("return-client-request-id");
+static PREFER: HeaderName = HeaderName::from_static("prefer");
+static REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 
 /// A Graph answer, whatever its status.
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub(crate) status: u16,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Vec<u8>,
+    /// The `Retry-After` header, if any (the only other header looked at).
+    pub(crate) retry_after: Option<HeaderValue>,
+    pub(crate) body: Bytes,
     pub(crate) request_id: Option<String>,
-    pub(crate) client_request_id: String,
+    pub(crate) client_request_id: uuid::Uuid,
 }
 
 impl Answer {
     pub(crate) fn retry_after(&self) -> Option<Duration> {
-        parse_retry_after(&self.headers)
+        self.retry_after.as_ref().and_then(parse_retry_after_value)
+    }
+
+    /// Our `client-request-id` of the request.
+    pub(crate) fn client_request_id(&self) -> String {
+        self.client_request_id.to_string()
     }
 
     fn detail(&self) -> GraphErrorDetail {
@@ -152,7 +199,7 @@ impl Answer {
             self.status,
             self.detail(),
             self.request_id.clone(),
-            Some(self.client_request_id.clone()),
+            Some(self.client_request_id()),
             self.retry_after(),
         )
         .into()
@@ -184,6 +231,10 @@ pub(crate) struct GraphClient {
     /// `{graph_url}/v1.0`.
     pub(crate) base: Url,
     pub(crate) mailbox: String,
+    /// `{base}/users/{mailbox}`, built once.
+    pub(crate) user: Url,
+    /// `{base}/users/{mailbox}/sendMail`, built once.
+    pub(crate) send_mail: Url,
     pub(crate) tokens: Arc<TokenCache>,
     pub(crate) limiter: Arc<Semaphore>,
     pub(crate) retry: RetryPolicy,
@@ -209,14 +260,22 @@ impl GraphClient {
         &self.tokens
     }
 
+    /// `{base}/users/{mailbox}`, escaped.
+    pub(crate) fn user_base(base: &Url, mailbox: &str) -> Url {
+        let mut url = base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().push("users").push(mailbox);
+        }
+        url
+    }
+
     /// `{base}/users/{mailbox}/{segments…}`, each segment escaped.
     pub(crate) fn user_url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().push("users").push(&self.mailbox);
-            for s in segments {
-                path.push(s);
-            }
+        let mut url = self.user.clone();
+        if !segments.is_empty()
+            && let Ok(mut path) = url.path_segments_mut()
+        {
+            path.extend(segments);
         }
         url
     }
@@ -264,37 +323,43 @@ impl GraphClient {
 
     /// One attempt of `call`, with `token` (ignored for unauthenticated calls).
     pub(crate) async fn attempt(&self, call: &Call, token: Option<&AccessToken>) -> Outcome {
-        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let client_request_id = uuid::Uuid::new_v4();
         let mut req =
             self.http.request(call.method.clone(), call.url.clone()).timeout(self.timeout);
         if call.auth {
-            if let Some(t) = token
-                && let Ok(mut v) = HeaderValue::from_str(&t.bearer())
-            {
-                v.set_sensitive(true);
-                req = req.header(reqwest::header::AUTHORIZATION, v);
+            if let Some(v) = token.and_then(AccessToken::authorization) {
+                req = req.header(reqwest::header::AUTHORIZATION, v.clone());
             }
-            req = req
-                .header("client-request-id", &client_request_id)
-                .header("return-client-request-id", "true");
-            if !call.prefer.is_empty() {
-                req = req.header("Prefer", call.prefer.join(", "));
+            let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            let id = client_request_id.hyphenated().encode_lower(&mut id);
+            if let Ok(v) = HeaderValue::from_str(id) {
+                req = req.header(CLIENT_REQUEST_ID.clone(), v);
+            }
+            req = req.header(RETURN_CLIENT_REQUEST_ID.clone(), HeaderValue::from_static("true"));
+            if let Some(p) = &call.prefer {
+                req = req.header(PREFER.clone(), p.clone());
             }
         }
         match &call.body {
             Some(Body::Json(json)) => {
                 req = req
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    )
                     .body(json.clone());
             }
             Some(Body::Bytes { bytes, content_range }) => {
                 req = req
-                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .header(reqwest::header::CONTENT_RANGE, content_range)
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/octet-stream"),
+                    )
+                    .header(reqwest::header::CONTENT_RANGE, content_range.clone())
                     .body(bytes.clone());
             }
             None if call.method == Method::POST => {
-                req = req.header(reqwest::header::CONTENT_LENGTH, "0");
+                req = req.header(reqwest::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
             }
             None => {}
         }
@@ -312,23 +377,24 @@ impl GraphClient {
                     "request failed"
                 );
                 let err = Error::from(O365Error::transport(call.what, e))
-                    .with_context("client_request_id", &client_request_id);
+                    .with_context("client_request_id", client_request_id);
                 return if connect { Outcome::NotSent(err) } else { Outcome::Unknown(err) };
             }
         };
         let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
+        let headers = resp.headers();
+        let retry_after = headers.get(reqwest::header::RETRY_AFTER).cloned();
+        let request_id = headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = resp.bytes().await;
         drop(permit);
         let body = match body {
-            Ok(b) => b.to_vec(),
+            Ok(b) => b,
             Err(e) => {
                 let err = Error::from(O365Error::transport(call.what, e))
-                    .with_context("client_request_id", &client_request_id);
+                    .with_context("client_request_id", client_request_id);
                 return Outcome::Unknown(err);
             }
         };
-        let request_id = headers.get("request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
         tracing::debug!(
             what = call.what,
             method = %call.method,
@@ -337,7 +403,7 @@ impl GraphClient {
             client_request_id = %client_request_id,
             "graph answered"
         );
-        Outcome::Answer(Answer { status, headers, body, request_id, client_request_id })
+        Outcome::Answer(Answer { status, retry_after, body, request_id, client_request_id })
     }
 
     /// A token for the next attempt; a temporary token failure counts as a
@@ -469,15 +535,19 @@ pub(crate) fn exhausted(err: Error, attempts: u32) -> Error {
 /// about `+`), keeping `$` readable.
 pub(crate) fn encode_query(pairs: &[(&str, String)]) -> String {
     fn enc(s: &str, out: &mut String) {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
         for b in s.bytes() {
             if b.is_ascii_alphanumeric() || b"-._~$".contains(&b) {
                 out.push(char::from(b));
             } else {
-                out.push_str(&format!("%{b:02X}"));
+                out.push('%');
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xF)]));
             }
         }
     }
-    let mut out = String::new();
+    let mut out =
+        String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>() + 16);
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push('&');
@@ -497,6 +567,7 @@ pub(crate) fn odata_string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::header::HeaderMap;
 
     #[test]
     fn backoff_grows_with_jitter_and_caps() {
@@ -538,5 +609,16 @@ mod tests {
             format!("internetMessageId eq {}", odata_string("<a'b@c.d>")),
         )]);
         assert_eq!(q, "$filter=internetMessageId%20eq%20%27%3Ca%27%27b%40c.d%3E%27");
+        assert_eq!(encode_query(&[("a", "é\n".into()), ("b", String::new())]), "a=%C3%A9%0A&b=");
+    }
+
+    #[test]
+    fn prefer_constants_join_the_preferences() {
+        for (all, p) in [
+            (PREFER_IMMUTABLE_HTML, "outlook.body-content-type=\"html\""),
+            (PREFER_IMMUTABLE_TEXT, "outlook.body-content-type=\"text\""),
+        ] {
+            assert_eq!(all, [IMMUTABLE_IDS, p].join(", "));
+        }
     }
 }

@@ -6,17 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The body of `POST /users/{id}/sendMail`.
+/// A message as written to Graph (send or draft), without its attachments:
+/// the body of `POST /users/{id}/sendMail` adds them and `saveToSentItems`
+/// around it (`crate::body::send_mail`).
 ///
 /// <https://learn.microsoft.com/graph/api/user-sendmail>
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct SendMailRequest<'a> {
-    pub(crate) message: GraphOutgoing<'a>,
-    pub(crate) save_to_sent_items: bool,
-}
-
-/// A message as written to Graph (send or draft).
 ///
 /// <https://learn.microsoft.com/graph/api/resources/message>
 #[derive(Debug, Serialize)]
@@ -38,8 +32,6 @@ pub(crate) struct GraphOutgoing<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) internet_message_headers: Vec<GraphHeader<'a>>,
     pub(crate) single_value_extended_properties: Vec<GraphExtendedProperty<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) attachments: Vec<GraphFileAttachmentOut<'a>>,
 }
 
 /// `itemBody`.
@@ -79,22 +71,6 @@ pub(crate) struct GraphHeader<'a> {
 pub(crate) struct GraphExtendedProperty<'a> {
     pub(crate) id: &'a str,
     pub(crate) value: String,
-}
-
-/// `fileAttachment` as written, with its bytes in standard base64.
-///
-/// <https://learn.microsoft.com/graph/api/resources/fileattachment>
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct GraphFileAttachmentOut<'a> {
-    #[serde(rename = "@odata.type")]
-    pub(crate) odata_type: &'static str,
-    pub(crate) name: &'a str,
-    pub(crate) content_type: &'a str,
-    pub(crate) content_bytes: String,
-    pub(crate) is_inline: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) content_id: Option<&'a str>,
 }
 
 /// The body of `POST …/attachments/createUploadSession`.

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod auth;
+mod body;
 mod builder;
 mod client;
 mod config;

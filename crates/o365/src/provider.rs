@@ -16,17 +16,18 @@ use url::Url;
 
 use crate::O365_PROVIDER_TYPE;
 use crate::auth::AccessToken;
+use crate::body::SendMailBody;
 use crate::client::{
-    Body, Call, GraphClient, MAX_REQUEST_BYTES, Outcome, encode_query, exhausted,
-    is_retryable_status, odata_string,
+    Body, Call, GraphClient, MAX_REQUEST_BYTES, Outcome, PREFER_IMMUTABLE_HTML,
+    PREFER_IMMUTABLE_TEXT, encode_query, exhausted, is_retryable_status, odata_string,
 };
 use crate::config::{Cloud, O365Settings, is_guid};
 use crate::error::{O365Error, own};
 use crate::graph_model::{
     AttachmentItem, CreateUploadSession, CreatedItem, GraphAttachment, GraphBody,
-    GraphEmailAddressOut, GraphExtendedProperty, GraphFileAttachmentOut, GraphHeader, GraphMessage,
-    GraphOutgoing, GraphPage, GraphRecipient, GraphRecipientOut, OpenIdConfiguration,
-    SendMailRequest, TokenErrorBody, UploadSession,
+    GraphEmailAddressOut, GraphExtendedProperty, GraphHeader, GraphMessage, GraphOutgoing,
+    GraphPage, GraphRecipient, GraphRecipientOut, OpenIdConfiguration, TokenErrorBody,
+    UploadSession,
 };
 
 /// The single-value extended property that carries our uid on every sent
@@ -36,6 +37,15 @@ pub const UID_PROPERTY_ID: &str = "String {6f1c9a52-3b7e-4d8a-9c21-5e0b7d4a8f13}
 /// Fields asked for when listing messages (no bodies).
 const LIST_SELECT: &str = "id,internetMessageId,subject,from,sender,toRecipients,ccRecipients,\
 bccRecipients,replyTo,sentDateTime,receivedDateTime,isRead,importance,bodyPreview,hasAttachments";
+
+/// The query of `get_message`: `$select` of [`LIST_SELECT`] and `body`, encoded once.
+fn get_message_query() -> &'static str {
+    static QUERY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    QUERY.get_or_init(|| encode_query(&[("$select", format!("{LIST_SELECT},body"))]))
+}
+
+/// The query of the second, text-only `get_message` request.
+const BODY_ONLY_QUERY: &str = "$select=body";
 
 /// Attachments of at least this size go through an upload session.
 const UPLOAD_SESSION_MIN: usize = 3 * 1024 * 1024;
@@ -137,12 +147,11 @@ impl O365Provider {
 
     // ----- sending -------------------------------------------------------
 
-    /// The Graph message for `msg`, with or without its attachments.
+    /// The Graph message for `msg`, without its attachments.
     pub(crate) fn graph_message<'a>(
         &self,
         msg: &'a OutgoingMessage,
         imid: &'a str,
-        with_attachments: bool,
     ) -> Result<GraphOutgoing<'a>> {
         let rcpt = |a: &'a EmailAddress| GraphRecipientOut {
             email_address: GraphEmailAddressOut { address: a.addr(), name: a.name() },
@@ -168,11 +177,6 @@ impl O365Provider {
             }
             headers.push(GraphHeader { name: h.name(), value: h.value() });
         }
-        let attachments = if with_attachments {
-            msg.attachments().iter().map(file_attachment).collect()
-        } else {
-            Vec::new()
-        };
         let from = msg.from().filter(|f| !f.same_mailbox(&self.mailbox)).map(rcpt);
         Ok(GraphOutgoing {
             subject: msg.subject(),
@@ -193,20 +197,28 @@ impl O365Provider {
                 id: UID_PROPERTY_ID,
                 value: msg.uid().to_string(),
             }],
-            attachments,
         })
     }
 
     /// The exact `sendMail` request body for `msg`.
     pub fn send_mail_body(&self, msg: &OutgoingMessage) -> Result<Vec<u8>> {
         let imid = self.internet_message_id(msg.uid());
-        let req = SendMailRequest {
-            message: self.graph_message(msg, &imid, true)?,
-            save_to_sent_items: true,
-        };
-        serde_json::to_vec(&req).map_err(|e| {
-            own(ErrorKind::Unexpected, "o365.encode", format!("could not encode the message: {e}"))
-        })
+        match self.encode_send_mail(msg, &imid, None)? {
+            SendMailBody::Built(body) => Ok(body),
+            // Without a limit the body is always built.
+            SendMailBody::TooLarge(len) => Err(too_large(len)),
+        }
+    }
+
+    /// The `sendMail` body of `msg`, built once into a buffer of its exact
+    /// size; only its length when that is over `limit`.
+    fn encode_send_mail(
+        &self,
+        msg: &OutgoingMessage,
+        imid: &str,
+        limit: Option<usize>,
+    ) -> Result<SendMailBody> {
+        crate::body::send_mail(&self.graph_message(msg, imid)?, msg.attachments(), limit)
     }
 
     fn receipt(
@@ -218,7 +230,7 @@ impl O365Provider {
         let mut r = SendReceipt::new(O365_PROVIDER_TYPE, uid, imid);
         if let Some(a) = answer {
             r.request_id = a.request_id.clone();
-            r.client_request_id = Some(a.client_request_id.clone());
+            r.client_request_id = Some(a.client_request_id());
         }
         r
     }
@@ -395,7 +407,7 @@ impl O365Provider {
     /// The draft + upload-session path for messages over the request limit
     /// (needs Mail.ReadWrite).
     async fn send_large(&self, msg: &OutgoingMessage, imid: &str) -> Result<SendReceipt> {
-        let draft = self.graph_message(msg, imid, false)?;
+        let draft = self.graph_message(msg, imid)?;
         let json = serde_json::to_vec(&draft).map_err(|e| {
             own(ErrorKind::Unexpected, "o365.encode", format!("could not encode the message: {e}"))
         })?;
@@ -426,7 +438,7 @@ impl O365Provider {
         }
         let mut send = Call::post_json(
             self.client.user_url(&["messages", &created.id, "send"]),
-            Vec::new(),
+            bytes::Bytes::new(),
             "the draft send",
         );
         send.body = None;
@@ -435,8 +447,7 @@ impl O365Provider {
 
     async fn attach_to_draft(&self, draft_id: &str, a: &g360_mail_core::Attachment) -> Result<()> {
         if a.bytes().len() < UPLOAD_SESSION_MIN {
-            let json = serde_json::to_vec(&file_attachment(a))
-                .map_err(|e| own(ErrorKind::Unexpected, "o365.encode", e.to_string()))?;
+            let json = crate::body::file_attachment(a)?;
             let url = self.client.user_url(&["messages", draft_id, "attachments"]);
             self.client.write(&Call::post_json(url, json, "the attachment upload")).await?;
             return Ok(());
@@ -465,14 +476,18 @@ impl O365Provider {
         let mut start = 0;
         while start < total {
             let end = (start + UPLOAD_CHUNK).min(total);
+            let range = format!("bytes {start}-{}/{total}", end - 1);
+            let content_range = reqwest::header::HeaderValue::from_str(&range)
+                .map_err(|e| own(ErrorKind::Unexpected, "o365.encode", e.to_string()))?;
             let call = Call {
                 method: Method::PUT,
                 url: upload.clone(),
+                // One copy of the chunk, shared by every attempt.
                 body: Some(Body::Bytes {
-                    bytes: a.bytes()[start..end].to_vec(),
-                    content_range: format!("bytes {start}-{}/{total}", end - 1),
+                    bytes: bytes::Bytes::copy_from_slice(&a.bytes()[start..end]),
+                    content_range,
                 }),
-                prefer: Vec::new(),
+                prefer: None,
                 auth: false,
                 what: "the attachment upload",
             };
@@ -496,18 +511,18 @@ impl O365Provider {
     pub async fn get_message_with(&self, id: &str, format: BodyFormat) -> Result<ReceivedMessage> {
         check_id("message", id)?;
         let mut url = self.client.user_url(&["messages", id]);
-        url.set_query(Some(&encode_query(&[("$select", format!("{LIST_SELECT},body"))])));
+        url.set_query(Some(get_message_query()));
         let prefer = match format {
-            BodyFormat::Text => "outlook.body-content-type=\"text\"",
-            _ => "outlook.body-content-type=\"html\"",
+            BodyFormat::Text => PREFER_IMMUTABLE_TEXT,
+            _ => PREFER_IMMUTABLE_HTML,
         };
         let m: GraphMessage =
-            self.client.get_json(&Call::get(url, "the message").prefer(prefer)).await?;
+            self.client.get_json(&Call::get(url, "the message").prefer_exactly(prefer)).await?;
         let mut msg = to_received(m);
         if format == BodyFormat::Both && msg.html.is_some() {
             let mut url = self.client.user_url(&["messages", id]);
-            url.set_query(Some(&encode_query(&[("$select", "body".into())])));
-            let call = Call::get(url, "the message").prefer("outlook.body-content-type=\"text\"");
+            url.set_query(Some(BODY_ONLY_QUERY));
+            let call = Call::get(url, "the message").prefer_exactly(PREFER_IMMUTABLE_TEXT);
             let m: GraphMessage = self.client.get_json(&call).await?;
             if let Some(b) = m.body
                 && !b.content_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("html"))
@@ -528,38 +543,35 @@ impl O365Provider {
             let page: GraphPage<GraphAttachment> = self.client.get_json(&call).await?;
             for a in page.value {
                 let is_file = a.odata_type.as_deref().is_none_or(|t| t.ends_with("fileAttachment"));
+                let bytes = match (is_file, &a.content_bytes) {
+                    (false, _) => None,
+                    (true, Some(b64)) => Some(
+                        base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| {
+                            own(
+                                ErrorKind::Unexpected,
+                                "o365.bad-answer",
+                                "an attachment's contentBytes is not base64",
+                            )
+                            .with_context("attachment_id", &a.id)
+                        })?,
+                    ),
+                    (true, None) => {
+                        let url =
+                            self.client.user_url(&["messages", id, "attachments", &a.id, "$value"]);
+                        Some(Vec::from(
+                            self.client.read(&Call::get(url, "the attachment")).await?.body,
+                        ))
+                    }
+                };
                 let mut r = ReceivedAttachment::new(
-                    a.id.clone(),
-                    a.name.clone().unwrap_or_default(),
-                    a.content_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
+                    a.id,
+                    a.name.unwrap_or_default(),
+                    a.content_type.unwrap_or_else(|| "application/octet-stream".into()),
                     a.size.unwrap_or(0),
                 );
                 r.inline = a.is_inline.unwrap_or(false);
-                r.content_id = a.content_id.clone();
-                if is_file {
-                    r.bytes = Some(match &a.content_bytes {
-                        Some(b64) => {
-                            base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| {
-                                own(
-                                    ErrorKind::Unexpected,
-                                    "o365.bad-answer",
-                                    "an attachment's contentBytes is not base64",
-                                )
-                                .with_context("attachment_id", &a.id)
-                            })?
-                        }
-                        None => {
-                            let url = self.client.user_url(&[
-                                "messages",
-                                id,
-                                "attachments",
-                                &a.id,
-                                "$value",
-                            ]);
-                            self.client.read(&Call::get(url, "the attachment")).await?.body
-                        }
-                    });
-                }
+                r.content_id = a.content_id;
+                r.bytes = bytes;
                 out.push(r);
             }
             match page.next_link {
@@ -685,7 +697,7 @@ impl O365Provider {
             method: Method::GET,
             url,
             body: None,
-            prefer: Vec::new(),
+            prefer: None,
             auth: false,
             what: "the tenant discovery",
         };
@@ -886,17 +898,6 @@ fn check_id(what: &'static str, id: &str) -> Result<()> {
         .with_remedy("pass an id exactly as a listing returned it"))
 }
 
-fn file_attachment(a: &g360_mail_core::Attachment) -> GraphFileAttachmentOut<'_> {
-    GraphFileAttachmentOut {
-        odata_type: "#microsoft.graph.fileAttachment",
-        name: a.name(),
-        content_type: a.content_type(),
-        content_bytes: base64::engine::general_purpose::STANDARD.encode(a.bytes()),
-        is_inline: a.is_inline(),
-        content_id: a.content_id(),
-    }
-}
-
 fn too_large(len: usize) -> Error {
     own(ErrorKind::Rejected, "o365.message-too-large", "the message is larger than the 4 MB Graph accepts in one request")
         .with_context("request_bytes", len)
@@ -967,23 +968,23 @@ fn timestamp(s: Option<&str>) -> Option<Timestamp> {
 
 /// Maps a Graph message to the core type.
 pub(crate) fn to_received(m: GraphMessage) -> ReceivedMessage {
-    let mut r = ReceivedMessage::new(m.id.clone());
-    r.internet_message_id = m.internet_message_id.clone();
+    let mut r = ReceivedMessage::new(m.id);
+    r.internet_message_id = m.internet_message_id;
     r.from = m.from.as_ref().or(m.sender.as_ref()).and_then(address);
     r.to = addresses(m.to_recipients.as_ref());
     r.cc = addresses(m.cc_recipients.as_ref());
     r.bcc = addresses(m.bcc_recipients.as_ref());
     r.reply_to = addresses(m.reply_to.as_ref());
-    r.subject = m.subject.clone().unwrap_or_default();
+    r.subject = m.subject.unwrap_or_default();
     r.sent_at = timestamp(m.sent_date_time.as_deref());
     r.received_at = timestamp(m.received_date_time.as_deref());
     r.is_read = m.is_read.unwrap_or(false);
-    r.importance = match m.importance.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        Some("low") => Importance::Low,
-        Some("high") => Importance::High,
+    r.importance = match m.importance.as_deref() {
+        Some(i) if i.eq_ignore_ascii_case("low") => Importance::Low,
+        Some(i) if i.eq_ignore_ascii_case("high") => Importance::High,
         _ => Importance::Normal,
     };
-    r.preview = m.body_preview.clone().filter(|p| !p.is_empty());
+    r.preview = m.body_preview.filter(|p| !p.is_empty());
     if let Some(b) = m.body {
         if b.content_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("html")) {
             r.html = b.content;
@@ -1021,17 +1022,19 @@ impl MailProvider for O365Provider {
     async fn send(&self, message: &OutgoingMessage) -> Result<SendReceipt> {
         let uid = message.uid();
         let imid = self.internet_message_id(uid);
-        let body = self.send_mail_body(message)?;
-        if body.len() > MAX_REQUEST_BYTES {
-            let token = self.client.token().await.map_err(not_delivered)?;
-            if token.has_role("Mail.ReadWrite") == Some(true) {
-                tracing::info!(uid = %uid, bytes = body.len(), "large message: sending through a draft and upload sessions");
-                return self.send_large(message, &imid).await;
+        // Over the request limit, the body is measured but never built.
+        let body = match self.encode_send_mail(message, &imid, Some(MAX_REQUEST_BYTES))? {
+            SendMailBody::Built(body) => body,
+            SendMailBody::TooLarge(len) => {
+                let token = self.client.token().await.map_err(not_delivered)?;
+                if token.has_role("Mail.ReadWrite") == Some(true) {
+                    tracing::info!(uid = %uid, bytes = len, "large message: sending through a draft and upload sessions");
+                    return self.send_large(message, &imid).await;
+                }
+                return Err(too_large(len));
             }
-            return Err(too_large(body.len()));
-        }
-        let call =
-            Call::post_json(self.client.user_url(&["sendMail"]), body, "the sendMail request");
+        };
+        let call = Call::post_json(self.client.send_mail.clone(), body, "the sendMail request");
         self.deliver(call, uid, &imid).await
     }
 
@@ -1084,7 +1087,7 @@ impl MailProvider for O365Provider {
     async fn raw_message(&self, id: &str) -> Result<Vec<u8>> {
         check_id("message", id)?;
         let url = self.client.user_url(&["messages", id, "$value"]);
-        Ok(self.client.read(&Call::get(url, "the raw message")).await?.body)
+        Ok(Vec::from(self.client.read(&Call::get(url, "the raw message")).await?.body))
     }
 
     async fn find_sent(&self, uid: MessageUid) -> Result<Option<SendReceipt>> {
