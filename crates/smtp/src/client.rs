@@ -7,6 +7,7 @@
 //! that is what decides between "send again" and "outcome unknown".
 
 use std::fmt;
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -140,30 +141,22 @@ impl Connector {
                 Err(_) => return Err(SmtpError::Timeout { stage: Stage::Resolve }),
             };
         let implicit = self.security == Security::Tls;
-        let wrapper = if implicit { self.tls.clone() } else { None };
-        // lettre connects, shakes hands (implicit TLS), reads the greeting and
-        // sends EHLO in one call; its own timeout covers only the TCP connect.
-        let connect = AsyncSmtpConnection::connect_tokio1(
-            &addrs[..],
-            Some(self.connect_timeout),
-            &self.hello,
-            wrapper,
-            None,
-        );
-        // lettre's connect timeout ends first when the TCP connect hangs, so
-        // when this outer one ends, the connection was up.
-        let limit = self.connect_timeout.saturating_add(self.command_timeout);
-        let mut conn = match timeout(limit, connect).await {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => {
-                let stage = connect_stage(&e, implicit);
-                progress.connected = stage > Stage::Connect;
-                progress.tls = implicit && stage > Stage::Tls;
-                return Err(SmtpError::from_lettre(stage, e, None));
-            }
-            Err(_) => {
-                progress.connected = true;
-                return Err(SmtpError::Timeout { stage: Stage::Greeting });
+        let mut conn = if implicit {
+            self.open_implicit_tls(&addrs, progress).await?
+        } else {
+            // The same budget as with implicit TLS: the connect, then the
+            // greeting and EHLO within what is left of both timeouts.
+            let deadline = tokio::time::Instant::now()
+                + self.connect_timeout.saturating_add(self.command_timeout);
+            let stream = connect_tcp(&addrs, self.connect_timeout).await?;
+            progress.connected = true;
+            let greet = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello);
+            match tokio::time::timeout_at(deadline, greet).await {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(e)) => {
+                    return Err(SmtpError::from_lettre(connect_stage(&e, false), e, None));
+                }
+                Err(_) => return Err(SmtpError::Timeout { stage: Stage::Greeting }),
             }
         };
         progress.connected = true;
@@ -207,6 +200,44 @@ impl Connector {
             progress.mechanism = Some(mechanism);
         }
         Ok(conn)
+    }
+
+    /// Implicit TLS: lettre connects, shakes hands, reads the greeting and
+    /// sends EHLO in one call. lettre has no public way to run its TLS over a
+    /// stream of ours, so this socket keeps lettre's defaults (no
+    /// `TCP_NODELAY`).
+    async fn open_implicit_tls(
+        &self,
+        addrs: &[SocketAddr],
+        progress: &mut Progress,
+    ) -> Result<AsyncSmtpConnection, SmtpError> {
+        // lettre's own timeout covers only the TCP connect.
+        let connect = AsyncSmtpConnection::connect_tokio1(
+            addrs,
+            Some(self.connect_timeout),
+            &self.hello,
+            self.tls.clone(),
+            None,
+        );
+        // lettre's connect timeout ends first when the TCP connect hangs, so
+        // when this outer one ends, the connection was up.
+        let limit = self.connect_timeout.saturating_add(self.command_timeout);
+        match timeout(limit, connect).await {
+            Ok(Ok(conn)) => {
+                progress.connected = true;
+                Ok(conn)
+            }
+            Ok(Err(e)) => {
+                let stage = connect_stage(&e, true);
+                progress.connected = stage > Stage::Connect;
+                progress.tls = stage > Stage::Tls;
+                Err(SmtpError::from_lettre(stage, e, None))
+            }
+            Err(_) => {
+                progress.connected = true;
+                Err(SmtpError::Timeout { stage: Stage::Greeting })
+            }
+        }
     }
 
     /// XOAUTH2 by hand: on a bad token the server sends a 334 challenge with
@@ -291,6 +322,34 @@ impl Connector {
     }
 }
 
+/// Opens a TCP connection to the first of `addrs` that accepts one within
+/// `limit` (each address has its own `limit`, as lettre does), with
+/// `TCP_NODELAY`: SMTP is request and reply, and lettre writes the end of a
+/// message (`\r\n.\r\n`) apart from its content, so with Nagle's algorithm
+/// that small write would wait for the server's delayed ACK (about 40 ms on
+/// Linux) before the server could answer.
+pub(crate) async fn connect_tcp(
+    addrs: &[SocketAddr],
+    limit: Duration,
+) -> Result<tokio::net::TcpStream, SmtpError> {
+    let mut last = None;
+    for addr in addrs {
+        match timeout(limit, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
+                stream.set_nodelay(true).map_err(SmtpError::Connect)?;
+                return Ok(stream);
+            }
+            Ok(Err(e)) => last = Some(e),
+            Err(_) => {
+                last = Some(io::Error::new(io::ErrorKind::TimedOut, "connection timed out"));
+            }
+        }
+    }
+    Err(SmtpError::Connect(last.unwrap_or_else(|| {
+        io::Error::new(io::ErrorKind::NotFound, "the host name resolved to no address")
+    })))
+}
+
 /// `name (STARTTLS, AUTH PLAIN LOGIN, 8BITMIME)`: what `EHLO` told us.
 fn describe_server(conn: &AsyncSmtpConnection) -> String {
     let info = conn.server_info();
@@ -367,5 +426,46 @@ impl Pool {
     /// Drops every idle connection (after one turned out to be dead).
     pub(crate) fn clear(&self) {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connections_are_opened_with_tcp_nodelay() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = connect_tcp(&[addr], Duration::from_secs(5)).await.unwrap();
+        assert!(stream.nodelay().unwrap(), "TCP_NODELAY must be set on the provider's sockets");
+        let (_accepted, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer, stream.local_addr().unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_next_address_is_tried_when_one_refuses() {
+        let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = connect_tcp(&[refused, addr], Duration::from_secs(5)).await.unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), addr);
+        assert!(stream.nodelay().unwrap());
+    }
+
+    #[tokio::test]
+    async fn no_address_accepting_is_a_retryable_connect_failure() {
+        let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let err = connect_tcp(&[refused], Duration::from_secs(5)).await.unwrap_err();
+        assert!(
+            matches!(&err, SmtpError::Connect(e) if e.kind() == io::ErrorKind::ConnectionRefused),
+            "{err:?}"
+        );
+        assert_eq!(err.stage(), Stage::Connect);
+        assert!(err.is_retryable());
+        assert_eq!(err.into_error("127.0.0.1:25").code(), Some("smtp.connect-failed"));
+
+        let err = connect_tcp(&[], Duration::from_secs(5)).await.unwrap_err();
+        assert_eq!(err.into_error("nowhere:25").code(), Some("smtp.connect-failed"));
     }
 }

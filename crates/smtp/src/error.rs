@@ -81,6 +81,9 @@ pub(crate) enum SmtpError {
     /// The server answered a command with a 4xx or 5xx reply.
     #[error("the server answered {code} during {stage}")]
     Reply { stage: Stage, code: u16, text: String, recipient: Option<String> },
+    /// No TCP connection to any of the server's addresses.
+    #[error("cannot connect")]
+    Connect(#[source] io::Error),
     /// The connection, TLS or the protocol failed (no reply code).
     #[error("smtp transport failure during {stage}")]
     Transport {
@@ -250,6 +253,7 @@ impl SmtpError {
     pub(crate) fn stage(&self) -> Stage {
         match self {
             SmtpError::Resolve(_) => Stage::Resolve,
+            SmtpError::Connect(_) => Stage::Connect,
             SmtpError::Reply { stage, .. }
             | SmtpError::Transport { stage, .. }
             | SmtpError::Timeout { stage }
@@ -264,7 +268,7 @@ impl SmtpError {
     /// Certificate problems are not retried: they will not go away.
     pub(crate) fn is_retryable(&self) -> bool {
         match self {
-            SmtpError::Resolve(_) => true,
+            SmtpError::Resolve(_) | SmtpError::Connect(_) => true,
             SmtpError::Timeout { stage } => *stage < Stage::Content,
             // 421: the server is closing the channel (idle pooled connection,
             // shutting down); nothing of this message was accepted.
@@ -297,6 +301,7 @@ impl SmtpError {
                     .with_remedy("check host, and this machine's DNS settings")
                     .with_source(source)
             }
+            SmtpError::Connect(source) => connect_failed().with_source(source),
             SmtpError::Timeout { stage: Stage::Content } => outcome_unknown(
                 "no final reply from the SMTP server in time after the message was transmitted",
             ),
@@ -348,6 +353,14 @@ fn outcome_unknown(message: &'static str) -> Error {
         .with_remedy("the message may have been delivered: look for its Message-ID in the recipient's mailbox or the server's log before sending it again")
 }
 
+fn connect_failed() -> Error {
+    Error::new(ErrorKind::Unavailable, "cannot connect to the SMTP server")
+        .with_code("smtp.connect-failed")
+        .with_remedy(
+            "check host and port, that the server is running, and that no firewall blocks the port",
+        )
+}
+
 fn transport_error(stage: Stage, source: lettre::transport::smtp::Error) -> Error {
     if let Some(tls) = find_rustls(&source) {
         let (code, message, remedy): (&str, &str, String) = match tls {
@@ -395,14 +408,7 @@ fn transport_error(stage: Stage, source: lettre::transport::smtp::Error) -> Erro
             .with_source(source);
     }
     let err = match stage {
-        Stage::Resolve | Stage::Connect => Error::new(
-            ErrorKind::Unavailable,
-            "cannot connect to the SMTP server",
-        )
-        .with_code("smtp.connect-failed")
-        .with_remedy(
-            "check host and port, that the server is running, and that no firewall blocks the port",
-        ),
+        Stage::Resolve | Stage::Connect => connect_failed(),
         Stage::Tls => {
             Error::new(ErrorKind::Unavailable, "the TLS handshake with the SMTP server failed")
                 .with_code("smtp.tls-failed")
