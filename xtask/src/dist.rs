@@ -16,7 +16,8 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     std::fs::create_dir_all(&dist).map_err(|e| format!("cannot create {}: {e}", dist.display()))?;
     let name = format!("g360-mail-{version}-{}-{}", std::env::consts::ARCH, std::env::consts::OS);
     let out = dist.join(&name);
-    std::fs::write(&out, &bytes).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    // A copy keeps the binary's permissions (executable).
+    std::fs::copy(&binary, &out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     let sum = format!("{}  {name}\n", hex(&Sha256::digest(&bytes)));
     std::fs::write(dist.join(format!("{name}.sha256")), &sum)
         .map_err(|e| format!("cannot write checksum: {e}"))?;
