@@ -154,7 +154,7 @@ pub(crate) async fn run(opts: &Options, servers: &Handle) -> Result<SendReport, 
     })
 }
 
-fn provider(
+pub(crate) fn provider(
     factory: &O365Factory,
     setup: &QuickSetup,
     url: &str,

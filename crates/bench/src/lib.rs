@@ -7,7 +7,7 @@
 //! | Graph send | `O365Provider::send` | raw `reqwest` POSTs of the same `sendMail` JSON, fixed bearer token |
 //! | Graph read | `list_messages` (+ `get_message`) | a raw paging loop of the same requests |
 //! | SMTP | one pooled connection | a new connection per mail |
-//! | Outbox | not measured yet | — |
+//! | Outbox | enqueue and drain on SQLite and PostgreSQL (instant sender); drain through the Office 365 provider | the same providers sending directly |
 //! | Memory | peak RSS of the release `g360-mail` binary | 4 × attachment + 20 MiB |
 //!
 //! [`run`] returns a [`Report`]: [`Report::table`] is the Markdown table
@@ -17,6 +17,7 @@
 mod graph_read;
 mod graph_send;
 mod memory;
+mod outbox;
 mod report;
 mod smtp;
 mod util;
@@ -26,7 +27,8 @@ use std::time::Instant;
 
 pub use report::{DOC_BEGIN, DOC_END, Report, fill_doc};
 
-use report::{Machine, OutboxReport};
+use outbox::OutboxReport;
+use report::Machine;
 use util::{CLIENT_THREAD, SERVER_THREAD};
 
 /// What to run and how big. Start from [`Options::full`] or
@@ -56,8 +58,11 @@ pub struct Options {
     pub bulk_concurrency: u16,
     /// The release `g360-mail` binary; the memory scenario is skipped without it.
     pub cli: Option<PathBuf>,
-    /// Only these scenarios (`graph-send`, `graph-read`, `smtp`, `memory`);
-    /// empty = all.
+    /// Mails per enqueue pass of the outbox scenario (the drain drains
+    /// twice as many).
+    pub outbox_mails: usize,
+    /// Only these scenarios (`graph-send`, `graph-read`, `smtp`, `outbox`,
+    /// `memory`); empty = all.
     pub only: Vec<String>,
 }
 
@@ -73,6 +78,7 @@ impl Options {
             read_with_bodies: 2_000,
             page_size: 100,
             smtp_mails: 300,
+            outbox_mails: 2_000,
             bulk_rows: 2_000,
             bulk_concurrency: 8,
             cli: None,
@@ -91,6 +97,7 @@ impl Options {
             read_with_bodies: 100,
             page_size: 50,
             smtp_mails: 40,
+            outbox_mails: 200,
             bulk_rows: 100,
             ..Options::full()
         }
@@ -102,7 +109,7 @@ impl Options {
 }
 
 /// The scenario names, in running order.
-pub const SCENARIOS: &[&str] = &["graph-send", "graph-read", "smtp", "memory"];
+pub const SCENARIOS: &[&str] = &["graph-send", "graph-read", "smtp", "outbox", "memory"];
 
 /// Runs the scenarios on two runtimes of this machine's core count each:
 /// one for the in-process servers, one for the clients (ours and baseline),
@@ -168,7 +175,20 @@ async fn scenarios(opts: Options, servers: tokio::runtime::Handle) -> Report {
             Err(e) => report.failures.push(fail("smtp", panic_text(e))),
         }
     }
-    report.outbox = OutboxReport::not_measured();
+    if opts.wants("outbox") {
+        let o = opts.clone();
+        let s = servers.clone();
+        match tokio::spawn(async move { outbox::run(&o, &s).await }).await {
+            Ok(r) => report.outbox = r,
+            Err(e) => {
+                let e = panic_text(e);
+                report.outbox = OutboxReport::not_measured_because(format!("panicked: {e}"));
+                report.failures.push(fail("outbox", e));
+            }
+        }
+    } else {
+        report.outbox = OutboxReport::not_measured();
+    }
     if opts.wants("memory") {
         match &opts.cli {
             Some(cli) => match memory::run(&opts, &servers, cli).await {

@@ -16,13 +16,14 @@ const USAGE: &str = "usage: g360-mail-bench [options]
   --out PATH           JSON report (default target/bench/report.json)
   --doc PATH           document to fill with --write-doc (default docs/performance.md)
   --write-doc          replace the figures between the bench markers of --doc
-  --only LIST          comma-separated: graph-send, graph-read, smtp, memory
+  --only LIST          comma-separated: graph-send, graph-read, smtp, outbox, memory
   --mails N            Graph send: text mails per side and concurrency (2000)
   --large-mails N      Graph send: 1 MiB mails per side and concurrency (200)
   --read N             Graph read: messages in the Inbox, listed without bodies (10000)
   --read-bodies N      Graph read: messages read with bodies (2000)
   --page-size N        Graph read: $top (100)
   --smtp-mails N       SMTP: mails per side (300)
+  --outbox-mails N     outbox: mails per enqueue pass; the drain drains twice as many (2000)
   --bulk-rows N        memory: rows of the bulk CSV run (2000)";
 
 struct Args {
@@ -67,6 +68,7 @@ fn parse() -> Result<Args, String> {
                     .ok_or("--page-size must be 1 to 1000")?;
             }
             "--smtp-mails" => options.smtp_mails = number(value()?)?,
+            "--outbox-mails" => options.outbox_mails = number(value()?)?.max(1),
             "--bulk-rows" => options.bulk_rows = number(value()?)?.max(1),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other:?}")),

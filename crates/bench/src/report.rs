@@ -9,6 +9,7 @@ use crate::Options;
 use crate::graph_read::ReadReport;
 use crate::graph_send::SendReport;
 use crate::memory::MemoryReport;
+use crate::outbox::{BackendReport, OutboxReport};
 use crate::smtp::SmtpReport;
 use crate::util::PassStats;
 
@@ -79,32 +80,10 @@ struct Sizes {
     read_with_bodies: usize,
     page_size: u32,
     smtp_mails: usize,
+    outbox_mails: usize,
     bulk_rows: usize,
     bulk_concurrency: u16,
     only: Vec<String>,
-}
-
-/// Scenario 4, until the outbox's API is committed.
-#[derive(Debug, Clone, Default, Serialize)]
-pub(crate) struct OutboxReport {
-    measured: bool,
-    reason: String,
-    sqlite_enqueue_per_second: Option<f64>,
-    sqlite_drain_per_second: Option<f64>,
-    postgres_enqueue_per_second: Option<f64>,
-    postgres_drain_per_second: Option<f64>,
-}
-
-impl OutboxReport {
-    pub(crate) fn not_measured() -> Self {
-        OutboxReport {
-            measured: false,
-            reason: "not measured yet: the durable outbox (crates/outbox) had no committed API \
-                     when this bench was written"
-                .into(),
-            ..OutboxReport::default()
-        }
-    }
 }
 
 /// One target of issue 7.
@@ -135,6 +114,7 @@ impl Report {
                 read_with_bodies: opts.read_with_bodies,
                 page_size: opts.page_size,
                 smtp_mails: opts.smtp_mails,
+                outbox_mails: opts.outbox_mails,
                 bulk_rows: opts.bulk_rows,
                 bulk_concurrency: opts.bulk_concurrency,
                 only: opts.only.clone(),
@@ -213,7 +193,7 @@ impl Report {
             ),
             None => add("SMTP pooled".into(), "pooled ≥ 3 × unpooled", "not run".into(), None),
         }
-        add("Outbox enqueue / drain".into(), "(no target)", "not measured yet".into(), None);
+        add("Outbox enqueue / drain".into(), "no target", outbox_figure(&self.outbox), None);
         match &self.memory {
             Some(m) => add(
                 "Peak RSS of a 3 MB send".into(),
@@ -308,9 +288,7 @@ impl Report {
                 s.ratio,
             );
         }
-        out.push_str(
-            "| Outbox enqueue and drain, SQLite and PostgreSQL | not measured yet | | | | | |\n",
-        );
+        outbox_rows(&mut out, &self.outbox);
 
         out.push_str("\n| Figure | Value |\n| --- | ---: |\n");
         if let Some(s) = &self.graph_send {
@@ -353,6 +331,7 @@ impl Report {
                 thousands(r.raw_inline_bodies_per_second as usize)
             );
         }
+        outbox_figures(&mut out, &self.outbox);
         if let Some(m) = &self.memory {
             let _ = writeln!(
                 out,
@@ -430,6 +409,128 @@ fn row(out: &mut String, what: &str, unit: &str, ours: &PassStats, base: &PassSt
         ours.client_cpu_us_per_item,
         base.client_cpu_us_per_item,
     );
+}
+
+fn backends(o: &OutboxReport) -> impl Iterator<Item = (&'static str, &BackendReport)> {
+    [("SQLite", &o.sqlite), ("PostgreSQL", &o.postgres)]
+        .into_iter()
+        .filter_map(|(name, b)| b.as_ref().map(|b| (name, b)))
+}
+
+/// The outbox rows of the main table: no baseline, except the drain
+/// through the Office 365 provider (the providers sending directly).
+fn outbox_rows(out: &mut String, o: &OutboxReport) {
+    let lat = |p50: Option<f64>, p99: Option<f64>| match (p50, p99) {
+        (Some(a), Some(b)) => format!("{a:.2} / {b:.2}"),
+        _ => "—".into(),
+    };
+    if o.sqlite.is_none() && o.postgres.is_none() {
+        let _ = writeln!(
+            out,
+            "| Outbox enqueue and drain, SQLite and PostgreSQL | {} | | | | | |",
+            o.reason.replace('|', "/")
+        );
+        return;
+    }
+    for (name, b) in backends(o) {
+        if !b.measured {
+            let why = b.reason.as_deref().unwrap_or("not measured").replace('|', "/");
+            let _ = writeln!(out, "| Outbox, {name} | not measured: {why} | — | — | — | — | — |");
+            continue;
+        }
+        for (pass, shape) in [(&b.enqueue, "1 enqueuer"), (&b.enqueue_concurrent, "8 enqueuers")] {
+            if let Some(p) = pass {
+                let errors =
+                    if p.errors == 0 { String::new() } else { format!(" ({} errors)", p.errors) };
+                let _ = writeln!(
+                    out,
+                    "| Outbox, {name}: enqueue, {shape} ({} mails, each committed when `enqueue` returns) | {} mails/s{errors} | — | — | {} | — | {:.0} / — |",
+                    thousands(p.items + p.errors),
+                    thousands(p.per_second.round() as usize),
+                    lat(p.p50_ms, p.p99_ms),
+                    p.process_cpu_us_per_item,
+                );
+            }
+        }
+        if let Some(d) = &b.drain {
+            let _ = writeln!(
+                out,
+                "| Outbox, {name}: drain by one worker through a sender that accepts at once, {} mailboxes × {} in flight ({} mails) | {} mails/s{} | — | — | — | — | {:.0} / — |",
+                o.mailboxes,
+                d.max_in_flight_per_mailbox,
+                thousands(d.mails),
+                thousands(d.per_second.round() as usize),
+                drain_problems(d),
+                d.process_cpu_us_per_item,
+            );
+        }
+    }
+    if let Some(g) = &o.graph_drain {
+        let d = &g.drain;
+        let _ = writeln!(
+            out,
+            "| Outbox, SQLite: drain through the Office 365 provider to the emulator, {} mailboxes × {} in flight ({} mails), vs the same providers sending directly | {} mails/s{} | {} mails/s | {:.3} | — | — | {:.0} / — |",
+            o.mailboxes,
+            d.max_in_flight_per_mailbox,
+            thousands(d.mails),
+            thousands(d.per_second.round() as usize),
+            drain_problems(d),
+            thousands(g.direct_per_second.round() as usize),
+            g.ratio,
+            d.process_cpu_us_per_item,
+        );
+    }
+}
+
+fn drain_problems(d: &crate::outbox::DrainPass) -> String {
+    let mut p = Vec::new();
+    if d.left_unsent > 0 {
+        p.push(format!("{} left unsent", d.left_unsent));
+    }
+    if let Some(e) = &d.error {
+        p.push(e.lines().next().unwrap_or_default().replace('|', "/"));
+    }
+    if p.is_empty() { String::new() } else { format!(" ({})", p.join("; ")) }
+}
+
+/// The outbox lines of the second table.
+fn outbox_figures(out: &mut String, o: &OutboxReport) {
+    for (name, b) in backends(o).filter(|(_, b)| b.measured) {
+        let bytes = |v: Option<u64>| v.map_or_else(|| "—".into(), |v| thousands(v as usize));
+        let _ = writeln!(
+            out,
+            "| Outbox database bytes per mail, {name} (tables and indexes / mails): queued / sent with its attempt | {} / {} |",
+            bytes(b.bytes_per_queued_mail),
+            bytes(b.bytes_per_sent_mail),
+        );
+    }
+    for (name, b) in backends(o).filter(|(_, b)| b.measured) {
+        let _ = writeln!(out, "| Outbox database, {name} | {} |", b.database.replace('|', "/"));
+    }
+    if let Some(g) = &o.graph_drain {
+        let _ = writeln!(
+            out,
+            "| Most requests in flight for one mailbox, outbox drain through the Office 365 provider (emulator's count; limit 4) | {} |",
+            g.max_in_flight_seen
+        );
+    }
+}
+
+/// The outbox's line of the targets table.
+fn outbox_figure(o: &OutboxReport) -> String {
+    let mut parts = Vec::new();
+    for (name, b) in backends(o) {
+        match (&b.enqueue, &b.enqueue_concurrent, &b.drain) {
+            (Some(e), Some(c), Some(d)) => parts.push(format!(
+                "{name}: enqueue {} / {} (8 enqueuers), drain {} mails/s",
+                thousands(e.per_second.round() as usize),
+                thousands(c.per_second.round() as usize),
+                thousands(d.per_second.round() as usize),
+            )),
+            _ => parts.push(format!("{name}: not measured")),
+        }
+    }
+    if parts.is_empty() { "not run".into() } else { parts.join("; ") }
 }
 
 fn thousands(n: usize) -> String {

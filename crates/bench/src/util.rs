@@ -99,7 +99,7 @@ pub(crate) struct PassStats {
     pub(crate) first_error: Option<String>,
 }
 
-fn percentile_ms(sorted: &[Duration], p: f64) -> Option<f64> {
+pub(crate) fn percentile_ms(sorted: &[Duration], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }

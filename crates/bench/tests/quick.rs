@@ -20,6 +20,7 @@ fn quick_run_reports_every_figure() {
     options.read_messages = 120;
     options.read_with_bodies = 20;
     options.smtp_mails = 10;
+    options.outbox_mails = 40;
     options.bulk_rows = 20;
     options.cli = cli();
     let report = run(&options).expect("the bench runs");
@@ -73,7 +74,50 @@ fn quick_run_reports_every_figure() {
     assert_eq!(smtp["unpooled"]["errors"], 0, "{smtp:#}");
     assert!(smtp["ratio"].as_f64().unwrap() > 0.0);
 
-    assert_eq!(json["outbox"]["measured"], false);
+    let outbox = &json["outbox"];
+    assert_eq!(outbox["measured"], true, "{outbox:#}");
+    for key in ["reason", "mails", "enqueuers", "mailboxes"] {
+        assert!(outbox.get(key).is_some(), "no outbox.{key} in {outbox:#}");
+    }
+    let check_backend = |b: &serde_json::Value| {
+        assert!(b["database"].as_str().is_some_and(|d| !d.is_empty()), "{b:#}");
+        for pass in ["enqueue", "enqueue_concurrent"] {
+            let p = &b[pass];
+            assert_eq!(p["errors"], 0, "{pass}: {b:#}");
+            assert_eq!(p["items"], 40, "{pass}: {b:#}");
+            for figure in ["per_second", "p50_ms", "p99_ms", "process_cpu_us_per_item"] {
+                assert!(p[figure].as_f64().is_some_and(|v| v > 0.0), "{pass} {figure}: {b:#}");
+            }
+        }
+        let d = &b["drain"];
+        let queued = d["mails"].as_u64().unwrap();
+        assert!(queued >= 80, "{b:#}");
+        assert_eq!(d["sent"].as_u64(), Some(queued), "{b:#}");
+        assert_eq!(d["sender_calls"].as_u64(), Some(queued), "{b:#}");
+        assert_eq!(d["left_unsent"], 0, "{b:#}");
+        assert!(d["error"].is_null(), "{b:#}");
+        assert!(d["per_second"].as_f64().is_some_and(|v| v > 0.0), "{b:#}");
+        for figure in ["bytes_per_queued_mail", "bytes_per_sent_mail"] {
+            assert!(b[figure].as_u64().is_some_and(|v| v > 0), "{figure}: {b:#}");
+        }
+    };
+    assert_eq!(outbox["sqlite"]["measured"], true, "{outbox:#}");
+    check_backend(&outbox["sqlite"]);
+    let pg = &outbox["postgres"];
+    if pg["measured"] == true {
+        check_backend(pg);
+    } else {
+        // No PostgreSQL server: reported, not a failure of the bench.
+        assert!(pg["reason"].as_str().is_some_and(|r| !r.is_empty()), "{pg:#}");
+        assert!(outbox["reason"].as_str().unwrap().contains("PostgreSQL"), "{outbox:#}");
+    }
+    let graph = &outbox["graph_drain"];
+    assert_eq!(graph["drain"]["sent"], 20, "{graph:#}");
+    assert_eq!(graph["drain"]["left_unsent"], 0, "{graph:#}");
+    assert_eq!(graph["requests"], 20, "{graph:#}");
+    assert!(graph["max_in_flight_seen"].as_u64().unwrap() <= 4, "{graph:#}");
+    assert!(graph["direct_per_second"].as_f64().is_some_and(|v| v > 0.0), "{graph:#}");
+    assert!(graph["ratio"].as_f64().is_some_and(|v| v > 0.0), "{graph:#}");
 
     if options.cli.is_some() {
         let m = &json["memory"];
@@ -96,8 +140,17 @@ fn quick_run_reports_every_figure() {
     }
 
     let table = report.table();
-    for row in ["Graph send", "Graph read", "SMTP", "Outbox", "Token requests", "Emulator capacity"]
-    {
+    for row in [
+        "Graph send",
+        "Graph read",
+        "SMTP",
+        "Outbox, SQLite: enqueue",
+        "Outbox, SQLite: drain",
+        "Outbox, PostgreSQL",
+        "Outbox database bytes per mail, SQLite",
+        "Token requests",
+        "Emulator capacity",
+    ] {
         assert!(table.contains(row), "no {row} row in\n{table}");
     }
 }
