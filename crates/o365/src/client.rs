@@ -323,7 +323,9 @@ impl GraphClient {
 
     /// One attempt of `call`, with `token` (ignored for unauthenticated calls).
     pub(crate) async fn attempt(&self, call: &Call, token: Option<&AccessToken>) -> Outcome {
-        let client_request_id = uuid::Uuid::new_v4();
+        // A random (version 4) id from the thread's CSPRNG, without a system
+        // call per request.
+        let client_request_id = uuid::Builder::from_random_bytes(rand::rng().random()).into_uuid();
         let mut req =
             self.http.request(call.method.clone(), call.url.clone()).timeout(self.timeout);
         if call.auth {
@@ -610,6 +612,16 @@ mod tests {
         )]);
         assert_eq!(q, "$filter=internetMessageId%20eq%20%27%3Ca%27%27b%40c.d%3E%27");
         assert_eq!(encode_query(&[("a", "é\n".into()), ("b", String::new())]), "a=%C3%A9%0A&b=");
+    }
+
+    #[test]
+    fn client_request_ids_are_random_v4_uuids() {
+        let a = uuid::Builder::from_random_bytes(rand::rng().random()).into_uuid();
+        let b = uuid::Builder::from_random_bytes(rand::rng().random()).into_uuid();
+        assert_ne!(a, b);
+        assert_eq!(a.get_version(), Some(uuid::Version::Random));
+        assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
+        assert_eq!(a.to_string().len(), 36);
     }
 
     #[test]
