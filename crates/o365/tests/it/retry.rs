@@ -181,7 +181,9 @@ async fn without_mail_read_an_ambiguous_send_is_outcome_unknown() {
     assert_eq!(err.code(), Some("o365.outcome-unknown-no-read"));
     assert!(!err.is_temporary());
     assert!(!err.is_not_delivered());
-    assert!(err.remedy().unwrap().contains("Sent Items") && err.remedy().unwrap().contains("Mail.Read"));
+    assert!(
+        err.remedy().unwrap().contains("Sent Items") && err.remedy().unwrap().contains("Mail.Read")
+    );
     assert_eq!(err.context_value("uid"), Some(msg.uid().to_string().as_str()));
     assert_eq!(env.send_requests(), 1, "never resent blindly");
     assert_eq!(env.emu.deliveries().len(), 1);
