@@ -98,6 +98,7 @@ impl Out {
                     "detail": err.to_string(),
                     "remedy": remedy,
                     "temporary": err.is_temporary(),
+                    "status": err.status().as_str(),
                     "retry_after_seconds": err.retry_after().map(|d| d.as_secs()),
                     "provider": err.provider(),
                     "context": context,

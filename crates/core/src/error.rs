@@ -75,6 +75,42 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// Whether an error may go away if the same operation is tried again, in the
+/// three states OpenDAL uses.
+///
+/// A retry loop asks [`Error::is_temporary`]; once its own tries are spent it
+/// calls [`Error::persistent`], which moves `Temporary` to `Persistent`. A
+/// caller with a longer time scale (the outbox retries over minutes) still
+/// retries a persistent error; only a permanent one is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorStatus {
+    /// Trying again cannot help (wrong credentials, a rejected recipient, an
+    /// unknown outcome that a resend could duplicate).
+    Permanent,
+    /// Trying again soon may succeed.
+    Temporary,
+    /// Was temporary, but the retries of the layer that saw it are exhausted.
+    /// A caller that retries on a longer time scale may try again later.
+    Persistent,
+}
+
+impl ErrorStatus {
+    /// A stable, lower-case name, used in JSON output and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorStatus::Permanent => "permanent",
+            ErrorStatus::Temporary => "temporary",
+            ErrorStatus::Persistent => "persistent",
+        }
+    }
+}
+
+impl fmt::Display for ErrorStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The error of every g360-mail operation.
@@ -100,7 +136,7 @@ pub struct Error {
 struct Inner {
     kind: ErrorKind,
     message: Cow<'static, str>,
-    temporary: bool,
+    status: ErrorStatus,
     retry_after: Option<Duration>,
     provider: Option<&'static str>,
     code: Option<Cow<'static, str>>,
@@ -120,7 +156,11 @@ impl Error {
             inner: Box::new(Inner {
                 kind,
                 message: message.into(),
-                temporary: kind.default_temporary(),
+                status: if kind.default_temporary() {
+                    ErrorStatus::Temporary
+                } else {
+                    ErrorStatus::Permanent
+                },
                 retry_after: None,
                 provider: None,
                 code: None,
@@ -146,15 +186,20 @@ impl Error {
             .with_code("unsupported")
     }
 
-    /// Overrides whether trying again later may succeed.
+    /// Overrides whether trying again soon may succeed: `true` makes the
+    /// error [`ErrorStatus::Temporary`], `false` [`ErrorStatus::Permanent`].
     pub fn with_temporary(mut self, temporary: bool) -> Self {
-        self.inner.temporary = temporary;
+        self.inner.status = if temporary { ErrorStatus::Temporary } else { ErrorStatus::Permanent };
         self
     }
 
-    /// Marks the error as persistent (for example once retries are exhausted).
-    pub fn persistent(self) -> Self {
-        self.with_temporary(false)
+    /// Marks a temporary error as persistent: the retries of the layer that
+    /// saw it are exhausted. A permanent error stays permanent.
+    pub fn persistent(mut self) -> Self {
+        if self.inner.status == ErrorStatus::Temporary {
+            self.inner.status = ErrorStatus::Persistent;
+        }
+        self
     }
 
     /// How long the provider asked us to wait before trying again.
@@ -221,9 +266,20 @@ impl Error {
         self.inner.kind
     }
 
-    /// Whether trying the same operation again later may succeed.
+    /// Whether trying the same operation again soon may succeed (and the
+    /// retries of the layer that saw it are not yet exhausted).
     pub fn is_temporary(&self) -> bool {
-        self.inner.temporary
+        self.inner.status == ErrorStatus::Temporary
+    }
+
+    /// Whether the error was temporary but a retry layer gave up on it.
+    pub fn is_persistent(&self) -> bool {
+        self.inner.status == ErrorStatus::Persistent
+    }
+
+    /// Temporary, persistent or permanent: see [`ErrorStatus`].
+    pub fn status(&self) -> ErrorStatus {
+        self.inner.status
     }
 
     /// How long the provider asked us to wait, when it said.
@@ -299,7 +355,7 @@ impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
         d.field("kind", &self.inner.kind).field("message", &self.inner.message);
-        d.field("temporary", &self.inner.temporary);
+        d.field("status", &self.inner.status);
         if let Some(p) = self.inner.provider {
             d.field("provider", &p);
         }
@@ -347,7 +403,12 @@ mod tests {
         assert!(Error::new(ErrorKind::Unavailable, "x").is_temporary());
         assert!(!Error::new(ErrorKind::OutcomeUnknown, "x").is_temporary());
         assert!(!Error::new(ErrorKind::Auth, "x").is_temporary());
-        assert!(!Error::new(ErrorKind::Unavailable, "x").persistent().is_temporary());
+        let spent = Error::new(ErrorKind::Unavailable, "x").persistent();
+        assert!(!spent.is_temporary());
+        assert_eq!(spent.status(), ErrorStatus::Persistent);
+        let auth = Error::new(ErrorKind::Auth, "x").persistent();
+        assert_eq!(auth.status(), ErrorStatus::Permanent, "a permanent error stays permanent");
+        assert_eq!(Error::new(ErrorKind::OutcomeUnknown, "x").status(), ErrorStatus::Permanent);
     }
 
     #[test]

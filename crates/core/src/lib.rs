@@ -31,7 +31,7 @@ pub use address::{
     EmailAddress, MAX_ADDRESS_LEN, MAX_DISPLAY_NAME_LEN, MAX_LOCAL_PART_LEN, parse_address_list,
 };
 pub use capability::Capabilities;
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, ErrorStatus, Result};
 pub use factory::{ConfigProblem, ProviderFactory, ProviderInfo, ProviderRegistry};
 pub use mailbox::{
     Folder, MAX_PAGE_SIZE, MailboxQuery, MessagePage, ReceivedAttachment, ReceivedMessage,

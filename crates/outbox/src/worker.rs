@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use g360_mail_core::{Error, ErrorKind, SendReceipt};
+use g360_mail_core::{Error, ErrorKind, ErrorStatus, SendReceipt};
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -703,9 +703,10 @@ fn error_end(e: &Error) -> AttemptEnd {
 
 /// Whether a later attempt may succeed. A provider marks its own errors
 /// persistent once *its* retries are exhausted (seconds); the outbox retries on
-/// a scale of minutes, so throttling and unavailability stay worth retrying.
+/// a scale of minutes, so a persistent error stays worth retrying here. Only a
+/// permanent one is final.
 fn transient(e: &Error) -> bool {
-    e.is_temporary() || matches!(e.kind(), ErrorKind::Throttled | ErrorKind::Unavailable)
+    e.status() != ErrorStatus::Permanent
 }
 
 fn gave_up(e: &Error, tries: u32) -> StoredError {
