@@ -159,6 +159,177 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
                 "Write the address as user@example.com, optionally Name <user@example.com>",
             ),
         ),
+        // Codes of the file, mime, outbox and Graph-answer paths (checked by
+        // `cargo xtask tidy`: every literal code has a text here).
+        "address.unsupported" => (
+            (
+                "Esta dirección no se puede escribir en un mensaje MIME",
+                "Use una dirección con nombre de dominio (usuario@ejemplo.com), no una IP literal",
+            ),
+            (
+                "This address cannot be written in a MIME message",
+                "Use an address with a domain name (user@example.com), not a literal IP",
+            ),
+        ),
+        "file.io" => (
+            (
+                "No se pudo leer o escribir en la carpeta del buzón",
+                "Compruebe que el disco no está lleno y que la carpeta es accesible; después, vuelva a intentarlo",
+            ),
+            (
+                "Cannot read or write the mailbox directory",
+                "Check that the disk is not full and the directory is reachable, then try again",
+            ),
+        ),
+        "file.not-a-directory" => (
+            (
+                "La ruta del buzón no es una carpeta",
+                "Indique en directory una carpeta, o quite el archivo que ocupa esa ruta",
+            ),
+            (
+                "The mailbox path is not a directory",
+                "Point the integration's directory at a directory, or remove the file in its way",
+            ),
+        ),
+        "file.permission-denied" => (
+            (
+                "Sin permiso sobre la carpeta del buzón",
+                "Dé al proceso permiso de escritura en la carpeta, o indique en directory una ruta con permiso",
+            ),
+            (
+                "No permission on the mailbox directory",
+                "Give the process write access to the directory, or set directory to a writable path",
+            ),
+        ),
+        "folder.not-found" => (
+            (
+                "Este proveedor no tiene esa carpeta",
+                "Use inbox o sentitems: ambas muestran la carpeta del buzón",
+            ),
+            (
+                "This provider has no such folder",
+                "Use inbox or sentitems: both list the mailbox directory",
+            ),
+        ),
+        "message.id-invalid" => (
+            (
+                "Identificador de mensaje no válido",
+                "Copie el identificador tal como lo muestra inbox",
+            ),
+            ("Invalid message id", "Copy the id exactly as inbox shows it"),
+        ),
+        "message.not-found" => (
+            (
+                "No hay ningún mensaje con ese identificador en el buzón",
+                "Consulte inbox para ver los identificadores de sus mensajes",
+            ),
+            (
+                "No message with this id in the mailbox",
+                "List the mailbox with inbox to see the ids of its messages",
+            ),
+        ),
+        "mime.build" => (
+            (
+                "No se pudo componer el mensaje MIME",
+                "Es un error interno: informe del caso con el identificador del mensaje",
+            ),
+            (
+                "Cannot build the MIME message",
+                "This is an internal error: report it with the message's uid",
+            ),
+        ),
+        "mime.unparsable" => (
+            (
+                "El mensaje guardado no se puede leer como RFC 5322",
+                "Compruebe que el mensaje guardado es un archivo .eml completo",
+            ),
+            (
+                "The stored message cannot be parsed as RFC 5322",
+                "Check that the stored message is a complete .eml file",
+            ),
+        ),
+        "o365.bad-answer" => (
+            (
+                "Microsoft Graph dio una respuesta que no se puede interpretar",
+                "Vuelva a intentarlo; si se repite, informe del caso con el request-id",
+            ),
+            (
+                "Microsoft Graph gave an answer that cannot be understood",
+                "Try again; if it happens again, report it with the request id",
+            ),
+        ),
+        "o365.http-client" => (
+            (
+                "No se pudo preparar el cliente HTTP",
+                "Compruebe los certificados de CA configurados y vuelva a intentarlo",
+            ),
+            ("Cannot set up the HTTP client", "Check the configured CA certificates and try again"),
+        ),
+        "outbox.age" => (
+            ("Antigüedad no válida", "Escriba un número seguido de d, h o m, por ejemplo 30d"),
+            ("Invalid age", "Write a number followed by d, h or m, for example 30d"),
+        ),
+        "outbox.corrupt" => (
+            (
+                "La base de datos de la cola de salida contiene un valor no válido",
+                "Restaure la base de datos desde una copia; no la modifique a mano",
+            ),
+            (
+                "The outbox database holds an invalid value",
+                "Restore the database from a backup; do not edit it by hand",
+            ),
+        ),
+        "outbox.message-unreadable" => (
+            (
+                "El mensaje guardado en la cola no se puede leer",
+                "Lo guardó una versión más nueva de g360-mail: actualice esta instalación",
+            ),
+            (
+                "The queued message cannot be read",
+                "A newer version of g360-mail stored it: upgrade this installation",
+            ),
+        ),
+        "outbox.no-user" => (
+            ("Falta el usuario en cuyo nombre se envía", "Indique el usuario del ERP con --user"),
+            ("The user to send as is empty", "Name the ERP user with --user"),
+        ),
+        "outbox.not-failed" => (
+            (
+                "Solo se pueden reintentar los correos fallidos",
+                "Consulte el estado con outbox show; los demás se envían solos",
+            ),
+            (
+                "Only failed mails can be retried",
+                "See its state with outbox show; the others are sent on their own",
+            ),
+        ),
+        "outbox.not-found" => (
+            (
+                "No hay ningún correo con ese identificador en la cola de salida",
+                "Consulte outbox list para ver los identificadores",
+            ),
+            ("No such mail in the outbox", "List the outbox with outbox list to see the ids"),
+        ),
+        "outbox.url" => (
+            (
+                "URL de base de datos de la cola de salida no admitida",
+                "Use sqlite://RUTA o postgres://usuario@servidor/base en outbox.url",
+            ),
+            (
+                "Unsupported outbox database URL",
+                "Use sqlite://PATH or postgres://user@host/database in outbox.url",
+            ),
+        ),
+        "query.continuation" => (
+            (
+                "Token de continuación no válido",
+                "Pase sin cambios el token de la página anterior, o ninguno para la primera",
+            ),
+            (
+                "Invalid continuation token",
+                "Pass the token of the previous page unchanged, or none for the first page",
+            ),
+        ),
         "message.no-recipient" => (
             (
                 "El mensaje no tiene destinatario",

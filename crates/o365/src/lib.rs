@@ -6,11 +6,13 @@ mod builder;
 mod client;
 mod config;
 mod error;
+mod factory;
 mod graph_model;
 mod provider;
 
-pub use builder::{O365Builder, O365Factory};
+pub use builder::O365Builder;
 pub use config::{Cloud, GRAPH_MAILBOX_CONCURRENCY, O365Settings};
+pub use factory::O365Factory;
 pub use provider::{BodyFormat, DeltaSync, O365Provider, UID_PROPERTY_ID};
 
 /// The provider type of Office 365 integrations and accounts.

@@ -1,0 +1,84 @@
+//! [`O365Factory`]: builds [`O365Provider`](crate::O365Provider)s from ERP
+//! integrations and accounts for the registry, sharing token caches and
+//! per-mailbox limiters between the providers it builds.
+
+use std::fmt;
+use std::sync::Arc;
+
+use g360_mail_core::{
+    ConfigProblem, Integration, MailAccount, MailProvider, ProviderFactory, Result,
+};
+
+use crate::O365_PROVIDER_TYPE;
+use crate::builder::{O365Builder, Shared};
+use crate::config::O365Settings;
+
+/// Builds [`O365Provider`]s from `office365` integrations and their accounts.
+///
+/// Providers built by one factory share a token cache when they use the same
+/// authority, tenant, client id and secret, and a limiter of concurrent
+/// requests per mailbox. Keep one factory for the life of the process.
+#[derive(Default, Clone)]
+pub struct O365Factory {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for O365Factory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tokens = self.shared.tokens.lock().map(|m| m.len()).unwrap_or(0);
+        let mailboxes = self.shared.limiters.lock().map(|m| m.len()).unwrap_or(0);
+        f.debug_struct("O365Factory")
+            .field("token_caches", &tokens)
+            .field("mailboxes", &mailboxes)
+            .finish()
+    }
+}
+
+impl O365Factory {
+    /// A factory with empty caches.
+    pub fn new() -> Self {
+        O365Factory::default()
+    }
+
+    /// A builder sharing this factory's caches, for callers that build
+    /// providers without an ERP integration.
+    pub fn builder(&self, settings: O365Settings) -> O365Builder {
+        O365Builder::from_settings(settings).with_shared(self.shared.clone())
+    }
+}
+
+impl ProviderFactory for O365Factory {
+    type Settings = O365Settings;
+
+    fn provider_type(&self) -> &'static str {
+        O365_PROVIDER_TYPE
+    }
+
+    fn description(&self) -> &'static str {
+        "Office 365 / Microsoft 365 mailbox through Microsoft Graph (Mail.Send, Mail.Read)"
+    }
+
+    fn needs_secret(&self) -> bool {
+        true
+    }
+
+    fn validate(&self, settings: &O365Settings) -> Vec<ConfigProblem> {
+        settings.problems()
+    }
+
+    fn build(
+        &self,
+        integration: &Integration,
+        settings: &O365Settings,
+        account: &MailAccount,
+    ) -> Result<Arc<dyn MailProvider>> {
+        let mut b = self.builder(settings.clone()).with_mailbox(account.address.clone());
+        if let Some(s) = &account.secret {
+            b = b.with_client_secret(s.clone());
+        }
+        let provider = b.build().map_err(|e| {
+            e.with_context("integration", &integration.id).with_context("user", &account.user)
+        })?;
+        Ok(Arc::new(provider))
+    }
+}
