@@ -34,4 +34,23 @@ impl Capabilities {
     pub fn send_only() -> Self {
         Capabilities::default()
     }
+
+    /// What a message may use so that *either* of two routes can send it: the
+    /// intersection of the sending capabilities (the smaller size limit when
+    /// both have one). Reading, `find_sent` and raw MIME stay `self`'s, since
+    /// reads and lookups go to this route alone.
+    pub fn sendable_by_both(&self, other: &Capabilities) -> Capabilities {
+        Capabilities {
+            html_body: self.html_body && other.html_body,
+            attachments: self.attachments && other.attachments,
+            inline_attachments: self.inline_attachments && other.inline_attachments,
+            custom_headers: self.custom_headers && other.custom_headers,
+            save_to_sent: self.save_to_sent && other.save_to_sent,
+            max_message_bytes: match (self.max_message_bytes, other.max_message_bytes) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            ..*self
+        }
+    }
 }

@@ -84,8 +84,10 @@ impl MailProvider for FallbackProvider {
         self.primary.provider_type()
     }
 
+    /// A message must be sendable by both routes, since either may carry it:
+    /// the intersection of their sending capabilities. Reading is the primary's.
     fn capabilities(&self) -> Capabilities {
-        self.primary.capabilities()
+        self.primary.capabilities().sendable_by_both(&self.secondary.capabilities())
     }
 
     async fn send(&self, message: &OutgoingMessage) -> Result<SendReceipt> {
@@ -169,6 +171,35 @@ mod tests {
         let f =
             FallbackProvider::new(Arc::new(primary), "o365", Arc::new(secondary), "smtp-backup");
         f.send(&message()).await
+    }
+
+    #[test]
+    fn capabilities_are_what_both_routes_can_send_and_what_the_primary_reads() {
+        let mut p = MockMailProvider::new();
+        p.expect_capabilities().returning(|| Capabilities {
+            read: true,
+            html_body: true,
+            attachments: true,
+            custom_headers: true,
+            save_to_sent: true,
+            find_sent: true,
+            max_message_bytes: Some(150 << 20),
+            ..Capabilities::default()
+        });
+        let mut s = MockMailProvider::new();
+        s.expect_capabilities().returning(|| Capabilities {
+            html_body: true,
+            attachments: true,
+            inline_attachments: true,
+            max_message_bytes: Some(35 << 20),
+            ..Capabilities::default()
+        });
+        let f = FallbackProvider::new(Arc::new(p), "o365", Arc::new(s), "smtp-backup");
+        let c = f.capabilities();
+        assert!(c.html_body && c.attachments, "{c:?}");
+        assert!(!c.custom_headers && !c.inline_attachments && !c.save_to_sent, "{c:?}");
+        assert_eq!(c.max_message_bytes, Some(35 << 20));
+        assert!(c.read && c.find_sent, "reads and lookups stay the primary's: {c:?}");
     }
 
     #[tokio::test]
