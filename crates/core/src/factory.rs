@@ -63,6 +63,14 @@ impl ConfigProblem {
         self
     }
 
+    /// The [`Error`] of a provider that cannot be built because of this
+    /// problem: kind `Config`, the problem's code (`config.invalid` when it
+    /// has none), its remedy, and its path as the `key` context. The one
+    /// conversion every provider crate uses.
+    pub fn into_error(self, provider: &'static str) -> Error {
+        Error::from(self).with_provider(provider)
+    }
+
     /// The same problem with `prefix.` in front of its path.
     pub fn under(mut self, prefix: &str) -> Self {
         self.path = if self.path.is_empty() {
@@ -71,6 +79,19 @@ impl ConfigProblem {
             format!("{prefix}.{}", self.path)
         };
         self
+    }
+}
+
+impl From<ConfigProblem> for Error {
+    /// A problem of no particular provider; see [`ConfigProblem::into_error`].
+    fn from(p: ConfigProblem) -> Error {
+        let code = p.code.unwrap_or_else(|| "config.invalid".to_owned());
+        let mut err =
+            Error::new(ErrorKind::Config, p.message).with_code(code).with_context("key", p.path);
+        if let Some(remedy) = p.remedy {
+            err = err.with_remedy(remedy);
+        }
+        err
     }
 }
 
@@ -306,5 +327,24 @@ impl ProviderRegistry {
                 .with_context("integration", &integration.id)
         })?;
         factory.build(integration, account)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_becomes_one_config_error() {
+        let err = ConfigProblem::new("directory", "the mailbox directory is empty")
+            .with_remedy("set directory")
+            .into_error("file");
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert_eq!(err.code(), Some("config.invalid"));
+        assert_eq!(err.provider(), Some("file"));
+        assert_eq!(err.remedy(), Some("set directory"));
+        assert_eq!(err.to_string(), "the mailbox directory is empty (key: directory)");
+        let coded = Error::from(ConfigProblem::new("k", "m").with_code("o365.client-id-invalid"));
+        assert_eq!(coded.code(), Some("o365.client-id-invalid"));
     }
 }

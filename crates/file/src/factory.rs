@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use g360_mail_core::{
-    ConfigProblem, Error, ErrorKind, Integration, MailAccount, MailProvider, ProviderFactory,
-    Result,
+    ConfigProblem, Integration, MailAccount, MailProvider, ProviderFactory, Result,
 };
 
 use crate::{FILE_PROVIDER_TYPE, FileProvider, FileSettings};
@@ -46,15 +45,9 @@ impl ProviderFactory for FileFactory {
         account: &MailAccount,
     ) -> Result<Arc<dyn MailProvider>> {
         if let Some(problem) = self.validate(settings).into_iter().next() {
-            let mut err = Error::new(ErrorKind::Config, problem.message)
-                .with_provider(FILE_PROVIDER_TYPE)
-                .with_code("config.invalid")
-                .with_context("integration", &integration.id)
-                .with_context("key", problem.path);
-            if let Some(remedy) = problem.remedy {
-                err = err.with_remedy(remedy);
-            }
-            return Err(err);
+            return Err(problem
+                .into_error(FILE_PROVIDER_TYPE)
+                .with_context("integration", &integration.id));
         }
         Ok(Arc::new(FileProvider::new(settings.directory.clone(), account.address.clone())))
     }
