@@ -18,11 +18,7 @@ use crate::output::{Color, Out, exit, exit_code};
 
 /// Every provider type this binary knows.
 pub(crate) fn registry() -> ProviderRegistry {
-    let mut registry = ProviderRegistry::new();
-    g360_mail_file::register(&mut registry);
-    g360_mail_o365::register(&mut registry);
-    g360_mail_smtp::register(&mut registry);
-    registry
+    g360_erp_bridge::default_registry()
 }
 
 pub(crate) async fn run(cli: Cli) -> u8 {
