@@ -4,7 +4,8 @@
 //!
 //! - core depends on no HTTP, SMTP, configuration or database crate;
 //! - every Rust file opens with its `//!` header (or the crate README as docs);
-//! - every error code a crate emits has a text in Spanish and English;
+//! - every error code a crate emits has a text in Spanish and English, and no
+//!   text is kept for a code nothing emits;
 //! - no link in the docs, READMEs or manifests points to a missing file;
 //! - every provider crate keeps the same file map.
 
@@ -135,6 +136,69 @@ fn error_code_texts(root: &Path, problems: &mut Vec<String>) {
             ));
         }
     }
+    orphan_texts(root, &texts, problems);
+}
+
+/// A text whose code no crate emits is dead weight that drifts: every code in
+/// the table must appear as a string literal in some crate's code, or, for
+/// the codes Entra ID sends (`AADSTS<n>`), its number in the o365 crate.
+fn orphan_texts(root: &Path, texts: &str, problems: &mut Vec<String>) {
+    let mut sources = String::new();
+    let mut o365 = String::new();
+    for file in rust_files(&root.join("crates")) {
+        let path = rel(root, &file);
+        if path == TEXTS || path.contains("/tests/") || path.starts_with("crates/testkit/") {
+            continue;
+        }
+        let Ok(text) = fs::read_to_string(&file) else { continue };
+        if path.starts_with("crates/o365/") {
+            o365.push_str(&text);
+        }
+        sources.push_str(&text);
+    }
+    for code in table_codes(texts) {
+        let used = match code.strip_prefix("AADSTS") {
+            Some(number) => contains_word(&o365, number),
+            None => sources.contains(&format!("\"{code}\"")),
+        };
+        if !used {
+            problems.push(format!(
+                "{TEXTS}: text for `{code}`, which no crate emits; remove it or emit the code"
+            ));
+        }
+    }
+}
+
+/// The codes of the `match code { "a" | "b" => … }` arms of `error_text`.
+fn table_codes(texts: &str) -> Vec<String> {
+    let Some(start) = texts.find("fn error_text") else { return Vec::new() };
+    let body = &texts[start..];
+    let body = &body[..body.find("_ => return None").unwrap_or(body.len())];
+    let mut codes = Vec::new();
+    for line in body.lines() {
+        let line = line.trim();
+        let Some(arm) = line.strip_suffix("=> (").or_else(|| line.split_once("=>").map(|(a, _)| a))
+        else {
+            continue;
+        };
+        let arm = arm.trim();
+        if !arm.starts_with('"') {
+            continue;
+        }
+        codes.extend(
+            arm.split('|').map(|c| c.trim().trim_matches('"').to_owned()).filter(|c| !c.is_empty()),
+        );
+    }
+    codes
+}
+
+fn contains_word(haystack: &str, word: &str) -> bool {
+    haystack.match_indices(word).any(|(at, _)| {
+        let before = haystack[..at].chars().next_back();
+        let after = haystack[at + word.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+    })
 }
 
 fn literal_codes(text: &str) -> Vec<String> {
@@ -296,6 +360,14 @@ mod tests {
     fn finds_links_but_not_urls_anchors_or_code() {
         let text = "see [a](docs/a.md#x) and [b](https://x.y/z) and [c](#top) and [e](crate::E)\n```\n[d](nope.md)\n```\n";
         assert_eq!(markdown_links(text), vec!["docs/a.md".to_owned()]);
+    }
+
+    #[test]
+    fn reads_the_codes_of_the_text_table() {
+        let texts = "fn error_text(code: &str) {\n    let (es, en) = match code {\n        \"a.b\" => (\n            (\"x\", \"y\"),\n        ),\n        \"AADSTS7000215\" | \"AADSTS7000222\" => (\n        _ => return None,\n";
+        assert_eq!(table_codes(texts), ["a.b", "AADSTS7000215", "AADSTS7000222"]);
+        assert!(contains_word("1002012 | 70011 =>", "70011"));
+        assert!(!contains_word("700112", "70011"));
     }
 
     #[test]
