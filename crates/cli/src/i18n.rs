@@ -1291,12 +1291,31 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
 mod tests {
     use super::*;
 
+    /// The codes of the table's match arms, read from this file.
+    fn table_codes() -> Vec<&'static str> {
+        let source = include_str!("i18n.rs");
+        let start = source.find("fn error_text").unwrap();
+        let body = &source[start..];
+        let body = &body[..body.find("_ => return None").unwrap()];
+        body.lines()
+            .filter_map(|l| l.trim().split_once("=>").map(|(arm, _)| arm.trim()))
+            .filter(|arm| arm.starts_with('"'))
+            .flat_map(|arm| arm.split('|').map(|c| c.trim().trim_matches('"')))
+            .collect()
+    }
+
     #[test]
-    fn every_translated_code_has_both_languages_and_differs() {
-        for code in ["address.invalid", "message.no-recipient", "config.invalid", "unsupported"] {
-            let es = error_text(code, Lang::Es).unwrap();
+    fn every_code_of_the_table_has_a_spanish_and_an_english_text() {
+        let codes = table_codes();
+        assert!(codes.len() > 100, "the table was not read: {codes:?}");
+        for code in codes {
+            let es = error_text(code, Lang::Es).unwrap_or_else(|| panic!("{code}: no text"));
             let en = error_text(code, Lang::En).unwrap();
-            assert_ne!(es.0, en.0, "{code}");
+            for text in [es.0, es.1, en.0, en.1] {
+                assert!(!text.trim().is_empty(), "{code}: an empty text");
+            }
+            assert_ne!(es.0, en.0, "{code}: the Spanish message is the English one");
+            assert_ne!(es.1, en.1, "{code}: the Spanish remedy is the English one");
         }
         assert_eq!(error_text("nope", Lang::Es), None);
     }
