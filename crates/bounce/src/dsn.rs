@@ -43,7 +43,11 @@ pub(crate) fn parse(body: &str) -> DeliveryStatus {
                     current.final_recipient = Some(address(&value));
                 }
                 "original-recipient" => {
-                    if current.original_recipient.is_some() {
+                    // Original-Recipient comes first in its group; after a
+                    // complete recipient it starts the next one.
+                    let complete = current.final_recipient.is_some()
+                        && (current.action.is_some() || current.status.is_some());
+                    if current.original_recipient.is_some() || complete {
                         finish(&mut current, &mut out.recipients);
                     }
                     current.original_recipient = Some(address(&value));
@@ -68,8 +72,12 @@ fn finish(fields: &mut Fields, into: &mut Vec<RecipientReport>) {
     if final_recipient.is_empty() {
         return;
     }
-    let status =
-        f.status.as_deref().and_then(|s| s.split_whitespace().next()?.parse::<StatusCode>().ok());
+    // Status is required too; without it the code in the answer will do.
+    let status = f
+        .status
+        .as_deref()
+        .and_then(|s| s.split_whitespace().next()?.parse::<StatusCode>().ok())
+        .or_else(|| f.diagnostic.as_deref().and_then(StatusCode::find_in));
     let action = f.action.as_deref().and_then(Action::parse).or_else(|| {
         // RFC 3464 requires Action; when a server leaves it out (or writes
         // something else), the status class says what happened.

@@ -341,12 +341,17 @@ fn delays_and_successes_are_reports_too() {
 fn sloppy_delivery_status_fields_are_still_read() {
     // Lower-case names, no blank line between recipients, a continuation
     // line that lost its indentation, an Action missing (the status class
-    // says), a comment after the status, base64 transfer encoding.
+    // says), a Status missing (the answer's code says), an Original-Recipient
+    // that starts the next recipient, a comment after the status, base64.
     let body = "reporting-mta: dns;mx.example.com\r\n\r\n\
                 final-recipient: RFC822;<One@Example.org>\r\nACTION: Failed\r\nstatus: 5.1.1 (bad mailbox)\r\n\
                 diagnostic-code: smtp; 550 5.1.1 the mailbox\r\ndoes not exist here\r\n\
                 Final-Recipient: rfc822;two@example.org\r\nStatus: 5.2.2\r\n\r\n\
-                Final-Recipient: rfc822;three@example.org\r\nAction: bounced\r\n";
+                Final-Recipient: rfc822;three@example.org\r\nAction: bounced\r\n\r\n\
+                Final-Recipient: rfc822;four@example.org\r\nAction: failed\r\n\
+                Diagnostic-Code: smtp; 552 5.3.4 message too big for system\r\n\
+                Original-Recipient: rfc822;Five@example.org\r\n\
+                Final-Recipient: rfc822;five@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n";
     let encoded = base64(body.as_bytes());
     let part = format!(
         "Content-Type: message/delivery-status\r\nContent-Transfer-Encoding: base64\r\n\r\n{encoded}"
@@ -362,6 +367,14 @@ fn sloppy_delivery_status_fields_are_still_read() {
           diagnostic: 550 5.1.1 the mailbox does not exist here
         recipient: two@example.org
           action: failed  status: 5.2.2  kind: mailbox-full
+          remote-mta: -
+          diagnostic: -
+        recipient: four@example.org
+          action: failed  status: 5.3.4  kind: too-large
+          remote-mta: -
+          diagnostic: 552 5.3.4 message too big for system
+        recipient: five@example.org (original Five@example.org)
+          action: failed  status: 5.1.1  kind: unknown-recipient
           remote-mta: -
           diagnostic: -
     "#]]
