@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use g360_mail_core::MessageUid;
 use serde::{Serialize, Serializer};
 
 /// A delivery report (bounce, non-delivery report, delay or success notice)
@@ -23,6 +24,23 @@ pub struct DeliveryReport {
     pub reporting_mta: Option<String>,
     /// One entry per recipient the report speaks of, in the report's order.
     pub recipients: Vec<RecipientReport>,
+}
+
+impl DeliveryReport {
+    /// The uid of the g360-mail message the report is about, when its
+    /// original Message-ID is one g360-mail made
+    /// ([`MessageUid::internet_message_id`]): this ties a report to the mail
+    /// whether it went through the outbox or was sent directly.
+    pub fn original_uid(&self) -> Option<MessageUid> {
+        let id = self.original_message_id.as_deref()?;
+        // g360-mail writes the uid as 32 hex digits; other mailers (Apple
+        // Mail) use hyphenated UUIDs, which must not pass for ours.
+        let local = id.strip_prefix('<')?.split_once('@')?.0;
+        if local.len() != 32 || !local.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        MessageUid::from_internet_message_id(id)
+    }
 }
 
 /// What a report says about one recipient.

@@ -411,6 +411,27 @@ fn global_forms_and_returned_headers() {
 }
 
 #[test]
+fn a_report_about_a_g360_mail_names_its_uid() {
+    let uid = g360_mail_core::MessageUid::new_random();
+    let id = uid.internet_message_id("contoso.com");
+    let returned = format!("Content-Type: text/rfc822-headers\r\n\r\nMessage-ID: {id}\r\n");
+    let raw = report(
+        "",
+        &[
+            NOTICE,
+            "Content-Type: message/delivery-status\r\n\r\n\
+             Final-Recipient: rfc822; a@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n",
+            &returned,
+        ],
+    );
+    let r = parse(&raw).unwrap();
+    assert_eq!(r.original_message_id.as_deref(), Some(id.as_str()));
+    assert_eq!(r.original_uid(), Some(uid));
+    // Another sender's Message-ID names no uid, even when it is a UUID (Apple Mail's).
+    assert_eq!(parse(&data("rfc3464-01.eml")).unwrap().original_uid(), None);
+}
+
+#[test]
 fn the_reports_own_message_id_is_never_taken_for_the_original() {
     // Only the report's own id in the returned headers and in References.
     let raw = report(
