@@ -49,6 +49,7 @@ fn read(raw: &[u8]) -> Result<DeliveryReport, BounceError> {
     let mut status = dsn::DeliveryStatus::default();
     let mut has_status_part = false;
     let mut returned_id = None;
+    let mut returned_subject = None;
     for part in &mail.parts {
         let Some(ct) = part.content_type() else { continue };
         let ctype = ct.ctype().to_ascii_lowercase();
@@ -61,13 +62,13 @@ fn read(raw: &[u8]) -> Result<DeliveryReport, BounceError> {
                 status.recipients.extend(part_status.recipients);
             }
             ("message", "rfc822" | "global") if returned_id.is_none() => {
-                returned_id = match &part.body {
-                    PartType::Message(m) => m.message_id().and_then(bracketed),
-                    _ => header_message_id(part.contents()),
+                (returned_id, returned_subject) = match &part.body {
+                    PartType::Message(m) => (m.message_id().and_then(bracketed), subject(m)),
+                    _ => id_and_subject(part.contents()),
                 };
             }
             ("text", "rfc822-headers") | ("message", "global-headers") if returned_id.is_none() => {
-                returned_id = header_message_id(part.contents());
+                (returned_id, returned_subject) = id_and_subject(part.contents());
             }
             _ => {}
         }
@@ -86,6 +87,7 @@ fn read(raw: &[u8]) -> Result<DeliveryReport, BounceError> {
             format: ReportFormat::Rfc3464,
             original_message_id: None,
             message_id_source: None,
+            original_subject: None,
             reporting_mta: status.reporting_mta.or_else(|| from_text.and_then(|t| t.reporting_mta)),
             recipients,
         }
@@ -94,6 +96,7 @@ fn read(raw: &[u8]) -> Result<DeliveryReport, BounceError> {
             format: t.format,
             original_message_id: None,
             message_id_source: None,
+            original_subject: None,
             reporting_mta: t.reporting_mta,
             recipients: t.recipients,
         }
@@ -105,10 +108,13 @@ fn read(raw: &[u8]) -> Result<DeliveryReport, BounceError> {
 
     // A report's own Message-ID is never the original's, however alike they look.
     let own = mail.message_id().and_then(bracketed);
+    let (quoted_id, quoted_subject) =
+        text::quoted_headers(&body).map(id_and_subject).unwrap_or_default();
+    report.original_subject = returned_subject.or(quoted_subject);
     let candidates = [
         (returned_id, MessageIdSource::ReturnedMessage),
         (reply_header_id(&mail), MessageIdSource::ReplyHeader),
-        (text::quoted_headers(&body).and_then(header_message_id), MessageIdSource::QuotedText),
+        (quoted_id, MessageIdSource::QuotedText),
     ];
     if let Some((id, source)) = candidates
         .into_iter()
@@ -133,9 +139,18 @@ fn skip_mbox_separator(raw: &[u8]) -> &[u8] {
     }
 }
 
-/// The Message-ID of a header block (the returned headers, or a copy quoted in text).
-fn header_message_id(headers: impl AsRef<[u8]>) -> Option<String> {
-    MessageParser::default().parse_headers(headers.as_ref())?.message_id().and_then(bracketed)
+/// The Message-ID and subject of a header block (the returned headers, or a
+/// copy quoted in text).
+fn id_and_subject(headers: impl AsRef<[u8]>) -> (Option<String>, Option<String>) {
+    match MessageParser::default().parse_headers(headers.as_ref()) {
+        Some(m) => (m.message_id().and_then(bracketed), subject(&m)),
+        None => (None, None),
+    }
+}
+
+/// A message's subject, whitespace collapsed; none when empty.
+fn subject(mail: &Message<'_>) -> Option<String> {
+    Some(dsn::collapse(mail.subject()?)).filter(|s| !s.is_empty())
 }
 
 /// `In-Reply-To`, else the last of `References`: the mail the report answers.

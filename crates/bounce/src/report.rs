@@ -19,6 +19,9 @@ pub struct DeliveryReport {
     pub original_message_id: Option<String>,
     /// Where [`original_message_id`](Self::original_message_id) was found.
     pub message_id_source: Option<MessageIdSource>,
+    /// The subject of the mail the report is about, from the returned
+    /// message or its headers, else from the headers quoted in the text.
+    pub original_subject: Option<String>,
     /// The host that wrote the report (`Reporting-MTA`, or Exchange's
     /// "Generating server").
     pub reporting_mta: Option<String>,

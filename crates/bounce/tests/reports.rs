@@ -18,10 +18,11 @@ fn data(name: &str) -> Vec<u8> {
 /// A report as a few stable lines, one block per recipient.
 fn render(report: &DeliveryReport) -> String {
     let mut out = format!(
-        "format: {}\nmessage-id: {} ({})\nreporting-mta: {}\n",
+        "format: {}\nmessage-id: {} ({})\nsubject: {}\nreporting-mta: {}\n",
         report.format,
         report.original_message_id.as_deref().unwrap_or("-"),
         report.message_id_source.map_or("-", |s| s.as_str()),
+        report.original_subject.as_deref().unwrap_or("-"),
         report.reporting_mta.as_deref().unwrap_or("-"),
     );
     for r in &report.recipients {
@@ -49,14 +50,15 @@ fn office365_text_only_in_a_multipart_report() {
     check(
         "lhost-office365-01.eml",
         expect![[r#"
-        format: exchange
-        message-id: <FFFFFFFF.EEEEEEEE@example.ed.jp> (quoted-text)
-        reporting-mta: FFFFFFFFFFFF.e0.prod.outlook.com
-        recipient: kijitora@example.com
-          action: failed  status: 5.1.10  kind: unknown-recipient
-          remote-mta: -
-          diagnostic: 550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup
-    "#]],
+            format: exchange
+            message-id: <FFFFFFFF.EEEEEEEE@example.ed.jp> (quoted-text)
+            subject: Nyaan
+            reporting-mta: FFFFFFFFFFFF.e0.prod.outlook.com
+            recipient: kijitora@example.com
+              action: failed  status: 5.1.10  kind: unknown-recipient
+              remote-mta: -
+              diagnostic: 550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup
+        "#]],
     );
 }
 
@@ -65,14 +67,15 @@ fn office365_without_mime_behind_an_mbox_line() {
     check(
         "lhost-office365-02.eml",
         expect![[r#"
-        format: exchange
-        message-id: <c302b7e8-9b97-40ef-90eb-313cc6c25133@NYAAAAN.example.org> (quoted-text)
-        reporting-mta: NEKOCHAN.example.prod.outlook.com
-        recipient: kijitora@example.onmicrosoft.com
-          action: failed  status: 5.1.1  kind: unknown-recipient
-          remote-mta: -
-          diagnostic: 550 5.1.1 RESOLVER.ADR.RecipNotFound; not found
-    "#]],
+            format: exchange
+            message-id: <c302b7e8-9b97-40ef-90eb-313cc6c25133@NYAAAAN.example.org> (quoted-text)
+            subject: -
+            reporting-mta: NEKOCHAN.example.prod.outlook.com
+            recipient: kijitora@example.onmicrosoft.com
+              action: failed  status: 5.1.1  kind: unknown-recipient
+              remote-mta: -
+              diagnostic: 550 5.1.1 RESOLVER.ADR.RecipNotFound; not found
+        "#]],
     );
 }
 
@@ -81,14 +84,15 @@ fn office365_with_a_delivery_status_part() {
     check(
         "lhost-office365-03.eml",
         expect![[r#"
-        format: rfc3464
-        message-id: <000000000000.2222.22222222222200000000@NEKO-NYAAN> (quoted-text)
-        reporting-mta: NEKONYAAN22.sotoneko.prod.outlook.com
-        recipient: kijitora@example.com
-          action: failed  status: 5.1.0  kind: rejected
-          remote-mta: neko-smtp-02-22.prod.cats.secureserver.net
-          diagnostic: 550 5.1.0 192.0.2.222 is not allowed to send from <example.net> per it's SPF Record. Please inspect your SPF settings, and try again. IB508 <http://x.co/srbounce>
-    "#]],
+            format: rfc3464
+            message-id: <000000000000.2222.22222222222200000000@NEKO-NYAAN> (quoted-text)
+            subject: Nyaan
+            reporting-mta: NEKONYAAN22.sotoneko.prod.outlook.com
+            recipient: kijitora@example.com
+              action: failed  status: 5.1.0  kind: rejected
+              remote-mta: neko-smtp-02-22.prod.cats.secureserver.net
+              diagnostic: 550 5.1.0 192.0.2.222 is not allowed to send from <example.net> per it's SPF Record. Please inspect your SPF settings, and try again. IB508 <http://x.co/srbounce>
+        "#]],
     );
 }
 
@@ -97,14 +101,15 @@ fn exchange_2007_unknown_recipient() {
     check(
         "lhost-exchange2007-01.eml",
         expect![[r#"
-        format: rfc3464
-        message-id: - (-)
-        reporting-mta: mx4.example.org
-        recipient: mikeneko@example.co.jp
-          action: failed  status: 5.1.1  kind: unknown-recipient
-          remote-mta: -
-          diagnostic: 550 5.1.1 RESOLVER.ADR.RecipNotFound; not found
-    "#]],
+            format: rfc3464
+            message-id: - (-)
+            subject: Nyaan
+            reporting-mta: mx4.example.org
+            recipient: mikeneko@example.co.jp
+              action: failed  status: 5.1.1  kind: unknown-recipient
+              remote-mta: -
+              diagnostic: 550 5.1.1 RESOLVER.ADR.RecipNotFound; not found
+        "#]],
     );
 }
 
@@ -113,14 +118,15 @@ fn exchange_2007_mailbox_full_truncated_mid_attachment() {
     check(
         "lhost-exchange2007-02.eml",
         expect![[r#"
-        format: rfc3464
-        message-id: <20110429233445.FFFFFFFFEEE@neko.example.com> (returned-message)
-        reporting-mta: qs.example.edu
-        recipient: kijitora@example.edu (original kijitora@example.edu)
-          action: failed  status: 5.2.2  kind: mailbox-full
-          remote-mta: -
-          diagnostic: 550 5.2.2 STOREDRV.Deliver: mailbox full. The following information should help identify the cause: "MapiExceptionShutoffQuotaExceeded:00.00000:FF000000, 00.00000:0000000094000000000000000000000000000000, 000.00000:00000000, 000.00000:FF000000, 000.00000:DD040000, 0.00000:00000000, 0.00002:FF000000, 000.00000:EEE00000, 000.0000:00000000, 000.00000:EE000000, 0.0000:FF000000, 0.0000:FFFFF000, 0.0000:00000000, 0.0000:00000000, 0.0000:00000000, 0.0000:00000000, 0.0000:00000000, 0.00000:FFFF0000, 0.0000:00000000, 000.0000:FF000000, 0.00000:FFFFFFFF, 000.00000:EEEE0000, 0.00000:00000000, 0.00000:00000000, 0.00000:00000000, 0.0000:00000000, 0.00000:00000000, 0.00000:00000000, 0.00000:EEEE0000, 0.00000:EEEE0000".
-    "#]],
+            format: rfc3464
+            message-id: <20110429233445.FFFFFFFFEEE@neko.example.com> (returned-message)
+            subject: Nyaan
+            reporting-mta: qs.example.edu
+            recipient: kijitora@example.edu (original kijitora@example.edu)
+              action: failed  status: 5.2.2  kind: mailbox-full
+              remote-mta: -
+              diagnostic: 550 5.2.2 STOREDRV.Deliver: mailbox full. The following information should help identify the cause: "MapiExceptionShutoffQuotaExceeded:00.00000:FF000000, 00.00000:0000000094000000000000000000000000000000, 000.00000:00000000, 000.00000:FF000000, 000.00000:DD040000, 0.00000:00000000, 0.00002:FF000000, 000.00000:EEE00000, 000.0000:00000000, 000.00000:EE000000, 0.0000:FF000000, 0.0000:FFFFF000, 0.0000:00000000, 0.0000:00000000, 0.0000:00000000, 0.0000:00000000, 0.0000:00000000, 0.00000:FFFF0000, 0.0000:00000000, 000.0000:FF000000, 0.00000:FFFFFFFF, 000.00000:EEEE0000, 0.00000:00000000, 0.00000:00000000, 0.00000:00000000, 0.0000:00000000, 0.00000:00000000, 0.00000:00000000, 0.00000:EEEE0000, 0.00000:EEEE0000".
+        "#]],
     );
 }
 
@@ -129,14 +135,15 @@ fn exchange_2007_too_large_with_a_broken_closing_boundary() {
     check(
         "lhost-exchange2007-03.eml",
         expect![[r#"
-        format: rfc3464
-        message-id: <20100429233445.FF00FFEE0000@r2.example.org> (returned-message)
-        reporting-mta: neko.example.com
-        recipient: kijitora@neko.example.com
-          action: failed  status: 5.2.3  kind: too-large
-          remote-mta: -
-          diagnostic: 550 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient
-    "#]],
+            format: rfc3464
+            message-id: <20100429233445.FF00FFEE0000@r2.example.org> (returned-message)
+            subject: Nyaan
+            reporting-mta: neko.example.com
+            recipient: kijitora@neko.example.com
+              action: failed  status: 5.2.3  kind: too-large
+              remote-mta: -
+              diagnostic: 550 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient
+        "#]],
     );
 }
 
@@ -145,14 +152,15 @@ fn gmail_plain_text() {
     check(
         "lhost-gmail-01.eml",
         expect![[r#"
-        format: gmail
-        message-id: <D992C2C3-F175-4C4D-97E2-53A90E4E5BF5@gmail.com> (quoted-text)
-        reporting-mta: -
-        recipient: userunknown@example.jp
-          action: failed  status: 5.1.1  kind: unknown-recipient
-          remote-mta: mx.example.jp
-          diagnostic: 550 5.1.1 <userunknown@example.jp>... User Unknown
-    "#]],
+            format: gmail
+            message-id: <D992C2C3-F175-4C4D-97E2-53A90E4E5BF5@gmail.com> (quoted-text)
+            subject: TEST FROM GMAIL.COM
+            reporting-mta: -
+            recipient: userunknown@example.jp
+              action: failed  status: 5.1.1  kind: unknown-recipient
+              remote-mta: mx.example.jp
+              diagnostic: 550 5.1.1 <userunknown@example.jp>... User Unknown
+        "#]],
     );
 }
 
@@ -161,14 +169,15 @@ fn postfix_expanded_alias_and_empty_returned_message() {
     check(
         "lhost-postfix-01.eml",
         expect![[r#"
-        format: rfc3464
-        message-id: - (-)
-        reporting-mta: p351355.pool.example.ne.jp
-        recipient: r@p351355.pool.example.ne.jp (original kijitora@example.org)
-          action: failed  status: 5.1.1  kind: unknown-recipient
-          remote-mta: -
-          diagnostic: procmail: Couldn't create "/var/spool/mail/neko" id: r.example.org: No such user
-    "#]],
+            format: rfc3464
+            message-id: - (-)
+            subject: -
+            reporting-mta: p351355.pool.example.ne.jp
+            recipient: r@p351355.pool.example.ne.jp (original kijitora@example.org)
+              action: failed  status: 5.1.1  kind: unknown-recipient
+              remote-mta: -
+              diagnostic: procmail: Couldn't create "/var/spool/mail/neko" id: r.example.org: No such user
+        "#]],
     );
 }
 
@@ -177,18 +186,19 @@ fn postfix_two_recipients() {
     check(
         "lhost-postfix-02.eml",
         expect![[r#"
-        format: rfc3464
-        message-id: - (-)
-        reporting-mta: smtp.example.com
-        recipient: filtered@example.co.jp (original filtered@example.co.jp)
-          action: failed  status: 5.2.1  kind: unknown-recipient
-          remote-mta: mx.example.co.jp
-          diagnostic: 550 5.2.1 <filtered@example.co.jp>... User Unknown
-        recipient: userunknown@example.co.jp (original userunknown@example.co.jp)
-          action: failed  status: 5.1.1  kind: unknown-recipient
-          remote-mta: mx.example.co.jp
-          diagnostic: 550 5.1.1 <userunknown@example.co.jp>... User Unknown
-    "#]],
+            format: rfc3464
+            message-id: - (-)
+            subject: test
+            reporting-mta: smtp.example.com
+            recipient: filtered@example.co.jp (original filtered@example.co.jp)
+              action: failed  status: 5.2.1  kind: unknown-recipient
+              remote-mta: mx.example.co.jp
+              diagnostic: 550 5.2.1 <filtered@example.co.jp>... User Unknown
+            recipient: userunknown@example.co.jp (original userunknown@example.co.jp)
+              action: failed  status: 5.1.1  kind: unknown-recipient
+              remote-mta: mx.example.co.jp
+              diagnostic: 550 5.1.1 <userunknown@example.co.jp>... User Unknown
+        "#]],
     );
 }
 
@@ -197,14 +207,15 @@ fn postfix_generic_status_read_from_the_answer() {
     check(
         "lhost-postfix-03.eml",
         expect![[r#"
-        format: rfc3464
-        message-id: <20140701000000.000000000000@e1.example.ne.jp> (returned-message)
-        reporting-mta: e1.example.ne.jp
-        recipient: kijitora@example.net (original kijitora@example.net)
-          action: failed  status: 5.0.0  kind: unknown-recipient
-          remote-mta: mail.example.net
-          diagnostic: 550 Unknown user kijitora@example.net
-    "#]],
+            format: rfc3464
+            message-id: <20140701000000.000000000000@e1.example.ne.jp> (returned-message)
+            subject: Message
+            reporting-mta: e1.example.ne.jp
+            recipient: kijitora@example.net (original kijitora@example.net)
+              action: failed  status: 5.0.0  kind: unknown-recipient
+              remote-mta: mail.example.net
+              diagnostic: 550 Unknown user kijitora@example.net
+        "#]],
     );
 }
 
@@ -213,14 +224,15 @@ fn exim_plain_text() {
     check(
         "lhost-exim-01.eml",
         expect![[r#"
-        format: exim
-        message-id: <E1P1ce6-000Egt-GZ@e1.example.org> (quoted-text)
-        reporting-mta: -
-        recipient: kijitora@example.ed.jp
-          action: failed  status: 5.7.0  kind: rejected
-          remote-mta: mx.example.jp
-          diagnostic: 550 5.7.0 <shironeko@example.jp>... Please use the smtp server of your ISP.
-    "#]],
+            format: exim
+            message-id: <E1P1ce6-000Egt-GZ@e1.example.org> (quoted-text)
+            subject: -
+            reporting-mta: -
+            recipient: kijitora@example.ed.jp
+              action: failed  status: 5.7.0  kind: rejected
+              remote-mta: mx.example.jp
+              diagnostic: 550 5.7.0 <shironeko@example.jp>... Please use the smtp server of your ISP.
+        "#]],
     );
 }
 
@@ -229,18 +241,19 @@ fn exim_two_recipients() {
     check(
         "lhost-exim-02.eml",
         expect![[r#"
-        format: exim
-        message-id: <E1X58pB-0004bW-2s@marutamachi.example.org> (quoted-text)
-        reporting-mta: -
-        recipient: kijitora@example.jp
-          action: failed  status: 5.1.1  kind: unknown-recipient
-          remote-mta: mx.example.jp
-          diagnostic: 550 5.1.1 <kijitora@example.jp>... User Unknown
-        recipient: sabatora@example.jp
-          action: failed  status: 5.2.1  kind: unknown-recipient
-          remote-mta: mx.example.jp
-          diagnostic: 550 5.2.1 <sabatora@example.jp>... User Unknown
-    "#]],
+            format: exim
+            message-id: <E1X58pB-0004bW-2s@marutamachi.example.org> (quoted-text)
+            subject: test from Exim 1
+            reporting-mta: -
+            recipient: kijitora@example.jp
+              action: failed  status: 5.1.1  kind: unknown-recipient
+              remote-mta: mx.example.jp
+              diagnostic: 550 5.1.1 <kijitora@example.jp>... User Unknown
+            recipient: sabatora@example.jp
+              action: failed  status: 5.2.1  kind: unknown-recipient
+              remote-mta: mx.example.jp
+              diagnostic: 550 5.2.1 <sabatora@example.jp>... User Unknown
+        "#]],
     );
 }
 
@@ -249,14 +262,15 @@ fn rfc3464_sendmail() {
     check(
         "rfc3464-01.eml",
         expect![[r#"
-        format: rfc3464
-        message-id: <E1C50F1B-1C83-4820-BC36-AC6FBFBE8568@example.org> (returned-message)
-        reporting-mta: smtpgw.example.jp
-        recipient: userunknown@bouncehammer.jp
-          action: failed  status: 5.1.1  kind: unknown-recipient
-          remote-mta: mx.bouncehammer.jp
-          diagnostic: 550 5.1.1 <userunknown@bouncehammer.jp>... User Unknown
-    "#]],
+            format: rfc3464
+            message-id: <E1C50F1B-1C83-4820-BC36-AC6FBFBE8568@example.org> (returned-message)
+            subject: バウンスメールのテスト(日本語)
+            reporting-mta: smtpgw.example.jp
+            recipient: userunknown@bouncehammer.jp
+              action: failed  status: 5.1.1  kind: unknown-recipient
+              remote-mta: mx.bouncehammer.jp
+              diagnostic: 550 5.1.1 <userunknown@bouncehammer.jp>... User Unknown
+        "#]],
     );
 }
 
@@ -265,14 +279,15 @@ fn rfc3464_policy_rejection() {
     check(
         "rfc3464-03.eml",
         expect![[r#"
-        format: rfc3464
-        message-id: <220000000022.0000.0000000000000000222@NEKO.NYAAN> (returned-message)
-        reporting-mta: smtpd-02.example.org
-        recipient: kijitora@example.com (original kijitora@example.com)
-          action: failed  status: 5.0.0  kind: rejected
-          remote-mta: 192.0.2.2
-          diagnostic: 554 Mail from nekonyaan@example.net rejected for policy reasons.
-    "#]],
+            format: rfc3464
+            message-id: <220000000022.0000.0000000000000000222@NEKO.NYAAN> (returned-message)
+            subject: Nyaan
+            reporting-mta: smtpd-02.example.org
+            recipient: kijitora@example.com (original kijitora@example.com)
+              action: failed  status: 5.0.0  kind: rejected
+              remote-mta: 192.0.2.2
+              diagnostic: 554 Mail from nekonyaan@example.net rejected for policy reasons.
+        "#]],
     );
 }
 
@@ -316,6 +331,7 @@ fn delays_and_successes_are_reports_too() {
     expect![[r#"
         format: rfc3464
         message-id: <factura-7@contoso.com> (reply-header)
+        subject: -
         reporting-mta: mx.example.com
         recipient: slow@example.org
           action: delayed  status: 4.4.7  kind: delayed
@@ -360,6 +376,7 @@ fn sloppy_delivery_status_fields_are_still_read() {
     expect![[r#"
         format: rfc3464
         message-id: - (-)
+        subject: -
         reporting-mta: mx.example.com
         recipient: One@Example.org
           action: failed  status: 5.1.1  kind: unknown-recipient
@@ -489,6 +506,7 @@ fn exchange_2010_answers_and_delays_in_text() {
     expect![[r#"
         format: exchange
         message-id: <factura@contoso.com> (quoted-text)
+        subject: Factura
         reporting-mta: EX1.contoso.com
         recipient: cliente@example.org
           action: failed  status: 5.1.1  kind: unknown-recipient
@@ -528,6 +546,7 @@ fn text_fills_what_the_delivery_status_part_left_out() {
     expect![[r#"
         format: rfc3464
         message-id: - (-)
+        subject: -
         reporting-mta: EX1.contoso.com
         recipient: a@example.org
           action: failed  status: 5.2.2  kind: mailbox-full

@@ -18,7 +18,7 @@ pub(crate) fn run(out: &Out, command: BouncesCommand) -> u8 {
 }
 
 /// Reads each file as a delivery report and prints, per file, the original
-/// Message-ID and each recipient's address, action, status, kind and
+/// Message-ID (and subject, when known) and each recipient's address, action, status, kind and
 /// diagnostic. Every file is read even when one fails; the exit code is that
 /// of the first failure.
 fn parse_files(out: &Out, files: &[std::path::PathBuf]) -> u8 {
@@ -73,6 +73,9 @@ fn print_report(out: &Out, report: &DeliveryReport) {
     let t = |m: BounceMsg| m.text(out.lang);
     let id = report.original_message_id.clone().unwrap_or_else(|| t(BounceMsg::Unknown).to_owned());
     out.line(format!("  {}: {id}", t(BounceMsg::OriginalMessageId)));
+    if let Some(subject) = &report.original_subject {
+        out.line(format!("  {}: {subject}", t(BounceMsg::OriginalSubject)));
+    }
     for r in &report.recipients {
         print_recipient(out, r);
     }

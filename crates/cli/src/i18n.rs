@@ -1122,6 +1122,7 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BounceMsg {
     OriginalMessageId,
+    OriginalSubject,
     Unknown,
     Diagnostic,
     RemoteMta,
@@ -1136,6 +1137,8 @@ impl BounceMsg {
         match (self, lang) {
             (BounceMsg::OriginalMessageId, Es) => "Message-ID original",
             (BounceMsg::OriginalMessageId, En) => "Original Message-ID",
+            (BounceMsg::OriginalSubject, Es) => "Asunto original",
+            (BounceMsg::OriginalSubject, En) => "Original subject",
             (BounceMsg::Unknown, Es) => "(desconocido)",
             (BounceMsg::Unknown, En) => "(unknown)",
             (BounceMsg::Diagnostic, Es) => "diagnóstico",

@@ -27,6 +27,7 @@ fn prints_each_recipient_in_spanish_by_default() {
     let expected = format!(
         "{o365}\n\
          \x20 Message-ID original: <FFFFFFFF.EEEEEEEE@example.ed.jp>\n\
+         \x20 Asunto original: Nyaan\n\
          \x20 kijitora@example.com  fallido  5.1.10  destinatario desconocido\n\
          \x20     diagnóstico: 550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup\n\
          \n\
@@ -46,9 +47,10 @@ fn prints_in_english_with_lang_en() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines[1], "  Original Message-ID: <20110429233445.FFFFFFFFEEE@neko.example.com>");
-    assert_eq!(lines[2], "  kijitora@example.edu  failed  5.2.2  mailbox full");
+    assert_eq!(lines[2], "  Original subject: Nyaan");
+    assert_eq!(lines[3], "  kijitora@example.edu  failed  5.2.2  mailbox full");
     assert!(
-        lines[3].starts_with("      diagnostic: 550 5.2.2 STOREDRV.Deliver: mailbox full."),
+        lines[4].starts_with("      diagnostic: 550 5.2.2 STOREDRV.Deliver: mailbox full."),
         "{}",
         r.stdout
     );
@@ -96,6 +98,7 @@ fn json_gives_every_field_and_each_files_outcome() {
         "<E1X58pB-0004bW-2s@marutamachi.example.org>"
     );
     assert_eq!(exim["report"]["message_id_source"], "quoted-text");
+    assert_eq!(exim["report"]["original_subject"], "test from Exim 1");
     let second = &exim["report"]["recipients"][1];
     assert_eq!(second["final_recipient"], "sabatora@example.jp");
     assert_eq!(second["action"], "failed");
