@@ -1,5 +1,6 @@
 //! `g360-mail bounces …`: delivery reports (bounces, NDRs) read into typed results.
 
+use std::io::Read;
 use std::path::Path;
 
 use g360_mail_bounce::{DeliveryReport, RecipientReport};
@@ -60,7 +61,11 @@ fn parse_files(out: &Out, files: &[std::path::PathBuf]) -> u8 {
 }
 
 fn read(path: &Path) -> Result<DeliveryReport, Error> {
-    let raw = std::fs::read(path).map_err(|e| {
+    // The parser reads no more than this; a larger file is not loaded whole.
+    let limit = g360_mail_bounce::MAX_READ_BYTES as u64;
+    let mut raw = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut raw));
+    read.map_err(|e| {
         Error::invalid_input("cannot read the file")
             .with_code("bounce.unreadable")
             .with_context("path", path.display())

@@ -144,6 +144,12 @@ fn failures_are_reported_per_file_and_need_no_configuration() {
     assert!(r.stderr.contains(&format!("{missing}: Cannot read the file")), "{}", r.stderr);
     assert!(r.stderr.contains("what to do: Check the file's path and permissions"), "{}", r.stderr);
 
+    // A directory is no file either.
+    let here = dir.path().display().to_string();
+    let r = run(dir.path(), &["--lang", "en", "bounces", "parse", &here]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("  Cannot read the file\n"), "{}", r.stdout);
+
     // A file is required.
     let r = run(dir.path(), &["bounces", "parse"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
