@@ -292,7 +292,7 @@ fn exchange_hash(line: &str) -> &str {
 /// `host mx.example.jp [192.0.2.1]: 550 …` in free text: the host and the answer.
 fn host_answer(text: &str) -> Option<(&str, &str)> {
     let i = text.to_ascii_lowercase().find("host ")?;
-    let rest = &text[i + "host ".len()..];
+    let rest = text[i + "host ".len()..].trim_start();
     let host = rest.split_whitespace().next()?;
     let after = rest[host.len()..].trim_start();
     let close = after.strip_prefix('[')?.find("]:")?;
@@ -384,6 +384,8 @@ mod tests {
         );
         assert_eq!(host_answer("host mx.b.jp said nothing"), None);
         assert_eq!(host_answer("host"), None);
+        assert_eq!(host_answer("host  ñ [1]: 5"), None);
+        assert_eq!(host_answer("host  mx.b.jp  [1]: 550 ñ"), Some(("mx.b.jp", "550 ñ")));
     }
 
     #[test]

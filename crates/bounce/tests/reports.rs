@@ -659,7 +659,8 @@ fn truncated_reports_never_panic() {
 
 #[test]
 fn mangled_reports_never_panic() {
-    // Deterministic byte mutations (xorshift), favouring the bytes MIME cares about.
+    // Deterministic byte mutations (xorshift), favouring the bytes MIME cares
+    // about and multi-byte characters.
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
         state ^= state << 13;
@@ -670,12 +671,17 @@ fn mangled_reports_never_panic() {
     const NASTY: &[u8] = b"-\r\n:;<>\"=\t @.#'";
     for name in SAMPLES {
         let original = data(name);
-        for _ in 0..60 {
+        for _ in 0..100 {
             let mut raw = original.clone();
             for _ in 0..(next() % 12 + 1) {
                 let at = (next() % raw.len() as u64) as usize;
-                match next() % 4 {
+                match next() % 5 {
                     0 => raw[at] = NASTY[(next() % NASTY.len() as u64) as usize],
+                    4 => {
+                        // Multi-byte characters, where byte offsets and char boundaries part.
+                        let wide = ["ñ", "€", "😀", "  ñ ", "\u{feff}"][(next() % 5) as usize];
+                        raw.splice(at..at, wide.bytes());
+                    }
                     1 => raw[at] = next() as u8,
                     2 => {
                         raw.remove(at);
@@ -692,6 +698,35 @@ fn mangled_reports_never_panic() {
                 assert_eq!(e.code(), Some(NOT_A_REPORT), "{name}: {e}");
             }
         }
+    }
+}
+
+#[test]
+fn multi_byte_text_where_the_parser_cuts_never_panics() {
+    // Each of the text families' cuts (after "host ", around quotes, before
+    // "##") with multi-byte characters and odd spacing at the cut.
+    let exim = String::from_utf8(data("lhost-exim-02.eml")).unwrap();
+    for (from, to) in [
+        ("host mx.example.jp [192.0.2.153]", "host  ñ [192.0.2.153]"),
+        ("host mx.example.jp [192.0.2.153]", "host \u{a0}mx.example.jp ñ[1]:"),
+        ("kijitora@example.jp\n", "kijitora@example.jp\n    host  😀\n"),
+        ("User Unknown", "User Unknown ñ##€"),
+    ] {
+        let raw = exim.replace(from, to);
+        assert!(parse(raw.as_bytes()).is_ok(), "{to}");
+    }
+    let exchange = String::from_utf8(data("lhost-office365-02.eml")).unwrap();
+    for (from, to) in [
+        ("Remote Server returned '", "Remote Server returned 'ñ"),
+        (
+            "Remote Server returned '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found'",
+            "Remote Server returnedñ",
+        ),
+        ("Generating server: ", "Generating server:😀"),
+        ("kijitora@example.onmicrosoft.com\nRemote", "#< #ñ smtp;€> #SMTP#\nRemote"),
+    ] {
+        let raw = exchange.replace(from, to);
+        let _ = parse(raw.as_bytes());
     }
 }
 
