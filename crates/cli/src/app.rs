@@ -38,6 +38,10 @@ pub(crate) async fn run(cli: Cli) -> u8 {
     let lang =
         explicit_lang.or_else(|| loaded.as_ref().ok().map(BridgeConfig::lang)).unwrap_or_default();
     let out = Out::new(lang, cli.json, no_color);
+    if let Command::Bounces(command) = cli.command {
+        // Reading report files needs no configuration (a broken one only loses its `lang`).
+        return crate::bounces_cmd::run(&out, command);
+    }
     let config = match loaded {
         Ok(c) => c,
         Err(e) => return config_error(&out, &e),
@@ -54,7 +58,7 @@ pub(crate) async fn run(cli: Cli) -> u8 {
             Ok(exit::OK)
         }
         Command::Outbox(command) => crate::outbox_cmd::run(&out, bridge.clone(), command).await,
-        Command::Providers => unreachable!("handled above"),
+        Command::Providers | Command::Bounces(_) => unreachable!("handled above"),
     };
     match result {
         Ok(code) => code,

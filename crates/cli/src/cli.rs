@@ -45,6 +45,20 @@ pub(crate) enum Command {
     /// The durable outbox: its worker, its state, retries and retention.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Delivery reports (bounces, NDRs): which recipient of which mail failed, and why.
+    #[command(subcommand)]
+    Bounces(BouncesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BouncesCommand {
+    /// Read delivery reports (.eml files): per file the original Message-ID,
+    /// per recipient the address, action, status, kind and diagnostic.
+    Parse {
+        /// The report files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1279,12 +1279,116 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
                 "Set integration to the id of the one this account uses",
             ),
         ),
+        _ => return bounce_error_text(code, lang),
+    };
+    Some(match lang {
+        Lang::Es => es,
+        Lang::En => en,
+    })
+}
+
+// --- `g360-mail bounces`: delivery reports -----------------------------------
+
+/// A text of `g360-mail bounces`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BounceMsg {
+    OriginalMessageId,
+    OriginalSubject,
+    Unknown,
+    Diagnostic,
+    RemoteMta,
+    Action(g360_mail_bounce::Action),
+    Kind(g360_mail_bounce::BounceKind),
+}
+
+impl BounceMsg {
+    pub(crate) fn text(self, lang: Lang) -> &'static str {
+        use Lang::{En, Es};
+        use g360_mail_bounce::{Action as A, BounceKind as K};
+        match (self, lang) {
+            (BounceMsg::OriginalMessageId, Es) => "Message-ID original",
+            (BounceMsg::OriginalMessageId, En) => "Original Message-ID",
+            (BounceMsg::OriginalSubject, Es) => "Asunto original",
+            (BounceMsg::OriginalSubject, En) => "Original subject",
+            (BounceMsg::Unknown, Es) => "(desconocido)",
+            (BounceMsg::Unknown, En) => "(unknown)",
+            (BounceMsg::Diagnostic, Es) => "diagnóstico",
+            (BounceMsg::Diagnostic, En) => "diagnostic",
+            (BounceMsg::RemoteMta, Es) => "servidor remoto",
+            (BounceMsg::RemoteMta, En) => "remote server",
+            (BounceMsg::Action(A::Failed), Es) => "fallido",
+            (BounceMsg::Action(A::Failed), En) => "failed",
+            (BounceMsg::Action(A::Delayed), Es) => "retrasado",
+            (BounceMsg::Action(A::Delayed), En) => "delayed",
+            (BounceMsg::Action(A::Delivered), Es) => "entregado",
+            (BounceMsg::Action(A::Delivered), En) => "delivered",
+            (BounceMsg::Action(A::Relayed), Es) => "retransmitido",
+            (BounceMsg::Action(A::Relayed), En) => "relayed",
+            (BounceMsg::Action(A::Expanded), Es) => "expandido",
+            (BounceMsg::Action(A::Expanded), En) => "expanded",
+            (BounceMsg::Kind(K::UnknownRecipient), Es) => "destinatario desconocido",
+            (BounceMsg::Kind(K::UnknownRecipient), En) => "unknown recipient",
+            (BounceMsg::Kind(K::MailboxFull), Es) => "buzón lleno",
+            (BounceMsg::Kind(K::MailboxFull), En) => "mailbox full",
+            (BounceMsg::Kind(K::Rejected), Es) => "rechazado como spam o por política",
+            (BounceMsg::Kind(K::Rejected), En) => "rejected as spam or by policy",
+            (BounceMsg::Kind(K::TooLarge), Es) => "demasiado grande",
+            (BounceMsg::Kind(K::TooLarge), En) => "too large",
+            (BounceMsg::Kind(K::Delayed), Es) => "entrega retrasada",
+            (BounceMsg::Kind(K::Delayed), En) => "delivery delayed",
+            (BounceMsg::Kind(K::Other), Es) => "otro motivo",
+            (BounceMsg::Kind(K::Other), En) => "other reason",
+            // `BounceKind` is non-exhaustive: a kind added later reads as "other".
+            (BounceMsg::Kind(_), Es) => "otro motivo",
+            (BounceMsg::Kind(_), En) => "other reason",
+        }
+    }
+}
+
+/// The translated message and remedy of the `bounce.*` codes.
+fn bounce_error_text(code: &str, lang: Lang) -> Option<(&'static str, &'static str)> {
+    let (es, en) = match code {
+        g360_mail_bounce::NOT_A_REPORT => (
+            (
+                "No es un informe de entrega",
+                "Indique un informe de entrega (rebote, NDR) como fichero .eml completo",
+            ),
+            (
+                "Not a delivery report",
+                "Give a delivery report (bounce, NDR) as a complete .eml file",
+            ),
+        ),
+        "bounce.unreadable" => (
+            ("No se puede leer el fichero", "Compruebe la ruta y los permisos del fichero"),
+            ("Cannot read the file", "Check the file's path and permissions"),
+        ),
         _ => return None,
     };
     Some(match lang {
         Lang::Es => es,
         Lang::En => en,
     })
+}
+
+#[cfg(test)]
+mod bounce_tests {
+    use super::*;
+
+    #[test]
+    fn bounce_codes_and_kinds_have_both_languages() {
+        for code in [g360_mail_bounce::NOT_A_REPORT, "bounce.unreadable"] {
+            let es = error_text(code, Lang::Es).unwrap();
+            let en = error_text(code, Lang::En).unwrap();
+            assert_ne!(es, en, "{code}");
+        }
+        use g360_mail_bounce::BounceKind as K;
+        for kind in [K::UnknownRecipient, K::MailboxFull, K::Rejected, K::TooLarge, K::Delayed] {
+            let (es, en) =
+                (BounceMsg::Kind(kind).text(Lang::Es), BounceMsg::Kind(kind).text(Lang::En));
+            assert_ne!(es, en, "{kind}");
+            assert_ne!(es, BounceMsg::Kind(K::Other).text(Lang::Es), "{kind}");
+        }
+    }
 }
 
 #[cfg(test)]

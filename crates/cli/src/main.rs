@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command line prints")]
 
 mod app;
+mod bounces_cmd;
 mod bulk;
 mod cli;
 mod i18n;
