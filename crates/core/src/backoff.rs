@@ -138,13 +138,18 @@ mod tests {
         assert!(b.delay(40) >= Duration::MAX / 2);
         let b = Backoff::new(Duration::from_secs(5), Duration::from_secs(1));
         assert_eq!(b.max(), Duration::from_secs(5));
-        assert_eq!(Backoff::clamp_server_delay(Duration::from_secs(10u64.pow(12))), MAX_SERVER_DELAY);
+        assert_eq!(
+            Backoff::clamp_server_delay(Duration::from_secs(10u64.pow(12))),
+            MAX_SERVER_DELAY
+        );
         assert_eq!(
             b.delay_or(1, Some(Duration::from_secs(7))),
             Duration::from_secs(7),
             "a sane server delay is honoured exactly"
         );
-        assert!(std::time::Instant::now().checked_add(b.delay_or(1, Some(Duration::MAX))).is_some());
+        assert!(
+            std::time::Instant::now().checked_add(b.delay_or(1, Some(Duration::MAX))).is_some()
+        );
         assert_eq!(Backoff::new(Duration::ZERO, Duration::ZERO).delay(3), Duration::ZERO);
     }
 }

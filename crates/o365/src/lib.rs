@@ -8,6 +8,9 @@ mod config;
 mod error;
 mod graph_model;
 mod provider;
+mod read;
+mod send;
+mod verify;
 
 pub use builder::{O365Builder, O365Factory};
 pub use config::{Cloud, GRAPH_MAILBOX_CONCURRENCY, O365Settings};
