@@ -623,7 +623,13 @@ impl GraphClient {
         loop {
             retry.attempt += 1;
             let token = if call.auth {
-                match self.token().await {
+                let token = match retry.deadline {
+                    Some(d) => tokio::time::timeout_at(d, self.token())
+                        .await
+                        .unwrap_or_else(|_| Err(deadline_passed("the token request"))),
+                    None => self.token().await,
+                };
+                match token {
                     Ok(t) => Some(t),
                     Err(e) => {
                         retry.pause(e, Duration::ZERO).await?;
