@@ -183,7 +183,7 @@ impl Default for O365Settings {
             rbac_for_applications: false,
             request_timeout_ms: 30_000,
             connect_timeout_ms: 10_000,
-            send_timeout_ms: 120_000,
+            send_timeout_ms: 300_000,
             max_attempts: 4,
             initial_backoff_ms: 2_000,
             max_backoff_ms: 60_000,
