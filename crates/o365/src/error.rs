@@ -573,6 +573,11 @@ pub(crate) fn answer_too_large(what: &'static str, limit: usize, declared: Optio
     err
 }
 
+/// A page with bodies over its cap: smaller pages help.
+pub(crate) fn page_too_large(e: Error) -> Error {
+    e.with_remedy("ask for smaller pages (page_size) when reading with bodies")
+}
+
 /// A request that did not end within its timeout, body included.
 pub(crate) fn timed_out(what: &'static str, timeout: Duration) -> Error {
     own(ErrorKind::Unavailable, "o365.timeout", format!("{what} timed out"))

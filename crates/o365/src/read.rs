@@ -28,6 +28,9 @@ fn get_message_query() -> &'static str {
 /// The query of the second, text-only `get_message` request.
 const BODY_ONLY_QUERY: &str = "$select=body";
 
+/// Largest page with bodies read: 64 MiB.
+const MAX_PAGE_WITH_BODIES_BYTES: usize = 64 * 1024 * 1024;
+
 /// Most pages followed in one delta round or attachment listing.
 const MAX_PAGES: usize = 10_000;
 
@@ -41,10 +44,12 @@ impl O365Provider {
             None => {
                 let mut url =
                     self.client.user_url(&["mailFolders", query.folder.as_str(), "messages"]);
-                let mut pairs = vec![
-                    ("$top", query.page_size.to_string()),
-                    ("$select", LIST_SELECT.to_owned()),
-                ];
+                let select = if query.with_bodies {
+                    format!("{LIST_SELECT},body")
+                } else {
+                    LIST_SELECT.to_owned()
+                };
+                let mut pairs = vec![("$top", query.page_size.to_string()), ("$select", select)];
                 if let Some(id) = &query.internet_message_id {
                     pairs.push(("$filter", format!("internetMessageId eq {}", odata_string(id))));
                 } else if query.unread_only || query.since.is_some() {
@@ -70,8 +75,19 @@ impl O365Provider {
                 url
             }
         };
-        let page: GraphPage<GraphMessage> =
-            self.client.get_json(&Call::get(url, "the message list")).await?;
+        let mut call = Call::get(url, "the message list");
+        if query.with_bodies {
+            // The next links keep `$select`; the body format is a header,
+            // sent with every page.
+            call = call.prefer_exactly(PREFER_IMMUTABLE_TEXT).max_body(MAX_PAGE_WITH_BODIES_BYTES);
+        }
+        let page: GraphPage<GraphMessage> = self.client.get_json(&call).await.map_err(|e| {
+            if query.with_bodies && e.code() == Some("o365.answer-too-large") {
+                error::page_too_large(e)
+            } else {
+                e
+            }
+        })?;
         Ok(MessagePage::new(page.value.into_iter().map(to_received).collect(), page.next_link))
     }
 
