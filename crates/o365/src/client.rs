@@ -1,10 +1,15 @@
 //! The HTTP side of the provider: Graph requests with the token, the
-//! per-mailbox limiter and the retry policy.
+//! per-mailbox limiter, and the one retry driver ([`GraphClient::drive`]).
 //!
-//! Reads are retried freely. Writes that are not idempotent (`sendMail`,
-//! `send`, draft creation) are retried without looking only when the request
-//! surely was not accepted; after an ambiguous outcome the caller looks the
-//! mail up in Sent Items first (see `O365Provider::send`).
+//! Every request is a [`Call`] with an idempotency flag. Idempotent ones
+//! (reads, range uploads, deletes) are retried after any temporary failure.
+//! The others (`sendMail`, a draft's `send`, draft creation) are retried
+//! without looking only when the request surely was not accepted; an
+//! ambiguous outcome goes back to the caller, which for sends looks the mail
+//! up in Sent Items first (see `send.rs`).
+//!
+//! Every attempt is bounded: connect timeout, a request timeout that covers
+//! the answer body, a cap on the body's size, no redirects.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +27,7 @@ use url::Url;
 
 use crate::auth::{AccessToken, TokenCache};
 use crate::config::O365Settings;
-use crate::error::O365Error;
+use crate::error::{O365Error, deadline_passed};
 use crate::graph_model::{GraphErrorBody, GraphErrorDetail};
 
 /// Largest Graph request body: 4 MB, after base64.
@@ -689,10 +694,6 @@ impl GraphClient {
     pub(crate) async fn get_json<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
         self.run(call).await?.json(call.what)
     }
-}
-
-fn deadline_passed(what: &'static str) -> Error {
-    crate::error::deadline_passed(what)
 }
 
 /// Statuses after which a read may be tried again.

@@ -212,3 +212,44 @@ async fn a_trickling_token_endpoint_ends_the_send_at_its_deadline_as_not_deliver
     assert_eq!(env.send_requests(), 0);
     assert!(trickle.body_bytes_written() < 5, "{} bytes", trickle.body_bytes_written());
 }
+
+#[tokio::test]
+async fn a_redirect_of_a_read_is_not_followed() {
+    let env = env().await;
+    let elsewhere = HostileHttpServer::start(|_| Reply::json(200, r#"{"value":[]}"#)).await;
+    let target = format!("{}/v1.0/users/{ERP}/mailFolders/inbox/messages", elsewhere.url());
+    let redirector = HostileHttpServer::start(move |_| Reply::redirect(302, &target)).await;
+    let mut s = settings(&env);
+    s.graph_url = Some(redirector.url());
+    let p = env.provider_with(s, ERP, &env.setup.secret);
+
+    let err = bounded(p.list_messages(&MailboxQuery::default())).await.unwrap_err();
+    assert_eq!(err.code(), Some("o365.redirect"), "{err}");
+    assert!(!err.is_temporary(), "a redirect is not retried");
+    assert_eq!(redirector.requests().len(), 1);
+    assert_eq!(elsewhere.connections(), 0, "the bearer token never went to another origin");
+}
+
+#[tokio::test]
+async fn half_a_gibibyte_token_answer_fails_fast() {
+    let env = env().await;
+    let huge = HostileHttpServer::start(|_| Reply::Endless {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        len: HALF_GIB,
+        fill: b' ',
+        declare_length: false,
+    })
+    .await;
+    let mut s = settings(&env);
+    s.authority_url = Some(huge.url());
+    let p = env.provider_with(s, ERP, &env.setup.secret);
+
+    let started = Instant::now();
+    let err = bounded(p.send(&simple("x"))).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert_eq!(err.code(), Some("o365.answer-too-large"), "{err}");
+    assert!(err.is_not_delivered());
+    assert!(huge.body_bytes_written() < 64 * 1024 * 1024, "{}", huge.body_bytes_written());
+    assert_eq!(env.send_requests(), 0);
+}
