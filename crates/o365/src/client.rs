@@ -745,6 +745,53 @@ mod tests {
     use g360_mail_core::MAX_SERVER_DELAY;
     use reqwest::header::HeaderMap;
 
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 3,
+            backoff: Backoff::new(Duration::from_millis(1), Duration::from_millis(2)),
+            max_total: Duration::from_secs(1),
+            settle: Duration::ZERO,
+            send_timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn temporary() -> Error {
+        crate::error::timed_out("a test request", Duration::from_secs(1))
+    }
+
+    #[tokio::test]
+    async fn pause_gives_up_persistent_after_the_attempts() {
+        let mut r = policy().start(None);
+        r.attempt = 2;
+        r.pause(temporary(), Duration::ZERO).await.unwrap();
+        r.attempt = 3;
+        let err = r.pause(temporary(), Duration::ZERO).await.unwrap_err();
+        assert!(err.is_persistent());
+        assert_eq!(err.context_value("attempts"), Some("3"));
+    }
+
+    #[tokio::test]
+    async fn pause_never_waits_past_the_budget_or_the_deadline() {
+        // A server delay no clock can hold: bounded, then refused at once.
+        let mut r = policy().start(None);
+        r.attempt = 1;
+        let started = Instant::now();
+        let huge = temporary().with_retry_after(Duration::MAX);
+        let err = r.pause(huge, Duration::ZERO).await.unwrap_err();
+        assert!(err.is_persistent());
+        assert!(started.elapsed() < Duration::from_millis(500));
+
+        let mut r = policy().start(Instant::now().checked_add(Duration::from_millis(50)));
+        r.attempt = 1;
+        let slow = temporary().with_retry_after(Duration::from_millis(200));
+        assert!(r.pause(slow, Duration::ZERO).await.unwrap_err().is_persistent());
+
+        // A permanent error is returned as it is.
+        let mut r = policy().start(None);
+        let err = r.pause(crate::error::bad_answer("x"), Duration::ZERO).await.unwrap_err();
+        assert!(!err.is_temporary() && !err.is_persistent());
+    }
+
     #[test]
     fn parses_retry_after_seconds_and_dates() {
         let mut h = HeaderMap::new();
