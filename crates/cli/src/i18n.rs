@@ -1194,6 +1194,36 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
                 "Check the network path to Microsoft (proxy, firewall, DNS) and try again",
             ),
         ),
+        "o365.deadline" => (
+            (
+                "Se agotó el plazo del envío antes de poder hacer la petición; el correo no se envió",
+                "Inténtelo más tarde; si se repite, aumente send_timeout_ms o revise el camino de red hacia Microsoft",
+            ),
+            (
+                "The send's deadline passed before the request could be made; the mail was not sent",
+                "Try again later; if it keeps happening, raise send_timeout_ms or check the network path to Microsoft",
+            ),
+        ),
+        "o365.redirect" => (
+            (
+                "El servidor respondió con una redirección, que no se sigue",
+                "Revise authority_url y graph_url: deben nombrar los propios servidores de Microsoft; un proxy o portal cautivo que redirige debe dejar pasar las peticiones",
+            ),
+            (
+                "The server answered with a redirect, which is not followed",
+                "Check authority_url and graph_url: they must name the Microsoft hosts themselves; a proxy or captive portal that redirects must let the requests through",
+            ),
+        ),
+        "o365.answer-too-large" => (
+            (
+                "La respuesta del servidor supera el tamaño máximo",
+                "Revise authority_url y graph_url: un servidor de Microsoft nunca responde tanto; al leer con cuerpos, pida páginas más pequeñas",
+            ),
+            (
+                "The server's answer is larger than the limit",
+                "Check authority_url and graph_url: a Microsoft host never answers this much; when reading with bodies, ask for smaller pages",
+            ),
+        ),
         "ApplicationThrottled" => (
             (
                 "Graph está limitando el buzón",

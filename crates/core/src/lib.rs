@@ -16,6 +16,7 @@
 
 mod account;
 mod address;
+mod backoff;
 mod capability;
 mod error;
 mod factory;
@@ -30,6 +31,7 @@ pub use account::{Integration, MailAccount};
 pub use address::{
     EmailAddress, MAX_ADDRESS_LEN, MAX_DISPLAY_NAME_LEN, MAX_LOCAL_PART_LEN, parse_address_list,
 };
+pub use backoff::{Backoff, MAX_SERVER_DELAY};
 pub use capability::Capabilities;
 pub use error::{Error, ErrorKind, ErrorStatus, Result};
 pub use factory::{ConfigProblem, ProviderFactory, ProviderInfo, ProviderRegistry};

@@ -91,6 +91,13 @@ pub struct MailboxQuery {
     pub page_size: u32,
     /// The continuation token of the previous page, handed back verbatim.
     pub continuation: Option<String>,
+    /// Whether each message of the page comes with its body as `text` (HTML
+    /// mail rendered as text; `html` too where the provider has it without
+    /// another request), fetched with the page where the provider can: one
+    /// request per page instead of one or two per message. Attachments are
+    /// not included. Keep it set on the queries that continue a page. A
+    /// provider may fill bodies even when not asked.
+    pub with_bodies: bool,
 }
 
 impl Default for MailboxQuery {
@@ -102,6 +109,7 @@ impl Default for MailboxQuery {
             internet_message_id: None,
             page_size: 25,
             continuation: None,
+            with_bodies: false,
         }
     }
 }
@@ -133,6 +141,13 @@ impl MailboxQuery {
     /// Sets the page size.
     pub fn page_size(mut self, n: u32) -> Self {
         self.page_size = n;
+        self
+    }
+
+    /// Asks for each message's body with the page (see the `with_bodies`
+    /// field).
+    pub fn with_bodies(mut self, yes: bool) -> Self {
+        self.with_bodies = yes;
         self
     }
 

@@ -13,11 +13,15 @@ use tokio::sync::{Mutex, RwLock};
 use tokio::time::Instant;
 use url::Url;
 
+use crate::client::{Capped, MAX_JSON_BYTES, read_capped};
 use crate::error::O365Error;
 use crate::graph_model::{TokenClaims, TokenErrorBody, TokenResponse};
 
 /// Lifetime assumed when the token endpoint does not say.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3599);
+/// Longest lifetime believed: Entra ID tokens live at most a day, and a
+/// larger `expires_in` must not overflow the clock.
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// An access token and what we know about it.
 pub(crate) struct AccessToken {
@@ -54,7 +58,7 @@ impl AccessToken {
     }
 
     fn usable(&self, now: Instant) -> bool {
-        now + Duration::from_secs(5) < self.expires_at
+        now.checked_add(Duration::from_secs(5)).is_some_and(|t| t < self.expires_at)
     }
 }
 
@@ -200,19 +204,42 @@ impl TokenCache {
             ("grant_type", "client_credentials"),
         ];
         let started = Instant::now();
-        let resp = self
-            .http
-            .post(self.token_url.clone())
-            .form(&form)
-            .timeout(self.timeout)
-            .send()
+        let host = self.token_url.host_str().unwrap_or_default().to_owned();
+        let exchange = async {
+            let mut resp = self
+                .http
+                .post(self.token_url.clone())
+                .form(&form)
+                .timeout(self.timeout)
+                .send()
+                .await
+                .map_err(|e| Error::from(O365Error::transport("the token endpoint", e)))?;
+            let status = resp.status().as_u16();
+            if resp.status().is_redirection() {
+                let to = resp
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|l| {
+                        self.token_url.join(l).ok().and_then(|u| u.host_str().map(str::to_owned))
+                    })
+                    .map(Option::unwrap_or_default);
+                return Err(crate::error::redirected(&host, status, to.as_deref()));
+            }
+            let body = read_capped(&mut resp, MAX_JSON_BYTES).await.map_err(|e| match e {
+                Capped::TooLarge { declared } => {
+                    crate::error::answer_too_large("the token endpoint", MAX_JSON_BYTES, declared)
+                        .with_http_status(status)
+                }
+                Capped::Transport(e) => O365Error::transport("the token endpoint", e).into(),
+            })?;
+            Ok((status, body))
+        };
+        // reqwest bounds the exchange too; this bound holds whatever the
+        // transport does, body included.
+        let (status, body) = tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|e| Error::from(O365Error::transport("the token endpoint", e)))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::from(O365Error::transport("the token endpoint", e)))?;
+            .unwrap_or_else(|_| Err(crate::error::timed_out("the token endpoint", self.timeout)))?;
         if status != 200 {
             let parsed: TokenErrorBody = serde_json::from_slice(&body).unwrap_or_default();
             let secret_is_id = parsed.error_codes.contains(&7000215)
@@ -231,12 +258,13 @@ impl TokenCache {
         let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
             Error::from(O365Error::Decode { what: "the token endpoint", source: e })
         })?;
+        // Server numbers meet the clock here: bounded, and added with
+        // checked arithmetic.
         let lifetime = parsed
             .expires_in
             .as_ref()
             .and_then(|v| v.as_u64())
-            .map(Duration::from_secs)
-            .unwrap_or(DEFAULT_LIFETIME);
+            .map_or(DEFAULT_LIFETIME, |s| Duration::from_secs(s).min(MAX_LIFETIME));
         let ahead = lifetime.saturating_sub(self.margin.min(lifetime / 2));
         let ahead = match parsed.refresh_in.as_ref().and_then(|v| v.as_u64()) {
             Some(r) => ahead.min(Duration::from_secs(r)),
@@ -255,10 +283,11 @@ impl TokenCache {
             v.set_sensitive(true);
             v
         });
+        let expires_at = started.checked_add(lifetime).unwrap_or(started);
         Ok(Arc::new(AccessToken {
             authorization,
-            refresh_at: started + ahead,
-            expires_at: started + lifetime,
+            refresh_at: started.checked_add(ahead).unwrap_or(started),
+            expires_at,
             claims,
         }))
     }

@@ -9,10 +9,9 @@
 //! `saveToSentItems` after the message).
 
 use base64::Engine as _;
-use g360_mail_core::{Attachment, ErrorKind, Result};
+use g360_mail_core::{Attachment, Result};
 use serde::Serialize;
 
-use crate::error::own;
 use crate::graph_model::GraphOutgoing;
 
 /// The `sendMail` body of a message, or its size when it is over the limit
@@ -133,7 +132,7 @@ fn base64_len(len: usize) -> Result<usize> {
 }
 
 fn encode_error(e: impl std::fmt::Display) -> g360_mail_core::Error {
-    own(ErrorKind::Unexpected, "o365.encode", format!("could not encode the message: {e}"))
+    crate::error::encode(e)
 }
 
 /// `fileAttachment` as written: `@odata.type`, `name`, `contentType`,

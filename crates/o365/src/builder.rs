@@ -7,14 +7,14 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use g360_mail_core::{ConfigProblem, EmailAddress, Error, ErrorKind, Result, Secret};
+use g360_mail_core::{ConfigProblem, EmailAddress, Result, Secret};
 use tokio::sync::Semaphore;
 use url::Url;
 
-use crate::O365_PROVIDER_TYPE;
 use crate::auth::{TokenCache, TokenKey};
 use crate::client::{GraphClient, RetryPolicy};
 use crate::config::{Cloud, O365Settings, parse_endpoint};
+use crate::error;
 use crate::provider::{O365Provider, SecretShape};
 
 /// Token caches and mailbox limiters shared by the providers of one factory.
@@ -142,6 +142,13 @@ impl O365Builder {
         self
     }
 
+    /// The overall deadline of one send, retries and the Sent Items lookup
+    /// included.
+    pub fn with_send_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.send_timeout_ms = millis(timeout);
+        self
+    }
+
     /// Most attempts of one operation, first try included.
     pub fn with_max_attempts(mut self, attempts: u32) -> Self {
         self.settings.max_attempts = attempts;
@@ -187,35 +194,20 @@ impl O365Builder {
 
     /// Builds the provider. Refuses endpoints that are not https (or http on
     /// loopback when allowed), out-of-range limits, and a missing secret or
-    /// mailbox, as [`ErrorKind::Config`]. Badly formed ids are reported by
+    /// mailbox, as [`ErrorKind::Config`](g360_mail_core::ErrorKind::Config). Badly formed ids are reported by
     /// `verify` and the token endpoint instead, with their remedies.
     pub fn build(self) -> Result<O365Provider> {
         let s = self.settings;
         let problems: Vec<ConfigProblem> =
             s.endpoint_problems().into_iter().chain(s.limit_problems()).collect();
         if let Some(p) = problems.first() {
-            let mut err = Error::new(ErrorKind::Config, format!("invalid setting: {}", p.message))
-                .with_provider(O365_PROVIDER_TYPE)
-                .with_code("config.invalid")
-                .with_context("key", &p.path);
-            if let Some(r) = &p.remedy {
-                err = err.with_remedy(r.clone());
-            }
-            return Err(err);
+            return Err(error::invalid_setting(p));
         }
-        let mailbox = self.mailbox.ok_or_else(|| {
-            Error::new(ErrorKind::Config, "the account has no mailbox address")
-                .with_provider(O365_PROVIDER_TYPE)
-                .with_code("o365.mailbox-missing")
-                .with_remedy("put the mailbox address in the account's address")
-        })?;
-        let secret = self.secret.filter(|s| !s.is_blank()).ok_or_else(|| {
-            Error::new(ErrorKind::Config, "the account has no client secret")
-                .with_provider(O365_PROVIDER_TYPE)
-                .with_code("o365.secret-missing")
-                .with_context("address", mailbox.addr())
-                .with_remedy("paste the client secret Value from Entra ID > App registrations > the app > Certificates & secrets into the account's secret (Token field in G360 ERP)")
-        })?;
+        let mailbox = self.mailbox.ok_or_else(error::mailbox_missing)?;
+        let secret = self
+            .secret
+            .filter(|s| !s.is_blank())
+            .ok_or_else(|| error::secret_missing(mailbox.addr()))?;
         let authority = endpoint("authority_url", s.authority_url(), s.allow_insecure_http)?;
         let graph = endpoint("graph_url", s.graph_url(), s.allow_insecure_http)?;
         let mut base = graph.clone();
@@ -230,18 +222,19 @@ impl O365Builder {
         // The rustls crypto provider is ours to install; another one already
         // installed by the application is fine too.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // No redirects: a 3xx is an error naming the host (see
+        // `error::redirected`), so the client secret and mail never go to
+        // another origin. The read timeout ends a stalled body early; the
+        // per-request timeout ends a trickling one.
         let mut http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(s.connect_timeout())
+            .read_timeout(s.request_timeout())
             .user_agent(concat!("g360-mail-o365/", env!("CARGO_PKG_VERSION")));
         if !s.allow_insecure_http {
             http = http.https_only(true);
         }
-        let http = http.build().map_err(|e| {
-            Error::new(ErrorKind::Unexpected, "could not build the HTTP client")
-                .with_provider(O365_PROVIDER_TYPE)
-                .with_code("o365.http-client")
-                .with_source(e)
-        })?;
+        let http = http.build().map_err(error::http_client)?;
 
         let shared = self.shared.unwrap_or_default();
         let key = TokenKey {
@@ -296,14 +289,5 @@ fn millis(d: Duration) -> u64 {
 }
 
 fn endpoint(key: &str, value: &str, allow_http: bool) -> Result<Url> {
-    parse_endpoint(key, value, allow_http).map_err(|p| {
-        let mut err = Error::new(ErrorKind::Config, format!("invalid setting: {}", p.message))
-            .with_provider(O365_PROVIDER_TYPE)
-            .with_code("config.invalid")
-            .with_context("key", key);
-        if let Some(r) = p.remedy {
-            err = err.with_remedy(r);
-        }
-        err
-    })
+    parse_endpoint(key, value, allow_http).map_err(|p| error::invalid_setting(&p))
 }

@@ -1,70 +1,146 @@
 //! The HTTP side of the provider: Graph requests with the token, the
-//! per-mailbox limiter and the retry policy.
+//! per-mailbox limiter, and the one retry driver ([`GraphClient::drive`]).
 //!
-//! Reads are retried freely. Writes that are not idempotent (`sendMail`,
-//! `send`, draft creation) are retried without looking only when the request
-//! surely was not accepted; after an ambiguous outcome the caller looks the
-//! mail up in Sent Items first (see `O365Provider::send`).
+//! Every request is a [`Call`] with an idempotency flag. Idempotent ones
+//! (reads, range uploads, deletes) are retried after any temporary failure.
+//! The others (`sendMail`, a draft's `send`, draft creation) are retried
+//! without looking only when the request surely was not accepted; an
+//! ambiguous outcome goes back to the caller, which for sends looks the mail
+//! up in Sent Items first (see `send.rs`).
+//!
+//! Every attempt is bounded: connect timeout, a request timeout that covers
+//! the answer body, a cap on the body's size, no redirects.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use g360_mail_core::{Error, ErrorKind, Result};
+use g360_mail_core::Backoff;
+use g360_mail_core::{Error, MAX_MESSAGE_BYTES, Result};
 use rand::Rng as _;
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use url::Url;
 
 use crate::auth::{AccessToken, TokenCache};
 use crate::config::O365Settings;
-use crate::error::{O365Error, own};
+use crate::error::{O365Error, deadline_passed};
 use crate::graph_model::{GraphErrorBody, GraphErrorDetail};
 
 /// Largest Graph request body: 4 MB, after base64.
 pub(crate) const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
-/// How long and how often to retry.
+/// Largest JSON answer read (a page, a message, an error, a token): 8 MiB.
+/// A page of 1000 messages without bodies takes about 2 MiB.
+pub(crate) const MAX_JSON_BYTES: usize = 8 * 1024 * 1024;
+
+/// Slack over the size Graph declares for an attachment, when its bytes are
+/// fetched alone: Graph's `size` counts the item, not just the content.
+pub(crate) const ATTACHMENT_SLACK: usize = 64 * 1024;
+
+/// Largest raw MIME (`$value`) of a message read: Exchange's largest
+/// message, grown by base64's third, plus headers.
+pub(crate) const MAX_MIME_BYTES: usize = MAX_MESSAGE_BYTES / 3 * 4 + 1024 * 1024;
+
+/// How long and how often to retry, from the settings.
 #[derive(Debug, Clone)]
 pub(crate) struct RetryPolicy {
     pub(crate) max_attempts: u32,
-    pub(crate) initial: Duration,
-    pub(crate) max_backoff: Duration,
+    pub(crate) backoff: Backoff,
     pub(crate) max_total: Duration,
     pub(crate) settle: Duration,
+    /// The overall deadline of one send, lookups included.
+    pub(crate) send_timeout: Duration,
 }
 
 impl RetryPolicy {
     pub(crate) fn from_settings(s: &O365Settings) -> Self {
         RetryPolicy {
             max_attempts: s.max_attempts.max(1),
-            initial: Duration::from_millis(s.initial_backoff_ms),
-            max_backoff: Duration::from_millis(s.max_backoff_ms),
+            backoff: Backoff::new(
+                Duration::from_millis(s.initial_backoff_ms),
+                Duration::from_millis(s.max_backoff_ms),
+            ),
             max_total: Duration::from_millis(s.max_total_delay_ms),
             settle: Duration::from_millis(s.sent_lookup_delay_ms),
+            send_timeout: Duration::from_millis(s.send_timeout_ms),
         }
     }
 
-    /// Exponential backoff with jitter: a random delay in [d/2, d], where d
-    /// doubles with each attempt up to `max_backoff`.
-    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.initial.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-        let d = exp.min(self.max_backoff);
-        let half = d / 2;
-        let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
-        half + Duration::from_millis(if jitter_ms == 0 {
-            0
-        } else {
-            rand::rng().random_range(0..=jitter_ms)
-        })
+    /// A fresh retry state for one operation, ending at `deadline` if given.
+    pub(crate) fn start(&self, deadline: Option<Instant>) -> Retry {
+        Retry {
+            policy: self.clone(),
+            attempt: 0,
+            waited: Duration::ZERO,
+            refreshed: false,
+            deadline,
+        }
+    }
+}
+
+/// The state of one retried operation: the one retry driver of the crate
+/// ([`GraphClient::drive`]) advances it, and [`Retry::pause`] decides
+/// whether to wait and go on or to give up.
+#[derive(Debug)]
+pub(crate) struct Retry {
+    policy: RetryPolicy,
+    attempt: u32,
+    /// Time spent waiting between attempts (and looking mail up).
+    waited: Duration,
+    /// Whether the token was already renewed once after Graph refused it.
+    refreshed: bool,
+    /// No attempt starts, and none runs, past this instant.
+    deadline: Option<Instant>,
+}
+
+impl Retry {
+    /// Attempts made so far.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempt
     }
 
-    /// The delay before the next attempt: the server's `Retry-After` when it
-    /// gave one, else backoff.
-    pub(crate) fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        retry_after.unwrap_or_else(|| self.backoff(attempt))
+    /// Counts `spent` (a Sent Items lookup) as waiting.
+    pub(crate) fn count_waited(&mut self, spent: Duration) {
+        self.waited = self.waited.saturating_add(spent);
+    }
+
+    /// The time left before the deadline, if there is one.
+    pub(crate) fn remaining(&self) -> Option<Duration> {
+        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Sleeps before another attempt after `err`, or returns `err` (made
+    /// persistent, with the attempt count) when it is not temporary, the
+    /// attempts or the waiting budget are spent, or the wait would pass the
+    /// deadline. `credit` is time already waited since the failure (the
+    /// settle time of a lookup), subtracted from the delay. A server's
+    /// `Retry-After` is honoured when it fits, never beyond the budget.
+    pub(crate) async fn pause(&mut self, err: Error, credit: Duration) -> Result<()> {
+        if !err.is_temporary() {
+            return Err(err);
+        }
+        let p = &self.policy;
+        let delay = p.backoff.delay_or(self.attempt, err.retry_after()).saturating_sub(credit);
+        let past_deadline = self.remaining().is_some_and(|left| delay >= left);
+        if self.attempt >= p.max_attempts
+            || self.waited.saturating_add(delay) > p.max_total
+            || past_deadline
+        {
+            return Err(exhausted(err, self.attempt));
+        }
+        tracing::debug!(
+            attempt = self.attempt,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            code = err.code(),
+            "retrying"
+        );
+        tokio::time::sleep(delay).await;
+        self.waited = self.waited.saturating_add(delay);
+        Ok(())
     }
 }
 
@@ -74,14 +150,18 @@ pub(crate) fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<
     parse_retry_after_value(headers.get(reqwest::header::RETRY_AFTER)?)
 }
 
-/// Parses the value of a `Retry-After` header: delay-seconds or an HTTP date.
+/// Parses the value of a `Retry-After` header: delay-seconds or an HTTP
+/// date, bounded by [`MAX_SERVER_DELAY`] (a number too large for any clock
+/// reads as that bound).
 pub(crate) fn parse_retry_after_value(value: &HeaderValue) -> Option<Duration> {
     let v = value.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        let secs = v.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Backoff::clamp_server_delay(Duration::from_secs(secs)));
     }
     let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+    let d = at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO);
+    Some(Backoff::clamp_server_delay(d))
 }
 
 /// A body to send: shared bytes, so that every attempt clones a pointer.
@@ -104,6 +184,15 @@ impl std::fmt::Debug for Body {
     }
 }
 
+/// How the error answers of a request are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorShape {
+    /// Graph's `{"error": {"code", "message", "innerError"}}`.
+    Graph,
+    /// The identity platform's `{"error", "error_codes", ...}` (tenant discovery).
+    Identity,
+}
+
 /// One Graph request, repeatable.
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
@@ -114,11 +203,19 @@ pub(crate) struct Call {
     pub(crate) prefer: Option<HeaderValue>,
     /// Whether to send the bearer token (upload URLs are pre-authenticated).
     pub(crate) auth: bool,
+    /// Whether repeating the request is harmless: idempotent requests are
+    /// retried after any temporary failure; the others only when the request
+    /// surely was not accepted (see [`GraphClient::drive`]).
+    pub(crate) idempotent: bool,
+    /// The largest answer body read; a longer one is an error.
+    pub(crate) max_body: usize,
+    pub(crate) errors: ErrorShape,
     /// What the request is, for errors and logs.
     pub(crate) what: &'static str,
 }
 
 impl Call {
+    /// An idempotent GET of JSON.
     pub(crate) fn get(url: Url, what: &'static str) -> Self {
         Call {
             method: Method::GET,
@@ -126,10 +223,14 @@ impl Call {
             body: None,
             prefer: Some(HeaderValue::from_static(IMMUTABLE_IDS)),
             auth: true,
+            idempotent: true,
+            max_body: MAX_JSON_BYTES,
+            errors: ErrorShape::Graph,
             what,
         }
     }
 
+    /// A non-idempotent POST of JSON.
     pub(crate) fn post_json(url: Url, json: impl Into<Bytes>, what: &'static str) -> Self {
         Call {
             method: Method::POST,
@@ -137,6 +238,9 @@ impl Call {
             body: Some(Body::Json(json.into())),
             prefer: Some(HeaderValue::from_static(IMMUTABLE_IDS)),
             auth: true,
+            idempotent: false,
+            max_body: MAX_JSON_BYTES,
+            errors: ErrorShape::Graph,
             what,
         }
     }
@@ -145,6 +249,12 @@ impl Call {
     /// [`PREFER_IMMUTABLE_HTML`] and [`PREFER_IMMUTABLE_TEXT`]).
     pub(crate) fn prefer_exactly(mut self, all: &'static str) -> Self {
         self.prefer = Some(HeaderValue::from_static(all));
+        self
+    }
+
+    /// Reads at most `max` bytes of the answer.
+    pub(crate) fn max_body(mut self, max: usize) -> Self {
+        self.max_body = max;
         self
     }
 }
@@ -167,11 +277,15 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub(crate) status: u16,
-    /// The `Retry-After` header, if any (the only other header looked at).
+    /// The `Retry-After` header, if any.
     pub(crate) retry_after: Option<HeaderValue>,
+    /// The host a redirect points to (`Location`), for 3xx answers.
+    pub(crate) location: Option<String>,
     pub(crate) body: Bytes,
     pub(crate) request_id: Option<String>,
     pub(crate) client_request_id: uuid::Uuid,
+    pub(crate) host: String,
+    pub(crate) errors: ErrorShape,
 }
 
 impl Answer {
@@ -195,14 +309,20 @@ impl Answer {
 
     /// This answer as an error.
     pub(crate) fn error(&self) -> Error {
-        O365Error::graph(
-            self.status,
-            self.detail(),
-            self.request_id.clone(),
-            Some(self.client_request_id()),
-            self.retry_after(),
-        )
-        .into()
+        if (300..400).contains(&self.status) {
+            return crate::error::redirected(&self.host, self.status, self.location.as_deref());
+        }
+        match self.errors {
+            ErrorShape::Graph => O365Error::graph(
+                self.status,
+                self.detail(),
+                self.request_id.clone(),
+                Some(self.client_request_id()),
+                self.retry_after(),
+            )
+            .into(),
+            ErrorShape::Identity => crate::error::discovery_error(self.status, &self.body),
+        }
     }
 
     pub(crate) fn json<T: DeserializeOwned>(&self, what: &'static str) -> Result<T> {
@@ -219,10 +339,55 @@ impl Answer {
 pub(crate) enum Outcome {
     /// The server answered (any status).
     Answer(Answer),
-    /// The request surely was not accepted: no token, or no connection.
+    /// The request surely was not accepted: no token, no connection, or the
+    /// deadline passed before it started.
     NotSent(Error),
     /// The request may have been accepted (timeout, broken connection).
     Unknown(Error),
+}
+
+/// What [`GraphClient::drive`] ends with, when it does not fail.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// A 2xx answer, and the token it was sent with.
+    Done(Answer, Option<Arc<AccessToken>>),
+    /// Only for requests that are not idempotent: the request may have been
+    /// accepted (a timeout, a 5xx or 429 answer). The caller decides,
+    /// typically by looking the result up, and may call
+    /// [`Retry::pause`] and drive again.
+    Ambiguous(Error, Option<Arc<AccessToken>>),
+}
+
+/// Reads a body of at most `cap` bytes, chunk by chunk: a longer one stops
+/// the read at once (memory stays bounded by `cap`).
+pub(crate) async fn read_capped(
+    resp: &mut reqwest::Response,
+    cap: usize,
+) -> std::result::Result<Bytes, Capped> {
+    let declared = resp.content_length();
+    if let Some(n) = declared
+        && n > u64::try_from(cap).unwrap_or(u64::MAX)
+    {
+        return Err(Capped::TooLarge { declared });
+    }
+    let initial = declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0).min(cap);
+    let mut buf = bytes::BytesMut::with_capacity(initial);
+    while let Some(chunk) = resp.chunk().await.map_err(Capped::Transport)? {
+        if chunk.len() > cap - buf.len() {
+            return Err(Capped::TooLarge { declared });
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// Why [`read_capped`] failed.
+#[derive(Debug)]
+pub(crate) enum Capped {
+    /// The body is longer than the cap (`declared` is its `Content-Length`).
+    TooLarge { declared: Option<u64> },
+    /// The connection failed while reading.
+    Transport(reqwest::Error),
 }
 
 /// The Graph client of one mailbox.
@@ -283,22 +448,11 @@ impl GraphClient {
     /// Whether `link` (an `@odata.nextLink` / `deltaLink`) points at our Graph
     /// host, so that the bearer token never goes anywhere else.
     pub(crate) fn own_link(&self, link: &str) -> Result<Url> {
-        let url = Url::parse(link).map_err(|_| {
-            own(
-                ErrorKind::InvalidInput,
-                "o365.bad-continuation",
-                "the continuation token is not a Graph link",
-            )
-        })?;
+        let url = Url::parse(link).map_err(|_| crate::error::bad_continuation(false))?;
         if url.origin() != self.base.origin()
             || !url.path().starts_with(self.base.path().trim_end_matches('/'))
         {
-            return Err(own(
-                ErrorKind::InvalidInput,
-                "o365.bad-continuation",
-                "the continuation token does not point at the configured Graph host",
-            )
-            .with_remedy("pass back the continuation exactly as the previous page returned it"));
+            return Err(crate::error::bad_continuation(true));
         }
         Ok(url)
     }
@@ -306,28 +460,30 @@ impl GraphClient {
     /// Whether an absolute upload URL is acceptable (https, or http on loopback
     /// when allowed).
     pub(crate) fn check_upload_url(&self, link: &str) -> Result<Url> {
-        let url = Url::parse(link).map_err(|_| {
-            own(ErrorKind::Unexpected, "o365.bad-answer", "the upload session URL is not a URL")
-        })?;
+        let url = Url::parse(link)
+            .map_err(|_| crate::error::bad_upload_url("the upload session URL is not a URL"))?;
         let ok = url.scheme() == "https"
             || (url.scheme() == "http" && self.allow_http && crate::config::is_loopback(&url));
         if !ok {
-            return Err(own(
-                ErrorKind::Unexpected,
-                "o365.bad-answer",
-                "the upload session URL is not https",
-            ));
+            return Err(crate::error::bad_upload_url("the upload session URL is not https"));
         }
         Ok(url)
     }
 
-    /// One attempt of `call`, with `token` (ignored for unauthenticated calls).
-    pub(crate) async fn attempt(&self, call: &Call, token: Option<&AccessToken>) -> Outcome {
+    /// One attempt of `call`, with `token` (ignored for unauthenticated
+    /// calls), ending within `timeout` (body included) and starting no later
+    /// than `deadline`.
+    pub(crate) async fn attempt(
+        &self,
+        call: &Call,
+        token: Option<&AccessToken>,
+        timeout: Duration,
+        deadline: Option<Instant>,
+    ) -> Outcome {
         // A random (version 4) id from the thread's CSPRNG, without a system
         // call per request.
         let client_request_id = uuid::Builder::from_random_bytes(rand::rng().random()).into_uuid();
-        let mut req =
-            self.http.request(call.method.clone(), call.url.clone()).timeout(self.timeout);
+        let mut req = self.http.request(call.method.clone(), call.url.clone()).timeout(timeout);
         if call.auth {
             if let Some(v) = token.and_then(AccessToken::authorization) {
                 req = req.header(reqwest::header::AUTHORIZATION, v.clone());
@@ -365,161 +521,178 @@ impl GraphClient {
             }
             None => {}
         }
-        let permit = self.limiter.acquire().await;
-        let result = req.send().await;
-        let resp = match result {
-            Ok(r) => r,
-            Err(e) => {
-                drop(permit);
-                let connect = e.is_connect();
-                tracing::debug!(
-                    what = call.what,
-                    connect,
-                    timeout = e.is_timeout(),
-                    "request failed"
-                );
-                let err = Error::from(O365Error::transport(call.what, e))
-                    .with_context("client_request_id", client_request_id);
-                return if connect { Outcome::NotSent(err) } else { Outcome::Unknown(err) };
-            }
+        let permit = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, self.limiter.acquire()).await {
+                Ok(p) => p,
+                Err(_) => return Outcome::NotSent(deadline_passed(call.what)),
+            },
+            None => self.limiter.acquire().await,
         };
-        let status = resp.status().as_u16();
-        let headers = resp.headers();
-        let retry_after = headers.get(reqwest::header::RETRY_AFTER).cloned();
-        let request_id = headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = resp.bytes().await;
+        let host = call.url.host_str().unwrap_or_default().to_owned();
+        // reqwest bounds the exchange too; this bound holds whatever the
+        // transport does, body included.
+        let exchange = async {
+            let mut resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let connect = e.is_connect();
+                    tracing::debug!(
+                        what = call.what,
+                        connect,
+                        timeout = e.is_timeout(),
+                        "request failed"
+                    );
+                    let err = Error::from(O365Error::transport(call.what, e))
+                        .with_context("client_request_id", client_request_id);
+                    return if connect { Outcome::NotSent(err) } else { Outcome::Unknown(err) };
+                }
+            };
+            let status = resp.status().as_u16();
+            let headers = resp.headers();
+            let retry_after = headers.get(reqwest::header::RETRY_AFTER).cloned();
+            let location = headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|l| call.url.join(l).ok().and_then(|u| u.host_str().map(str::to_owned)))
+                .map(Option::unwrap_or_default);
+            let request_id =
+                headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let body = match read_capped(&mut resp, call.max_body).await {
+                Ok(b) => b,
+                Err(Capped::TooLarge { declared }) => {
+                    let err = crate::error::answer_too_large(call.what, call.max_body, declared)
+                        .with_http_status(status)
+                        .with_context("client_request_id", client_request_id);
+                    return Outcome::Unknown(err);
+                }
+                Err(Capped::Transport(e)) => {
+                    let err = Error::from(O365Error::transport(call.what, e))
+                        .with_context("client_request_id", client_request_id);
+                    return Outcome::Unknown(err);
+                }
+            };
+            tracing::debug!(
+                what = call.what,
+                method = %call.method,
+                status,
+                request_id = request_id.as_deref().unwrap_or(""),
+                client_request_id = %client_request_id,
+                "graph answered"
+            );
+            Outcome::Answer(Answer {
+                status,
+                retry_after,
+                location,
+                body,
+                request_id,
+                client_request_id,
+                host,
+                errors: call.errors,
+            })
+        };
+        let outcome = match tokio::time::timeout(timeout, exchange).await {
+            Ok(o) => o,
+            Err(_) => Outcome::Unknown(
+                crate::error::timed_out(call.what, timeout)
+                    .with_context("client_request_id", client_request_id),
+            ),
+        };
         drop(permit);
-        let body = match body {
-            Ok(b) => b,
-            Err(e) => {
-                let err = Error::from(O365Error::transport(call.what, e))
-                    .with_context("client_request_id", client_request_id);
-                return Outcome::Unknown(err);
-            }
-        };
-        tracing::debug!(
-            what = call.what,
-            method = %call.method,
-            status,
-            request_id = request_id.as_deref().unwrap_or(""),
-            client_request_id = %client_request_id,
-            "graph answered"
-        );
-        Outcome::Answer(Answer { status, retry_after, body, request_id, client_request_id })
+        outcome
     }
 
     /// A token for the next attempt; a temporary token failure counts as a
     /// request that was not sent.
     pub(crate) async fn token(&self) -> std::result::Result<Arc<AccessToken>, Error> {
         if let Some((code, p)) = &self.setup_problem {
-            let mut err = Error::new(g360_mail_core::ErrorKind::Config, p.message.clone())
-                .with_provider(crate::O365_PROVIDER_TYPE)
-                .with_code(*code)
-                .with_context("key", &p.path);
-            if let Some(r) = &p.remedy {
-                err = err.with_remedy(r.clone());
-            }
-            return Err(err);
+            return Err(crate::error::setup_problem(code, p));
         }
         self.tokens.token().await
     }
 
-    /// Runs a read (or any idempotent request): retried on throttling,
-    /// unavailability and network failures, with one token refresh on 401.
-    /// Any 2xx (and 3xx) is returned; other statuses become errors.
-    pub(crate) async fn read(&self, call: &Call) -> Result<Answer> {
-        let mut attempt = 0u32;
-        let mut waited = Duration::ZERO;
-        let mut refreshed = false;
+    /// The one retry driver: runs `call` until it ends, under `retry`.
+    ///
+    /// - A 2xx answer ends it ([`Step::Done`]).
+    /// - A 401 `InvalidAuthenticationToken` renews the token once and tries
+    ///   again (the request was refused, so resending is safe).
+    /// - A failure to get a token or to connect, and a deadline passed
+    ///   before the request started, mean the request surely was not
+    ///   accepted: [`Retry::pause`], then again.
+    /// - A timeout, a broken connection or a 408/429/5xx answer are retried
+    ///   when the call is idempotent; otherwise they end the drive as
+    ///   [`Step::Ambiguous`], and the caller decides.
+    /// - Any other status is an error.
+    ///
+    /// Exhausted retries end in the last error, made persistent.
+    pub(crate) async fn drive(&self, call: &Call, retry: &mut Retry) -> Result<Step> {
         loop {
-            attempt += 1;
+            retry.attempt += 1;
             let token = if call.auth {
-                match self.token().await {
+                let token = match retry.deadline {
+                    Some(d) => tokio::time::timeout_at(d, self.token())
+                        .await
+                        .unwrap_or_else(|_| Err(deadline_passed("the token request"))),
+                    None => self.token().await,
+                };
+                match token {
                     Ok(t) => Some(t),
                     Err(e) => {
-                        self.pause_or_fail(e, attempt, &mut waited).await?;
+                        retry.pause(e, Duration::ZERO).await?;
                         continue;
                     }
                 }
             } else {
                 None
             };
-            match self.attempt(call, token.as_deref()).await {
-                Outcome::Answer(a) if a.status < 400 => return Ok(a),
-                Outcome::Answer(a) if a.is_token_refused() && !refreshed && call.auth => {
+            let timeout = match retry.remaining() {
+                Some(left) if left.is_zero() => {
+                    let e = exhausted(deadline_passed(call.what), retry.attempt);
+                    return Err(e);
+                }
+                Some(left) => self.timeout.min(left),
+                None => self.timeout,
+            };
+            match self.attempt(call, token.as_deref(), timeout, retry.deadline).await {
+                Outcome::Answer(a) if (200..300).contains(&a.status) => {
+                    return Ok(Step::Done(a, token));
+                }
+                Outcome::Answer(a) if a.is_token_refused() && !retry.refreshed && call.auth => {
                     if let Some(t) = &token {
                         self.tokens.invalidate(t).await;
                     }
-                    refreshed = true;
-                    attempt -= 1;
+                    retry.refreshed = true;
+                    retry.attempt -= 1;
                 }
                 Outcome::Answer(a) => {
                     let err = a.error();
                     if !is_retryable_status(a.status) {
                         return Err(err);
                     }
-                    self.pause_or_fail(err, attempt, &mut waited).await?;
+                    if !call.idempotent {
+                        return Ok(Step::Ambiguous(err, token));
+                    }
+                    retry.pause(err, Duration::ZERO).await?;
                 }
-                Outcome::NotSent(e) | Outcome::Unknown(e) => {
-                    self.pause_or_fail(e, attempt, &mut waited).await?;
-                }
+                Outcome::NotSent(e) => retry.pause(e, Duration::ZERO).await?,
+                Outcome::Unknown(e) if !call.idempotent => return Ok(Step::Ambiguous(e, token)),
+                Outcome::Unknown(e) => retry.pause(e, Duration::ZERO).await?,
             }
         }
     }
 
-    /// Sleeps before another attempt after `err`, or returns `err` (made
-    /// persistent) when it is not temporary or the budget is spent.
-    async fn pause_or_fail(&self, err: Error, attempt: u32, waited: &mut Duration) -> Result<()> {
-        if !err.is_temporary() {
-            return Err(err);
-        }
-        let delay = self.retry.delay(attempt, err.retry_after());
-        if attempt >= self.retry.max_attempts || *waited + delay > self.retry.max_total {
-            return Err(exhausted(err, attempt));
-        }
-        tracing::debug!(
-            attempt,
-            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-            code = err.code(),
-            "retrying"
-        );
-        tokio::time::sleep(delay).await;
-        *waited += delay;
-        Ok(())
-    }
-
-    /// Runs a non-idempotent write that needs no lookup (draft creation,
-    /// attachment upload): retried only when surely not accepted.
-    pub(crate) async fn write(&self, call: &Call) -> Result<Answer> {
-        let mut attempt = 0u32;
-        let mut waited = Duration::ZERO;
-        let mut refreshed = false;
-        loop {
-            attempt += 1;
-            let token = match self.token().await {
-                Ok(t) => t,
-                Err(e) => {
-                    self.pause_or_fail(e, attempt, &mut waited).await?;
-                    continue;
-                }
-            };
-            match self.attempt(call, Some(&token)).await {
-                Outcome::Answer(a) if a.status < 300 => return Ok(a),
-                Outcome::Answer(a) if a.is_token_refused() && !refreshed => {
-                    self.tokens.invalidate(&token).await;
-                    refreshed = true;
-                    attempt -= 1;
-                }
-                Outcome::Answer(a) => return Err(a.error()),
-                Outcome::NotSent(e) => self.pause_or_fail(e, attempt, &mut waited).await?,
-                Outcome::Unknown(e) => return Err(e),
-            }
+    /// Runs an idempotent request (or a write whose ambiguous outcome is an
+    /// error for the caller): the answer of a 2xx, else the error.
+    pub(crate) async fn run(&self, call: &Call) -> Result<Answer> {
+        let mut retry = self.retry.start(None);
+        match self.drive(call, &mut retry).await? {
+            Step::Done(a, _) => Ok(a),
+            Step::Ambiguous(e, _) => Err(e),
         }
     }
 
     /// GET and decode JSON.
     pub(crate) async fn get_json<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
-        self.read(call).await?.json(call.what)
+        self.run(call).await?.json(call.what)
     }
 }
 
@@ -569,24 +742,54 @@ pub(crate) fn odata_string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use g360_mail_core::MAX_SERVER_DELAY;
     use reqwest::header::HeaderMap;
 
-    #[test]
-    fn backoff_grows_with_jitter_and_caps() {
-        let p = RetryPolicy {
-            max_attempts: 5,
-            initial: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(350),
-            max_total: Duration::from_secs(10),
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 3,
+            backoff: Backoff::new(Duration::from_millis(1), Duration::from_millis(2)),
+            max_total: Duration::from_secs(1),
             settle: Duration::ZERO,
-        };
-        for _ in 0..50 {
-            let d1 = p.backoff(1);
-            assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100));
-            let d3 = p.backoff(3);
-            assert!(d3 >= Duration::from_millis(175) && d3 <= Duration::from_millis(350));
+            send_timeout: Duration::from_secs(1),
         }
-        assert_eq!(p.delay(1, Some(Duration::from_secs(7))), Duration::from_secs(7));
+    }
+
+    fn temporary() -> Error {
+        crate::error::timed_out("a test request", Duration::from_secs(1))
+    }
+
+    #[tokio::test]
+    async fn pause_gives_up_persistent_after_the_attempts() {
+        let mut r = policy().start(None);
+        r.attempt = 2;
+        r.pause(temporary(), Duration::ZERO).await.unwrap();
+        r.attempt = 3;
+        let err = r.pause(temporary(), Duration::ZERO).await.unwrap_err();
+        assert!(err.is_persistent());
+        assert_eq!(err.context_value("attempts"), Some("3"));
+    }
+
+    #[tokio::test]
+    async fn pause_never_waits_past_the_budget_or_the_deadline() {
+        // A server delay no clock can hold: bounded, then refused at once.
+        let mut r = policy().start(None);
+        r.attempt = 1;
+        let started = Instant::now();
+        let huge = temporary().with_retry_after(Duration::MAX);
+        let err = r.pause(huge, Duration::ZERO).await.unwrap_err();
+        assert!(err.is_persistent());
+        assert!(started.elapsed() < Duration::from_millis(500));
+
+        let mut r = policy().start(Instant::now().checked_add(Duration::from_millis(50)));
+        r.attempt = 1;
+        let slow = temporary().with_retry_after(Duration::from_millis(200));
+        assert!(r.pause(slow, Duration::ZERO).await.unwrap_err().is_persistent());
+
+        // A permanent error is returned as it is.
+        let mut r = policy().start(None);
+        let err = r.pause(crate::error::bad_answer("x"), Duration::ZERO).await.unwrap_err();
+        assert!(!err.is_temporary() && !err.is_persistent());
     }
 
     #[test]
@@ -600,6 +803,13 @@ mod tests {
         assert!(d > Duration::from_secs(110) && d <= Duration::from_secs(120));
         h.insert("retry-after", HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
         assert_eq!(parse_retry_after(&h), Some(Duration::ZERO));
+        // A number no clock can hold reads as the bound, not as an overflow.
+        h.insert("retry-after", HeaderValue::from_static("1000000000000"));
+        assert_eq!(parse_retry_after(&h), Some(MAX_SERVER_DELAY));
+        h.insert("retry-after", HeaderValue::from_static("99999999999999999999999"));
+        assert_eq!(parse_retry_after(&h), Some(MAX_SERVER_DELAY));
+        h.insert("retry-after", HeaderValue::from_static("Fri, 31 Dec 9999 23:59:59 GMT"));
+        assert_eq!(parse_retry_after(&h), Some(MAX_SERVER_DELAY));
         h.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(parse_retry_after(&h), None);
     }

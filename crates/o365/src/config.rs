@@ -148,6 +148,11 @@ pub struct O365Settings {
     pub request_timeout_ms: u64,
     /// Timeout of establishing a connection, in milliseconds.
     pub connect_timeout_ms: u64,
+    /// The overall deadline of one send, in milliseconds: its attempts,
+    /// waits and the Sent Items lookup after an ambiguous answer included.
+    /// A send still in flight at the deadline is an outcome unknown, never
+    /// resent; one that never started is not delivered.
+    pub send_timeout_ms: u64,
     /// Most attempts of one operation (first try included).
     pub max_attempts: u32,
     /// First backoff delay when the server gives no `Retry-After`, in milliseconds.
@@ -178,6 +183,7 @@ impl Default for O365Settings {
             rbac_for_applications: false,
             request_timeout_ms: 30_000,
             connect_timeout_ms: 10_000,
+            send_timeout_ms: 300_000,
             max_attempts: 4,
             initial_backoff_ms: 2_000,
             max_backoff_ms: 60_000,
@@ -292,6 +298,7 @@ impl O365Settings {
         for (key, v) in [
             ("request_timeout_ms", self.request_timeout_ms),
             ("connect_timeout_ms", self.connect_timeout_ms),
+            ("send_timeout_ms", self.send_timeout_ms),
         ] {
             if v == 0 {
                 out.push(ConfigProblem::new(key, "must be more than 0"));

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use g360_mail_core::{Error, ErrorKind};
+use g360_mail_core::{Error, ErrorKind, MessageUid};
 
 use crate::O365_PROVIDER_TYPE;
 use crate::graph_model::{GraphErrorDetail, TokenErrorBody};
@@ -474,8 +474,264 @@ pub(crate) fn graph_error(status: u16, code: &str, inner: Option<&str>, message:
     err
 }
 
+/// A header Graph cannot send (only `X-` custom headers).
+pub(crate) fn header_not_custom(name: &str) -> Error {
+    own(
+        ErrorKind::InvalidInput,
+        "message.header-invalid",
+        "only custom headers starting with X- can be sent through Graph",
+    )
+    .with_context("header", name.escape_debug())
+    .with_context("sent", "no")
+    .with_context("delivered", "no")
+    .with_not_delivered()
+    .with_remedy("rename the header to X-Something")
+}
+
+/// A request body we could not encode.
+pub(crate) fn encode(e: impl std::fmt::Display) -> Error {
+    own(ErrorKind::Unexpected, "o365.encode", format!("could not encode the request: {e}"))
+}
+
+/// An answer that makes no sense.
+pub(crate) fn bad_answer(what: &'static str) -> Error {
+    own(ErrorKind::Unexpected, "o365.bad-answer", what)
+}
+
+/// An id Graph never hands out.
+pub(crate) fn invalid_id(what: &'static str, id: &str) -> Error {
+    own(ErrorKind::InvalidInput, "o365.invalid-id", format!("invalid {what} id"))
+        .with_context("id", id.escape_debug())
+        .with_remedy("pass an id exactly as a listing returned it")
+}
+
+/// A continuation token that is not a link to the configured Graph host.
+pub(crate) fn bad_continuation(foreign: bool) -> Error {
+    if !foreign {
+        return own(
+            ErrorKind::InvalidInput,
+            "o365.bad-continuation",
+            "the continuation token is not a Graph link",
+        );
+    }
+    own(
+        ErrorKind::InvalidInput,
+        "o365.bad-continuation",
+        "the continuation token does not point at the configured Graph host",
+    )
+    .with_remedy("pass back the continuation exactly as the previous page returned it")
+}
+
+/// An upload session URL we refuse to send bytes to.
+pub(crate) fn bad_upload_url(why: &'static str) -> Error {
+    bad_answer(why)
+}
+
+/// Graph took the mail but asked to come back later: an ambiguous answer.
+pub(crate) fn accepted_with_retry_after(a: &crate::client::Answer, ra: Duration) -> Error {
+    own(
+        ErrorKind::Throttled,
+        "o365.accepted-with-retry-after",
+        "Graph accepted the mail but asked to retry later",
+    )
+    .with_retry_after(ra)
+    .with_http_status(a.status)
+    .with_context("request_id", a.request_id.as_deref().unwrap_or(""))
+}
+
+/// A redirect: never followed, so that neither the client secret nor a
+/// mail goes to another origin.
+pub(crate) fn redirected(host: &str, status: u16, location: Option<&str>) -> Error {
+    let mut err = own(
+        ErrorKind::Unexpected,
+        "o365.redirect",
+        format!("{host} answered with a redirect, which is not followed"),
+    )
+    .with_http_status(status)
+    .with_context("host", host)
+    .with_remedy(
+        "check authority_url and graph_url: they must name the Microsoft hosts themselves; a proxy or captive portal that redirects must let the requests through",
+    );
+    if let Some(l) = location {
+        err = err.with_context("redirect_host", if l.is_empty() { "(none)" } else { l });
+    }
+    err
+}
+
+/// An answer longer than we read for `what`.
+pub(crate) fn answer_too_large(what: &'static str, limit: usize, declared: Option<u64>) -> Error {
+    let mut err = own(
+        ErrorKind::Unexpected,
+        "o365.answer-too-large",
+        format!("the answer of {what} is larger than the limit"),
+    )
+    .with_context("limit_bytes", limit)
+    .with_remedy("check authority_url and graph_url: a Microsoft host never answers this much");
+    if let Some(n) = declared {
+        err = err.with_context("declared_bytes", n);
+    }
+    err
+}
+
+/// A page with bodies over its cap: smaller pages help.
+pub(crate) fn page_too_large(e: Error) -> Error {
+    e.with_remedy("ask for smaller pages (page_size) when reading with bodies")
+}
+
+/// A request that did not end within its timeout, body included.
+pub(crate) fn timed_out(what: &'static str, timeout: Duration) -> Error {
+    own(ErrorKind::Unavailable, "o365.timeout", format!("{what} timed out"))
+        .with_context("timeout_ms", timeout.as_millis())
+        .with_remedy("check the network path to Microsoft (proxy, firewall, DNS) and try again")
+}
+
+/// The deadline of the operation passed before a request started.
+pub(crate) fn deadline_passed(what: &'static str) -> Error {
+    own(
+        ErrorKind::Unavailable,
+        "o365.deadline",
+        format!("the deadline passed before {what} could be made"),
+    )
+    .with_remedy("try again later; if it keeps happening, raise send_timeout_ms or check the network path to Microsoft")
+}
+
+/// A malformed client or tenant id, reported instead of asking for a token.
+pub(crate) fn setup_problem(code: &'static str, p: &g360_mail_core::ConfigProblem) -> Error {
+    let mut err = Error::new(ErrorKind::Config, p.message.clone())
+        .with_provider(O365_PROVIDER_TYPE)
+        .with_code(code)
+        .with_context("key", &p.path);
+    if let Some(r) = &p.remedy {
+        err = err.with_remedy(r.clone());
+    }
+    err
+}
+
+/// The problems of the ids and secret, for the configuration check; the
+/// first one gives the code and remedy.
+pub(crate) fn identity_problems(
+    problems: &[(&'static str, g360_mail_core::ConfigProblem)],
+) -> Error {
+    let detail = problems.iter().map(|(_, p)| p.to_string()).collect::<Vec<_>>().join("; ");
+    let mut err = Error::new(ErrorKind::Config, detail).with_provider(O365_PROVIDER_TYPE);
+    if let Some((code, first)) = problems.first() {
+        err = err.with_code(*code);
+        if let Some(r) = &first.remedy {
+            err = err.with_remedy(r.clone());
+        }
+    }
+    err
+}
+
+/// A setting out of range, for the builder.
+pub(crate) fn invalid_setting(p: &g360_mail_core::ConfigProblem) -> Error {
+    let mut err = Error::new(ErrorKind::Config, format!("invalid setting: {}", p.message))
+        .with_provider(O365_PROVIDER_TYPE)
+        .with_code("config.invalid")
+        .with_context("key", &p.path);
+    if let Some(r) = &p.remedy {
+        err = err.with_remedy(r.clone());
+    }
+    err
+}
+
+/// The account has no mailbox address.
+pub(crate) fn mailbox_missing() -> Error {
+    own(ErrorKind::Config, "o365.mailbox-missing", "the account has no mailbox address")
+        .with_remedy("put the mailbox address in the account's address")
+}
+
+/// The account has no client secret.
+pub(crate) fn secret_missing(address: &str) -> Error {
+    own(ErrorKind::Config, "o365.secret-missing", "the account has no client secret")
+        .with_context("address", address)
+        .with_remedy("paste the client secret Value from Entra ID > App registrations > the app > Certificates & secrets into the account's secret (Token field in G360 ERP)")
+}
+
+/// reqwest could not build its client (no TLS roots, for instance).
+pub(crate) fn http_client(e: reqwest::Error) -> Error {
+    own(ErrorKind::Unexpected, "o365.http-client", "could not build the HTTP client").with_source(e)
+}
+
+/// The tenant's discovery document names another national cloud.
+pub(crate) fn wrong_cloud(cloud: crate::config::Cloud, seen: &str, remedy: String) -> Error {
+    own(ErrorKind::Config, "o365.wrong-cloud", "the tenant lives in another national cloud")
+        .with_context("cloud", cloud)
+        .with_context("tenant_cloud", seen)
+        .with_remedy(remedy)
+}
+
+/// The token lacks the roles the provider needs.
+pub(crate) fn missing_roles(code: &'static str, detail: String, remedy: &'static str) -> Error {
+    Error::new(ErrorKind::Permission, detail)
+        .with_code(code)
+        .with_remedy(remedy)
+        .with_provider(O365_PROVIDER_TYPE)
+}
+
+/// An error answer of the tenant discovery endpoint: a 4xx is read like
+/// the token endpoint's; anything else means it is unavailable.
+pub(crate) fn discovery_error(status: u16, body: &[u8]) -> Error {
+    if (400..500).contains(&status) && status != 429 {
+        let body: TokenErrorBody = serde_json::from_slice(body).unwrap_or_default();
+        return O365Error::token(status, body).into();
+    }
+    own(
+        ErrorKind::Unavailable,
+        "o365.discovery-unavailable",
+        "the tenant discovery endpoint is unavailable",
+    )
+    .with_http_status(status)
+}
+
+/// A message over the 4 MB of one Graph request, without the upload path.
+pub(crate) fn too_large(len: usize) -> Error {
+    own(ErrorKind::Rejected, "o365.message-too-large", "the message is larger than the 4 MB Graph accepts in one request")
+        .with_context("request_bytes", len)
+        .with_context("sent", "no").with_context("delivered", "no").with_not_delivered()
+        .with_remedy("send attachments of less than 3 MB in total (links instead of files), or grant the app Microsoft Graph Mail.ReadWrite (Application, with admin consent) so large attachments are uploaded separately")
+}
+
+/// Marks a failed send as certainly not delivered (an outcome unknown stays
+/// as it is).
+pub(crate) fn not_delivered(e: Error) -> Error {
+    if e.kind() == ErrorKind::OutcomeUnknown {
+        e
+    } else {
+        e.with_context("sent", "no").with_context("delivered", "no").with_not_delivered()
+    }
+}
+
+/// A send that may or may not have gone out, with `cause` as source.
+pub(crate) fn outcome_unknown(cause: Error, uid: MessageUid, imid: &str, reason: &str) -> Error {
+    let cause_code = cause.code().unwrap_or(cause.kind().as_str()).to_owned();
+    // Without Mail.Read the provider cannot look by itself; with it, the
+    // lookup itself failed and a person has to look.
+    let (code, remedy) = if reason.contains("Mail.Read") {
+        (
+            "o365.outcome-unknown-no-read",
+            "look for the mail in the Sent Items of the mailbox before sending it again; grant Microsoft Graph Mail.Read (Application) so the provider can check by itself",
+        )
+    } else {
+        (
+            "o365.outcome-unknown",
+            "look for the mail in the Sent Items of the mailbox before sending it again",
+        )
+    };
+    let mut err = own(ErrorKind::OutcomeUnknown, code, "the mail may or may not have been sent")
+        .with_remedy(remedy)
+        .with_context("uid", uid)
+        .with_context("internet_message_id", imid)
+        .with_context("cause", cause_code)
+        .with_context("reason", reason);
+    if let Some(s) = cause.http_status() {
+        err = err.with_http_status(s);
+    }
+    err.with_source(cause)
+}
+
 /// A failure of ours, before or without any request.
-pub(crate) fn own(
+fn own(
     kind: ErrorKind,
     code: &'static str,
     message: impl Into<std::borrow::Cow<'static, str>>,

@@ -13,6 +13,9 @@ mod error;
 mod factory;
 mod graph_model;
 mod provider;
+mod read;
+mod send;
+mod verify;
 
 pub use builder::O365Builder;
 pub use config::{Cloud, GRAPH_MAILBOX_CONCURRENCY, O365Settings};

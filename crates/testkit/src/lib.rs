@@ -1,9 +1,10 @@
 //! Test support shared by every g360-mail crate: `MockMailProvider`, a
 //! recording provider, the provider conformance checks and the emulator of
-//! Microsoft identity + Graph mail.
+//! Microsoft identity + Graph mail, and scripted hostile HTTP servers.
 
 pub mod conformance;
 pub mod graph;
+pub mod hostile;
 mod recording;
 pub mod smtp;
 

@@ -6,6 +6,7 @@ mod util;
 mod conformance;
 mod errors;
 mod factory;
+mod hostile;
 mod limits;
 mod read;
 mod retry;

@@ -176,3 +176,47 @@ async fn delta_sync_hands_back_an_opaque_token_and_restarts_when_it_expires() {
     assert!(again.restarted);
     assert_eq!(again.changed.len(), 6);
 }
+
+#[tokio::test]
+async fn a_page_with_bodies_takes_one_request_per_page() {
+    let env = env().await;
+    env.emu.seed_inbox(
+        ERP,
+        (0..5).map(|i| {
+            let m = MailMessage::new(format!("PO {i}"))
+                .with_from(E::new("buyer@supplier.example"))
+                .with_received_at(at(i * 60));
+            if i % 2 == 0 {
+                m.with_html_body(format!("<p>pedido <b>{i}</b></p>"))
+            } else {
+                m.with_text_body(format!("pedido {i}"))
+            }
+        }),
+    );
+    let p = env.provider();
+    let query = MailboxQuery::folder(Folder::Inbox).page_size(3).with_bodies(true);
+    let mut page = p.list_messages(&query).await.unwrap();
+    let mut messages = page.messages;
+    while let Some(c) = page.continuation {
+        page = p.list_messages(&query.clone().continuation(c)).await.unwrap();
+        messages.extend(page.messages);
+    }
+    assert_eq!(messages.len(), 5);
+    for m in &messages {
+        let i: u32 = m.subject.trim_start_matches("PO ").parse().unwrap();
+        // HTML mail comes rendered as text, as Graph renders it.
+        assert_eq!(m.text.as_deref().map(str::trim), Some(format!("pedido {i}").as_str()));
+        assert_eq!(m.html, None);
+    }
+    let lists = env.emu.requests_to(Endpoint::ListMessages);
+    assert_eq!(lists.len(), 2, "one request per page");
+    assert!(env.emu.requests_to(Endpoint::GetMessage).is_empty(), "no request per message");
+    for r in &lists {
+        assert!(r.query_param("$select").unwrap().split(',').any(|f| f == "body"));
+        assert!(r.header("prefer").unwrap().contains("outlook.body-content-type=\"text\""));
+    }
+
+    // Without the option, pages stay without bodies.
+    let page = p.list_messages(&MailboxQuery::folder(Folder::Inbox)).await.unwrap();
+    assert!(page.messages.iter().all(|m| m.text.is_none() && m.html.is_none()));
+}
