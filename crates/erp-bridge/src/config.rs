@@ -410,6 +410,15 @@ impl BridgeConfig {
                     }
                     None => {}
                 }
+                match self.secret_sources.get(&format!("{}\u{0}next", a.user)) {
+                    Some(SecretSource::Env(var)) => {
+                        m.insert("secret_next_env".into(), json!(var));
+                    }
+                    Some(SecretSource::Inline) => {
+                        m.insert("secret_next".into(), json!(g360_mail_core::REDACTED));
+                    }
+                    None => {}
+                }
                 if let Some(f) = &a.fallback {
                     m.insert("fallback".into(), json!(f));
                 }
@@ -637,6 +646,8 @@ fn validate_accounts(
         "address",
         "secret",
         "secret_env",
+        "secret_next",
+        "secret_next_env",
         "fallback",
         "fallback_secret",
         "fallback_secret_env",
@@ -656,6 +667,8 @@ fn validate_accounts(
         let address = take_text(&mut obj, "address", &path, problems);
         let secret = take_text(&mut obj, "secret", &path, problems);
         let secret_env = take_text(&mut obj, "secret_env", &path, problems);
+        let secret_next = take_text(&mut obj, "secret_next", &path, problems);
+        let secret_next_env = take_text(&mut obj, "secret_next_env", &path, problems);
         let fallback = take_text(&mut obj, "fallback", &path, problems);
         let fallback_secret = take_text(&mut obj, "fallback_secret", &path, problems);
         let fallback_secret_env = take_text(&mut obj, "fallback_secret_env", &path, problems);
@@ -759,6 +772,8 @@ fn validate_accounts(
             }
         }
         let (secret, source) = read_secret(secret, secret_env, &path, "secret", problems);
+        let (secret_next, next_source) =
+            read_secret(secret_next, secret_next_env, &path, "secret_next", problems);
         let (fallback_secret, fallback_source) =
             read_secret(fallback_secret, fallback_secret_env, &path, "fallback_secret", problems);
         let no_secret_problem = |problems: &[ConfigProblem], key: &str| {
@@ -803,10 +818,14 @@ fn validate_accounts(
             let mut account = MailAccount::new(&user, provider, address);
             account.integration = integration;
             account.secret = secret;
+            account.secret_next = secret_next;
             account.fallback = fallback;
             account.fallback_secret = fallback_secret;
             if let Some(s) = fallback_source {
                 sources.insert(format!("{user}\u{0}fallback"), s);
+            }
+            if let Some(s) = next_source {
+                sources.insert(format!("{user}\u{0}next"), s);
             }
             if let Some(s) = source {
                 sources.insert(user, s);

@@ -1,6 +1,6 @@
 //! Client-credentials tokens: one [`TokenCache`] per (authority, tenant,
-//! client id, secret), shared by every account that uses the same app and
-//! secret, refreshed ahead of expiry, one request in flight at a time.
+//! client id, credential), shared by every account that uses the same app and
+//! credential, refreshed ahead of expiry, one request in flight at a time.
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::client::{Capped, MAX_JSON_BYTES, read_capped};
+use crate::credential::{Credential, CredentialUsed, JWT_BEARER};
 use crate::error::O365Error;
 use crate::graph_model::{TokenClaims, TokenErrorBody, TokenResponse};
 
@@ -32,6 +33,7 @@ pub(crate) struct AccessToken {
     refresh_at: Instant,
     expires_at: Instant,
     claims: Option<TokenClaims>,
+    used: CredentialUsed,
 }
 
 impl AccessToken {
@@ -39,6 +41,11 @@ impl AccessToken {
     /// sensitive (its `Debug` does not show it). Never log it.
     pub(crate) fn authorization(&self) -> Option<&HeaderValue> {
         self.authorization.as_ref()
+    }
+
+    /// The credential that obtained the token.
+    pub(crate) fn credential_used(&self) -> &CredentialUsed {
+        &self.used
     }
 
     /// The decoded claims, when the token is a readable JWT.
@@ -82,20 +89,21 @@ pub(crate) fn decode_claims(token: &str) -> Option<TokenClaims> {
 }
 
 /// Identifies a token cache: tokens are shared only when all four match.
+/// The credential is kept as [`Credential::fingerprint`], never in clear.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct TokenKey {
     pub(crate) authority: String,
     pub(crate) tenant: String,
     pub(crate) client_id: String,
-    pub(crate) secret: Secret,
+    pub(crate) credential: String,
 }
 
-/// Tokens of one app registration and secret.
+/// Tokens of one app registration and credential.
 pub(crate) struct TokenCache {
     http: reqwest::Client,
     token_url: Url,
     client_id: String,
-    secret: Secret,
+    credential: Credential,
     scope: String,
     margin: Duration,
     timeout: Duration,
@@ -118,7 +126,7 @@ impl TokenCache {
         http: reqwest::Client,
         token_url: Url,
         client_id: String,
-        secret: Secret,
+        credential: Credential,
         scope: String,
         margin: Duration,
         timeout: Duration,
@@ -127,7 +135,7 @@ impl TokenCache {
             http,
             token_url,
             client_id,
-            secret,
+            credential,
             scope,
             margin,
             timeout,
@@ -195,14 +203,73 @@ impl TokenCache {
         self.state.read().await.clone()
     }
 
+    /// The credential in use.
+    pub(crate) fn credential(&self) -> &Credential {
+        &self.credential
+    }
+
+    /// A token for the credential: a signed assertion for a certificate; the
+    /// next secret of a rotation, then the old one only when Entra ID refuses
+    /// the next one as invalid or expired.
     async fn fetch(&self) -> Result<Arc<AccessToken>> {
+        match &self.credential {
+            Credential::Certificate(cert) => {
+                let now = jiff::Timestamp::now();
+                cert.check_validity(now).map_err(|p| crate::error::certificate(&p))?;
+                let jti = uuid::Uuid::new_v4().to_string();
+                let assertion = Secret::new(cert.assertion(
+                    &self.client_id,
+                    self.token_url.as_str(),
+                    now,
+                    &jti,
+                    crate::certificate::AssertionAlgorithm::default(),
+                ));
+                let used = CredentialUsed::Certificate {
+                    thumbprint: cert.thumbprint().to_owned(),
+                    not_after: cert.not_after(),
+                };
+                let fields = [
+                    ("client_assertion_type", JWT_BEARER),
+                    ("client_assertion", assertion.expose()),
+                ];
+                self.fetch_with(&fields, None, used).await
+            }
+            Credential::Secret { secret, next: Some(next) } => {
+                let fields = [("client_secret", next.expose())];
+                match self.fetch_with(&fields, Some(next), CredentialUsed::SecretNext).await {
+                    Err(e) if matches!(e.code(), Some("AADSTS7000215" | "AADSTS7000222")) => {
+                        let code = e.code().unwrap_or_default().to_owned();
+                        tracing::warn!(
+                            code,
+                            "the token endpoint refused secret_next; trying the old secret"
+                        );
+                        let fields = [("client_secret", secret.expose())];
+                        let used = CredentialUsed::SecretAfterNextRefused(code);
+                        self.fetch_with(&fields, Some(secret), used).await
+                    }
+                    other => other,
+                }
+            }
+            Credential::Secret { secret, next: None } => {
+                let fields = [("client_secret", secret.expose())];
+                self.fetch_with(&fields, Some(secret), CredentialUsed::Secret).await
+            }
+        }
+    }
+
+    async fn fetch_with(
+        &self,
+        credential: &[(&str, &str)],
+        secret: Option<&Secret>,
+        used: CredentialUsed,
+    ) -> Result<Arc<AccessToken>> {
         tracing::debug!(token_url = %self.token_url, client_id = %self.client_id, "requesting an access token");
-        let form = [
+        let mut form = vec![
             ("client_id", self.client_id.as_str()),
-            ("client_secret", self.secret.expose()),
             ("scope", self.scope.as_str()),
             ("grant_type", "client_credentials"),
         ];
+        form.extend_from_slice(credential);
         let started = Instant::now();
         let host = self.token_url.host_str().unwrap_or_default().to_owned();
         let exchange = async {
@@ -243,7 +310,7 @@ impl TokenCache {
         if status != 200 {
             let parsed: TokenErrorBody = serde_json::from_slice(&body).unwrap_or_default();
             let secret_is_id = parsed.error_codes.contains(&7000215)
-                && crate::config::is_guid(self.secret.expose().trim());
+                && secret.is_some_and(|s| crate::config::is_guid(s.expose().trim()));
             let mut err = Error::from(O365Error::token(status, parsed));
             if secret_is_id {
                 // The most common setup mistake: the Secret ID pasted instead of the value.
@@ -289,6 +356,7 @@ impl TokenCache {
             refresh_at: started.checked_add(ahead).unwrap_or(started),
             expires_at,
             claims,
+            used,
         }))
     }
 }
@@ -316,6 +384,7 @@ mod tests {
             refresh_at: Instant::now(),
             expires_at: Instant::now(),
             claims: None,
+            used: CredentialUsed::Secret,
         };
         let a = t.authorization().unwrap();
         assert!(a.is_sensitive());

@@ -16,7 +16,7 @@ use crate::config::O365Settings;
 /// Builds [`O365Provider`]s from `office365` integrations and their accounts.
 ///
 /// Providers built by one factory share a token cache when they use the same
-/// authority, tenant, client id and secret, and a limiter of concurrent
+/// authority, tenant, client id and credential (secret or certificate), and a limiter of concurrent
 /// requests per mailbox. Keep one factory for the life of the process.
 #[derive(Default, Clone)]
 pub struct O365Factory {
@@ -62,6 +62,10 @@ impl ProviderFactory for O365Factory {
         true
     }
 
+    fn secret_required(&self, settings: &O365Settings) -> bool {
+        !settings.uses_certificate()
+    }
+
     fn validate(&self, settings: &O365Settings) -> Vec<ConfigProblem> {
         settings.problems()
     }
@@ -75,6 +79,9 @@ impl ProviderFactory for O365Factory {
         let mut b = self.builder(settings.clone()).with_mailbox(account.address.clone());
         if let Some(s) = &account.secret {
             b = b.with_client_secret(s.clone());
+        }
+        if let Some(s) = &account.secret_next {
+            b = b.with_client_secret_next(s.clone());
         }
         let provider = b.build().map_err(|e| {
             e.with_context("integration", &integration.id).with_context("user", &account.user)

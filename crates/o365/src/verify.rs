@@ -2,12 +2,14 @@
 //! optional test mail, each check with its remedy.
 
 use g360_mail_core::{Check, EmailAddress, OutgoingMessage, Result, VerifyOptions, VerifyReport};
+use jiff::Timestamp;
 use reqwest::Method;
 
 use crate::O365_PROVIDER_TYPE;
 use crate::auth::AccessToken;
 use crate::client::{Call, ErrorShape, MAX_JSON_BYTES, encode_query};
 use crate::config::Cloud;
+use crate::credential::{Credential, CredentialUsed};
 use crate::error;
 use crate::graph_model::OpenIdConfiguration;
 use crate::provider::O365Provider;
@@ -30,10 +32,19 @@ impl O365Provider {
                         .claims()
                         .and_then(|c| c.appid.clone().or_else(|| c.azp.clone()))
                         .unwrap_or_else(|| self.settings.client_id.clone());
-                    report.push(Check::pass(
-                        "token",
-                        format!("the token endpoint issued an app-only token for app {app}"),
-                    ));
+                    let detail = format!(
+                        "the token endpoint issued an app-only token for app {app} with {}",
+                        t.credential_used().describe()
+                    );
+                    report.push(match t.credential_used() {
+                        CredentialUsed::SecretAfterNextRefused(_) => Check::warn(
+                            "token",
+                            "o365.secret-next-refused",
+                            detail,
+                            "check secret_next: paste the Value (not the Secret ID) of the new secret from Entra ID > App registrations > the app > Certificates & secrets > Client secrets; the old secret keeps mail going until it expires",
+                        ),
+                        _ => Check::pass("token", detail),
+                    });
                     token = Some(t);
                 }
                 Err(e) => {
@@ -84,16 +95,72 @@ impl O365Provider {
                     .with_remedy("in Entra ID > App registrations > the app > Certificates & secrets, copy the Value column (shown only when the secret is created; create a new one if it is hidden) into the account's secret (Token field in G360 ERP)"),
             ));
         }
-        if problems.is_empty() {
-            return Check::pass(
-                "configuration",
-                format!(
-                    "client_id, tenant_id and secret are well formed (cloud {})",
-                    self.settings.cloud
-                ),
-            );
+        if !problems.is_empty() {
+            return Check::fail("configuration", &error::identity_problems(&problems));
         }
-        Check::fail("configuration", &error::identity_problems(&problems))
+        let credential = self.client.tokens().credential();
+        let (what, expiry) = match credential {
+            Credential::Certificate(c) => {
+                if let Err(p) = c.check_validity(Timestamp::now()) {
+                    return Check::fail("configuration", &error::certificate(&p));
+                }
+                (
+                    format!(
+                        "the certificate (x5t#S256 {}, valid until {})",
+                        c.thumbprint(),
+                        c.not_after().strftime("%Y-%m-%d")
+                    ),
+                    Some(("certificate_file", c.not_after(), true)),
+                )
+            }
+            Credential::Secret { next, .. } => {
+                let rotating = if next.is_some() { " and secret_next" } else { "" };
+                // During a rotation secret_expires is the date of the secret
+                // being replaced: the token check says which one works.
+                let expiry = self
+                    .settings
+                    .secret_expiry()
+                    .filter(|_| next.is_none())
+                    .and_then(|d| {
+                        jiff::tz::TimeZone::UTC
+                            .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+                            .ok()
+                    })
+                    .map(|t| ("secret_expires", t, false));
+                (format!("secret{rotating}"), expiry)
+            }
+        };
+        if let Some((key, when, certificate)) = expiry {
+            let now = Timestamp::now();
+            if when <= now {
+                return Check::fail("configuration", &error::expired(key, when, certificate));
+            }
+            let days = self.settings.expiry_warning_days;
+            let left = (when.as_second() - now.as_second()) / 86_400;
+            if left < i64::from(days) {
+                let (code, thing) = if certificate {
+                    ("o365.certificate-expiring", "the certificate")
+                } else {
+                    ("o365.secret-expiring", "the client secret")
+                };
+                return Check::warn(
+                    "configuration",
+                    code,
+                    format!(
+                        "{thing} expires on {} ({key}), in {left} days",
+                        when.strftime("%Y-%m-%d")
+                    ),
+                    error::expiring_remedy(certificate),
+                );
+            }
+        }
+        Check::pass(
+            "configuration",
+            format!(
+                "client_id, tenant_id and {what} are well formed (cloud {})",
+                self.settings.cloud
+            ),
+        )
     }
 
     async fn check_tenant(&self) -> Check {
