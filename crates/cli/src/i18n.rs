@@ -796,6 +796,108 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
                 "Paste the client secret Value from Entra ID > Certificates & secrets into the account's secret (Token field in G360 ERP)",
             ),
         ),
+        // Certificate credentials, expiry and rotation of the app's
+        // credential (issue 13).
+        "o365.certificate-unreadable" => (
+            (
+                "No se puede leer el certificado o su clave privada",
+                "Indique en certificate_file el certificado PEM que subió a la aplicación (-----BEGIN CERTIFICATE-----) y en private_key_file su clave privada RSA en PEM sin contraseña; compruebe que el servicio puede leer ambos archivos",
+            ),
+            (
+                "The certificate or its private key cannot be read",
+                "Point certificate_file at the PEM certificate uploaded to the app (-----BEGIN CERTIFICATE-----) and private_key_file at its RSA private key in PEM without a passphrase; check that the service may read both files",
+            ),
+        ),
+        "o365.certificate-key-mismatch" => (
+            (
+                "La clave privada no corresponde al certificado",
+                "Indique en private_key_file la clave que se creó junto con el certificado de certificate_file (openssl req -x509 -newkey ... -keyout)",
+            ),
+            (
+                "The private key does not belong to the certificate",
+                "Set private_key_file to the key made together with the certificate of certificate_file (openssl req -x509 -newkey ... -keyout)",
+            ),
+        ),
+        "o365.certificate-expired" => (
+            (
+                "El certificado ha caducado",
+                "Cree un certificado nuevo (openssl req -x509 -newkey rsa:2048 ...), súbalo en Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Certificados y cambie certificate_file y private_key_file a los archivos nuevos",
+            ),
+            (
+                "The certificate has expired",
+                "Make a new certificate (openssl req -x509 -newkey rsa:2048 ...), upload it in Entra ID > App registrations > the app > Certificates & secrets > Certificates, and point certificate_file and private_key_file at the new files",
+            ),
+        ),
+        "o365.certificate-not-yet-valid" => (
+            (
+                "El certificado todavía no es válido",
+                "Revise el reloj de este servidor, o cree un certificado válido desde hoy con openssl req -x509 y súbalo a la aplicación",
+            ),
+            (
+                "The certificate is not valid yet",
+                "Check this server's clock, or make a certificate valid from today with openssl req -x509 and upload it to the app",
+            ),
+        ),
+        "o365.certificate-expiring" => (
+            (
+                "El certificado caduca pronto",
+                "Antes de que caduque, cree un certificado nuevo, súbalo en Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Certificados y cambie certificate_file y private_key_file a los archivos nuevos",
+            ),
+            (
+                "The certificate expires soon",
+                "Before it expires, make a new certificate, upload it in Entra ID > App registrations > the app > Certificates & secrets > Certificates, and point certificate_file and private_key_file at the new files",
+            ),
+        ),
+        "o365.secret-expired" => (
+            (
+                "El secreto de cliente ha caducado según secret_expires",
+                "En Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Secretos de cliente, cree un secreto nuevo, pegue su Valor en el Token de la cuenta de correo y su fecha de caducidad en secret_expires",
+            ),
+            (
+                "The client secret has expired according to secret_expires",
+                "In Entra ID > App registrations > the app > Certificates & secrets > Client secrets, create a new secret, paste its Value into the account's secret (Token field in G360 ERP) and its expiry date into secret_expires",
+            ),
+        ),
+        "o365.secret-expiring" => (
+            (
+                "El secreto de cliente caduca pronto",
+                "Antes de que caduque, cree un secreto nuevo en Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Secretos de cliente, póngalo en secret_next (los dos funcionan durante el cambio) y después páselo a secret y actualice secret_expires",
+            ),
+            (
+                "The client secret expires soon",
+                "Before it expires, create a new secret in Entra ID > App registrations > the app > Certificates & secrets > Client secrets, put it in secret_next (both work during the rotation), then move it to secret and update secret_expires",
+            ),
+        ),
+        "o365.secret-next-refused" => (
+            (
+                "El secreto nuevo (secret_next) fue rechazado; el correo sigue con el secreto anterior",
+                "Revise secret_next: pegue el Valor (no el ID del secreto) del secreto nuevo de Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Secretos de cliente",
+            ),
+            (
+                "The new secret (secret_next) was refused; mail goes on with the old secret",
+                "Check secret_next: paste the Value (not the Secret ID) of the new secret from Entra ID > App registrations > the app > Certificates & secrets > Client secrets",
+            ),
+        ),
+        "AADSTS700027" => (
+            (
+                "El certificado no se subió a la aplicación",
+                "En Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Certificados, suba el certificado de certificate_file (el .crt, nunca la clave); su huella digital debe ser la que muestra verify",
+            ),
+            (
+                "The certificate was not uploaded to the app",
+                "In Entra ID > App registrations > the app > Certificates & secrets > Certificates, upload the certificate of certificate_file (the .crt, never the key); its thumbprint must be the one verify shows",
+            ),
+        ),
+        "AADSTS700024" => (
+            (
+                "La aserción del cliente está fuera de su intervalo de validez: el reloj del servidor está mal",
+                "Ponga en hora el reloj de este servidor (sincronícelo por NTP, con su zona horaria); Entra ID solo admite unos minutos de diferencia",
+            ),
+            (
+                "The client assertion is outside its time range: the server's clock is wrong",
+                "Set this server's clock right (synchronise it with NTP, time zone included); Entra ID accepts only a few minutes of skew",
+            ),
+        ),
         "o365.mailbox-missing" => (
             (
                 "La cuenta no tiene dirección de buzón",

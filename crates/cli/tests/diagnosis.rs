@@ -122,6 +122,12 @@ const DIAGNOSES: &[Want] = &[
     w("token", "AADSTS7000222", 3),
     w("token", "AADSTS7000112", 3),
     w("token", "AADSTS53003", 3),
+    w("configuration", "o365.secret-expired", 3),
+    w("account", "o365.certificate-unreadable", 2),
+    w("account", "o365.certificate-key-mismatch", 2),
+    w("configuration", "o365.certificate-expired", 3),
+    w("token", "AADSTS700027", 3),
+    w("token", "AADSTS700024", 3),
     w("permissions", "o365.missing-role", 3),
     w("permissions", "o365.no-roles", 3),
     w("mailbox", "NoPermissionsInAccessToken", 3),
@@ -411,6 +417,200 @@ async fn aadsts53003_conditional_access() {
     })
     .await;
     diagnose(&s, want("AADSTS53003")).await;
+}
+
+// ----- Office 365: certificates and expiry --------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_secret_expired_by_its_date() {
+    let s = office365(|_, _, config| {
+        *config = config.replacen(
+            "allow_insecure_http = true\n",
+            "allow_insecure_http = true\nsecret_expires = \"2026-01-31\"\n",
+            1,
+        );
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("o365.secret-expired")).await;
+}
+
+/// `openssl ARGS` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `app.crt` and `app.key` as the guide makes them, and `other.key`.
+fn make_certificates(dir: &Path) {
+    for name in ["app", "other"] {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-sha256",
+                "-days",
+                "365",
+                "-nodes",
+                "-subj",
+                "/CN=g360-mail",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.crt"),
+            ],
+        );
+    }
+}
+
+/// A certificate valid only in January 2020 (`old.crt`, `old.key`).
+fn make_expired_certificate(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=old", "-keyout",
+            "old.key", "-out", "old.csr",
+        ],
+    );
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    std::fs::write(dir.join("serial"), "01\n").unwrap();
+    std::fs::write(
+        dir.join("ca.cnf"),
+        "[ca]\ndefault_ca = c\n[c]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-selfsign",
+            "-keyfile",
+            "old.key",
+            "-in",
+            "old.csr",
+            "-out",
+            "old.crt",
+            "-startdate",
+            "20200101000000Z",
+            "-enddate",
+            "20200201000000Z",
+        ],
+    );
+}
+
+/// The base64 lines of a PEM key: none may ever be printed.
+fn key_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 20)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The emulator's app signs in with a certificate: the accounts lose their
+/// secrets and the integration gets `certificate_file` and
+/// `private_key_file`; `change` uploads (or not) and picks the files.
+async fn office365_certificate(
+    change: impl FnOnce(&GraphEmulator, &QuickSetup, &Path) -> (&'static str, &'static str),
+) -> Situation {
+    let files = tempfile::tempdir().unwrap();
+    make_certificates(files.path());
+    let emulator = GraphEmulator::start().await;
+    let setup = emulator.quick_setup(&[MAILBOX, "mlopez@contoso.com"]);
+    let (crt, key) = change(&emulator, &setup, files.path());
+    let (crt, key) = (files.path().join(crt), files.path().join(key));
+    let config = setup
+        .toml_config(&emulator.url())
+        .replace("allow_insecure_http = true\n", FAST_O365)
+        .replace(&format!("secret = \"{}\"\n", setup.secret), "")
+        .replacen(
+            "max_attempts = 1\n",
+            &format!(
+                "max_attempts = 1\ncertificate_file = {:?}\nprivate_key_file = {:?}\n",
+                crt.display().to_string(),
+                key.display().to_string()
+            ),
+            1,
+        );
+    let mut secrets = vec![setup.secret.clone()];
+    for k in ["app.key", "other.key", "old.key"] {
+        if files.path().join(k).exists() {
+            secrets.extend(key_lines(&files.path().join(k)));
+        }
+    }
+    Situation::new(&config, secrets, Box::new((emulator, files)))
+}
+
+fn upload(emulator: &GraphEmulator, setup: &QuickSetup, crt: &Path) {
+    let cert =
+        g360_mail_testkit::graph::AppCertificate::from_pem(&std::fs::read_to_string(crt).unwrap())
+            .unwrap();
+    emulator.update_app(&setup.client_id, |app| app.certificates.push(cert));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_passes_verify_in_both_languages_and_names_its_thumbprint() {
+    let s = office365_certificate(|emulator, setup, dir| {
+        upload(emulator, setup, &dir.join("app.crt"));
+        ("app.crt", "app.key")
+    })
+    .await;
+    for lang in LANGS {
+        let r = s.verify(lang).await;
+        assert_eq!(r.code, 0, "{lang}:\n{}\n{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("x5t#S256"), "{lang}: the thumbprint is shown:\n{}", r.stdout);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_certificate_unreadable() {
+    let s = office365_certificate(|_, _, _| ("missing.crt", "app.key")).await;
+    diagnose(&s, want("o365.certificate-unreadable")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_certificate_key_mismatch() {
+    let s = office365_certificate(|emulator, setup, dir| {
+        upload(emulator, setup, &dir.join("app.crt"));
+        ("app.crt", "other.key")
+    })
+    .await;
+    diagnose(&s, want("o365.certificate-key-mismatch")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_certificate_expired() {
+    let s = office365_certificate(|emulator, setup, dir| {
+        make_expired_certificate(dir);
+        upload(emulator, setup, &dir.join("old.crt"));
+        ("old.crt", "old.key")
+    })
+    .await;
+    diagnose(&s, want("o365.certificate-expired")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aadsts700027_certificate_not_uploaded() {
+    let s = office365_certificate(|_, _, _| ("app.crt", "app.key")).await;
+    diagnose(&s, want("AADSTS700027")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aadsts700024_clock_skew() {
+    let s = office365_certificate(|emulator, setup, dir| {
+        upload(emulator, setup, &dir.join("app.crt"));
+        emulator.configure(|o| o.clock_offset_secs = 2 * 3600);
+        ("app.crt", "app.key")
+    })
+    .await;
+    diagnose(&s, want("AADSTS700024")).await;
 }
 
 // ----- Office 365: permissions --------------------------------------------
