@@ -314,10 +314,12 @@ impl TokenCache {
             let mut err = Error::from(O365Error::token(status, parsed));
             if secret_is_id {
                 // The most common setup mistake: the Secret ID pasted instead of the value.
-                err = err.with_context(
-                    "secret",
-                    "shaped like a GUID: the Secret ID, not the secret's Value",
-                );
+                let key = match used {
+                    CredentialUsed::SecretNext => "secret_next",
+                    _ => "secret",
+                };
+                err = err
+                    .with_context(key, "shaped like a GUID: the Secret ID, not the secret's Value");
             }
             tracing::warn!(status, code = err.code(), "the token endpoint refused the request");
             return Err(err);

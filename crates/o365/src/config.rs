@@ -107,7 +107,9 @@ impl fmt::Display for Cloud {
 /// The settings of an `office365` integration: every key of its
 /// `[[integrations]]` entry except `id`, `description` and `provider`.
 ///
-/// The client secret *value* is not here: it is each account's `secret`.
+/// The client secret *value* is not here: it is each account's `secret`
+/// (and `secret_next` during a rotation). A certificate credential is
+/// (`certificate_file`, `private_key_file`): the builder reads the files.
 /// Times are in milliseconds so that tests can shorten them.
 ///
 /// ```

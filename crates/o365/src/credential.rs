@@ -89,3 +89,25 @@ impl CredentialUsed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_tell_credentials_apart_without_showing_them() {
+        let secret = |s: &str, n: Option<&str>| Credential::Secret {
+            secret: Secret::new(s),
+            next: n.map(Secret::new),
+        };
+        let a = secret("Abc8Q~first-secret-value", None);
+        assert_eq!(a.fingerprint(), secret("Abc8Q~first-secret-value", None).fingerprint());
+        assert_ne!(a.fingerprint(), secret("Abc8Q~other-secret-value", None).fingerprint());
+        let rotating = secret("Abc8Q~first-secret-value", Some("New8Q~next"));
+        assert_ne!(a.fingerprint(), rotating.fingerprint());
+        for c in [&a, &rotating] {
+            let shown = format!("{} {c:?}", c.fingerprint());
+            assert!(!shown.contains("first-secret") && !shown.contains("New8Q"), "{shown}");
+        }
+    }
+}

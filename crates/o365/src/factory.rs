@@ -13,7 +13,7 @@ use crate::O365_PROVIDER_TYPE;
 use crate::builder::{O365Builder, Shared};
 use crate::config::O365Settings;
 
-/// Builds [`O365Provider`]s from `office365` integrations and their accounts.
+/// Builds [`O365Provider`](crate::O365Provider)s from `office365` integrations and their accounts.
 ///
 /// Providers built by one factory share a token cache when they use the same
 /// authority, tenant, client id and credential (secret or certificate), and a limiter of concurrent
