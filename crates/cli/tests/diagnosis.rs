@@ -613,6 +613,102 @@ async fn aadsts700024_clock_skew() {
     diagnose(&s, want("AADSTS700024")).await;
 }
 
+/// Runs `verify` in both languages: it passes (exit 0) with a warning of
+/// `code` on `check`, translated, with its remedy line.
+async fn warned(s: &Situation, check: &str, code: &str) -> Vec<String> {
+    let mut outputs = Vec::new();
+    for lang in LANGS {
+        let r = s.verify(lang).await;
+        let all = format!("{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.code, 0, "{code} in {lang}:\n{all}");
+        let (message, remedy) = error_text(code, lang).expect("a translated code");
+        let lines: Vec<&str> = r.stdout.lines().collect();
+        let i = lines
+            .iter()
+            .position(|l| l.contains(&format!(" {check} ")) && l.contains(message))
+            .unwrap_or_else(|| panic!("no warning {message:?} on {check} in {lang}:\n{all}"));
+        assert!(!lines[i].trim_start().starts_with('✗'), "{all}");
+        let what = match lang {
+            Lang::Es => "qué hacer",
+            Lang::En => "what to do",
+        };
+        assert!(lines[i + 1].trim_start() == format!("{what}: {remedy}"), "{lang}:\n{all}");
+        outputs.push(r.stdout);
+    }
+    outputs
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_a_refused_secret_next_warns_and_mail_goes_on_with_the_old_one() {
+    const NEXT: &str = "New8Q~rotated-but-never-saved-0123456789ab";
+    let s = office365(|_, setup, config| {
+        *config = config.replacen(
+            &format!("secret = \"{}\"\n", setup.secret),
+            &format!("secret = \"{}\"\nsecret_next = \"{NEXT}\"\n", setup.secret),
+            1,
+        );
+        vec![NEXT.into()]
+    })
+    .await;
+    let outputs = warned(&s, "token", "o365.secret-next-refused").await;
+    assert!(outputs.iter().all(|o| o.contains("AADSTS7000215")), "{outputs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_verify_says_the_new_secret_works() {
+    const NEXT: &str = "New8Q~rotated-and-saved-0123456789abcdef";
+    let s = office365(|emulator, setup, config| {
+        emulator.update_app(&setup.client_id, |app| app.secrets.push(ClientSecret::new(NEXT)));
+        *config = config.replacen(
+            &format!("secret = \"{}\"\n", setup.secret),
+            &format!("secret = \"{}\"\nsecret_next = \"{NEXT}\"\n", setup.secret),
+            1,
+        );
+        vec![NEXT.into()]
+    })
+    .await;
+    for lang in LANGS {
+        let r = s.verify(lang).await;
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        let token = r.stdout.lines().find(|l| l.contains(" token ")).unwrap();
+        assert!(token.contains("secret_next"), "{lang}: {token}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_about_to_expire_warns_in_both_languages() {
+    let s = office365_certificate(|emulator, setup, dir| {
+        openssl(
+            dir,
+            &[
+                "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "10", "-nodes", "-subj",
+                "/CN=soon", "-keyout", "soon.key", "-out", "soon.crt",
+            ],
+        );
+        upload(emulator, setup, &dir.join("soon.crt"));
+        ("soon.crt", "soon.key")
+    })
+    .await;
+    warned(&s, "configuration", "o365.certificate-expiring").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_about_to_expire_warns_in_both_languages() {
+    let soon = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 12))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    let s = office365(|_, _, config| {
+        *config = config.replacen(
+            "allow_insecure_http = true\n",
+            &format!("allow_insecure_http = true\nsecret_expires = \"{soon}\"\n"),
+            1,
+        );
+        vec![]
+    })
+    .await;
+    warned(&s, "configuration", "o365.secret-expiring").await;
+}
+
 // ----- Office 365: permissions --------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]
