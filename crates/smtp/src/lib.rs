@@ -8,6 +8,7 @@ mod client;
 mod config;
 mod error;
 mod provider;
+mod wire;
 
 use std::sync::Arc;
 
