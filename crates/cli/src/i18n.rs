@@ -555,6 +555,57 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
             ("Falta la dirección de la cuenta (el remitente)", "Indique la dirección de la cuenta"),
             ("The account's address (the sender) is missing", "Give the account an address"),
         ),
+        // SMTP transport safety: STARTTLS injection, deadlines, plaintext.
+        "smtp.starttls-injection" => (
+            (
+                "El servidor SMTP envió datos que nadie pidió antes de empezar TLS: alguien en la red puede estar manipulando la conexión",
+                "No se envió nada; revise el camino de red hasta el servidor (un proxy o cortafuegos que reescriba SMTP), o use security = \"tls\" (puerto 465) si el servidor lo ofrece",
+            ),
+            (
+                "The SMTP server sent data nobody asked for before TLS began: someone on the network may be tampering with the connection",
+                "Nothing was sent; check the network path to the server (a proxy or firewall that rewrites SMTP), or use security = \"tls\" (port 465) where the server offers it",
+            ),
+        ),
+        "smtp.bad-reply" => (
+            (
+                "La respuesta del servidor SMTP no es SMTP válido",
+                "Compruebe que host y port apuntan a un servidor SMTP y que security corresponde al puerto",
+            ),
+            (
+                "The SMTP server's reply is not valid SMTP",
+                "Check that host and port point at an SMTP server, and that security matches the port",
+            ),
+        ),
+        "smtp.send-timeout" => (
+            (
+                "El envío no terminó dentro de send_timeout_ms; el mensaje no se entregó",
+                "Inténtelo más tarde; si el servidor es lento o el mensaje grande, aumente send_timeout_ms",
+            ),
+            (
+                "The send did not finish within send_timeout_ms; the message was not delivered",
+                "Try again later; if the server is slow or the message large, raise send_timeout_ms",
+            ),
+        ),
+        "smtp.plaintext-refused" => (
+            (
+                "security = \"none\" solo se admite para un servidor en esta máquina, y el host resuelve a otra dirección",
+                "Use security = \"starttls\" (puerto 587) o \"tls\" (puerto 465); solo si el camino de red es de confianza, ponga allow_insecure_dangerous = true",
+            ),
+            (
+                "security = \"none\" is allowed only for a relay on this machine, and the host resolves elsewhere",
+                "Use security = \"starttls\" (port 587) or \"tls\" (port 465); only if the network path is trusted, set allow_insecure_dangerous = true",
+            ),
+        ),
+        "smtp.auth-in-clear" => (
+            (
+                "El inicio de sesión viajaría sin TLS",
+                "Use security = \"starttls\" o \"tls\", o auth = \"none\" para un servidor que no pide inicio de sesión",
+            ),
+            (
+                "The login would travel without TLS",
+                "Use security = \"starttls\" or \"tls\", or auth = \"none\" for a relay that needs no login",
+            ),
+        ),
         "o365.client-id-missing" => (
             (
                 "Falta el ID de aplicación (cliente)",

@@ -374,7 +374,7 @@ impl SmtpError {
             }),
             SmtpError::Protocol { detail, .. } => {
                 Error::new(ErrorKind::Unavailable, "the SMTP server's reply is not valid SMTP")
-                    .with_code("smtp.protocol")
+                    .with_code("smtp.bad-reply")
                     .with_temporary(false)
                     .with_context("problem", detail)
                     .with_remedy("check that host and port point at an SMTP server, and that security matches the port")
