@@ -606,6 +606,47 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
                 "Use security = \"starttls\" or \"tls\", or auth = \"none\" for a relay that needs no login",
             ),
         ),
+        // SMTP without Basic authentication: Exchange Online tokens (auth = "oauth2").
+        "smtp.basic-auth-retired" => (
+            (
+                "Exchange Online ya no acepta contraseñas para SMTP AUTH (la autenticación básica está desactivada)",
+                "Ponga auth = \"oauth2\" y oauth_integration = \"<id de la integración office365>\": el proveedor inicia sesión con los tokens de la aplicación de Entra, que necesita el permiso SMTP.SendAsApp de Office 365 Exchange Online",
+            ),
+            (
+                "Exchange Online no longer accepts a password for SMTP AUTH (Basic authentication is switched off)",
+                "Set auth = \"oauth2\" and oauth_integration = \"<id of the office365 integration>\": the provider then logs in with the Entra app's tokens; the app needs the Office 365 Exchange Online permission SMTP.SendAsApp",
+            ),
+        ),
+        "smtp.oauth-refused" => (
+            (
+                "El servidor SMTP rechazó el token de acceso de la aplicación",
+                "En Entra ID > Registros de aplicaciones > la aplicación > Permisos de API, añada el permiso de aplicación SMTP.SendAsApp de Office 365 Exchange Online y conceda el consentimiento de administrador; en PowerShell de Exchange Online registre la entidad de servicio (New-ServicePrincipal -AppId <id de cliente> -ObjectId <id de objeto de la aplicación empresarial>) y dele el buzón (Add-MailboxPermission -Identity <dirección> -User <id de la entidad de servicio> -AccessRights FullAccess); SMTP AUTH debe estar activado para el buzón",
+            ),
+            (
+                "The SMTP server refused the app's access token",
+                "In Entra ID > App registrations > the app > API permissions, add the application permission SMTP.SendAsApp of Office 365 Exchange Online and grant admin consent; in Exchange Online PowerShell register the app's service principal (New-ServicePrincipal -AppId <client id> -ObjectId <object id of the enterprise application>) and give it the mailbox (Add-MailboxPermission -Identity <address> -User <service principal id> -AccessRights FullAccess); SMTP AUTH must be enabled for the mailbox",
+            ),
+        ),
+        "smtp.oauth-unresolved" => (
+            (
+                "auth = \"oauth2\" no tiene de dónde sacar los tokens",
+                "Ponga en oauth_integration el id de una integración office365",
+            ),
+            (
+                "auth = \"oauth2\" has no token source",
+                "Set oauth_integration to the id of an office365 integration",
+            ),
+        ),
+        "config.no-token-source" => (
+            (
+                "Esa integración no emite tokens de acceso",
+                "Ponga en oauth_integration el id de una integración office365",
+            ),
+            (
+                "That integration issues no access tokens",
+                "Set oauth_integration to the id of an office365 integration",
+            ),
+        ),
         "o365.client-id-missing" => (
             (
                 "Falta el ID de aplicación (cliente)",

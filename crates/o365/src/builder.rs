@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use g360_mail_core::{
-    ConfigProblem, EmailAddress, Error, ErrorKind, Integration, MailAccount, MailProvider,
-    ProviderFactory, Result, Secret,
+    AccessTokenSource, ConfigProblem, EmailAddress, Error, ErrorKind, Integration, MailAccount,
+    MailProvider, ProviderFactory, Result, Secret, TokenPurpose,
 };
 use tokio::sync::Semaphore;
 use url::Url;
@@ -19,18 +19,36 @@ use crate::auth::{TokenCache, TokenKey};
 use crate::client::{GraphClient, RetryPolicy};
 use crate::config::{Cloud, O365Settings, parse_endpoint};
 use crate::provider::{O365Provider, SecretShape};
+use crate::token_source::{ExchangeTokenSource, exchange_cache};
 
 /// Token caches and mailbox limiters shared by the providers of one factory.
 #[derive(Default)]
 pub(crate) struct Shared {
     tokens: Mutex<HashMap<TokenKey, Arc<TokenCache>>>,
     limiters: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Token caches for Exchange Online (SMTP), apart from Graph's.
+    exchange_tokens: Mutex<HashMap<TokenKey, Arc<TokenCache>>>,
 }
 
 impl Shared {
     fn token_cache(&self, key: TokenKey, make: impl FnOnce() -> TokenCache) -> Arc<TokenCache> {
         let mut map = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(key).or_insert_with(|| Arc::new(make())).clone()
+    }
+
+    fn exchange_token_cache(
+        &self,
+        key: TokenKey,
+        make: impl FnOnce() -> Result<TokenCache>,
+    ) -> Result<Arc<TokenCache>> {
+        let mut map =
+            self.exchange_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(cache) = map.get(&key) {
+            return Ok(cache.clone());
+        }
+        let cache = Arc::new(make()?);
+        map.insert(key, cache.clone());
+        Ok(cache)
     }
 
     fn limiter(&self, key: String, permits: u32) -> Arc<Semaphore> {
@@ -378,5 +396,46 @@ impl ProviderFactory for O365Factory {
             e.with_context("integration", &integration.id).with_context("user", &account.user)
         })?;
         Ok(Arc::new(provider))
+    }
+
+    /// App-only tokens of this integration's app for Exchange Online, with
+    /// the account's client secret; shared by every account of the same
+    /// app and secret.
+    fn token_source(
+        &self,
+        integration: &Integration,
+        settings: &O365Settings,
+        account: &MailAccount,
+        purpose: TokenPurpose,
+    ) -> Result<Arc<dyn AccessTokenSource>> {
+        let context = |e: Error| {
+            e.with_context("integration", &integration.id).with_context("user", &account.user)
+        };
+        if purpose != TokenPurpose::ExchangeSmtp {
+            return Err(context(
+                Error::new(ErrorKind::Config, format!("no access tokens for {purpose:?}"))
+                    .with_provider(O365_PROVIDER_TYPE)
+                    .with_code("config.no-token-source"),
+            ));
+        }
+        let secret = account.secret.clone().filter(|s| !s.is_blank()).ok_or_else(|| {
+            context(
+                Error::new(ErrorKind::Config, "the account has no client secret")
+                    .with_provider(O365_PROVIDER_TYPE)
+                    .with_code("o365.secret-missing")
+                    .with_remedy("paste the client secret Value from Entra ID > App registrations > the app > Certificates & secrets into the account's secret"),
+            )
+        })?;
+        let key = TokenKey {
+            authority: settings.authority_url().trim_end_matches('/').to_owned(),
+            tenant: settings.tenant_id.trim().to_ascii_lowercase(),
+            client_id: settings.client_id.trim().to_ascii_lowercase(),
+            secret: secret.clone(),
+        };
+        let cache = self
+            .shared
+            .exchange_token_cache(key, || exchange_cache(settings, secret))
+            .map_err(context)?;
+        Ok(Arc::new(ExchangeTokenSource { cache, client_id: settings.client_id.trim().to_owned() }))
     }
 }

@@ -8,6 +8,7 @@ mod config;
 mod error;
 mod graph_model;
 mod provider;
+mod token_source;
 
 pub use builder::{O365Builder, O365Factory};
 pub use config::{Cloud, GRAPH_MAILBOX_CONCURRENCY, O365Settings};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use g360_mail_core::{EmailAddress, Error, ErrorKind, Result, Secret};
+use g360_mail_core::{AccessTokenSource, EmailAddress, Error, ErrorKind, Result, Secret};
 use lettre::transport::smtp::authentication::Mechanism;
 use lettre::transport::smtp::extension::ClientId;
 use rustls::pki_types::ServerName;
@@ -36,6 +36,7 @@ pub struct SmtpBuilder {
     settings: SmtpSettings,
     sender: Option<EmailAddress>,
     secret: Option<Secret>,
+    tokens: Option<Arc<dyn AccessTokenSource>>,
 }
 
 impl fmt::Debug for SmtpBuilder {
@@ -44,6 +45,7 @@ impl fmt::Debug for SmtpBuilder {
             .field("settings", &self.settings)
             .field("sender", &self.sender)
             .field("has_secret", &self.secret.is_some())
+            .field("tokens", &self.tokens.as_ref().map(|t| t.describe()))
             .finish()
     }
 }
@@ -56,7 +58,7 @@ impl SmtpBuilder {
 
     /// A builder starting from an integration's settings.
     pub fn from_settings(settings: SmtpSettings) -> Self {
-        SmtpBuilder { settings, sender: None, secret: None }
+        SmtpBuilder { settings, sender: None, secret: None, tokens: None }
     }
 
     /// The settings so far.
@@ -74,6 +76,13 @@ impl SmtpBuilder {
     /// The password, or with [`SmtpAuth::Xoauth2`] the bearer token.
     pub fn with_secret(mut self, secret: Secret) -> Self {
         self.secret = Some(secret);
+        self
+    }
+
+    /// Where the tokens of [`SmtpAuth::OAuth2`] come from (the bridge builds
+    /// it from the `office365` integration named in `oauth_integration`).
+    pub fn with_token_source(mut self, tokens: Arc<dyn AccessTokenSource>) -> Self {
+        self.tokens = Some(tokens);
         self
     }
 
@@ -174,8 +183,9 @@ impl SmtpBuilder {
     /// # Errors
     /// [`ErrorKind::Config`] with code `config.invalid` for invalid settings
     /// (every problem in the message, the first one's key as context),
-    /// `smtp.sender-missing` without a sender and `smtp.secret-missing`
-    /// without a secret when `auth` is not `none`.
+    /// `smtp.sender-missing` without a sender, `smtp.secret-missing`
+    /// without a secret when `auth` is a password or token, and
+    /// `smtp.oauth-unresolved` without a token source with `auth = "oauth2"`.
     pub fn build(self) -> Result<SmtpProvider> {
         let s = self.settings;
         let problems = s.problems();
@@ -197,6 +207,18 @@ impl SmtpBuilder {
         })?;
         let login = match s.auth {
             SmtpAuth::None => Login::None,
+            SmtpAuth::OAuth2 => {
+                let tokens = self.tokens.ok_or_else(|| {
+                    config_error(
+                        "auth = \"oauth2\" has no token source",
+                        "smtp.oauth-unresolved",
+                    )
+                    .with_context("key", "oauth_integration")
+                    .with_remedy("set oauth_integration to the id of an office365 integration; the bridge builds the token source from it")
+                })?;
+                let username = s.username.clone().unwrap_or_else(|| sender.addr().to_owned());
+                Login::OAuth2 { username, tokens }
+            }
             auth => {
                 let secret = self.secret.filter(|s| !s.is_blank()).ok_or_else(|| {
                     config_error("the account has no SMTP secret", "smtp.secret-missing")

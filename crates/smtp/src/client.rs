@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use g360_mail_core::Secret;
+use g360_mail_core::{AccessTokenSource, Secret};
 use lettre::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::AsyncSmtpConnection;
@@ -39,6 +39,8 @@ pub(crate) enum Login {
     None,
     /// `AUTH` with the first of `mechanisms` the server offers.
     Sasl { mechanisms: Vec<Mechanism>, username: String, secret: Secret },
+    /// `AUTH XOAUTH2` with a token from `tokens`.
+    OAuth2 { username: String, tokens: Arc<dyn AccessTokenSource> },
 }
 
 impl fmt::Debug for Login {
@@ -50,6 +52,11 @@ impl fmt::Debug for Login {
                 .field("mechanisms", mechanisms)
                 .field("username", username)
                 .finish_non_exhaustive(),
+            Login::OAuth2 { username, tokens } => f
+                .debug_struct("OAuth2")
+                .field("username", username)
+                .field("tokens", &tokens.describe())
+                .finish(),
         }
     }
 }
@@ -157,7 +164,7 @@ impl Connector {
     pub(crate) fn username(&self) -> &str {
         match &self.login {
             Login::None => "",
-            Login::Sasl { username, .. } => username,
+            Login::Sasl { username, .. } | Login::OAuth2 { username, .. } => username,
         }
     }
 
@@ -253,6 +260,50 @@ impl Connector {
                 return Err(e);
             }
             progress.mechanism = Some(mechanism);
+        }
+        if let Login::OAuth2 { username, tokens } = &self.login {
+            if !encrypted {
+                return Err(SmtpError::AuthInClear);
+            }
+            if !session.conn.server_info().supports_auth_mechanism(Mechanism::Xoauth2) {
+                let info = session.conn.server_info();
+                let offered = [Mechanism::Plain, Mechanism::Login]
+                    .into_iter()
+                    .filter(|m| info.supports_auth_mechanism(*m))
+                    .map(|m| m.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Connector::close(&mut session, deadline).await;
+                return Err(SmtpError::NoAuthMechanism { wanted: self.auth, offered });
+            }
+            let by = Instant::now()
+                .checked_add(self.command_timeout)
+                .map_or(deadline, |at| at.min(deadline));
+            let token = match timeout_at(by, tokens.access_token()).await {
+                Ok(Ok(token)) => token,
+                Ok(Err(e)) => {
+                    Connector::close(&mut session, deadline).await;
+                    return Err(SmtpError::Token(e));
+                }
+                Err(_) => {
+                    return Err(SmtpError::Timeout { stage: Stage::Auth, overall: by >= deadline });
+                }
+            };
+            if let Err(e) = self.xoauth2(&mut session.conn, username, &token, deadline).await {
+                let e = match e {
+                    SmtpError::Reply { code, text, .. } => {
+                        // A token refused now may lack a role granted since.
+                        tokens.invalidate(&token).await;
+                        SmtpError::OAuthRefused { code, text }
+                    }
+                    other => other,
+                };
+                if e.server_still_talking() {
+                    Connector::close(&mut session, deadline).await;
+                }
+                return Err(e);
+            }
+            progress.mechanism = Some(Mechanism::Xoauth2);
         }
         Ok(session)
     }

@@ -68,19 +68,27 @@ pub enum SmtpAuth {
     Login,
     /// The secret is an OAuth 2.0 bearer token, sent with `AUTH XOAUTH2`.
     Xoauth2,
+    /// `AUTH XOAUTH2` with app-only tokens of the Entra app of the
+    /// `office365` integration named in
+    /// [`SmtpSettings::oauth_integration`], fetched and renewed as needed;
+    /// the account's `secret` is that app's client secret.
+    #[serde(rename = "oauth2")]
+    OAuth2,
     /// No authentication: a relay that accepts mail by client address; the
     /// account needs no `secret`.
     None,
 }
 
 impl SmtpAuth {
-    /// The configuration value (`password`, `plain`, `login`, `xoauth2`, `none`).
+    /// The configuration value (`password`, `plain`, `login`, `xoauth2`,
+    /// `oauth2`, `none`).
     pub fn as_str(self) -> &'static str {
         match self {
             SmtpAuth::Password => "password",
             SmtpAuth::Plain => "plain",
             SmtpAuth::Login => "login",
             SmtpAuth::Xoauth2 => "xoauth2",
+            SmtpAuth::OAuth2 => "oauth2",
             SmtpAuth::None => "none",
         }
     }
@@ -128,8 +136,11 @@ pub struct SmtpSettings {
     /// for relays whose certificate comes from a private CA.
     pub tls_ca_file: Option<PathBuf>,
     /// How to authenticate: `password` (default), `plain`, `login`,
-    /// `xoauth2` or `none`.
+    /// `xoauth2`, `oauth2` or `none`.
     pub auth: SmtpAuth,
+    /// With `auth = "oauth2"`: the id of the `office365` integration whose
+    /// Entra app (client id, tenant, authority) issues the tokens.
+    pub oauth_integration: Option<String>,
     /// The login name; the account's address when absent.
     pub username: Option<String>,
     /// The name this client gives in `EHLO`; the machine's host name when absent.
@@ -172,6 +183,7 @@ impl Default for SmtpSettings {
             security: Security::Starttls,
             tls_ca_file: None,
             auth: SmtpAuth::Password,
+            oauth_integration: None,
             username: None,
             hello_name: None,
             connect_timeout_ms: 15_000,
@@ -268,6 +280,23 @@ impl SmtpSettings {
                 )
                 .with_remedy("use security = \"starttls\" (port 587) or \"tls\" (port 465), or auth = \"none\" for a relay that needs no login"),
             );
+        }
+        match (self.auth, self.oauth_integration.as_deref().map(str::trim)) {
+            (SmtpAuth::OAuth2, None | Some("")) => out.push(
+                ConfigProblem::new(
+                    "oauth_integration",
+                    "auth = \"oauth2\" needs the office365 integration whose app issues the tokens",
+                )
+                .with_remedy("set oauth_integration to the id of the office365 integration of the same tenant"),
+            ),
+            (SmtpAuth::OAuth2, _) | (_, None) => {}
+            (auth, Some(_)) => out.push(
+                ConfigProblem::new(
+                    "oauth_integration",
+                    format!("oauth_integration is used only with auth = \"oauth2\", not \"{auth}\""),
+                )
+                .with_remedy("set auth = \"oauth2\", or remove oauth_integration"),
+            ),
         }
         if let Some(path) = &self.tls_ca_file
             && let Err(p) = load_ca_file(path)
@@ -469,6 +498,30 @@ mod tests {
         }
         let s = SmtpSettings { auth: SmtpAuth::Password, ..SmtpSettings::new("127.0.0.1") };
         assert!(s.problems().is_empty(), "starttls with a login is fine");
+    }
+
+    #[test]
+    fn oauth2_names_the_integration_of_its_app() {
+        let oauth = |id: Option<&str>| SmtpSettings {
+            auth: SmtpAuth::OAuth2,
+            oauth_integration: id.map(str::to_owned),
+            ..SmtpSettings::new("smtp.office365.com")
+        };
+        assert!(oauth(Some("o365")).problems().is_empty());
+        assert_eq!(keys(&oauth(None)), ["oauth_integration"]);
+        assert_eq!(keys(&oauth(Some(" "))), ["oauth_integration"]);
+        let stray = SmtpSettings {
+            oauth_integration: Some("o365".into()),
+            ..SmtpSettings::new("smtp.office365.com")
+        };
+        assert_eq!(keys(&stray), ["oauth_integration"]);
+        let parsed: SmtpSettings = serde_json::from_value(serde_json::json!({
+            "host": "smtp.office365.com", "auth": "oauth2", "oauth_integration": "o365",
+        }))
+        .unwrap();
+        assert_eq!(parsed.auth, SmtpAuth::OAuth2);
+        let none = SmtpSettings { security: Security::None, ..oauth(Some("o365")) };
+        assert_eq!(keys(&none), ["security", "auth"], "never a token in clear either");
     }
 
     #[test]

@@ -131,6 +131,12 @@ pub(crate) enum SmtpError {
     /// A login would have gone out without TLS.
     #[error("AUTH without TLS refused")]
     AuthInClear,
+    /// No access token for `auth = "oauth2"` (the identity platform's error).
+    #[error("no access token")]
+    Token(#[source] g360_mail_core::Error),
+    /// The server refused an OAuth access token.
+    #[error("the server answered {code} to the access token")]
+    OAuthRefused { code: u16, text: String },
     /// `security = "starttls"` but the server does not offer it.
     #[error("the server does not offer STARTTLS")]
     NoStarttls,
@@ -145,6 +151,7 @@ pub(crate) enum SmtpError {
 /// What the SMTP reply text and code say, beyond the code's first digit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReplyMeaning {
+    BasicAuthRetired,
     AuthDisabled,
     AuthFailed,
     AuthRequired,
@@ -175,6 +182,12 @@ fn meaning(stage: Stage, code: u16, text: &str) -> ReplyMeaning {
     let lower = text.to_ascii_lowercase();
     let enhanced = enhanced_code(text).unwrap_or("");
     let has = |needle: &str| lower.contains(needle);
+    // Exchange Online without Basic authentication for SMTP AUTH (off by
+    // default from the end of December 2026): "550 5.7.30 Basic
+    // authentication is not supported for Client Submission".
+    if enhanced == "5.7.30" || has("basic authentication is not supported") {
+        return ReplyMeaning::BasicAuthRetired;
+    }
     // Office 365 answers "535 5.7.139 Authentication unsuccessful,
     // SmtpClientAuthentication is disabled for the Tenant/Mailbox" (also
     // "basic authentication is disabled"), and older tenants "5.7.3".
@@ -228,6 +241,8 @@ fn find_rustls<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rus
     None
 }
 
+const REMEDY_OAUTH_REFUSED: &str = "in Entra ID > App registrations > the app > API permissions, add the application permission SMTP.SendAsApp of Office 365 Exchange Online and grant admin consent; in Exchange Online PowerShell register the app's service principal (New-ServicePrincipal -AppId <client id> -ObjectId <object id of the enterprise application>) and give it the mailbox (Add-MailboxPermission -Identity <address> -User <service principal id> -AccessRights FullAccess); SMTP AUTH must be enabled for the mailbox";
+
 const REMEDY_TRUST: &str = "put the certificate of the CA that signed the relay's certificate (PEM) in tls_ca_file, or install it in this machine's trust store";
 
 impl SmtpError {
@@ -262,7 +277,9 @@ impl SmtpError {
             | SmtpError::Protocol { stage, .. }
             | SmtpError::MissingExtension { stage, .. } => *stage,
             SmtpError::NoStarttls | SmtpError::Tls(_) => Stage::Tls,
-            SmtpError::AuthInClear => Stage::Auth,
+            SmtpError::AuthInClear | SmtpError::Token(_) | SmtpError::OAuthRefused { .. } => {
+                Stage::Auth
+            }
             SmtpError::NoAuthMechanism { .. } => Stage::Auth,
         }
     }
@@ -291,6 +308,8 @@ impl SmtpError {
             | SmtpError::Protocol { .. }
             | SmtpError::PlaintextRefused { .. }
             | SmtpError::AuthInClear
+            | SmtpError::Token(_)
+            | SmtpError::OAuthRefused { .. }
             | SmtpError::NoAuthMechanism { .. }
             | SmtpError::MissingExtension { .. } => false,
         }
@@ -317,7 +336,7 @@ impl SmtpError {
     /// Whether the server is still talking after this failure, so that a
     /// polite `QUIT` is worth sending.
     pub(crate) fn server_still_talking(&self) -> bool {
-        matches!(self, SmtpError::Reply { .. })
+        matches!(self, SmtpError::Reply { .. } | SmtpError::OAuthRefused { .. })
     }
 
     /// The public error, with `server` (`host:port`) as context.
@@ -413,6 +432,22 @@ impl SmtpError {
             .with_code("smtp.extension-missing")
             .with_remedy("use plain ASCII e-mail addresses, or a server that supports internationalised mail"),
             SmtpError::Transport { stage, source } => transport_error(stage, source),
+            // The identity platform's own diagnosis (AADSTS codes, remedies).
+            SmtpError::Token(err) => err,
+            SmtpError::OAuthRefused { code, text } => {
+                let err = match meaning(Stage::Auth, code, &text) {
+                    ReplyMeaning::AuthDisabled | ReplyMeaning::BasicAuthRetired => {
+                        reply_error(Stage::Auth, code, &text)
+                    }
+                    _ => Error::new(
+                        ErrorKind::Permission,
+                        "the SMTP server refused the app's access token",
+                    )
+                    .with_code("smtp.oauth-refused")
+                    .with_remedy(REMEDY_OAUTH_REFUSED),
+                };
+                err.with_smtp_code(code).with_context("reply", format!("{code} {text}"))
+            }
             SmtpError::Reply { stage, code, text, recipient } => {
                 let mut err = reply_error(stage, code, &text);
                 if let Some(r) = recipient {
@@ -535,6 +570,12 @@ fn transport_error(stage: Stage, source: lettre::transport::smtp::Error) -> Erro
 fn reply_error(stage: Stage, code: u16, text: &str) -> Error {
     let transient = code < 500;
     match meaning(stage, code, text) {
+        ReplyMeaning::BasicAuthRetired => Error::new(
+            ErrorKind::Permission,
+            "Exchange Online no longer accepts a password for SMTP AUTH (Basic authentication is switched off)",
+        )
+        .with_code("smtp.basic-auth-retired")
+        .with_remedy("set auth = \"oauth2\" and oauth_integration = \"<id of the office365 integration>\": the provider then logs in with the Entra app's tokens; the app needs the Office 365 Exchange Online permission SMTP.SendAsApp (see docs/providers/smtp.md)"),
         ReplyMeaning::AuthDisabled => Error::new(
             ErrorKind::Permission,
             "SMTP AUTH is disabled for this mailbox or its tenant",
@@ -637,6 +678,40 @@ mod tests {
             reply(Stage::Auth, 535, "5.7.3 Authentication unsuccessful").code(),
             Some("smtp.auth-failed")
         );
+    }
+
+    #[test]
+    fn recognises_exchange_online_without_basic_authentication() {
+        let err = reply(
+            Stage::Auth,
+            550,
+            "5.7.30 Basic authentication is not supported for Client Submission.",
+        );
+        assert_eq!(err.code(), Some("smtp.basic-auth-retired"));
+        assert_eq!(err.kind(), ErrorKind::Permission);
+        assert!(!err.is_temporary());
+        assert!(err.is_not_delivered());
+        let remedy = err.remedy().unwrap();
+        assert!(remedy.contains("auth = \"oauth2\"") && remedy.contains("oauth_integration"));
+    }
+
+    #[test]
+    fn an_oauth_refusal_is_a_permission_problem_unless_smtp_auth_is_off() {
+        let refused = SmtpError::OAuthRefused {
+            code: 535,
+            text: "5.7.3 Authentication unsuccessful [X.PROD.OUTLOOK.COM]".into(),
+        }
+        .into_error("smtp.office365.com:587");
+        assert_eq!(refused.code(), Some("smtp.oauth-refused"));
+        assert_eq!(refused.kind(), ErrorKind::Permission);
+        assert!(refused.remedy().unwrap().contains("SMTP.SendAsApp"));
+        assert_eq!(refused.context_value("step"), Some("auth"));
+        let disabled = SmtpError::OAuthRefused {
+            code: 535,
+            text: "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.".into(),
+        }
+        .into_error("smtp.office365.com:587");
+        assert_eq!(disabled.code(), Some("smtp.auth-disabled"));
     }
 
     #[test]

@@ -499,3 +499,34 @@ async fn a_login_never_goes_out_without_tls() {
         .unwrap_err();
     assert_eq!(err.context_value("key"), Some("security"), "{err:?}");
 }
+
+// ----- Exchange Online without Basic authentication --------------------------
+
+#[tokio::test]
+async fn a_password_refused_as_basic_authentication_points_to_oauth2() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = Certs::generate(dir.path());
+    let inner = office365_tls();
+    let server = FakeSmtpServer::start_tls(&certs, move |line| match inner(line) {
+        Reply::Lines(lines) if lines == [AUTH_DISABLED] => {
+            Reply::line("550 5.7.30 Basic authentication is not supported for Client Submission.")
+        }
+        other => other,
+    })
+    .await;
+    let provider =
+        builder(server.port(), Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
+
+    let err = bounded(provider.send(&simple_message())).await.unwrap_err();
+
+    assert_eq!(err.code(), Some("smtp.basic-auth-retired"), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Permission);
+    assert_eq!(err.smtp_code(), Some(550));
+    assert!(err.remedy().unwrap().contains("oauth2"));
+    let report = bounded(provider.verify(&VerifyOptions::default())).await.unwrap();
+    let failed = report.first_failure().unwrap();
+    assert_eq!(
+        (failed.name.as_str(), failed.code.as_deref()),
+        ("auth", Some("smtp.basic-auth-retired"))
+    );
+}
