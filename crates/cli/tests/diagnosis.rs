@@ -670,3 +670,62 @@ async fn smtp_connect_failed() {
     let s = smtp_situation(port, &certs.ca, Box::new(dir));
     diagnose(&s, want("smtp.connect-failed")).await;
 }
+
+// ----- SMTP without Basic authentication ------------------------------------
+// Not in the Office 365 guides' tables (DIAGNOSES): they are SMTP diagnoses,
+// listed in docs/providers/smtp.md.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_basic_auth_retired() {
+    let s = smtp(
+        |line| {
+            office365_smtp(
+                line,
+                "550 5.7.30 Basic authentication is not supported for Client Submission.",
+            )
+        },
+        true,
+    )
+    .await;
+    diagnose(&s, w("auth", "smtp.basic-auth-retired", 3)).await;
+}
+
+/// An `smtp` route with `auth = "oauth2"` on the emulator's app, whose
+/// tokens lack `SMTP.SendAsApp`, against a server that checks them as
+/// Exchange Online does. The output must hold neither the client secret nor
+/// any token.
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_oauth_refused() {
+    use g360_mail_testkit::graph::{EXCHANGE_RESOURCE, SMTP_SEND_AS_APP};
+    use g360_mail_testkit::smtp::{Certs, SmtpTestServer};
+
+    let emulator = GraphEmulator::start().await;
+    let setup = emulator.quick_setup(&[MAILBOX]);
+    let dir = tempfile::tempdir().unwrap();
+    let certs = Certs::generate(dir.path());
+    let server = SmtpTestServer::start(serde_json::json!({
+        "tls": certs.server_tls(),
+        "auth": {
+            "methods": ["XOAUTH2"],
+            "oauth": { "audience": EXCHANGE_RESOURCE, "role": SMTP_SEND_AS_APP },
+        },
+    }))
+    .await;
+    let config = format!(
+        "[[integrations]]\nid = \"o365\"\nprovider = \"office365\"\ntenant_id = \"{tenant}\"\n\
+         client_id = \"{client}\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\n{FAST_O365}\n\
+         [[integrations]]\nid = \"o365-smtp\"\nprovider = \"smtp\"\nhost = \"127.0.0.1\"\n\
+         port = {port}\ntls_ca_file = \"{ca}\"\nauth = \"oauth2\"\noauth_integration = \"o365\"\n\
+         connect_timeout_ms = 2000\ncommand_timeout_ms = 2000\nmax_attempts = 1\n\n\
+         [[accounts]]\nuser = \"{USER}\"\nprovider = \"smtp\"\nintegration = \"o365-smtp\"\n\
+         address = \"{MAILBOX}\"\nsecret = \"{secret}\"\n",
+        tenant = setup.tenant_id,
+        client = setup.client_id,
+        url = emulator.url(),
+        port = server.port(),
+        ca = certs.ca.display(),
+        secret = setup.secret,
+    );
+    let s = Situation::new(&config, vec![setup.secret.clone()], Box::new((emulator, server, dir)));
+    diagnose(&s, w("auth", "smtp.oauth-refused", 3)).await;
+}
