@@ -427,7 +427,7 @@ async fn the_send_deadline_after_the_end_of_data_is_outcome_unknown() {
     let provider = builder(server.port(), Security::None)
         .with_auth(SmtpAuth::None)
         .with_data_timeout(Duration::from_secs(60))
-        .with_send_timeout(Duration::from_millis(800))
+        .with_send_timeout(Duration::from_millis(2_000))
         .build()
         .unwrap();
 
