@@ -22,12 +22,29 @@ use crate::provider::{O365Provider, SecretShape};
 pub(crate) struct Shared {
     pub(crate) tokens: Mutex<HashMap<TokenKey, Arc<TokenCache>>>,
     pub(crate) limiters: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Token caches for Exchange Online (SMTP), apart from Graph's.
+    exchange_tokens: Mutex<HashMap<TokenKey, Arc<TokenCache>>>,
 }
 
 impl Shared {
     fn token_cache(&self, key: TokenKey, make: impl FnOnce() -> TokenCache) -> Arc<TokenCache> {
         let mut map = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(key).or_insert_with(|| Arc::new(make())).clone()
+    }
+
+    pub(crate) fn exchange_token_cache(
+        &self,
+        key: TokenKey,
+        make: impl FnOnce() -> Result<TokenCache>,
+    ) -> Result<Arc<TokenCache>> {
+        let mut map =
+            self.exchange_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(cache) = map.get(&key) {
+            return Ok(cache.clone());
+        }
+        let cache = Arc::new(make()?);
+        map.insert(key, cache.clone());
+        Ok(cache)
     }
 
     fn limiter(&self, key: String, permits: u32) -> Arc<Semaphore> {
