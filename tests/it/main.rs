@@ -3,3 +3,4 @@
 mod fallback;
 mod plugin;
 mod roundtrip;
+mod smtp_oauth;

@@ -726,6 +726,98 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
             ("Falta la dirección de la cuenta (el remitente)", "Indique la dirección de la cuenta"),
             ("The account's address (the sender) is missing", "Give the account an address"),
         ),
+        // SMTP transport safety: STARTTLS injection, deadlines, plaintext.
+        "smtp.starttls-injection" => (
+            (
+                "El servidor SMTP envió datos que nadie pidió antes de empezar TLS: alguien en la red puede estar manipulando la conexión",
+                "No se envió nada; revise el camino de red hasta el servidor (un proxy o cortafuegos que reescriba SMTP), o use security = \"tls\" (puerto 465) si el servidor lo ofrece",
+            ),
+            (
+                "The SMTP server sent data nobody asked for before TLS began: someone on the network may be tampering with the connection",
+                "Nothing was sent; check the network path to the server (a proxy or firewall that rewrites SMTP), or use security = \"tls\" (port 465) where the server offers it",
+            ),
+        ),
+        "smtp.bad-reply" => (
+            (
+                "La respuesta del servidor SMTP no es SMTP válido",
+                "Compruebe que host y port apuntan a un servidor SMTP y que security corresponde al puerto",
+            ),
+            (
+                "The SMTP server's reply is not valid SMTP",
+                "Check that host and port point at an SMTP server, and that security matches the port",
+            ),
+        ),
+        "smtp.send-timeout" => (
+            (
+                "El envío no terminó dentro de send_timeout_ms; el mensaje no se entregó",
+                "Inténtelo más tarde; si el servidor es lento o el mensaje grande, aumente send_timeout_ms",
+            ),
+            (
+                "The send did not finish within send_timeout_ms; the message was not delivered",
+                "Try again later; if the server is slow or the message large, raise send_timeout_ms",
+            ),
+        ),
+        "smtp.plaintext-refused" => (
+            (
+                "security = \"none\" solo se admite para un servidor en esta máquina, y el host resuelve a otra dirección",
+                "Use security = \"starttls\" (puerto 587) o \"tls\" (puerto 465); solo si el camino de red es de confianza, ponga allow_insecure_dangerous = true",
+            ),
+            (
+                "security = \"none\" is allowed only for a relay on this machine, and the host resolves elsewhere",
+                "Use security = \"starttls\" (port 587) or \"tls\" (port 465); only if the network path is trusted, set allow_insecure_dangerous = true",
+            ),
+        ),
+        "smtp.auth-in-clear" => (
+            (
+                "El inicio de sesión viajaría sin TLS",
+                "Use security = \"starttls\" o \"tls\", o auth = \"none\" para un servidor que no pide inicio de sesión",
+            ),
+            (
+                "The login would travel without TLS",
+                "Use security = \"starttls\" or \"tls\", or auth = \"none\" for a relay that needs no login",
+            ),
+        ),
+        // SMTP without Basic authentication: Exchange Online tokens (auth = "oauth2").
+        "smtp.basic-auth-retired" => (
+            (
+                "Exchange Online ya no acepta contraseñas para SMTP AUTH (la autenticación básica está desactivada)",
+                "Ponga auth = \"oauth2\" y oauth_integration = \"<id de la integración office365>\": el proveedor inicia sesión con los tokens de la aplicación de Entra, que necesita el permiso SMTP.SendAsApp de Office 365 Exchange Online",
+            ),
+            (
+                "Exchange Online no longer accepts a password for SMTP AUTH (Basic authentication is switched off)",
+                "Set auth = \"oauth2\" and oauth_integration = \"<id of the office365 integration>\": the provider then logs in with the Entra app's tokens; the app needs the Office 365 Exchange Online permission SMTP.SendAsApp",
+            ),
+        ),
+        "smtp.oauth-refused" => (
+            (
+                "El servidor SMTP rechazó el token de acceso de la aplicación",
+                "En Entra ID > Registros de aplicaciones > la aplicación > Permisos de API, añada el permiso de aplicación SMTP.SendAsApp de Office 365 Exchange Online y conceda el consentimiento de administrador; en PowerShell de Exchange Online registre la entidad de servicio (New-ServicePrincipal -AppId <id de cliente> -ObjectId <id de objeto de la aplicación empresarial>) y dele el buzón (Add-MailboxPermission -Identity <dirección> -User <id de la entidad de servicio> -AccessRights FullAccess); SMTP AUTH debe estar activado para el buzón",
+            ),
+            (
+                "The SMTP server refused the app's access token",
+                "In Entra ID > App registrations > the app > API permissions, add the application permission SMTP.SendAsApp of Office 365 Exchange Online and grant admin consent; in Exchange Online PowerShell register the app's service principal (New-ServicePrincipal -AppId <client id> -ObjectId <object id of the enterprise application>) and give it the mailbox (Add-MailboxPermission -Identity <address> -User <service principal id> -AccessRights FullAccess); SMTP AUTH must be enabled for the mailbox",
+            ),
+        ),
+        "smtp.oauth-unresolved" => (
+            (
+                "auth = \"oauth2\" no tiene de dónde sacar los tokens",
+                "Ponga en oauth_integration el id de una integración office365",
+            ),
+            (
+                "auth = \"oauth2\" has no token source",
+                "Set oauth_integration to the id of an office365 integration",
+            ),
+        ),
+        "config.no-token-source" => (
+            (
+                "Esa integración no emite tokens de acceso",
+                "Ponga en oauth_integration el id de una integración office365",
+            ),
+            (
+                "That integration issues no access tokens",
+                "Set oauth_integration to the id of an office365 integration",
+            ),
+        ),
         "o365.client-id-missing" => (
             (
                 "Falta el ID de aplicación (cliente)",

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::account::{Integration, MailAccount};
 use crate::error::{Error, ErrorKind, Result};
 use crate::provider::MailProvider;
+use crate::token::{AccessTokenSource, TokenPurpose};
 
 /// One problem found in configuration: where, what, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +141,49 @@ pub trait ProviderFactory: Send + Sync + 'static {
         settings: &Self::Settings,
         account: &MailAccount,
     ) -> Result<Arc<dyn MailProvider>>;
+
+    /// The id of the integration whose identity (an Entra app) these
+    /// settings borrow for access tokens, if any (`oauth_integration` of an
+    /// `smtp` integration). The bridge then resolves it with
+    /// [`ProviderRegistry::token_source`] and builds with
+    /// [`ProviderFactory::build_with_tokens`].
+    fn token_integration(&self, settings: &Self::Settings) -> Option<String> {
+        let _ = settings;
+        None
+    }
+
+    /// Builds the provider of `account` with access tokens from `tokens`.
+    /// By default the tokens are not used.
+    fn build_with_tokens(
+        &self,
+        integration: &Integration,
+        settings: &Self::Settings,
+        account: &MailAccount,
+        tokens: Arc<dyn AccessTokenSource>,
+    ) -> Result<Arc<dyn MailProvider>> {
+        let _ = tokens;
+        self.build(integration, settings, account)
+    }
+
+    /// A source of access tokens for `purpose`, with the identity this
+    /// integration configures and `account`'s credential. By default this
+    /// provider type issues none (`Unsupported`).
+    fn token_source(
+        &self,
+        integration: &Integration,
+        settings: &Self::Settings,
+        account: &MailAccount,
+        purpose: TokenPurpose,
+    ) -> Result<Arc<dyn AccessTokenSource>> {
+        let _ = (settings, account, purpose);
+        Err(Error::new(
+            ErrorKind::Config,
+            format!("integrations of type {} issue no access tokens", self.provider_type()),
+        )
+        .with_code("config.no-token-source")
+        .with_context("integration", &integration.id)
+        .with_remedy("name an office365 integration in oauth_integration"))
+    }
 }
 
 /// The object-safe face of a [`ProviderFactory`], as the registry keeps it.
@@ -154,6 +198,19 @@ trait ErasedFactory: Send + Sync {
         integration: &Integration,
         account: &MailAccount,
     ) -> Result<Arc<dyn MailProvider>>;
+    fn token_integration(&self, settings: &serde_json::Value) -> Option<String>;
+    fn build_with_tokens(
+        &self,
+        integration: &Integration,
+        account: &MailAccount,
+        tokens: Arc<dyn AccessTokenSource>,
+    ) -> Result<Arc<dyn MailProvider>>;
+    fn token_source(
+        &self,
+        integration: &Integration,
+        account: &MailAccount,
+        purpose: TokenPurpose,
+    ) -> Result<Arc<dyn AccessTokenSource>>;
 }
 
 struct Erased<F>(F);
@@ -173,6 +230,15 @@ impl<F: ProviderFactory> Erased<F> {
                 "config.invalid-value"
             };
             ConfigProblem::new(path, message).with_code(code)
+        })
+    }
+
+    fn settings_of(&self, integration: &Integration) -> Result<F::Settings> {
+        self.parse(&integration.settings).map_err(|p| {
+            Error::new(ErrorKind::Config, format!("invalid settings: {}", p.message))
+                .with_code("config.invalid")
+                .with_context("integration", &integration.id)
+                .with_context("key", &p.path)
         })
     }
 }
@@ -201,13 +267,29 @@ impl<F: ProviderFactory> ErasedFactory for Erased<F> {
         integration: &Integration,
         account: &MailAccount,
     ) -> Result<Arc<dyn MailProvider>> {
-        let settings = self.parse(&integration.settings).map_err(|p| {
-            Error::new(ErrorKind::Config, format!("invalid settings: {}", p.message))
-                .with_code("config.invalid")
-                .with_context("integration", &integration.id)
-                .with_context("key", &p.path)
-        })?;
+        let settings = self.settings_of(integration)?;
         self.0.build(integration, &settings, account)
+    }
+    fn token_integration(&self, settings: &serde_json::Value) -> Option<String> {
+        self.parse(settings).ok().and_then(|s| self.0.token_integration(&s))
+    }
+    fn build_with_tokens(
+        &self,
+        integration: &Integration,
+        account: &MailAccount,
+        tokens: Arc<dyn AccessTokenSource>,
+    ) -> Result<Arc<dyn MailProvider>> {
+        let settings = self.settings_of(integration)?;
+        self.0.build_with_tokens(integration, &settings, account, tokens)
+    }
+    fn token_source(
+        &self,
+        integration: &Integration,
+        account: &MailAccount,
+        purpose: TokenPurpose,
+    ) -> Result<Arc<dyn AccessTokenSource>> {
+        let settings = self.settings_of(integration)?;
+        self.0.token_source(integration, &settings, account, purpose)
     }
 }
 
@@ -315,18 +397,50 @@ impl ProviderRegistry {
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 
+    fn factory_of(&self, integration: &Integration) -> Result<&Arc<dyn ErasedFactory>> {
+        self.factories.get(integration.provider.as_str()).ok_or_else(|| {
+            Error::new(ErrorKind::Config, self.unknown(&integration.provider))
+                .with_code("config.unknown-provider")
+                .with_context("integration", &integration.id)
+        })
+    }
+
     /// Builds the provider of `account` on `integration`.
     pub fn build(
         &self,
         integration: &Integration,
         account: &MailAccount,
     ) -> Result<Arc<dyn MailProvider>> {
-        let factory = self.factories.get(integration.provider.as_str()).ok_or_else(|| {
-            Error::new(ErrorKind::Config, self.unknown(&integration.provider))
-                .with_code("config.unknown-provider")
-                .with_context("integration", &integration.id)
-        })?;
-        factory.build(integration, account)
+        self.factory_of(integration)?.build(integration, account)
+    }
+
+    /// The id of the integration whose identity `integration` borrows for
+    /// access tokens (see [`ProviderFactory::token_integration`]).
+    pub fn token_integration(&self, integration: &Integration) -> Option<String> {
+        let factory = self.factories.get(integration.provider.as_str())?;
+        factory.token_integration(&integration.settings)
+    }
+
+    /// Builds the provider of `account` on `integration` with access tokens
+    /// from `tokens` (see [`ProviderFactory::build_with_tokens`]).
+    pub fn build_with_tokens(
+        &self,
+        integration: &Integration,
+        account: &MailAccount,
+        tokens: Arc<dyn AccessTokenSource>,
+    ) -> Result<Arc<dyn MailProvider>> {
+        self.factory_of(integration)?.build_with_tokens(integration, account, tokens)
+    }
+
+    /// A source of access tokens for `purpose` from `integration`'s identity
+    /// and `account`'s credential (see [`ProviderFactory::token_source`]).
+    pub fn token_source(
+        &self,
+        integration: &Integration,
+        account: &MailAccount,
+        purpose: TokenPurpose,
+    ) -> Result<Arc<dyn AccessTokenSource>> {
+        self.factory_of(integration)?.token_source(integration, account, purpose)
     }
 }
 

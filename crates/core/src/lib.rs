@@ -25,6 +25,7 @@ mod mailbox;
 mod message;
 mod provider;
 mod secret;
+mod token;
 mod verify;
 
 pub use account::{Integration, MailAccount};
@@ -47,6 +48,7 @@ pub use provider::MailProvider;
 #[cfg(any(test, feature = "mock"))]
 pub use provider::MockMailProvider;
 pub use secret::{REDACTED, Secret};
+pub use token::{AccessTokenSource, TokenPurpose};
 pub use verify::{Check, CheckStatus, VerifyOptions, VerifyReport};
 
 /// Re-exported so provider crates and tests use the same time type.

@@ -5,8 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use g360_mail_core::layers::FallbackProvider;
 use g360_mail_core::{
-    Error, ErrorKind, MailAccount, MailProvider, MailboxQuery, MessagePage, OutgoingMessage,
-    ProviderRegistry, ReceivedMessage, Result, SendReceipt, VerifyOptions, VerifyReport,
+    Error, ErrorKind, Integration, MailAccount, MailProvider, MailboxQuery, MessagePage,
+    OutgoingMessage, ProviderRegistry, ReceivedMessage, Result, SendReceipt, TokenPurpose,
+    VerifyOptions, VerifyReport,
 };
 
 use crate::config::BridgeConfig;
@@ -80,7 +81,7 @@ impl MailBridge {
             Error::new(ErrorKind::Config, "the account has no integration")
                 .with_context("user", user)
         })?;
-        let primary = self.registry.build(integration, account).map_err(|e| {
+        let primary = self.build(integration, account).map_err(|e| {
             e.with_context("user", user).with_context("integration", &integration.id)
         })?;
         let provider = match account.fallback.as_deref().and_then(|id| self.config.integration(id))
@@ -92,9 +93,18 @@ impl MailBridge {
                 fb_account.provider = fallback.provider.clone();
                 fb_account.integration = Some(fallback.id.clone());
                 fb_account.secret = account.fallback_secret.clone();
+                // A fallback that borrows the primary's app for tokens
+                // (`oauth_integration`) uses the primary's client secret
+                // unless it has one of its own: one app serves both routes.
+                if fb_account.secret.is_none()
+                    && self.registry.token_integration(fallback).as_deref()
+                        == Some(integration.id.as_str())
+                {
+                    fb_account.secret = account.secret.clone();
+                }
                 fb_account.fallback = None;
                 fb_account.fallback_secret = None;
-                let secondary = self.registry.build(fallback, &fb_account).map_err(|e| {
+                let secondary = self.build(fallback, &fb_account).map_err(|e| {
                     e.with_context("user", user).with_context("integration", &fallback.id)
                 })?;
                 Arc::new(FallbackProvider::new(primary, &integration.id, secondary, &fallback.id))
@@ -102,6 +112,30 @@ impl MailBridge {
         };
         cache.insert(user.to_owned(), provider.clone());
         Ok(provider)
+    }
+
+    /// Builds `account`'s provider on `integration`, first resolving the
+    /// integration whose app issues its access tokens, if it names one
+    /// (`oauth_integration` of an `smtp` integration).
+    fn build(
+        &self,
+        integration: &Integration,
+        account: &MailAccount,
+    ) -> Result<Arc<dyn MailProvider>> {
+        let Some(id) = self.registry.token_integration(integration) else {
+            return self.registry.build(integration, account);
+        };
+        let source = self.config.integration(&id).ok_or_else(|| {
+            Error::new(ErrorKind::Config, format!("oauth_integration names no integration: {id:?}"))
+                .with_code("config.invalid")
+                .with_context("key", "oauth_integration")
+                .with_remedy("set oauth_integration to the id of an office365 integration")
+        })?;
+        let tokens = self
+            .registry
+            .token_source(source, account, TokenPurpose::ExchangeSmtp)
+            .map_err(|e| e.with_context("oauth_integration", &source.id))?;
+        self.registry.build_with_tokens(integration, account, tokens)
     }
 
     /// Sends `message` as `user`: the sender is the account's address unless

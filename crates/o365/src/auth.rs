@@ -48,6 +48,13 @@ impl AccessToken {
         &self.used
     }
 
+    /// The token itself, for protocols that carry it elsewhere than in an
+    /// `Authorization` header (SMTP `AUTH XOAUTH2`).
+    pub(crate) fn bearer(&self) -> Option<Secret> {
+        let value = self.authorization.as_ref()?.to_str().ok()?;
+        value.strip_prefix("Bearer ").map(|t| Secret::new(t.to_owned()))
+    }
+
     /// The decoded claims, when the token is a readable JWT.
     pub(crate) fn claims(&self) -> Option<&TokenClaims> {
         self.claims.as_ref()

@@ -24,12 +24,29 @@ use crate::provider::{O365Provider, SecretShape};
 pub(crate) struct Shared {
     pub(crate) tokens: Mutex<HashMap<TokenKey, Arc<TokenCache>>>,
     pub(crate) limiters: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Token caches for Exchange Online (SMTP), apart from Graph's.
+    exchange_tokens: Mutex<HashMap<TokenKey, Arc<TokenCache>>>,
 }
 
 impl Shared {
     fn token_cache(&self, key: TokenKey, make: impl FnOnce() -> TokenCache) -> Arc<TokenCache> {
         let mut map = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(key).or_insert_with(|| Arc::new(make())).clone()
+    }
+
+    pub(crate) fn exchange_token_cache(
+        &self,
+        key: TokenKey,
+        make: impl FnOnce() -> Result<TokenCache>,
+    ) -> Result<Arc<TokenCache>> {
+        let mut map =
+            self.exchange_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(cache) = map.get(&key) {
+            return Ok(cache.clone());
+        }
+        let cache = Arc::new(make()?);
+        map.insert(key, cache.clone());
+        Ok(cache)
     }
 
     fn limiter(&self, key: String, permits: u32) -> Arc<Semaphore> {
@@ -237,16 +254,8 @@ impl O365Builder {
             return Err(error::invalid_setting(p));
         }
         let mailbox = self.mailbox.ok_or_else(error::mailbox_missing)?;
-        let secret = self.secret.filter(|s| !s.is_blank());
-        let next = self.secret_next.filter(|s| !s.is_blank());
-        let credential = match (secret, next) {
-            (Some(secret), next) => Credential::Secret { secret, next },
-            (None, Some(next)) => Credential::Secret { secret: next, next: None },
-            (None, None) => match load_certificate(&s, self.certificate_pem)? {
-                Some(c) => Credential::Certificate(Arc::new(c)),
-                None => return Err(error::secret_missing(mailbox.addr())),
-            },
-        };
+        let credential = credential(&s, self.secret, self.secret_next, self.certificate_pem)?
+            .ok_or_else(|| error::secret_missing(mailbox.addr()))?;
         let authority = endpoint("authority_url", s.authority_url(), s.allow_insecure_http)?;
         let graph = endpoint("graph_url", s.graph_url(), s.allow_insecure_http)?;
         let mut base = graph.clone();
@@ -324,6 +333,24 @@ impl O365Builder {
         };
         Ok(O365Provider { client, settings: Arc::new(s), mailbox, authority, secret_shape })
     }
+}
+
+/// The credential of an account: its client secret (with the next one of a
+/// rotation) when it has one, otherwise the certificate of the PEM texts or
+/// of the integration's files; `None` when there is none.
+pub(crate) fn credential(
+    s: &O365Settings,
+    secret: Option<Secret>,
+    next: Option<Secret>,
+    pem: Option<(String, Secret)>,
+) -> Result<Option<Credential>> {
+    let secret = secret.filter(|s| !s.is_blank());
+    let next = next.filter(|s| !s.is_blank());
+    Ok(match (secret, next) {
+        (Some(secret), next) => Some(Credential::Secret { secret, next }),
+        (None, Some(next)) => Some(Credential::Secret { secret: next, next: None }),
+        (None, None) => load_certificate(s, pem)?.map(|c| Credential::Certificate(Arc::new(c))),
+    })
 }
 
 /// The certificate of the builder's PEM texts, else of the integration's

@@ -718,6 +718,21 @@ pub(crate) fn expiring_remedy(certificate: bool) -> &'static str {
     }
 }
 
+/// A token source was asked for a purpose this provider has no tokens for.
+pub(crate) fn no_token_source(purpose: g360_mail_core::TokenPurpose) -> Error {
+    own(ErrorKind::Config, "config.no-token-source", format!("no access tokens for {purpose:?}"))
+}
+
+/// A token was issued that cannot travel in a header.
+pub(crate) fn token_unusable() -> Error {
+    own(ErrorKind::Unexpected, "o365.token-unusable", "the access token cannot be sent")
+}
+
+/// A setting of the integration is invalid: `key` names it.
+pub(crate) fn invalid_key(message: String, key: &str) -> Error {
+    own(ErrorKind::Config, "config.invalid", message).with_context("key", key)
+}
+
 /// reqwest could not build its client (no TLS roots, for instance).
 pub(crate) fn http_client(e: reqwest::Error) -> Error {
     own(ErrorKind::Unexpected, "o365.http-client", "could not build the HTTP client").with_source(e)

@@ -6,12 +6,16 @@ use std::fmt;
 use std::sync::Arc;
 
 use g360_mail_core::{
-    ConfigProblem, Integration, MailAccount, MailProvider, ProviderFactory, Result,
+    AccessTokenSource, ConfigProblem, Error, Integration, MailAccount, MailProvider,
+    ProviderFactory, Result, TokenPurpose,
 };
 
 use crate::O365_PROVIDER_TYPE;
+use crate::auth::TokenKey;
 use crate::builder::{O365Builder, Shared};
 use crate::config::O365Settings;
+use crate::error;
+use crate::token_source::{ExchangeTokenSource, exchange_cache};
 
 /// Builds [`O365Provider`](crate::O365Provider)s from `office365` integrations and their accounts.
 ///
@@ -87,5 +91,42 @@ impl ProviderFactory for O365Factory {
             e.with_context("integration", &integration.id).with_context("user", &account.user)
         })?;
         Ok(Arc::new(provider))
+    }
+
+    /// App-only tokens of this integration's app for Exchange Online, with
+    /// the account's client secret (and `secret_next`) or the integration's
+    /// certificate; shared by every account of the same app and credential.
+    fn token_source(
+        &self,
+        integration: &Integration,
+        settings: &O365Settings,
+        account: &MailAccount,
+        purpose: TokenPurpose,
+    ) -> Result<Arc<dyn AccessTokenSource>> {
+        let context = |e: Error| {
+            e.with_context("integration", &integration.id).with_context("user", &account.user)
+        };
+        if purpose != TokenPurpose::ExchangeSmtp {
+            return Err(context(error::no_token_source(purpose)));
+        }
+        let credential = crate::builder::credential(
+            settings,
+            account.secret.clone(),
+            account.secret_next.clone(),
+            None,
+        )
+        .map_err(context)?
+        .ok_or_else(|| context(error::secret_missing(account.address.addr())))?;
+        let key = TokenKey {
+            authority: settings.authority_url().trim_end_matches('/').to_owned(),
+            tenant: settings.tenant_id.trim().to_ascii_lowercase(),
+            client_id: settings.client_id.trim().to_ascii_lowercase(),
+            credential: credential.fingerprint(),
+        };
+        let cache = self
+            .shared
+            .exchange_token_cache(key, || exchange_cache(settings, credential))
+            .map_err(context)?;
+        Ok(Arc::new(ExchangeTokenSource { cache, client_id: settings.client_id.trim().to_owned() }))
     }
 }

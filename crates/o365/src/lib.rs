@@ -13,6 +13,7 @@ mod graph_model;
 mod provider;
 mod read;
 mod send;
+mod token_source;
 mod verify;
 
 pub use builder::O365Builder;

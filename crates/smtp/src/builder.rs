@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use g360_mail_core::{EmailAddress, Error, ErrorKind, Result, Secret};
+use g360_mail_core::{AccessTokenSource, EmailAddress, Error, ErrorKind, Result, Secret};
 use lettre::transport::smtp::authentication::Mechanism;
-use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
+use rustls::pki_types::ServerName;
 
 use crate::SMTP_PROVIDER_TYPE;
-use crate::client::{Connector, Login, Pool};
+use crate::client::{Connector, Login, Pool, Tls};
 use crate::config::{Security, SmtpAuth, SmtpSettings, load_ca_file};
 use crate::provider::SmtpProvider;
 
@@ -36,6 +36,7 @@ pub struct SmtpBuilder {
     settings: SmtpSettings,
     sender: Option<EmailAddress>,
     secret: Option<Secret>,
+    tokens: Option<Arc<dyn AccessTokenSource>>,
 }
 
 impl fmt::Debug for SmtpBuilder {
@@ -44,6 +45,7 @@ impl fmt::Debug for SmtpBuilder {
             .field("settings", &self.settings)
             .field("sender", &self.sender)
             .field("has_secret", &self.secret.is_some())
+            .field("tokens", &self.tokens.as_ref().map(|t| t.describe()))
             .finish()
     }
 }
@@ -56,7 +58,7 @@ impl SmtpBuilder {
 
     /// A builder starting from an integration's settings.
     pub fn from_settings(settings: SmtpSettings) -> Self {
-        SmtpBuilder { settings, sender: None, secret: None }
+        SmtpBuilder { settings, sender: None, secret: None, tokens: None }
     }
 
     /// The settings so far.
@@ -74,6 +76,13 @@ impl SmtpBuilder {
     /// The password, or with [`SmtpAuth::Xoauth2`] the bearer token.
     pub fn with_secret(mut self, secret: Secret) -> Self {
         self.secret = Some(secret);
+        self
+    }
+
+    /// Where the tokens of [`SmtpAuth::OAuth2`] come from (the bridge builds
+    /// it from the `office365` integration named in `oauth_integration`).
+    pub fn with_token_source(mut self, tokens: Arc<dyn AccessTokenSource>) -> Self {
+        self.tokens = Some(tokens);
         self
     }
 
@@ -131,6 +140,20 @@ impl SmtpBuilder {
         self
     }
 
+    /// Deadline of a whole send or verify (see
+    /// [`SmtpSettings::send_timeout_ms`]).
+    pub fn with_send_timeout(mut self, limit: Duration) -> Self {
+        self.settings.send_timeout_ms = millis(limit);
+        self
+    }
+
+    /// Allows `security = "none"` to a host that is not this machine (see
+    /// [`SmtpSettings::allow_insecure_dangerous`]).
+    pub fn with_allow_insecure_dangerous(mut self, allow: bool) -> Self {
+        self.settings.allow_insecure_dangerous = allow;
+        self
+    }
+
     /// Most connections open at once.
     pub fn with_pool_max_size(mut self, size: u32) -> Self {
         self.settings.pool_max_size = size;
@@ -160,8 +183,9 @@ impl SmtpBuilder {
     /// # Errors
     /// [`ErrorKind::Config`] with code `config.invalid` for invalid settings
     /// (every problem in the message, the first one's key as context),
-    /// `smtp.sender-missing` without a sender and `smtp.secret-missing`
-    /// without a secret when `auth` is not `none`.
+    /// `smtp.sender-missing` without a sender, `smtp.secret-missing`
+    /// without a secret when `auth` is a password or token, and
+    /// `smtp.oauth-unresolved` without a token source with `auth = "oauth2"`.
     pub fn build(self) -> Result<SmtpProvider> {
         let s = self.settings;
         let problems = s.problems();
@@ -183,6 +207,18 @@ impl SmtpBuilder {
         })?;
         let login = match s.auth {
             SmtpAuth::None => Login::None,
+            SmtpAuth::OAuth2 => {
+                let tokens = self.tokens.ok_or_else(|| {
+                    config_error(
+                        "auth = \"oauth2\" has no token source",
+                        "smtp.oauth-unresolved",
+                    )
+                    .with_context("key", "oauth_integration")
+                    .with_remedy("set oauth_integration to the id of an office365 integration; the bridge builds the token source from it")
+                })?;
+                let username = s.username.clone().unwrap_or_else(|| sender.addr().to_owned());
+                Login::OAuth2 { username, tokens }
+            }
             auth => {
                 let secret = self.secret.filter(|s| !s.is_blank()).ok_or_else(|| {
                     config_error("the account has no SMTP secret", "smtp.secret-missing")
@@ -201,7 +237,7 @@ impl SmtpBuilder {
         };
         let tls = match s.security {
             Security::None => None,
-            Security::Starttls | Security::Tls => Some(tls_parameters(&s)?),
+            Security::Starttls | Security::Tls => Some(tls_config(&s)?),
         };
         let hello = match &s.hello_name {
             Some(name) => ClientId::Domain(name.clone()),
@@ -212,12 +248,14 @@ impl SmtpBuilder {
             port: s.port(),
             security: s.security,
             auth: s.auth,
+            allow_insecure: s.allow_insecure_dangerous,
             tls,
             hello,
             login,
             connect_timeout: s.connect_timeout(),
             command_timeout: s.command_timeout(),
             data_timeout: s.data_timeout(),
+            send_timeout: s.send_timeout(),
         };
         let pool =
             Pool::new(s.pool_max_size as usize, Duration::from_millis(s.pool_idle_timeout_ms));
@@ -239,30 +277,42 @@ fn config_error(message: &'static str, code: &'static str) -> Error {
     Error::new(ErrorKind::Config, message).with_code(code).with_provider(SMTP_PROVIDER_TYPE)
 }
 
-/// The TLS parameters: system roots plus the CAs of `tls_ca_file`, built once
-/// because loading the system roots reads every file of the trust store.
-fn tls_parameters(s: &SmtpSettings) -> Result<TlsParameters> {
+/// The TLS configuration: the system's verifier (its trust store) plus the
+/// CAs of `tls_ca_file`, built once because loading the system roots reads
+/// every file of the trust store. TLS 1.2 and 1.3, ring, no client
+/// certificate.
+fn tls_config(s: &SmtpSettings) -> Result<Tls> {
     let host = s.host.trim_start_matches('[').trim_end_matches(']').to_owned();
-    let mut builder = TlsParameters::builder(host);
-    if let Some(path) = &s.tls_ca_file {
-        let certs = load_ca_file(path).map_err(|p| {
+    let name = ServerName::try_from(host).map_err(|e| {
+        config_error("the host cannot be checked against a TLS certificate", "config.invalid")
+            .with_context("key", "host")
+            .with_source(e)
+    })?;
+    let extra = match &s.tls_ca_file {
+        None => Vec::new(),
+        Some(path) => load_ca_file(path).map_err(|p| {
             config_error("cannot use tls_ca_file", "config.invalid")
                 .with_context("key", "tls_ca_file")
                 .with_context("problem", p.message)
                 .with_remedy(p.remedy.unwrap_or_default())
-        })?;
-        for cert in certs {
-            let cert = Certificate::from_der(cert.to_vec()).map_err(|e| {
-                config_error("cannot use tls_ca_file", "config.invalid")
-                    .with_context("key", "tls_ca_file")
-                    .with_source(e)
-            })?;
-            builder = builder.add_root_certificate(cert);
-        }
-    }
-    builder.build_rustls().map_err(|e| {
+        })?,
+    };
+    let setup = |e: rustls::Error| {
         config_error("cannot set up TLS", "smtp.tls-setup")
             .with_remedy("check tls_ca_file and this machine's trust store (/etc/ssl/certs)")
             .with_source(e)
-    })
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+            .map_err(setup)?;
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(setup)?
+        // Not a weaker check: the platform verifier checks the chain and
+        // the name; `dangerous` is rustls's door to any custom verifier.
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Ok(Tls { config: Arc::new(config), name })
 }

@@ -20,8 +20,11 @@ pub enum Security {
     Starttls,
     /// TLS from the first byte ("implicit TLS", SMTPS). Port 465 by default.
     Tls,
-    /// No encryption at all; allowed only when the host is a loopback address
-    /// (a relay on the same machine). Port 25 by default.
+    /// No encryption at all; allowed only for a relay on this machine: the
+    /// host must be named so (`localhost`, a loopback address) and only the
+    /// loopback addresses it resolves to are used, unless
+    /// [`SmtpSettings::allow_insecure_dangerous`] is set. Never with a login.
+    /// Port 25 by default.
     None,
 }
 
@@ -65,19 +68,27 @@ pub enum SmtpAuth {
     Login,
     /// The secret is an OAuth 2.0 bearer token, sent with `AUTH XOAUTH2`.
     Xoauth2,
+    /// `AUTH XOAUTH2` with app-only tokens of the Entra app of the
+    /// `office365` integration named in
+    /// [`SmtpSettings::oauth_integration`], fetched and renewed as needed;
+    /// the account's `secret` is that app's client secret.
+    #[serde(rename = "oauth2")]
+    OAuth2,
     /// No authentication: a relay that accepts mail by client address; the
     /// account needs no `secret`.
     None,
 }
 
 impl SmtpAuth {
-    /// The configuration value (`password`, `plain`, `login`, `xoauth2`, `none`).
+    /// The configuration value (`password`, `plain`, `login`, `xoauth2`,
+    /// `oauth2`, `none`).
     pub fn as_str(self) -> &'static str {
         match self {
             SmtpAuth::Password => "password",
             SmtpAuth::Plain => "plain",
             SmtpAuth::Login => "login",
             SmtpAuth::Xoauth2 => "xoauth2",
+            SmtpAuth::OAuth2 => "oauth2",
             SmtpAuth::None => "none",
         }
     }
@@ -125,8 +136,11 @@ pub struct SmtpSettings {
     /// for relays whose certificate comes from a private CA.
     pub tls_ca_file: Option<PathBuf>,
     /// How to authenticate: `password` (default), `plain`, `login`,
-    /// `xoauth2` or `none`.
+    /// `xoauth2`, `oauth2` or `none`.
     pub auth: SmtpAuth,
+    /// With `auth = "oauth2"`: the id of the `office365` integration whose
+    /// Entra app (client id, tenant, authority) issues the tokens.
+    pub oauth_integration: Option<String>,
     /// The login name; the account's address when absent.
     pub username: Option<String>,
     /// The name this client gives in `EHLO`; the machine's host name when absent.
@@ -140,6 +154,15 @@ pub struct SmtpSettings {
     /// Timeout of transmitting the message and getting the server's final
     /// reply, in milliseconds (RFC 5321 suggests 10 minutes).
     pub data_timeout_ms: u64,
+    /// Deadline of a whole send (or verify), in milliseconds: waiting for a
+    /// free connection, every attempt and pause, the message and the final
+    /// reply. Hit before the end of the message went out, the mail was not
+    /// delivered; after, the outcome is unknown.
+    pub send_timeout_ms: u64,
+    /// Allows `security = "none"` to a host that is not this machine. The
+    /// mail then crosses the network unencrypted, readable and changeable
+    /// by anyone on the path; a login is refused all the same.
+    pub allow_insecure_dangerous: bool,
     /// Most connections open at once per account (pooled and reused).
     pub pool_max_size: u32,
     /// How long an unused pooled connection is kept, in milliseconds.
@@ -160,11 +183,14 @@ impl Default for SmtpSettings {
             security: Security::Starttls,
             tls_ca_file: None,
             auth: SmtpAuth::Password,
+            oauth_integration: None,
             username: None,
             hello_name: None,
             connect_timeout_ms: 15_000,
             command_timeout_ms: 60_000,
             data_timeout_ms: 600_000,
+            send_timeout_ms: 900_000,
+            allow_insecure_dangerous: false,
             pool_max_size: 4,
             pool_idle_timeout_ms: 60_000,
             max_attempts: 3,
@@ -194,6 +220,10 @@ impl SmtpSettings {
 
     pub(crate) fn data_timeout(&self) -> Duration {
         Duration::from_millis(self.data_timeout_ms)
+    }
+
+    pub(crate) fn send_timeout(&self) -> Duration {
+        Duration::from_millis(self.send_timeout_ms)
     }
 
     /// Every problem of these settings, each with its key.
@@ -229,14 +259,44 @@ impl SmtpSettings {
             ),
             _ => {}
         }
-        if self.security == Security::None && !host.is_empty() && !is_loopback_host(host) {
+        if self.security == Security::None
+            && !self.allow_insecure_dangerous
+            && !host.is_empty()
+            && !is_loopback_host(host)
+        {
             out.push(
                 ConfigProblem::new(
                     "security",
                     "security = \"none\" is allowed only for a relay on this machine (localhost, 127.0.0.1, ::1)",
                 )
-                .with_remedy("use security = \"starttls\" (port 587) or \"tls\" (port 465)"),
+                .with_remedy("use security = \"starttls\" (port 587) or \"tls\" (port 465); only on a trusted network path, set allow_insecure_dangerous = true"),
             );
+        }
+        if self.security == Security::None && self.auth != SmtpAuth::None {
+            out.push(
+                ConfigProblem::new(
+                    "auth",
+                    format!("auth = \"{}\" would send the login without TLS (security = \"none\")", self.auth),
+                )
+                .with_remedy("use security = \"starttls\" (port 587) or \"tls\" (port 465), or auth = \"none\" for a relay that needs no login"),
+            );
+        }
+        match (self.auth, self.oauth_integration.as_deref().map(str::trim)) {
+            (SmtpAuth::OAuth2, None | Some("")) => out.push(
+                ConfigProblem::new(
+                    "oauth_integration",
+                    "auth = \"oauth2\" needs the office365 integration whose app issues the tokens",
+                )
+                .with_remedy("set oauth_integration to the id of the office365 integration of the same tenant"),
+            ),
+            (SmtpAuth::OAuth2, _) | (_, None) => {}
+            (auth, Some(_)) => out.push(
+                ConfigProblem::new(
+                    "oauth_integration",
+                    format!("oauth_integration is used only with auth = \"oauth2\", not \"{auth}\""),
+                )
+                .with_remedy("set auth = \"oauth2\", or remove oauth_integration"),
+            ),
         }
         if let Some(path) = &self.tls_ca_file
             && let Err(p) = load_ca_file(path)
@@ -267,6 +327,7 @@ impl SmtpSettings {
             ("connect_timeout_ms", self.connect_timeout_ms),
             ("command_timeout_ms", self.command_timeout_ms),
             ("data_timeout_ms", self.data_timeout_ms),
+            ("send_timeout_ms", self.send_timeout_ms),
         ] {
             if value == 0 {
                 out.push(ConfigProblem::new(key, "must be more than 0"));
@@ -312,7 +373,10 @@ fn host_problem(host: &str) -> Option<ConfigProblem> {
     })
 }
 
-/// Whether `host` names this machine: `localhost` or a loopback address.
+/// Whether `host` is named as this machine: `localhost` (or a name under
+/// `.localhost`, RFC 6761) or a loopback address. A name is checked again
+/// when connecting: only the loopback addresses it resolves to are used, and
+/// resolving to none is an error.
 pub(crate) fn is_loopback_host(host: &str) -> bool {
     let host = host.trim().trim_end_matches('.');
     let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
@@ -376,6 +440,7 @@ mod tests {
             port: Some(0),
             security: Security::None,
             tls_ca_file: Some("/nonexistent/ca.pem".into()),
+            auth: SmtpAuth::None,
             username: Some(" ".into()),
             hello_name: Some("bad name".into()),
             connect_timeout_ms: 0,
@@ -401,14 +466,62 @@ mod tests {
 
     #[test]
     fn none_only_on_loopback() {
+        let none = |host: &str| SmtpSettings {
+            security: Security::None,
+            auth: SmtpAuth::None,
+            ..SmtpSettings::new(host)
+        };
         for host in ["localhost", "127.0.0.1", "::1", "[::1]", "LOCALHOST."] {
-            let s = SmtpSettings { security: Security::None, ..SmtpSettings::new(host) };
-            assert!(s.problems().is_empty(), "{host}: {:?}", s.problems());
+            assert!(none(host).problems().is_empty(), "{host}: {:?}", none(host).problems());
         }
         for host in ["10.0.0.1", "relay.example.com", "localhost.example.com"] {
-            let s = SmtpSettings { security: Security::None, ..SmtpSettings::new(host) };
-            assert_eq!(keys(&s), ["security"], "{host}");
+            assert_eq!(keys(&none(host)), ["security"], "{host}");
+            let opted_in = SmtpSettings { allow_insecure_dangerous: true, ..none(host) };
+            assert!(opted_in.problems().is_empty(), "{host}: {:?}", opted_in.problems());
         }
+    }
+
+    #[test]
+    fn never_a_login_without_tls() {
+        for auth in [SmtpAuth::Password, SmtpAuth::Plain, SmtpAuth::Login, SmtpAuth::Xoauth2] {
+            for allow_insecure_dangerous in [false, true] {
+                let s = SmtpSettings {
+                    security: Security::None,
+                    auth,
+                    allow_insecure_dangerous,
+                    ..SmtpSettings::new("127.0.0.1")
+                };
+                let problems = s.problems();
+                assert_eq!(keys(&s), ["auth"], "{auth}");
+                assert!(problems[0].message.contains("without TLS"), "{:?}", problems[0]);
+            }
+        }
+        let s = SmtpSettings { auth: SmtpAuth::Password, ..SmtpSettings::new("127.0.0.1") };
+        assert!(s.problems().is_empty(), "starttls with a login is fine");
+    }
+
+    #[test]
+    fn oauth2_names_the_integration_of_its_app() {
+        let oauth = |id: Option<&str>| SmtpSettings {
+            auth: SmtpAuth::OAuth2,
+            oauth_integration: id.map(str::to_owned),
+            ..SmtpSettings::new("smtp.office365.com")
+        };
+        assert!(oauth(Some("o365")).problems().is_empty());
+        assert_eq!(keys(&oauth(None)), ["oauth_integration"]);
+        assert_eq!(keys(&oauth(Some(" "))), ["oauth_integration"]);
+        let stray = SmtpSettings {
+            oauth_integration: Some("o365".into()),
+            ..SmtpSettings::new("smtp.office365.com")
+        };
+        assert_eq!(keys(&stray), ["oauth_integration"]);
+        let parsed: SmtpSettings = serde_json::from_value(serde_json::json!({
+            "host": "smtp.office365.com", "auth": "oauth2", "oauth_integration": "o365",
+        }))
+        .unwrap();
+        assert_eq!(parsed.auth, SmtpAuth::OAuth2);
+        let none = SmtpSettings { security: Security::None, ..oauth(Some("o365")) };
+        assert_eq!(keys(&none), ["security", "auth"], "never a token in clear either");
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //!
 //! The rule that keeps mail from going out twice lives here:
 //! [`SmtpError::is_retryable`] is true only for failures of the connection
-//! before the message content was handed over; a failure while the content was
-//! being transmitted or while waiting for the server's final reply is
-//! [`ErrorKind::OutcomeUnknown`], which is never temporary.
+//! before the message content was handed over; a failure after the end of the
+//! message (`CRLF . CRLF`) went out, while waiting for the server's final
+//! reply, is [`ErrorKind::OutcomeUnknown`], which is never temporary. Every
+//! other failure of a send is marked not delivered
+//! ([`Error::is_not_delivered`]).
 
 use std::fmt;
 use std::io;
@@ -18,6 +20,8 @@ use crate::config::SmtpAuth;
 /// Where in the SMTP dialogue a failure happened, in dialogue order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Stage {
+    /// Waiting for a free connection of the pool.
+    Queue,
     /// Resolving the host name.
     Resolve,
     /// Opening the TCP connection.
@@ -34,14 +38,18 @@ pub(crate) enum Stage {
     RcptTo,
     /// The `DATA` command, before any content was sent.
     Data,
-    /// The message content and the server's final reply: from here on the
-    /// server may have accepted the message.
+    /// Transmitting the message content, before its end (`CRLF . CRLF`)
+    /// went out: the server cannot have accepted it.
     Content,
+    /// Waiting for the server's final reply after the end of the message
+    /// went out: from here on the server may have accepted the message.
+    FinalReply,
 }
 
 impl Stage {
     fn as_str(self) -> &'static str {
         match self {
+            Stage::Queue => "queue",
             Stage::Resolve => "resolve",
             Stage::Connect => "connect",
             Stage::Tls => "tls",
@@ -51,17 +59,20 @@ impl Stage {
             Stage::RcptTo => "rcpt-to",
             Stage::Data => "data",
             Stage::Content => "message",
+            Stage::FinalReply => "final-reply",
         }
     }
 
     /// The verify check that covers this stage.
     pub(crate) fn check_name(self) -> &'static str {
         match self {
-            Stage::Resolve | Stage::Connect => "connect",
+            Stage::Queue | Stage::Resolve | Stage::Connect => "connect",
             Stage::Tls => "tls",
             Stage::Greeting => "ehlo",
             Stage::Auth => "auth",
-            Stage::MailFrom | Stage::RcptTo | Stage::Data | Stage::Content => "test-mail",
+            Stage::MailFrom | Stage::RcptTo | Stage::Data | Stage::Content | Stage::FinalReply => {
+                "test-mail"
+            }
         }
     }
 }
@@ -91,9 +102,41 @@ pub(crate) enum SmtpError {
         #[source]
         source: lettre::transport::smtp::Error,
     },
-    /// No answer in time.
+    /// No answer in time: the step's own timeout, or with `overall` the
+    /// send's deadline (`send_timeout_ms`).
     #[error("timed out during {stage}")]
-    Timeout { stage: Stage },
+    Timeout { stage: Stage, overall: bool },
+    /// Reading or writing failed in the plaintext part of the dialogue.
+    #[error("the connection failed during {stage}")]
+    Io {
+        stage: Stage,
+        #[source]
+        source: io::Error,
+    },
+    /// The TLS handshake failed.
+    #[error("the TLS handshake failed")]
+    Tls(#[source] io::Error),
+    /// Bytes came after a reply in the plaintext part of the dialogue,
+    /// before TLS began: with `STARTTLS`, replies injected by a man in the
+    /// middle.
+    #[error("{bytes} unexpected bytes after the server's reply during {stage}")]
+    Injected { stage: Stage, bytes: usize },
+    /// A reply that is not SMTP.
+    #[error("the server's reply is not valid SMTP during {stage}: {detail}")]
+    Protocol { stage: Stage, detail: String },
+    /// `security = "none"` and the host resolved to an address that is not
+    /// this machine's.
+    #[error("plaintext SMTP to {address} refused")]
+    PlaintextRefused { address: std::net::SocketAddr },
+    /// A login would have gone out without TLS.
+    #[error("AUTH without TLS refused")]
+    AuthInClear,
+    /// No access token for `auth = "oauth2"` (the identity platform's error).
+    #[error("no access token")]
+    Token(#[source] g360_mail_core::Error),
+    /// The server refused an OAuth access token.
+    #[error("the server answered {code} to the access token")]
+    OAuthRefused { code: u16, text: String },
     /// `security = "starttls"` but the server does not offer it.
     #[error("the server does not offer STARTTLS")]
     NoStarttls,
@@ -108,6 +151,7 @@ pub(crate) enum SmtpError {
 /// What the SMTP reply text and code say, beyond the code's first digit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReplyMeaning {
+    BasicAuthRetired,
     AuthDisabled,
     AuthFailed,
     AuthRequired,
@@ -138,6 +182,12 @@ fn meaning(stage: Stage, code: u16, text: &str) -> ReplyMeaning {
     let lower = text.to_ascii_lowercase();
     let enhanced = enhanced_code(text).unwrap_or("");
     let has = |needle: &str| lower.contains(needle);
+    // Exchange Online without Basic authentication for SMTP AUTH (off by
+    // default from the end of December 2026): "550 5.7.30 Basic
+    // authentication is not supported for Client Submission".
+    if enhanced == "5.7.30" || has("basic authentication is not supported") {
+        return ReplyMeaning::BasicAuthRetired;
+    }
     // Office 365 answers "535 5.7.139 Authentication unsuccessful,
     // SmtpClientAuthentication is disabled for the Tenant/Mailbox" (also
     // "basic authentication is disabled"), and older tenants "5.7.3".
@@ -191,42 +241,7 @@ fn find_rustls<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rus
     None
 }
 
-/// The kind of the first `io::Error` in an error's chain.
-fn find_io_kind(err: &(dyn std::error::Error + 'static)) -> Option<io::ErrorKind> {
-    let mut current = Some(err);
-    while let Some(e) = current {
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            return Some(io.kind());
-        }
-        current = e.source();
-    }
-    None
-}
-
-/// Where a lettre connection-level error happened while opening a connection
-/// with implicit TLS, where lettre connects and shakes hands in one call.
-pub(crate) fn connect_stage(err: &lettre::transport::smtp::Error, implicit_tls: bool) -> Stage {
-    if find_rustls(err).is_some() {
-        return Stage::Tls;
-    }
-    if err.status().is_some() {
-        return Stage::Greeting;
-    }
-    let handshake_kinds = [
-        io::ErrorKind::UnexpectedEof,
-        io::ErrorKind::InvalidData,
-        io::ErrorKind::ConnectionReset,
-        io::ErrorKind::BrokenPipe,
-    ];
-    // lettre has no public predicate for its "connection" kind (connect and
-    // TLS upgrade failures) as opposed to "network" (read/write after the
-    // connection was up); its Display text is the only way to tell them apart.
-    match find_io_kind(err) {
-        _ if !err.to_string().starts_with("Connection error") => Stage::Greeting,
-        Some(kind) if implicit_tls && handshake_kinds.contains(&kind) => Stage::Tls,
-        _ => Stage::Connect,
-    }
-}
+const REMEDY_OAUTH_REFUSED: &str = "in Entra ID > App registrations > the app > API permissions, add the application permission SMTP.SendAsApp of Office 365 Exchange Online and grant admin consent; in Exchange Online PowerShell register the app's service principal (New-ServicePrincipal -AppId <client id> -ObjectId <object id of the enterprise application>) and give it the mailbox (Add-MailboxPermission -Identity <address> -User <service principal id> -AccessRights FullAccess); SMTP AUTH must be enabled for the mailbox";
 
 const REMEDY_TRUST: &str = "put the certificate of the CA that signed the relay's certificate (PEM) in tls_ca_file, or install it in this machine's trust store";
 
@@ -253,12 +268,18 @@ impl SmtpError {
     pub(crate) fn stage(&self) -> Stage {
         match self {
             SmtpError::Resolve(_) => Stage::Resolve,
-            SmtpError::Connect(_) => Stage::Connect,
+            SmtpError::Connect(_) | SmtpError::PlaintextRefused { .. } => Stage::Connect,
             SmtpError::Reply { stage, .. }
             | SmtpError::Transport { stage, .. }
-            | SmtpError::Timeout { stage }
+            | SmtpError::Timeout { stage, .. }
+            | SmtpError::Io { stage, .. }
+            | SmtpError::Injected { stage, .. }
+            | SmtpError::Protocol { stage, .. }
             | SmtpError::MissingExtension { stage, .. } => *stage,
-            SmtpError::NoStarttls => Stage::Tls,
+            SmtpError::NoStarttls | SmtpError::Tls(_) => Stage::Tls,
+            SmtpError::AuthInClear | SmtpError::Token(_) | SmtpError::OAuthRefused { .. } => {
+                Stage::Auth
+            }
             SmtpError::NoAuthMechanism { .. } => Stage::Auth,
         }
     }
@@ -269,7 +290,9 @@ impl SmtpError {
     pub(crate) fn is_retryable(&self) -> bool {
         match self {
             SmtpError::Resolve(_) | SmtpError::Connect(_) => true,
-            SmtpError::Timeout { stage } => *stage < Stage::Content,
+            SmtpError::Timeout { stage, overall } => !overall && *stage < Stage::Content,
+            // The plaintext part of STARTTLS: nothing of the message yet.
+            SmtpError::Io { .. } => true,
             // 421: the server is closing the channel (idle pooled connection,
             // shutting down); nothing of this message was accepted.
             SmtpError::Reply { stage, code, .. } => *code == 421 && *stage < Stage::Content,
@@ -280,15 +303,40 @@ impl SmtpError {
                     && find_rustls(source).is_none()
             }
             SmtpError::NoStarttls
+            | SmtpError::Tls(_)
+            | SmtpError::Injected { .. }
+            | SmtpError::Protocol { .. }
+            | SmtpError::PlaintextRefused { .. }
+            | SmtpError::AuthInClear
+            | SmtpError::Token(_)
+            | SmtpError::OAuthRefused { .. }
             | SmtpError::NoAuthMechanism { .. }
             | SmtpError::MissingExtension { .. } => false,
+        }
+    }
+
+    /// The same failure, known to have happened after the end of the
+    /// message went out: a lost connection or a timeout then leaves the
+    /// outcome unknown.
+    pub(crate) fn after_end_of_data(self) -> SmtpError {
+        match self {
+            SmtpError::Timeout { stage: Stage::Content, overall } => {
+                SmtpError::Timeout { stage: Stage::FinalReply, overall }
+            }
+            SmtpError::Transport { stage: Stage::Content, source } => {
+                SmtpError::Transport { stage: Stage::FinalReply, source }
+            }
+            SmtpError::Reply { stage: Stage::Content, code, text, recipient } => {
+                SmtpError::Reply { stage: Stage::FinalReply, code, text, recipient }
+            }
+            other => other,
         }
     }
 
     /// Whether the server is still talking after this failure, so that a
     /// polite `QUIT` is worth sending.
     pub(crate) fn server_still_talking(&self) -> bool {
-        matches!(self, SmtpError::Reply { .. })
+        matches!(self, SmtpError::Reply { .. } | SmtpError::OAuthRefused { .. })
     }
 
     /// The public error, with `server` (`host:port`) as context.
@@ -302,18 +350,69 @@ impl SmtpError {
                     .with_source(source)
             }
             SmtpError::Connect(source) => connect_failed().with_source(source),
-            SmtpError::Timeout { stage: Stage::Content } => outcome_unknown(
+            SmtpError::Timeout { stage: Stage::FinalReply, overall } => outcome_unknown(
                 "no final reply from the SMTP server in time after the message was transmitted",
-            ),
-            SmtpError::Timeout { stage } => {
+            )
+            .with_context("timeout", if overall { "send_timeout_ms" } else { "data_timeout_ms" }),
+            SmtpError::Timeout { stage: _, overall: true } => Error::new(
+                ErrorKind::Unavailable,
+                "the send did not finish within send_timeout_ms; the message was not delivered",
+            )
+            .with_code("smtp.send-timeout")
+            .with_remedy("try again later; if the server is slow or the message large, raise send_timeout_ms"),
+            SmtpError::Timeout { stage, overall: false } => {
                 Error::new(ErrorKind::Unavailable, "the SMTP server did not answer in time")
                     .with_code("smtp.timeout")
                     .with_remedy(if stage <= Stage::Greeting {
                         "check that port and security match (587 with starttls, 465 with tls) and that the server is reachable; raise command_timeout_ms if it is slow"
+                    } else if stage == Stage::Content {
+                        "try again later; raise data_timeout_ms if the server or the link is slow"
                     } else {
                         "try again later; raise command_timeout_ms if the server is slow"
                     })
             }
+            SmtpError::Io { stage, source } => Error::new(
+                ErrorKind::Unavailable,
+                "the SMTP server closed the connection before the message was transmitted",
+            )
+            .with_code(if stage < Stage::Tls { "smtp.connect-failed" } else { "smtp.connection-lost" })
+            .with_remedy("try again later; if it persists, read the server's log")
+            .with_source(source),
+            SmtpError::Tls(source) => tls_error(source),
+            SmtpError::Injected { stage, bytes } => Error::new(
+                ErrorKind::Unavailable,
+                "the SMTP server sent data it was not asked for before TLS began; a man in the middle may be tampering with the connection",
+            )
+            .with_code("smtp.starttls-injection")
+            .with_temporary(false)
+            .with_context("bytes", bytes)
+            .with_remedy(if stage == Stage::Tls {
+                "nothing was sent; check the network path to the server (a proxy or firewall that rewrites SMTP), or use security = \"tls\" (port 465) where the server offers it"
+            } else {
+                "nothing was sent; check the network path to the server (a proxy or firewall that rewrites SMTP)"
+            }),
+            SmtpError::Protocol { detail, .. } => {
+                Error::new(ErrorKind::Unavailable, "the SMTP server's reply is not valid SMTP")
+                    .with_code("smtp.bad-reply")
+                    .with_temporary(false)
+                    .with_context("problem", detail)
+                    .with_remedy("check that host and port point at an SMTP server, and that security matches the port")
+            }
+            SmtpError::PlaintextRefused { address } => Error::new(
+                ErrorKind::Config,
+                "security = \"none\" is allowed only for a relay on this machine, and the host resolves elsewhere",
+            )
+            .with_code("smtp.plaintext-refused")
+            .with_context("key", "security")
+            .with_context("address", address)
+            .with_remedy("use security = \"starttls\" (port 587) or \"tls\" (port 465); only if the network path is trusted, set allow_insecure_dangerous = true"),
+            SmtpError::AuthInClear => Error::new(
+                ErrorKind::Config,
+                "the login would travel without TLS",
+            )
+            .with_code("smtp.auth-in-clear")
+            .with_context("key", "auth")
+            .with_remedy("use security = \"starttls\" or \"tls\", or auth = \"none\" for a relay that needs no login"),
             SmtpError::NoStarttls => {
                 Error::new(ErrorKind::Config, "the SMTP server does not offer STARTTLS")
                     .with_code("smtp.starttls-unavailable")
@@ -333,6 +432,22 @@ impl SmtpError {
             .with_code("smtp.extension-missing")
             .with_remedy("use plain ASCII e-mail addresses, or a server that supports internationalised mail"),
             SmtpError::Transport { stage, source } => transport_error(stage, source),
+            // The identity platform's own diagnosis (AADSTS codes, remedies).
+            SmtpError::Token(err) => err,
+            SmtpError::OAuthRefused { code, text } => {
+                let err = match meaning(Stage::Auth, code, &text) {
+                    ReplyMeaning::AuthDisabled | ReplyMeaning::BasicAuthRetired => {
+                        reply_error(Stage::Auth, code, &text)
+                    }
+                    _ => Error::new(
+                        ErrorKind::Permission,
+                        "the SMTP server refused the app's access token",
+                    )
+                    .with_code("smtp.oauth-refused")
+                    .with_remedy(REMEDY_OAUTH_REFUSED),
+                };
+                err.with_smtp_code(code).with_context("reply", format!("{code} {text}"))
+            }
             SmtpError::Reply { stage, code, text, recipient } => {
                 let mut err = reply_error(stage, code, &text);
                 if let Some(r) = recipient {
@@ -341,6 +456,8 @@ impl SmtpError {
                 err.with_smtp_code(code).with_context("reply", format!("{code} {text}"))
             }
         };
+        let err =
+            if err.kind() == ErrorKind::OutcomeUnknown { err } else { err.with_not_delivered() };
         err.with_provider(SMTP_PROVIDER_TYPE)
             .with_context("server", server)
             .with_context("step", stage)
@@ -361,8 +478,17 @@ fn connect_failed() -> Error {
         )
 }
 
-fn transport_error(stage: Stage, source: lettre::transport::smtp::Error) -> Error {
-    if let Some(tls) = find_rustls(&source) {
+/// A failed TLS handshake, diagnosed from the rustls error inside `source`.
+fn tls_error(source: impl std::error::Error + Send + Sync + 'static) -> Error {
+    let Some(tls) = find_rustls(&source) else {
+        return Error::new(ErrorKind::Unavailable, "the TLS handshake with the SMTP server failed")
+            .with_code("smtp.tls-failed")
+            .with_remedy(
+                "check that security matches the port (465 uses tls, 587 and 25 use starttls)",
+            )
+            .with_source(source);
+    };
+    {
         let (code, message, remedy): (&str, &str, String) = match tls {
             rustls::Error::InvalidCertificate(cert) => match cert {
                 rustls::CertificateError::NotValidForName
@@ -391,15 +517,30 @@ fn transport_error(stage: Stage, source: lettre::transport::smtp::Error) -> Erro
                 format!("check that security matches the port (465 uses tls, 587 and 25 use starttls); if the relay uses a private CA, set tls_ca_file ({tls})"),
             ),
         };
-        return Error::new(ErrorKind::Config, message)
+        Error::new(ErrorKind::Config, message)
             .with_code(code)
             .with_remedy(remedy)
-            .with_source(source);
+            .with_source(source)
     }
-    if stage == Stage::Content {
+}
+
+fn transport_error(stage: Stage, source: lettre::transport::smtp::Error) -> Error {
+    if find_rustls(&source).is_some() {
+        return tls_error(source);
+    }
+    if stage == Stage::FinalReply {
         return outcome_unknown(
             "the connection to the SMTP server failed after the message was transmitted",
         )
+        .with_source(source);
+    }
+    if stage == Stage::Content {
+        return Error::new(
+            ErrorKind::Unavailable,
+            "the connection to the SMTP server failed while the message was transmitted, before its end: it was not delivered",
+        )
+        .with_code("smtp.connection-lost")
+        .with_remedy("try again later; if it persists, read the server's log")
         .with_source(source);
     }
     if source.is_client() {
@@ -408,7 +549,7 @@ fn transport_error(stage: Stage, source: lettre::transport::smtp::Error) -> Erro
             .with_source(source);
     }
     let err = match stage {
-        Stage::Resolve | Stage::Connect => connect_failed(),
+        Stage::Queue | Stage::Resolve | Stage::Connect => connect_failed(),
         Stage::Tls => {
             Error::new(ErrorKind::Unavailable, "the TLS handshake with the SMTP server failed")
                 .with_code("smtp.tls-failed")
@@ -429,6 +570,12 @@ fn transport_error(stage: Stage, source: lettre::transport::smtp::Error) -> Erro
 fn reply_error(stage: Stage, code: u16, text: &str) -> Error {
     let transient = code < 500;
     match meaning(stage, code, text) {
+        ReplyMeaning::BasicAuthRetired => Error::new(
+            ErrorKind::Permission,
+            "Exchange Online no longer accepts a password for SMTP AUTH (Basic authentication is switched off)",
+        )
+        .with_code("smtp.basic-auth-retired")
+        .with_remedy("set auth = \"oauth2\" and oauth_integration = \"<id of the office365 integration>\": the provider then logs in with the Entra app's tokens; the app needs the Office 365 Exchange Online permission SMTP.SendAsApp (see docs/providers/smtp.md)"),
         ReplyMeaning::AuthDisabled => Error::new(
             ErrorKind::Permission,
             "SMTP AUTH is disabled for this mailbox or its tenant",
@@ -473,7 +620,7 @@ fn reply_error(stage: Stage, code: u16, text: &str) -> Error {
         .with_code("smtp.temporary-failure")
         .with_remedy("try again later"),
         _ => match stage {
-            Stage::Resolve | Stage::Connect | Stage::Tls | Stage::Greeting => Error::new(
+            Stage::Queue | Stage::Resolve | Stage::Connect | Stage::Tls | Stage::Greeting => Error::new(
                 ErrorKind::Permission,
                 "the SMTP server refused the connection",
             )
@@ -487,7 +634,7 @@ fn reply_error(stage: Stage, code: u16, text: &str) -> Error {
             Stage::RcptTo => Error::new(ErrorKind::Rejected, "the SMTP server refused the recipient")
                 .with_code("smtp.recipient-rejected")
                 .with_remedy("check the recipient's address"),
-            Stage::Data | Stage::Content => {
+            Stage::Data | Stage::Content | Stage::FinalReply => {
                 Error::new(ErrorKind::Rejected, "the SMTP server refused the message")
                     .with_code("smtp.message-rejected")
                     .with_remedy("read the server's reply: the content, the size or the sender may be the reason")
@@ -534,6 +681,40 @@ mod tests {
     }
 
     #[test]
+    fn recognises_exchange_online_without_basic_authentication() {
+        let err = reply(
+            Stage::Auth,
+            550,
+            "5.7.30 Basic authentication is not supported for Client Submission.",
+        );
+        assert_eq!(err.code(), Some("smtp.basic-auth-retired"));
+        assert_eq!(err.kind(), ErrorKind::Permission);
+        assert!(!err.is_temporary());
+        assert!(err.is_not_delivered());
+        let remedy = err.remedy().unwrap();
+        assert!(remedy.contains("auth = \"oauth2\"") && remedy.contains("oauth_integration"));
+    }
+
+    #[test]
+    fn an_oauth_refusal_is_a_permission_problem_unless_smtp_auth_is_off() {
+        let refused = SmtpError::OAuthRefused {
+            code: 535,
+            text: "5.7.3 Authentication unsuccessful [X.PROD.OUTLOOK.COM]".into(),
+        }
+        .into_error("smtp.office365.com:587");
+        assert_eq!(refused.code(), Some("smtp.oauth-refused"));
+        assert_eq!(refused.kind(), ErrorKind::Permission);
+        assert!(refused.remedy().unwrap().contains("SMTP.SendAsApp"));
+        assert_eq!(refused.context_value("step"), Some("auth"));
+        let disabled = SmtpError::OAuthRefused {
+            code: 535,
+            text: "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.".into(),
+        }
+        .into_error("smtp.office365.com:587");
+        assert_eq!(disabled.code(), Some("smtp.auth-disabled"));
+    }
+
+    #[test]
     fn splits_transient_from_permanent_replies() {
         let busy = reply(Stage::Content, 451, "4.3.0 try again later");
         assert_eq!((busy.kind(), busy.is_temporary()), (ErrorKind::Unavailable, true));
@@ -573,16 +754,38 @@ mod tests {
 
     #[test]
     fn only_failures_before_the_content_are_retried() {
-        assert!(SmtpError::Timeout { stage: Stage::Data }.is_retryable());
-        assert!(!SmtpError::Timeout { stage: Stage::Content }.is_retryable());
+        assert!(SmtpError::Timeout { stage: Stage::Data, overall: false }.is_retryable());
+        assert!(!SmtpError::Timeout { stage: Stage::Data, overall: true }.is_retryable());
+        assert!(!SmtpError::Timeout { stage: Stage::Content, overall: false }.is_retryable());
         let closing =
             |stage| SmtpError::Reply { stage, code: 421, text: String::new(), recipient: None };
         assert!(closing(Stage::MailFrom).is_retryable());
         assert!(!closing(Stage::Content).is_retryable());
-        let unknown = SmtpError::Timeout { stage: Stage::Content }.into_error("h:25");
+        let unknown = SmtpError::Timeout { stage: Stage::Content, overall: false }
+            .after_end_of_data()
+            .into_error("h:25");
         assert_eq!(unknown.kind(), ErrorKind::OutcomeUnknown);
         assert!(!unknown.is_temporary());
+        assert!(!unknown.is_not_delivered());
         assert_eq!(unknown.code(), Some("smtp.outcome-unknown"));
+        assert_eq!(unknown.context_value("timeout"), Some("data_timeout_ms"));
+        // Before the end of the message went out, the server cannot have it.
+        let before = SmtpError::Timeout { stage: Stage::Content, overall: true }.into_error("h:25");
+        assert_eq!(
+            (before.kind(), before.code()),
+            (ErrorKind::Unavailable, Some("smtp.send-timeout"))
+        );
+        assert!(before.is_not_delivered());
+        let refused = SmtpError::Reply {
+            stage: Stage::Content,
+            code: 554,
+            text: "5.7.1 no".into(),
+            recipient: None,
+        }
+        .after_end_of_data()
+        .into_error("h:25");
+        assert_eq!(refused.kind(), ErrorKind::Rejected);
+        assert!(refused.is_not_delivered(), "a reply is an answer, not an unknown outcome");
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! [`SmtpFactory`]: builds [`SmtpProvider`](crate::SmtpProvider)s from `smtp` integrations and
-//! their accounts for the registry.
+//! [`SmtpFactory`]: builds [`SmtpProvider`](crate::SmtpProvider)s from `smtp`
+//! integrations and their accounts for the registry.
 
 use std::sync::Arc;
 
 use g360_mail_core::{
-    ConfigProblem, Integration, MailAccount, MailProvider, ProviderFactory, Result,
+    AccessTokenSource, ConfigProblem, Integration, MailAccount, MailProvider, ProviderFactory,
+    Result,
 };
 
 use crate::{SMTP_PROVIDER_TYPE, SmtpAuth, SmtpBuilder, SmtpSettings};
@@ -13,8 +14,10 @@ use crate::{SMTP_PROVIDER_TYPE, SmtpAuth, SmtpBuilder, SmtpSettings};
 ///
 /// Every `smtp` account needs a `secret` ([`ProviderFactory::needs_secret`] is
 /// per provider type): the password, or with `auth = "xoauth2"` the bearer
-/// token. With `auth = "none"` the secret is not used; give it any
-/// placeholder value.
+/// token. With `auth = "none"` the secret is not used. With
+/// `auth = "oauth2"` the secret is the client secret of the Entra app of the
+/// `office365` integration named in `oauth_integration`, from which the
+/// bridge builds the token source ([`ProviderFactory::token_integration`]).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SmtpFactory;
 
@@ -26,16 +29,41 @@ impl ProviderFactory for SmtpFactory {
     }
 
     fn description(&self) -> &'static str {
-        "SMTP submission (STARTTLS or implicit TLS; password or XOAUTH2); sends only"
+        "SMTP submission (STARTTLS or implicit TLS; password, XOAUTH2 or an office365 app's OAuth tokens); sends only"
     }
 
     fn needs_secret(&self) -> bool {
         true
     }
 
-    /// A relay without authentication (`auth = "none"`) needs no secret.
+    /// A relay without authentication (`auth = "none"`) needs no secret;
+    /// with `auth = "oauth2"` the client secret is checked when the token
+    /// source is built (a fallback route may borrow the primary's).
     fn secret_required(&self, settings: &SmtpSettings) -> bool {
-        settings.auth != SmtpAuth::None
+        !matches!(settings.auth, SmtpAuth::None | SmtpAuth::OAuth2)
+    }
+
+    fn token_integration(&self, settings: &SmtpSettings) -> Option<String> {
+        (settings.auth == SmtpAuth::OAuth2)
+            .then(|| settings.oauth_integration.clone())
+            .flatten()
+            .map(|id| id.trim().to_owned())
+    }
+
+    fn build_with_tokens(
+        &self,
+        integration: &Integration,
+        settings: &SmtpSettings,
+        account: &MailAccount,
+        tokens: Arc<dyn AccessTokenSource>,
+    ) -> Result<Arc<dyn MailProvider>> {
+        let builder = SmtpBuilder::from_settings(settings.clone())
+            .with_sender(account.address.clone())
+            .with_token_source(tokens);
+        let provider = builder.build().map_err(|e| {
+            e.with_context("integration", &integration.id).with_context("account", &account.user)
+        })?;
+        Ok(Arc::new(provider))
     }
 
     fn validate(&self, settings: &SmtpSettings) -> Vec<ConfigProblem> {

@@ -9,6 +9,7 @@ mod config;
 mod error;
 mod factory;
 mod provider;
+mod wire;
 
 use g360_mail_core::ProviderRegistry;
 

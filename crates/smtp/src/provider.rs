@@ -11,12 +11,12 @@ use g360_mail_core::{
 };
 use g360_mail_mime::{RenderOptions, render};
 use lettre::Address;
-use lettre::transport::smtp::client::AsyncSmtpConnection;
+use tokio::time::Instant;
 
 use crate::SMTP_PROVIDER_TYPE;
-use crate::client::{Connector, Pool, Progress, reply_line};
+use crate::client::{Connector, Pool, Progress, Session, reply_line};
 use crate::config::{Security, SmtpAuth};
-use crate::error::SmtpError;
+use crate::error::{SmtpError, Stage};
 
 /// Sends mail through an SMTP server as one account.
 ///
@@ -65,36 +65,61 @@ impl SmtpProvider {
         self.connector.server()
     }
 
-    /// Opens a connection (not from the pool), for `verify`.
-    async fn open(&self, progress: &mut Progress) -> Result<AsyncSmtpConnection, SmtpError> {
-        self.connector.open(progress).await
-    }
-
-    /// Submits `content` to every recipient, reusing or opening connections
-    /// and trying again only while nothing of the message was transmitted.
+    /// Submits `content` to every recipient before `deadline`, reusing or
+    /// opening connections and trying again only while nothing of the
+    /// message was transmitted.
     async fn submit(
         &self,
         from: &Address,
         recipients: &[Address],
         content: &[u8],
+        deadline: Instant,
     ) -> Result<String> {
         let server = self.connector.server();
-        let _permit = self.pool.permits.acquire().await.map_err(|_| {
-            Error::new(g360_mail_core::ErrorKind::Unexpected, "the connection pool is closed")
-                .with_provider(SMTP_PROVIDER_TYPE)
-        })?;
+        let _permit = match tokio::time::timeout_at(deadline, self.pool.permits.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => {
+                return Err(Error::new(
+                    g360_mail_core::ErrorKind::Unexpected,
+                    "the connection pool is closed",
+                )
+                .with_provider(SMTP_PROVIDER_TYPE));
+            }
+            Err(_) => {
+                return Err(SmtpError::Timeout { stage: Stage::Queue, overall: true }
+                    .into_error(&server)
+                    .with_context("attempts", 0));
+            }
+        };
         let mut attempt = 0;
         let mut delay = self.retry_delay;
+        // Sleeps before the next attempt, unless that would pass the deadline.
+        let pause = |delay: Duration| {
+            let wake = Instant::now().checked_add(delay).filter(|at| *at < deadline);
+            async move {
+                match wake {
+                    Some(at) => {
+                        tokio::time::sleep_until(at).await;
+                        true
+                    }
+                    None => false,
+                }
+            }
+        };
         loop {
-            let (mut conn, reused) = match self.pool.take() {
-                Some(conn) => (conn, true),
+            let (mut session, reused) = match self.pool.take() {
+                Some(session) => (session, true),
                 None => {
                     attempt += 1;
-                    match self.connector.open(&mut Progress::default()).await {
-                        Ok(conn) => (conn, false),
+                    match self.connector.open(&mut Progress::default(), deadline).await {
+                        Ok(session) => (session, false),
                         Err(e) if e.is_retryable() && attempt < self.max_attempts => {
                             tracing::debug!(%server, attempt, error = %e, "smtp connect failed; trying again");
-                            tokio::time::sleep(delay).await;
+                            if !pause(delay).await {
+                                return Err(e
+                                    .into_error(&server)
+                                    .with_context("attempts", attempt));
+                            }
                             delay = delay.saturating_mul(2);
                             continue;
                         }
@@ -104,9 +129,9 @@ impl SmtpProvider {
                     }
                 }
             };
-            match self.connector.transact(&mut conn, from, recipients, content).await {
+            match self.connector.transact(&mut session, from, recipients, content, deadline).await {
                 Ok(reply) => {
-                    self.pool.put(conn);
+                    self.pool.put(session);
                     return Ok(reply_line(&reply));
                 }
                 // A pooled connection the server closed while it sat idle: not
@@ -118,12 +143,14 @@ impl SmtpProvider {
                 }
                 Err(e) if e.is_retryable() && attempt < self.max_attempts => {
                     tracing::debug!(%server, attempt, error = %e, "smtp send failed before the content; trying again");
-                    tokio::time::sleep(delay).await;
+                    if !pause(delay).await {
+                        return Err(e.into_error(&server).with_context("attempts", attempt));
+                    }
                     delay = delay.saturating_mul(2);
                 }
                 Err(e) => {
                     if e.server_still_talking() {
-                        Connector::close(&mut conn).await;
+                        Connector::close(&mut session, deadline).await;
                     }
                     return Err(e.into_error(&server).with_context("attempts", attempt.max(1)));
                 }
@@ -169,8 +196,9 @@ impl MailProvider for SmtpProvider {
             bytes = content.len(),
             "smtp send"
         );
+        let deadline = self.connector.deadline();
         let reply = self
-            .submit(&from, &recipients, &content)
+            .submit(&from, &recipients, &content, deadline)
             .await
             .map_err(|e| e.with_context("message_id", &internet_message_id))?;
         let mut receipt = SendReceipt::new(SMTP_PROVIDER_TYPE, message.uid(), internet_message_id);
@@ -190,30 +218,36 @@ impl MailProvider for SmtpProvider {
         let server = self.connector.server();
         let mut report = VerifyReport::new(SMTP_PROVIDER_TYPE);
         let mut progress = Progress::default();
-        let (mut conn, failure) = match self.open(&mut progress).await {
-            Ok(conn) => (Some(conn), None),
+        let deadline = self.connector.deadline();
+        let (mut session, failure) = match self.connector.open(&mut progress, deadline).await {
+            Ok(session) => (Some(session), None),
             Err(e) => (None, Some((e.stage().check_name(), e.into_error(&server)))),
         };
         push_checks(&mut report, self, &progress, failure.as_ref().map(|(name, e)| (*name, e)));
         if let Some(to) = &options.send_test_to {
-            match conn.as_mut() {
+            match session.as_mut() {
                 None => {
                     report.push(Check::skipped("test-mail"));
                 }
-                Some(conn) => {
-                    report.push(self.test_mail(conn, to).await);
+                Some(session) => {
+                    report.push(self.test_mail(session, to, deadline).await);
                 }
             }
         }
-        if let Some(mut conn) = conn {
-            Connector::close(&mut conn).await;
+        if let Some(mut session) = session {
+            Connector::close(&mut session, deadline).await;
         }
         Ok(report)
     }
 }
 
 impl SmtpProvider {
-    async fn test_mail(&self, conn: &mut AsyncSmtpConnection, to: &EmailAddress) -> Check {
+    async fn test_mail(
+        &self,
+        session: &mut Session,
+        to: &EmailAddress,
+        deadline: Instant,
+    ) -> Check {
         let server = self.connector.server();
         let prepared = (|| -> Result<_> {
             let message = OutgoingMessage::builder()
@@ -233,7 +267,7 @@ impl SmtpProvider {
             Ok(p) => p,
             Err(e) => return Check::fail("test-mail", &e),
         };
-        match self.connector.transact(conn, &from, &[rcpt], &content).await {
+        match self.connector.transact(session, &from, &[rcpt], &content, deadline).await {
             Ok(reply) => Check::pass(
                 "test-mail",
                 format!(

@@ -7,7 +7,10 @@
 //   secure: false,                          implicit TLS
 //   tls: { key: "<pem path>", cert: "<pem path>" } | null   (null: no STARTTLS)
 //   auth: { methods: ["PLAIN", "LOGIN"], users: { name: password }, tokens: { name: token },
+//           oauth: { audience: "https://outlook.office365.com", role: "SMTP.SendAsApp" },
 //           allow_insecure: false } | null   (allow_insecure: AUTH without TLS; null: no AUTH)
+//     oauth: XOAUTH2 takes any JWT whose payload has this aud and this role in roles, as
+//     Exchange Online does with app-only tokens; others get 535 5.7.3 like Exchange Online
 //   faults: {
 //     mail_from: ["drop", "ok", ...],       per MAIL FROM, in order; then ok
 //     rcpt_reject: ["addr", ...],           answered 550 5.1.1
@@ -109,16 +112,37 @@ if (config.auth) {
     const auth = config.auth;
     options.authMethods = auth.methods || ['PLAIN', 'LOGIN'];
     options.allowInsecureAuth = !!auth.allow_insecure;
+    // The payload of a JWT, or null.
+    const claims = (token) => {
+        const parts = String(token || '').split('.');
+        if (parts.length !== 3) {
+            return null;
+        }
+        try {
+            return JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+        } catch (e) {
+            return null;
+        }
+    };
     options.onAuth = (a, session, callback) => {
         let ok;
-        if (a.method === 'XOAUTH2') {
+        let extra = {};
+        if (a.method === 'XOAUTH2' && auth.oauth) {
+            const c = claims(a.accessToken) || {};
+            const roles = Array.isArray(c.roles) ? c.roles : [];
+            ok = c.aud === auth.oauth.audience && roles.includes(auth.oauth.role);
+            extra = { aud: c.aud === undefined ? null : c.aud, roles };
+        } else if (a.method === 'XOAUTH2') {
             ok = (auth.tokens || {})[a.username] === a.accessToken;
         } else {
             ok = (auth.users || {})[a.username] === a.password;
         }
-        emit({ event: 'auth', session: session.id, method: a.method, username: a.username, ok });
+        emit(Object.assign({ event: 'auth', session: session.id, method: a.method, username: a.username, ok }, extra));
         if (ok) {
             return callback(null, { user: a.username });
+        }
+        if (a.method === 'XOAUTH2' && auth.oauth) {
+            return callback(replyError(535, '5.7.3 Authentication unsuccessful [G360TEST.PROD.OUTLOOK.COM]'));
         }
         if (a.method === 'XOAUTH2') {
             return callback(null, { data: { status: '401', schemes: 'bearer', scope: 'https://outlook.office.com/SMTP.Send' } });

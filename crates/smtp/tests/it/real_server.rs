@@ -364,8 +364,11 @@ async fn plain_loopback_relay_without_login() {
 
 #[tokio::test]
 async fn password_auth_on_a_server_without_auth_is_a_config_error() {
-    let server = SmtpTestServer::start(json!({ "tls": null, "auth": null })).await;
-    let provider = builder(server.port(), Security::None).build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let certs = Certs::generate(dir.path());
+    let server = SmtpTestServer::start(json!({ "tls": certs.server_tls(), "auth": null })).await;
+    let provider =
+        builder(server.port(), Security::Starttls).with_tls_ca_file(&certs.ca).build().unwrap();
     let err = provider.send(&simple_message()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err:?}");
     assert_eq!(err.code(), Some("smtp.auth-unavailable"));

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::handlers::{Ctx, json_response, parse_pairs};
-use super::model::{GRAPH_APP_ID, GRAPH_RESOURCE};
+use super::model::{EXCHANGE_APP_ID, EXCHANGE_RESOURCE, GRAPH_APP_ID, GRAPH_RESOURCE};
 use super::state::{IssuedToken, random_token};
 
 /// The tenant path segments that are not a tenant.
@@ -181,6 +181,12 @@ fn graph_scope(base: &str, resource: &str) -> bool {
     r.eq_ignore_ascii_case(GRAPH_RESOURCE) || r.eq_ignore_ascii_case(GRAPH_APP_ID) || r == base
 }
 
+/// Whether the resource of a `.default` scope is Exchange Online.
+fn exchange_scope(resource: &str) -> bool {
+    let r = resource.trim_end_matches('/');
+    r.eq_ignore_ascii_case(EXCHANGE_RESOURCE) || r.eq_ignore_ascii_case(EXCHANGE_APP_ID)
+}
+
 /// `POST {authority}/{tenant}/oauth2/v2.0/token`, client credentials grant.
 pub(crate) fn token(shared: &Shared, ctx: &Ctx, tenant: &str) -> Response {
     let base = shared.base_url.as_str();
@@ -294,6 +300,9 @@ pub(crate) fn token(shared: &Shared, ctx: &Ctx, tenant: &str) -> Response {
         );
     }
     let resource = scopes[0].trim_end_matches("/.default");
+    if exchange_scope(resource) {
+        return issue_for(shared, &tenant.id, &app, now, EXCHANGE_RESOURCE, &app.exchange_roles);
+    }
     if !graph_scope(base, resource) {
         if resource.starts_with("https://") || resource.starts_with("http://") {
             return bad(
@@ -316,7 +325,7 @@ pub(crate) fn token(shared: &Shared, ctx: &Ctx, tenant: &str) -> Response {
         );
     }
 
-    issue(shared, &tenant.id, &app, now)
+    issue_for(shared, &tenant.id, &app, now, GRAPH_RESOURCE, &app.roles)
 }
 
 /// Checks a client secret; `Err` is the answer to give.
@@ -359,7 +368,16 @@ fn check_secret(
     Ok(())
 }
 
-fn issue(shared: &Shared, tenant_id: &str, app: &super::App, now: Timestamp) -> Response {
+/// A token for `audience` carrying `roles`: Graph's roles for Graph,
+/// Exchange Online's for Exchange.
+fn issue_for(
+    shared: &Shared,
+    tenant_id: &str,
+    app: &super::App,
+    now: Timestamp,
+    audience: &str,
+    roles: &[String],
+) -> Response {
     let mut st = shared.lock();
     let options = st.options.clone();
     let lifetime = SignedDuration::try_from(options.token_lifetime).unwrap_or(SignedDuration::ZERO);
@@ -367,7 +385,7 @@ fn issue(shared: &Shared, tenant_id: &str, app: &super::App, now: Timestamp) -> 
     let uti = random_token(16);
     let iat = now.as_second();
     let mut payload = json!({
-        "aud": GRAPH_RESOURCE,
+        "aud": audience,
         "iss": format!("https://sts.windows.net/{tenant_id}/"),
         "iat": iat,
         "nbf": iat,
@@ -387,8 +405,8 @@ fn issue(shared: &Shared, tenant_id: &str, app: &super::App, now: Timestamp) -> 
         "ver": "1.0",
         "xms_tcdt": 1_600_000_000,
     });
-    if !app.roles.is_empty() {
-        payload["roles"] = json!(app.roles);
+    if !roles.is_empty() {
+        payload["roles"] = json!(roles);
     }
     let header = json!({
         "typ": "JWT",
@@ -408,7 +426,7 @@ fn issue(shared: &Shared, tenant_id: &str, app: &super::App, now: Timestamp) -> 
         IssuedToken {
             tenant_id: tenant_id.to_string(),
             client_id: app.client_id.clone(),
-            roles: app.roles.clone(),
+            roles: roles.to_vec(),
             expires_at: exp,
             revoked: false,
         },

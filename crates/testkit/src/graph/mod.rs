@@ -138,9 +138,10 @@ use std::time::Duration;
 pub use assertion::{ALLOWED_SKEW_SECS, AppCertificate};
 pub use fault::{Endpoint, Fault, FaultMatch, ScriptedFault};
 pub use model::{
-    AccessPolicy, App, BodyType, ClientSecret, EmailAddress, FileAttachment, GRAPH_APP_ID,
-    GRAPH_RESOURCE, MAIL_READ, MAIL_READ_WRITE, MAIL_SEND, MailMessage, Mailbox, MailboxState,
-    MessageBody, RbacGrant, RbacScope, Tenant,
+    AccessPolicy, App, BodyType, ClientSecret, EXCHANGE_APP_ID, EXCHANGE_RESOURCE, EmailAddress,
+    FileAttachment, GRAPH_APP_ID, GRAPH_RESOURCE, MAIL_READ, MAIL_READ_WRITE, MAIL_SEND,
+    MailMessage, Mailbox, MailboxState, MessageBody, RbacGrant, RbacScope, SMTP_SEND_AS_APP,
+    Tenant,
 };
 pub use record::{Delivery, RECORDED_HEADERS, RequestRecord, SendVia};
 

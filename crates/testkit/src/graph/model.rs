@@ -11,6 +11,18 @@ pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 /// The application id of Microsoft Graph, also accepted as `scope` resource.
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
+/// The resource of Exchange Online (Office 365 Exchange Online), whose
+/// `.default` scope gives app-only tokens for SMTP, IMAP and POP.
+pub const EXCHANGE_RESOURCE: &str = "https://outlook.office365.com";
+
+/// The application id of Office 365 Exchange Online, also accepted as
+/// `scope` resource.
+pub const EXCHANGE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
+
+/// Exchange Online application role that allows SMTP `AUTH XOAUTH2` as any
+/// mailbox the app's service principal was given.
+pub const SMTP_SEND_AS_APP: &str = "SMTP.SendAsApp";
+
 /// Application role that allows `sendMail` and sending drafts.
 pub const MAIL_SEND: &str = "Mail.Send";
 /// Application role that allows reading messages and attachments.
@@ -177,6 +189,10 @@ pub struct App {
     /// Application roles granted **with admin consent**; they go into the
     /// token's `roles`. Empty = no consent: the token has no `roles` claim.
     pub roles: Vec<String>,
+    /// Application roles of Office 365 Exchange Online granted with admin
+    /// consent (e.g. [`SMTP_SEND_AS_APP`]); they go into the `roles` of
+    /// tokens for [`EXCHANGE_RESOURCE`].
+    pub exchange_roles: Vec<String>,
     /// Exchange RBAC-for-Applications grants (not in the token).
     pub rbac: Vec<RbacGrant>,
     /// Application Access Policy, if any.
@@ -195,6 +211,7 @@ impl App {
             secrets: Vec::new(),
             certificates: Vec::new(),
             roles: Vec::new(),
+            exchange_roles: Vec::new(),
             rbac: Vec::new(),
             access_policy: None,
             enabled: true,
@@ -225,6 +242,17 @@ impl App {
         S: Into<String>,
     {
         self.roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+
+    /// Grants Exchange Online application roles with admin consent (e.g.
+    /// [`SMTP_SEND_AS_APP`]).
+    pub fn with_exchange_roles<I, S>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.exchange_roles.extend(roles.into_iter().map(Into::into));
         self
     }
 

@@ -152,6 +152,44 @@ async fn token_success_has_documented_shape_and_app_claims() {
 }
 
 #[tokio::test]
+async fn exchange_tokens_carry_the_exchange_roles_only() {
+    let fx = Fx::new().await;
+    let exchange = |scope: &'static str| {
+        let fx = &fx;
+        async move {
+            let resp = fx
+                .token_with(&[
+                    ("client_id", &fx.setup.client_id),
+                    ("client_secret", &fx.setup.secret),
+                    ("scope", scope),
+                    ("grant_type", "client_credentials"),
+                ])
+                .await;
+            assert_eq!(resp.status(), 200, "{scope}");
+            let body: Value = resp.json().await.unwrap();
+            claims(body["access_token"].as_str().unwrap())
+        }
+    };
+    // Without consent to any Exchange Online permission: no roles at all,
+    // Graph's are not Exchange's.
+    let c = exchange("https://outlook.office365.com/.default").await;
+    assert_eq!(c["aud"], EXCHANGE_RESOURCE);
+    assert!(c.get("roles").is_none(), "{c}");
+    fx.emu.update_app(&fx.setup.client_id, |app| {
+        app.exchange_roles.push(SMTP_SEND_AS_APP.to_owned());
+    });
+    for scope in
+        ["https://outlook.office365.com/.default", "00000002-0000-0ff1-ce00-000000000000/.default"]
+    {
+        let c = exchange(scope).await;
+        assert_eq!(c["aud"], EXCHANGE_RESOURCE, "{scope}");
+        assert_eq!(c["roles"], json!([SMTP_SEND_AS_APP]), "{scope}");
+    }
+    let graph = claims(&fx.token().await);
+    assert_eq!(graph["roles"], json!(["Mail.Send", "Mail.Read"]));
+}
+
+#[tokio::test]
 async fn token_by_domain_basic_auth_and_lifetime_options() {
     let fx = Fx::new().await;
     fx.emu.configure(|o| {

@@ -7,7 +7,7 @@
 //! | --- | --- |
 //! | [`SmtpTestServer`] | `smtp-server` on a free loopback port, configured by JSON, reporting JSON events |
 //! | [`Certs`] | a throw-away CA and a `localhost` / `127.0.0.1` server certificate |
-//! | [`FakeSmtpServer`] | a scripted server in Rust: any reply, hung connections, closed sockets |
+//! | [`FakeSmtpServer`] | a scripted server in Rust: any reply, hung, slow, trickling or closed connections, STARTTLS with replies injected before TLS (a man in the middle) |
 //! | [`raw_message`] | the raw RFC 5322 bytes of a `message` event |
 //!
 //! # Quick start

@@ -110,7 +110,7 @@ fn install_smtp_server() -> PathBuf {
 /// | --- | --- |
 /// | `secure` | `true`: implicit TLS (needs `tls`) |
 /// | `tls` | `{ "key": path, "cert": path }` ([`Certs::server_tls`](crate::smtp::Certs::server_tls)); `null`: no STARTTLS |
-/// | `auth` | `{ "methods": ["PLAIN", "LOGIN", "XOAUTH2"], "users": { login: password }, "tokens": { login: token }, "allow_insecure": false }`; `null`: no AUTH |
+/// | `auth` | `{ "methods": ["PLAIN", "LOGIN", "XOAUTH2"], "users": { login: password }, "tokens": { login: token }, "oauth": { "audience": aud, "role": role }, "allow_insecure": false }`; `null`: no AUTH. With `oauth`, XOAUTH2 takes any JWT whose payload has that `aud` and that role in `roles` (as Exchange Online takes app-only tokens) and answers others `535 5.7.3` |
 /// | `faults.mail_from` | per `MAIL FROM`, in order: `"drop"` (close the connection) or `"ok"` |
 /// | `faults.rcpt_reject` | addresses answered `550 5.1.1` |
 /// | `faults.data` | per message, in order: `"451"`, `"554"` (any 4xx/5xx), `"drop"`, `"hang"` or `"ok"` |
@@ -121,7 +121,7 @@ fn install_smtp_server() -> PathBuf {
 /// | `event` | Other keys |
 /// | --- | --- |
 /// | `connect` | `session` |
-/// | `auth` | `session`, `method`, `username`, `ok` |
+/// | `auth` | `session`, `method`, `username`, `ok`; with `auth.oauth` also the token's `aud` and `roles` |
 /// | `message` | `session`, `secure`, `user`, `mail_from`, `rcpt_to`, `raw` (base64, see [`raw_message`]), `action` |
 /// | `fault` | `session`, `at`, `action` |
 ///
