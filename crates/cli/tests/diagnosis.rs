@@ -432,6 +432,7 @@ async fn o365_secret_expired_by_its_date() {
     })
     .await;
     diagnose(&s, want("o365.secret-expired")).await;
+    config_check_lists(&s, "integrations[0].secret_expires", "o365.secret-expired").await;
 }
 
 /// `openssl ARGS` in `dir`.
@@ -572,6 +573,7 @@ async fn a_certificate_passes_verify_in_both_languages_and_names_its_thumbprint(
 async fn o365_certificate_unreadable() {
     let s = office365_certificate(|_, _, _| ("missing.crt", "app.key")).await;
     diagnose(&s, want("o365.certificate-unreadable")).await;
+    config_check_lists(&s, "integrations[0].certificate_file", "o365.certificate-unreadable").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -582,6 +584,7 @@ async fn o365_certificate_key_mismatch() {
     })
     .await;
     diagnose(&s, want("o365.certificate-key-mismatch")).await;
+    config_check_lists(&s, "integrations[0].private_key_file", "o365.certificate-key-mismatch").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -593,6 +596,7 @@ async fn o365_certificate_expired() {
     })
     .await;
     diagnose(&s, want("o365.certificate-expired")).await;
+    config_check_lists(&s, "integrations[0].certificate_file", "o365.certificate-expired").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -286,9 +286,11 @@ impl O365Settings {
         self.certificate_file.is_some() || self.private_key_file.is_some()
     }
 
-    /// The date of `secret_expires`, when it is set and well formed.
-    pub(crate) fn secret_expiry(&self) -> Option<jiff::civil::Date> {
-        self.secret_expires.as_deref().and_then(|d| d.trim().parse().ok())
+    /// When the secret expires: the start (UTC) of the day `secret_expires`
+    /// names, when it is set and well formed.
+    pub(crate) fn secret_expiry(&self) -> Option<jiff::Timestamp> {
+        let day: jiff::civil::Date = self.secret_expires.as_deref()?.trim().parse().ok()?;
+        jiff::tz::TimeZone::UTC.to_timestamp(day.to_datetime(jiff::civil::Time::midnight())).ok()
     }
 
     /// Problems of the credential keys: a certificate without its key (or the

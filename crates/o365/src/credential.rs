@@ -58,6 +58,14 @@ impl Credential {
             Credential::Certificate(c) => format!("x5t#S256:{}", c.thumbprint()),
         }
     }
+
+    /// The certificate, when the credential is one.
+    pub(crate) fn certificate(&self) -> Option<&CertificateCredential> {
+        match self {
+            Credential::Certificate(c) => Some(c),
+            Credential::Secret { .. } => None,
+        }
+    }
 }
 
 /// Which credential obtained a token, for `verify`.

@@ -71,7 +71,9 @@ impl ProviderFactory for O365Factory {
     }
 
     fn validate(&self, settings: &O365Settings) -> Vec<ConfigProblem> {
-        settings.problems()
+        let mut out = settings.problems();
+        out.extend(expired_credentials(settings, jiff::Timestamp::now()));
+        out
     }
 
     fn build(
@@ -129,4 +131,41 @@ impl ProviderFactory for O365Factory {
             .map_err(context)?;
         Ok(Arc::new(ExchangeTokenSource { cache, client_id: settings.client_id.trim().to_owned() }))
     }
+}
+
+/// The integration's credential files that cannot be used and the dates
+/// that have passed, as setup problems for `config check` (the accounts'
+/// `verify` diagnoses the same). Warnings before an expiry are `verify`'s.
+fn expired_credentials(settings: &O365Settings, now: jiff::Timestamp) -> Vec<ConfigProblem> {
+    let problem = |e: Error| {
+        let key = e.context_value("key").unwrap_or("certificate_file").to_owned();
+        let mut p = ConfigProblem::new(key, e.message()).as_setup();
+        if let Some(c) = e.code() {
+            p = p.with_code(c);
+        }
+        if let Some(r) = e.remedy() {
+            p = p.with_remedy(r);
+        }
+        p
+    };
+    let mut out = Vec::new();
+    if let Some(when) = settings.secret_expiry()
+        && when <= now
+    {
+        out.push(problem(error::expired("secret_expires", when, false)));
+    }
+    if settings.certificate_file.is_some() && settings.private_key_file.is_some() {
+        match crate::builder::credential(settings, None, None, None) {
+            Err(e) => out.push(problem(e)),
+            Ok(Some(c)) => {
+                if let Some(cert) = c.certificate()
+                    && let Err(p) = cert.check_validity(now)
+                {
+                    out.push(problem(error::certificate(&p)));
+                }
+            }
+            Ok(None) => {}
+        }
+    }
+    out
 }

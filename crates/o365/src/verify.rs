@@ -121,11 +121,6 @@ impl O365Provider {
                     .settings
                     .secret_expiry()
                     .filter(|_| next.is_none())
-                    .and_then(|d| {
-                        jiff::tz::TimeZone::UTC
-                            .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
-                            .ok()
-                    })
                     .map(|t| ("secret_expires", t, false));
                 (format!("secret{rotating}"), expiry)
             }
