@@ -584,7 +584,8 @@ async fn o365_certificate_key_mismatch() {
     })
     .await;
     diagnose(&s, want("o365.certificate-key-mismatch")).await;
-    config_check_lists(&s, "integrations[0].private_key_file", "o365.certificate-key-mismatch").await;
+    config_check_lists(&s, "integrations[0].private_key_file", "o365.certificate-key-mismatch")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -710,6 +711,24 @@ async fn a_secret_about_to_expire_warns_in_both_languages() {
     })
     .await;
     warned(&s, "configuration", "o365.secret-expiring").await;
+    // `send` keeps working and says it in --json.
+    let args = [
+        "--json",
+        "send",
+        "--user",
+        USER,
+        "--to",
+        "mlopez@contoso.com",
+        "--subject",
+        "s",
+        "--body",
+        "b",
+    ];
+    let r = run(s.dir.path(), &args).await;
+    s.assert_no_secret(&r);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["receipt"]["warnings"][0]["code"], "o365.secret-expiring", "{v}");
 }
 
 // ----- Office 365: permissions --------------------------------------------

@@ -116,6 +116,8 @@ pub(crate) struct TokenCache {
     timeout: Duration,
     state: RwLock<Option<Arc<AccessToken>>>,
     refresh: Mutex<()>,
+    /// When an expiry warning was last logged for this credential.
+    expiry_logged: std::sync::Mutex<Option<jiff::Timestamp>>,
 }
 
 impl fmt::Debug for TokenCache {
@@ -148,6 +150,7 @@ impl TokenCache {
             timeout,
             state: RwLock::new(None),
             refresh: Mutex::new(()),
+            expiry_logged: std::sync::Mutex::new(None),
         }
     }
 
@@ -213,6 +216,17 @@ impl TokenCache {
     /// The credential in use.
     pub(crate) fn credential(&self) -> &Credential {
         &self.credential
+    }
+
+    /// Whether an expiry warning of this credential is due in the log: at
+    /// most once a day for all the accounts that share it.
+    pub(crate) fn expiry_log_due(&self, now: jiff::Timestamp) -> bool {
+        let mut last = self.expiry_logged.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = last.is_none_or(|t| now.as_second() - t.as_second() >= 24 * 60 * 60);
+        if due {
+            *last = Some(now);
+        }
+        due
     }
 
     /// A token for the credential: a signed assertion for a certificate; the

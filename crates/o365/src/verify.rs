@@ -99,55 +99,19 @@ impl O365Provider {
             return Check::fail("configuration", &error::identity_problems(&problems));
         }
         let credential = self.client.tokens().credential();
-        let (what, expiry) = match credential {
-            Credential::Certificate(c) => {
-                if let Err(p) = c.check_validity(Timestamp::now()) {
-                    return Check::fail("configuration", &error::certificate(&p));
-                }
-                (
-                    format!(
-                        "the certificate (x5t#S256 {}, valid until {})",
-                        c.thumbprint(),
-                        c.not_after().strftime("%Y-%m-%d")
-                    ),
-                    Some(("certificate_file", c.not_after(), true)),
-                )
-            }
-            Credential::Secret { next, .. } => {
-                let rotating = if next.is_some() { " and secret_next" } else { "" };
-                // During a rotation secret_expires is the date of the secret
-                // being replaced: the token check says which one works.
-                let expiry = self
-                    .settings
-                    .secret_expiry()
-                    .filter(|_| next.is_none())
-                    .map(|t| ("secret_expires", t, false));
-                (format!("secret{rotating}"), expiry)
-            }
+        let what = match credential {
+            Credential::Certificate(c) => format!(
+                "the certificate (x5t#S256 {}, valid until {})",
+                c.thumbprint(),
+                c.not_after().strftime("%Y-%m-%d")
+            ),
+            Credential::Secret { next: Some(_), .. } => "secret and secret_next".to_owned(),
+            Credential::Secret { next: None, .. } => "secret".to_owned(),
         };
-        if let Some((key, when, certificate)) = expiry {
-            let now = Timestamp::now();
-            if when <= now {
-                return Check::fail("configuration", &error::expired(key, when, certificate));
-            }
-            let days = self.settings.expiry_warning_days;
-            let left = (when.as_second() - now.as_second()) / 86_400;
-            if left < i64::from(days) {
-                let (code, thing) = if certificate {
-                    ("o365.certificate-expiring", "the certificate")
-                } else {
-                    ("o365.secret-expiring", "the client secret")
-                };
-                return Check::warn(
-                    "configuration",
-                    code,
-                    format!(
-                        "{thing} expires on {} ({key}), in {left} days",
-                        when.strftime("%Y-%m-%d")
-                    ),
-                    error::expiring_remedy(certificate),
-                );
-            }
+        match self.expiry("configuration", Timestamp::now()) {
+            Expiry::Passed(e) => return Check::fail("configuration", &e),
+            Expiry::Soon(w) => return w,
+            Expiry::Far => {}
         }
         Check::pass(
             "configuration",
@@ -156,6 +120,44 @@ impl O365Provider {
                 self.settings.cloud
             ),
         )
+    }
+
+    /// Where the credential stands against its expiry at `now`: the
+    /// certificate's notAfter, or `secret_expires` (not during a rotation:
+    /// then it is the date of the secret being replaced, and the token check
+    /// says which one works). A warning is a check named `name`.
+    pub(crate) fn expiry(&self, name: &str, now: Timestamp) -> Expiry {
+        let (key, when, certificate) = match self.client.tokens().credential() {
+            Credential::Certificate(c) => {
+                if let Err(p) = c.check_validity(now) {
+                    return Expiry::Passed(error::certificate(&p));
+                }
+                ("certificate_file", c.not_after(), true)
+            }
+            Credential::Secret { next: Some(_), .. } => return Expiry::Far,
+            Credential::Secret { next: None, .. } => match self.settings.secret_expiry() {
+                Some(t) => ("secret_expires", t, false),
+                None => return Expiry::Far,
+            },
+        };
+        if when <= now {
+            return Expiry::Passed(error::expired(key, when, certificate));
+        }
+        let left = (when.as_second() - now.as_second()) / 86_400;
+        if left >= i64::from(self.settings.expiry_warning_days) {
+            return Expiry::Far;
+        }
+        let (code, thing) = if certificate {
+            ("o365.certificate-expiring", "the certificate")
+        } else {
+            ("o365.secret-expiring", "the client secret")
+        };
+        Expiry::Soon(Check::warn(
+            name,
+            code,
+            format!("{thing} expires on {} ({key}), in {left} days", when.strftime("%Y-%m-%d")),
+            error::expiring_remedy(certificate),
+        ))
     }
 
     async fn check_tenant(&self) -> Check {
@@ -328,6 +330,16 @@ impl O365Provider {
             "check that the mail arrived and that Sent Items keeps a copy; look for a non-delivery report in the mailbox's Inbox",
         )
     }
+}
+
+/// Where a credential stands against its expiry.
+pub(crate) enum Expiry {
+    /// Not within `expiry_warning_days`, or no date is known.
+    Far,
+    /// Within `expiry_warning_days`: the warning.
+    Soon(Check),
+    /// Expired: the error.
+    Passed(g360_mail_core::Error),
 }
 
 fn failed_of(report: &VerifyReport) -> bool {

@@ -540,3 +540,45 @@ async fn the_emulator_accepts_an_assertion_signed_by_openssl_and_refuses_forgeri
     let other_aud = openssl_assertion(dir.path(), "app.key", header("PS256"), c, true);
     assert_eq!(ask(other_aud).await, (401, Some(50027)));
 }
+
+#[tokio::test]
+async fn sends_near_an_expiry_carry_a_warning_logged_once_a_day() {
+    let env = env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (crt, key) = make_cert(dir.path(), "app", 10);
+    upload(&env, &crt);
+    let p = build(&env, cert_settings(&env, &crt, &key)).unwrap();
+    let other = env
+        .factory
+        .builder(cert_settings(&env, &crt, &key))
+        .with_mailbox(EmailAddress::new(AP).unwrap())
+        .build()
+        .unwrap();
+    for provider in [&p, &other, &p] {
+        let receipt = provider.send(&simple("pronto caduca")).await.unwrap();
+        assert_eq!(receipt.warnings.len(), 1, "{receipt:?}");
+        let w = &receipt.warnings[0];
+        assert_eq!(w.code.as_deref(), Some("o365.certificate-expiring"));
+        assert!(w.detail.contains("certificate_file"), "{w:?}");
+        let json = serde_json::to_value(&receipt).unwrap();
+        assert_eq!(json["warnings"][0]["code"], "o365.certificate-expiring");
+    }
+    let log = String::from_utf8_lossy(&capture_logs().lock().unwrap()).into_owned();
+    let logged = log
+        .lines()
+        .filter(|l| l.contains("credential expires soon") && l.contains(&env.setup.client_id))
+        .count();
+    assert_eq!(logged, 1, "one log line for the three sends of two accounts");
+
+    // A secret far from its date: no warning, and none in the JSON.
+    let mut s = settings(&env);
+    s.secret_expires = Some("2099-01-01".into());
+    let receipt = env.provider_with(s, ERP, &env.setup.secret).send(&simple("x")).await.unwrap();
+    assert!(receipt.warnings.is_empty());
+    assert!(serde_json::to_value(&receipt).unwrap().get("warnings").is_none());
+    // A secret whose date passed while Entra still takes it: sent, with the warning.
+    let mut s = settings(&env);
+    s.secret_expires = Some("2020-01-01".into());
+    let receipt = env.provider_with(s, ERP, &env.setup.secret).send(&simple("x")).await.unwrap();
+    assert_eq!(receipt.warnings[0].code.as_deref(), Some("o365.secret-expired"));
+}
