@@ -126,8 +126,9 @@ impl O365Builder {
 
     /// A certificate (PEM text) and its RSA private key (PEM text, PKCS#8 or
     /// PKCS#1, not encrypted) instead of a client secret, for example from
-    /// the ERP's own secret store. Takes precedence over the integration's
-    /// `certificate_file` and `private_key_file`.
+    /// the ERP's own secret store. Used when no client secret is given; takes
+    /// precedence over the integration's `certificate_file` and
+    /// `private_key_file`.
     pub fn with_certificate_pem(mut self, certificate: impl Into<String>, key: Secret) -> Self {
         self.certificate_pem = Some((certificate.into(), key));
         self
@@ -360,7 +361,7 @@ fn load_certificate(
     pem: Option<(String, Secret)>,
 ) -> Result<Option<CertificateCredential>> {
     let (cert, key) = match pem {
-        Some((cert, key)) => (cert.into_bytes(), Secret::new(key.expose())),
+        Some((cert, key)) => (cert.into_bytes(), key),
         None => {
             let (Some(cert_path), Some(key_path)) = (&s.certificate_file, &s.private_key_file)
             else {
