@@ -54,7 +54,12 @@ pub(crate) async fn run(cli: Cli) -> u8 {
         Command::Verify(args) => verify(&out, &bridge, args).await,
         Command::Config(ConfigCommand::Check) => config_check(&out, &bridge),
         Command::Config(ConfigCommand::Show) => {
-            out.line(bridge.config().to_redacted_toml().trim_end());
+            if out.json {
+                out.json_value(&json!({ "ok": true, "source": bridge.config().source().describe(),
+                    "config": bridge.config().to_redacted_json(), "exit_code": exit::OK }));
+            } else {
+                out.line(bridge.config().to_redacted_toml().trim_end());
+            }
             Ok(exit::OK)
         }
         Command::Outbox(command) => crate::outbox_cmd::run(&out, bridge.clone(), command).await,
@@ -275,7 +280,8 @@ async fn send(out: &Out, bridge: &std::sync::Arc<MailBridge>, args: SendArgs) ->
 fn print_receipt(out: &Out, user: &str, receipt: &SendReceipt) {
     if out.json {
         out.json_value(
-            &json!({ "ok": true, "message": out.t(Msg::SendOk), "user": user, "receipt": receipt }),
+            &json!({ "ok": true, "outcome": "sent", "message": out.t(Msg::SendOk), "user": user,
+                "receipt": receipt, "exit_code": exit::OK }),
         );
         return;
     }

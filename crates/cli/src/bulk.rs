@@ -297,15 +297,26 @@ pub(crate) async fn send(
     for (_, e) in &failed {
         *by_reason.entry(e.code().unwrap_or(e.kind().as_str()).to_owned()).or_default() += 1;
     }
-    let code = failed.first().map_or(exit::OK, |(_, e)| exit_code(e.kind()));
+    // One unknown outcome makes the whole run "do not resend": a caller that
+    // retries on 5 must not run the file again.
+    let code = if failed.iter().any(|(_, e)| e.kind() == g360_mail_core::ErrorKind::OutcomeUnknown)
+    {
+        exit::UNKNOWN
+    } else {
+        failed.first().map_or(exit::OK, |(_, e)| exit_code(e.kind()))
+    };
     if out.json {
         let rows: Vec<_> = results
             .iter()
             .map(|(line, r)| match r {
-                Ok(receipt) => json!({ "line": line, "ok": true, "receipt": receipt }),
+                Ok(receipt) => {
+                    json!({ "line": line, "ok": true, "outcome": "sent", "receipt": receipt })
+                }
                 Err(e) => {
                     let mut v = row_json(out, *line, e);
                     v["ok"] = json!(false);
+                    v["outcome"] = json!(crate::output::outcome(Err(e)));
+                    v["exit_code"] = json!(exit_code(e.kind()));
                     v
                 }
             })

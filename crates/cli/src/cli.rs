@@ -6,7 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// g360-mail: send, read and verify the mail accounts of G360 ERP.
 #[derive(Debug, Parser)]
-#[command(name = "g360-mail", version, about, long_about = None)]
+#[command(name = "g360-mail", version, about, long_about = None,
+    after_help = crate::output::EXIT_CODES_HELP)]
 pub(crate) struct Cli {
     /// Configuration file (default: $G360_MAIL_CONFIG, else ./g360-mail.toml, else the embedded default).
     #[arg(long, global = true, value_name = "PATH")]

@@ -2,7 +2,8 @@
 //!
 //! Exit codes (stable): 0 ok, 1 anything else, 2 usage or configuration
 //! error, 3 authentication or permission (setup) error, 4 message rejected,
-//! 5 temporarily unavailable (retry later).
+//! 5 temporarily unavailable (retry later), 6 outcome unknown (do not resend:
+//! look the mail up).
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command line prints")]
 

@@ -16,7 +16,24 @@ pub(crate) mod exit {
     pub(crate) const SETUP: u8 = 3;
     pub(crate) const REJECTED: u8 = 4;
     pub(crate) const TEMPORARY: u8 = 5;
+    /// The mail may or may not have gone out: never resend without looking
+    /// it up first (a job that retries on 5 must not retry on 6).
+    pub(crate) const UNKNOWN: u8 = 6;
 }
+
+/// The exit codes as `--help` shows them (the README has the same table).
+pub(crate) const EXIT_CODES_HELP: &str = "\
+Exit codes (stable):
+  0  success
+  1  anything else (not found, unsupported, unexpected)
+  2  usage or configuration error
+  3  authentication or permission (setup) error
+  4  message rejected
+  5  temporarily unavailable or throttled: retry later
+  6  outcome unknown: do not resend; look the mail up (Sent Items)
+
+With --json every result is one JSON object on stdout carrying \"exit_code\";
+a send whose outcome is unknown says \"outcome\": \"unknown\".";
 
 /// The exit code for an error kind.
 pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
@@ -24,10 +41,19 @@ pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::Config | ErrorKind::InvalidInput => exit::USAGE,
         ErrorKind::Auth | ErrorKind::Permission => exit::SETUP,
         ErrorKind::Rejected => exit::REJECTED,
-        ErrorKind::Throttled | ErrorKind::Unavailable | ErrorKind::OutcomeUnknown => {
-            exit::TEMPORARY
-        }
+        ErrorKind::Throttled | ErrorKind::Unavailable => exit::TEMPORARY,
+        ErrorKind::OutcomeUnknown => exit::UNKNOWN,
         _ => exit::OTHER,
+    }
+}
+
+/// What became of a mail, for `--json`: `"sent"`, `"unknown"` (it may have
+/// gone out: look it up before any resend) or `"failed"` (it did not go out).
+pub(crate) fn outcome(result: Result<(), &Error>) -> &'static str {
+    match result {
+        Ok(()) => "sent",
+        Err(e) if e.kind() == ErrorKind::OutcomeUnknown => "unknown",
+        Err(_) => "failed",
     }
 }
 
@@ -78,8 +104,26 @@ impl Out {
         let _ = writeln!(out, "{}", text.as_ref());
     }
 
+    /// Prints one JSON result. Every result carries a top-level `exit_code`:
+    /// when `value` has none, it is taken from its `error.exit_code`, else 0
+    /// for `"ok": true` and 1 otherwise.
     pub(crate) fn json_value(&self, value: &serde_json::Value) {
-        self.line(serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".into()));
+        let mut value = value.clone();
+        if let serde_json::Value::Object(map) = &mut value
+            && !map.contains_key("exit_code")
+        {
+            let code = map
+                .get("error")
+                .and_then(|e| e.get("exit_code"))
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(if map.get("ok") == Some(&json!(true)) {
+                    u64::from(exit::OK)
+                } else {
+                    u64::from(exit::OTHER)
+                });
+            map.insert("exit_code".into(), json!(code));
+        }
+        self.line(serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".into()));
     }
 
     /// Prints an error: as JSON on stdout with `--json`, else on stderr with
@@ -103,7 +147,9 @@ impl Out {
                     "provider": err.provider(),
                     "context": context,
                     "exit_code": exit_code(err.kind()),
-                }
+                    "outcome": outcome(Err(err)),
+                },
+                "exit_code": exit_code(err.kind()),
             }));
             return;
         }

@@ -177,6 +177,56 @@ fn json_errors_are_one_object_on_stdout() {
     assert_eq!(v["error"]["kind"], "invalid-input");
     assert_eq!(v["error"]["code"], "address.invalid");
     assert_eq!(v["error"]["exit_code"], 2);
+    assert_eq!(v["exit_code"], 2);
+    assert_eq!(v["error"]["outcome"], "failed");
+}
+
+/// Every `--json` result, success or failure, is one object with a top-level
+/// `exit_code` equal to the process's exit code.
+#[test]
+fn every_json_result_carries_its_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let send = ["--json", "send", "--to", "a@example.com", "--subject", "Hi", "--body", "x"];
+    let runs: Vec<Vec<&str>> = vec![
+        send.to_vec(),
+        vec!["--json", "inbox"],
+        vec!["--json", "providers"],
+        vec!["--json", "config", "check"],
+        vec!["--json", "config", "show"],
+        vec!["--json", "verify"],
+        vec!["--json", "show", "nope"],
+        vec!["--json", "send", "--to", "bad", "--subject", "x", "--body", "y"],
+        vec!["--json", "--config", "missing.toml", "providers"],
+        vec!["--json", "--config", "missing.toml", "inbox"],
+    ];
+    for args in runs {
+        let r = run(dir.path(), &args);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}{}", r.stdout, r.stderr));
+        assert_eq!(v["exit_code"], r.code, "{args:?}: {v}");
+        assert_eq!(v["ok"], r.code == 0, "{args:?}: {v}");
+    }
+    let r = run(dir.path(), &send);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["outcome"], "sent", "{v}");
+}
+
+/// `--help` lists the exit codes, 6 (outcome unknown) among them.
+#[test]
+fn help_lists_the_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(dir.path(), &["--help"]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout.contains("5  temporarily unavailable or throttled: retry later"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("6  outcome unknown: do not resend; look the mail up"),
+        "{}",
+        r.stdout
+    );
 }
 
 const BAD_CONFIG: &str = r#"
