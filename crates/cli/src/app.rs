@@ -257,7 +257,11 @@ async fn send(out: &Out, bridge: &std::sync::Arc<MailBridge>, args: SendArgs) ->
     let user = user(bridge, args.user.user.as_deref())?.to_owned();
     if let Some(csv) = &args.from_csv {
         // Every row is checked before the first mail goes out.
-        let rows = match crate::bulk::read(csv) {
+        let options = crate::bulk::CsvOptions {
+            attach_root: args.attach_root.clone(),
+            delimiter: args.delimiter,
+        };
+        let rows = match crate::bulk::read(csv, &options) {
             Ok(rows) => rows,
             Err(errors) => return Ok(crate::bulk::report_invalid(out, csv, &errors)),
         };

@@ -1108,6 +1108,68 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
                 "Set integration to the id of the one this account uses",
             ),
         ),
+        // ----- cli: `send --from-csv` files and header (issue 10.5) -----
+        "csv.path-refused" => (
+            (
+                "El fichero está fuera de la carpeta del CSV, o no es un fichero normal",
+                "Nombre los ficheros con rutas relativas a la carpeta del CSV (o a --attach-root), sin .. ni enlaces que salgan de ella; no se ha enviado nada",
+            ),
+            (
+                "The file lies outside the CSV's folder, or is not a regular file",
+                "Name files by paths relative to the CSV's folder (or to --attach-root), without .. or links that lead outside it; nothing was sent",
+            ),
+        ),
+        "csv.attach-root" => (
+            (
+                "No se puede usar la carpeta de los adjuntos",
+                "Indique en --attach-root una carpeta que exista y se pueda leer",
+            ),
+            (
+                "The folder of the attachments cannot be used",
+                "Give --attach-root a folder that exists and can be read",
+            ),
+        ),
+        "csv.unknown-column" => (
+            (
+                "La cabecera del CSV tiene columnas desconocidas",
+                "La primera línea nombra las columnas: to, cc, bcc, subject, body, html_file, attach",
+            ),
+            (
+                "The CSV header has unknown columns",
+                "The first line names the columns: to, cc, bcc, subject, body, html_file, attach",
+            ),
+        ),
+        "csv.wrong-delimiter" => (
+            (
+                "La cabecera del CSV parece usar otro separador",
+                "Indique el separador con --delimiter (por ejemplo --delimiter ';' para los CSV de Excel en español)",
+            ),
+            (
+                "The CSV header seems to use another separator",
+                "Give the separator with --delimiter (e.g. --delimiter ';' for CSV files of a Spanish Excel)",
+            ),
+        ),
+        "csv.no-header" => (
+            (
+                "La primera línea del CSV parece un dato, no una cabecera",
+                "Añada arriba una línea con los nombres de las columnas: to, cc, bcc, subject, body, html_file, attach",
+            ),
+            (
+                "The CSV's first line looks like data, not a header",
+                "Add a line above it naming the columns: to, cc, bcc, subject, body, html_file, attach",
+            ),
+        ),
+        "csv.spanish-columns" => (
+            (
+                "Las columnas del CSV tienen nombres en español",
+                "Cambie el nombre de las columnas como se indica en «rename» (la cabecera usa los nombres en inglés: to, cc, bcc, subject, body, html_file, attach)",
+            ),
+            (
+                "The CSV's columns have Spanish names",
+                "Rename the columns as shown under \"rename\" (the header uses the English names: to, cc, bcc, subject, body, html_file, attach)",
+            ),
+        ),
+        // ----- end of cli: CSV -----
         _ => return None,
     };
     Some(match lang {
