@@ -14,7 +14,7 @@ use crate::cli::{
     Cli, Command, ConfigCommand, ImportanceArg, InboxArgs, LangArg, SendArgs, ShowArgs, VerifyArgs,
 };
 use crate::i18n::Msg;
-use crate::output::{Color, Out, exit, exit_code};
+use crate::output::{Color, Out, exit, exit_code, safe_line, safe_text};
 
 /// Every provider type this binary knows.
 pub(crate) fn registry() -> ProviderRegistry {
@@ -326,17 +326,18 @@ async fn inbox(out: &Out, bridge: &MailBridge, args: InboxArgs) -> Result<u8, Er
     }
     for m in &page.messages {
         let date = m.received_at.or(m.sent_at).map(short_date).unwrap_or_default();
+        // Everything a sender or server wrote is neutralised: see `safe_line`.
         let from = m.from.as_ref().map(ToString::to_string).unwrap_or_default();
         let unread = if m.is_read { "  " } else { "● " };
         out.line(format!(
             "{unread}{date:16}  {:30}  {}",
-            truncate(&from, 30),
-            truncate(&m.subject, 60)
+            truncate(&safe_line(&from), 30),
+            truncate(&safe_line(&m.subject), 60)
         ));
-        out.line(out.paint(Color::Dim, &format!("    {}", m.id)));
+        out.line(out.paint(Color::Dim, &format!("    {}", safe_line(&m.id))));
     }
     if let Some(next) = &page.continuation {
-        out.line(format!("{} {next}", out.t(Msg::NextPage)));
+        out.line(format!("{} {}", out.t(Msg::NextPage), safe_line(next)));
     }
     Ok(exit::OK)
 }
@@ -388,11 +389,12 @@ async fn show(out: &Out, bridge: &MailBridge, args: ShowArgs) -> Result<u8, Erro
 }
 
 fn print_message(out: &Out, m: &ReceivedMessage) {
+    // Everything a sender wrote is neutralised: see `safe_line`.
     let list = |v: &[g360_mail_core::EmailAddress]| {
-        v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        safe_line(&v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")).into_owned()
     };
     if let Some(f) = &m.from {
-        out.line(format!("{}: {f}", out.t(Msg::From)));
+        out.line(format!("{}: {}", out.t(Msg::From), safe_line(&f.to_string())));
     }
     out.line(format!("{}: {}", out.t(Msg::To), list(&m.to)));
     if !m.cc.is_empty() {
@@ -401,21 +403,26 @@ fn print_message(out: &Out, m: &ReceivedMessage) {
     if let Some(d) = m.sent_at.or(m.received_at) {
         out.line(format!("{}: {d}", out.t(Msg::Date)));
     }
-    out.line(format!("{}: {}", out.t(Msg::Subject), m.subject));
+    out.line(format!("{}: {}", out.t(Msg::Subject), safe_line(&m.subject)));
     if let Some(id) = &m.internet_message_id {
-        out.line(format!("{}: {id}", out.t(Msg::MessageId)));
+        out.line(format!("{}: {}", out.t(Msg::MessageId), safe_line(id)));
     }
     out.line("");
     match (&m.text, &m.html) {
-        (Some(t), _) => out.line(t.trim_end()),
-        (None, Some(h)) => out.line(h.trim_end()),
+        (Some(t), _) => out.line(safe_text(t.trim_end())),
+        (None, Some(h)) => out.line(safe_text(h.trim_end())),
         (None, None) => {}
     }
     if !m.attachments.is_empty() {
         out.line("");
         out.line(format!("{}:", out.t(Msg::Attachments)));
         for a in &m.attachments {
-            out.line(format!("  {} ({}, {} bytes)", a.name, a.content_type, a.size));
+            out.line(format!(
+                "  {} ({}, {} bytes)",
+                safe_line(&a.name),
+                safe_line(&a.content_type),
+                a.size
+            ));
         }
     }
 }
@@ -490,11 +497,13 @@ fn print_report(out: &Out, user: &str, report: &VerifyReport, test_mail: bool) {
                 }
                 _ => (c.detail.clone(), c.remedy.clone()),
             };
+        // A server's words reach the detail: neutralised.
+        let detail = safe_line(&detail);
         out.line(format!("  {} {:width$}  {detail}", out.status_mark(c.status), c.name));
         if let Some(r) =
             remedy.filter(|_| matches!(c.status, CheckStatus::Fail | CheckStatus::Warn))
         {
-            out.line(format!("    {:width$}  {}: {r}", "", out.t(Msg::WhatToDo)));
+            out.line(format!("    {:width$}  {}: {}", "", out.t(Msg::WhatToDo), safe_line(&r)));
         }
     }
     if report.passed() {

@@ -57,6 +57,51 @@ pub(crate) fn outcome(result: Result<(), &Error>) -> &'static str {
     }
 }
 
+/// `text` safe to print on a terminal as one line: every control character
+/// (C0 with line breaks and tabs, DEL, C1) and every bidirectional override
+/// is shown as a visible symbol instead of acting on the terminal. Received
+/// mail is written by strangers: an escape sequence in a subject could clear
+/// the screen, fake a hyperlink (OSC 8) or write the clipboard (OSC 52).
+pub(crate) fn safe_line(text: &str) -> std::borrow::Cow<'_, str> {
+    neutralise(text, false)
+}
+
+/// [`safe_line`] for a body: line breaks (`\n`, `\r\n`) and tabs are kept.
+pub(crate) fn safe_text(text: &str) -> std::borrow::Cow<'_, str> {
+    neutralise(text, true)
+}
+
+fn neutralise(text: &str, multiline: bool) -> std::borrow::Cow<'_, str> {
+    let harmful = |c: char, next: Option<char>| match c {
+        '\n' | '\t' if multiline => false,
+        '\r' if multiline => next != Some('\n'),
+        c if c.is_control() => true,
+        // Bidirectional overrides and isolates reorder what follows them.
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => true,
+        _ => false,
+    };
+    let chars: Vec<char> = text.chars().collect();
+    if !chars.iter().enumerate().any(|(i, c)| harmful(*c, chars.get(i + 1).copied())) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        if !harmful(c, chars.get(i + 1).copied()) {
+            if c != '\r' {
+                out.push(c);
+            }
+            continue;
+        }
+        match c {
+            // C0 as its Control Pictures symbol (ESC as ␛), DEL as ␡.
+            '\0'..='\u{1F}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{FFFD}')),
+            '\u{7F}' => out.push('\u{2421}'),
+            _ => out.push('\u{FFFD}'),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Where and how to print.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Out {
@@ -153,20 +198,21 @@ impl Out {
             }));
             return;
         }
+        // A server's own error text reaches the terminal too: neutralised.
         let mut e = std::io::stderr().lock();
-        let _ = writeln!(e, "{}: {message}", self.t(Msg::Error));
+        let _ = writeln!(e, "{}: {}", self.t(Msg::Error), safe_line(&message));
         if !message.eq_ignore_ascii_case(err.message()) {
-            let _ = writeln!(e, "  ({})", err.message());
+            let _ = writeln!(e, "  ({})", safe_line(err.message()));
         }
         for (k, v) in err.context() {
-            let _ = writeln!(e, "  {}: {k}: {v}", self.t(Msg::Where));
+            let _ = writeln!(e, "  {}: {k}: {}", self.t(Msg::Where), safe_line(v));
         }
         if let Some(r) = remedy {
-            let _ = writeln!(e, "  {}: {r}", self.t(Msg::WhatToDo));
+            let _ = writeln!(e, "  {}: {}", self.t(Msg::WhatToDo), safe_line(&r));
         }
         let mut source = std::error::Error::source(err);
         while let Some(s) = source {
-            let _ = writeln!(e, "  <- {s}");
+            let _ = writeln!(e, "  <- {}", safe_line(&s.to_string()));
             source = s.source();
         }
     }

@@ -418,3 +418,75 @@ fn inbox_all_follows_every_page() {
     assert_eq!(v["page"]["messages"].as_array().unwrap().len(), 2);
     assert!(v["page"]["continuation"].is_string());
 }
+
+/// A received mail written to take over the terminal: escape sequences that
+/// clear the screen (CSI 2J), fake a hyperlink (OSC 8), write the clipboard
+/// (OSC 52), a C1 CSI, and a bidirectional override, in the sender, the
+/// subject, the body and an attachment's name.
+const HOSTILE_EML: &str = "From: =?utf-8?q?Banco=1B]8;;https://evil.example/=1B\\\\Santander=1B]8;;=1B\\\\?= <evil@example.com>\r\n\
+To: demo@localhost\r\n\
+Subject: =?utf-8?q?Hola=1B[2J=1B]52;c;cGF5bG9hZA=3D=3D=07_fin=E2=80=AEfdp.exe?=\r\n\
+Date: Mon, 1 Dec 2026 10:00:00 +0000\r\n\
+Message-ID: <hostile@example.com>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b\"\r\n\
+\r\n\
+--b\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\
+\r\n\
+Cuerpo=1B[2J=1B[H=1B]52;c;cGF5bG9hZA=3D=3D=07 y =C2=9B31m fin\r\n\
+segunda l=C3=ADnea=0Dtapada\r\n\
+--b\r\n\
+Content-Type: application/octet-stream\r\n\
+Content-Disposition: attachment; filename*=utf-8''factura%1B%5B31m.pdf\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+eHg=\r\n\
+--b--\r\n";
+
+#[test]
+fn received_mail_cannot_drive_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mail-outbox")).unwrap();
+    std::fs::write(dir.path().join("mail-outbox/20261201T100000Z-hostile.eml"), HOSTILE_EML)
+        .unwrap();
+    let clean = |what: &str, text: &str| {
+        for bad in ['\x1b', '\x07', '\u{9b}', '\r', '\u{202e}'] {
+            assert!(!text.contains(bad), "{what}: {bad:?} reached the terminal:\n{text:?}");
+        }
+    };
+
+    let r = run(dir.path(), &["inbox"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    clean("inbox", &r.stdout);
+    clean("inbox stderr", &r.stderr);
+    assert!(r.stdout.contains("Hola␛[2J␛]52;c;cGF5bG9hZA==␇ fin"), "{}", r.stdout);
+
+    let r = run(dir.path(), &["--json", "inbox"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let m = &v["page"]["messages"][0];
+    // JSON stays exact: the ERP stores what was received.
+    assert_eq!(m["subject"], "Hola\x1b[2J\x1b]52;c;cGF5bG9hZA==\x07 fin\u{202e}fdp.exe", "{m}");
+    // The parser already drops a display name with control characters.
+    assert_eq!(m["from"], "evil@example.com", "{m}");
+    let id = m["id"].as_str().unwrap().to_owned();
+
+    let r = run(dir.path(), &["show", &id]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    clean("show", &r.stdout);
+    clean("show stderr", &r.stderr);
+    assert!(r.stdout.contains("De: evil@example.com"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Cuerpo␛[2J␛[H␛]52;c;cGF5bG9hZA==␇ y \u{fffd}31m fin"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("segunda línea␍tapada"), "{}", r.stdout);
+    assert!(r.stdout.contains("factura␛[31m.pdf"), "{}", r.stdout);
+
+    let r = run(dir.path(), &["--json", "show", &id]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(v["message"]["text"].as_str().unwrap().contains("Cuerpo\x1b[2J\x1b[H"), "{v}");
+    assert_eq!(v["message"]["attachments"][0]["name"], "factura\x1b[31m.pdf", "{v}");
+}
