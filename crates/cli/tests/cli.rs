@@ -490,3 +490,39 @@ fn received_mail_cannot_drive_the_terminal() {
     assert!(v["message"]["text"].as_str().unwrap().contains("Cuerpo\x1b[2J\x1b[H"), "{v}");
     assert_eq!(v["message"]["attachments"][0]["name"], "factura\x1b[31m.pdf", "{v}");
 }
+
+/// The `.eml` files and the mailbox directory are private whatever the
+/// umask: 0600 / 0700 under a permissive one, and a stricter one still
+/// applies (nothing is widened afterwards).
+#[test]
+fn written_mail_is_private_under_any_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let send_with_umask = |dir: &Path, umask: &str| {
+        let script = format!("umask {umask}; exec \"$0\" \"$@\"");
+        let out = std::process::Command::new("sh")
+            .current_dir(dir)
+            .args(["-c", &script, env!("CARGO_BIN_EXE_g360-mail")])
+            .args(["send", "--to", "a@example.com", "--subject", "Nómina", "--body", "privado"])
+            .env_remove("G360_MAIL_CONFIG")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    send_with_umask(dir.path(), "000");
+    let outbox = dir.path().join("mail-outbox");
+    assert_eq!(mode(&outbox), 0o700);
+    assert_eq!(mode(&outbox.join(".tmp")), 0o700);
+    let files = eml_files(dir.path());
+    assert_eq!(files.len(), 1);
+    assert_eq!(mode(&files[0]), 0o600);
+
+    // Owner read-only under umask 277: the mail is 0400, not chmod-ed back.
+    send_with_umask(dir.path(), "277");
+    let files = eml_files(dir.path());
+    assert_eq!(files.len(), 2);
+    let modes: Vec<u32> = files.iter().map(|f| mode(f)).collect();
+    assert!(modes.contains(&0o400) && modes.contains(&0o600), "{modes:?}");
+}
