@@ -1170,6 +1170,59 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
             ),
         ),
         // ----- end of cli: CSV -----
+        // ----- cli: the outbox's errors (issue 10.11) -----
+        "outbox.open" => (
+            (
+                "No se puede abrir la base de datos de la bandeja de salida",
+                "Revise url en [outbox]: para SQLite, que la carpeta del fichero exista y se pueda escribir (sqlite:///ruta/outbox.db); para PostgreSQL, que el servidor esté accesible y el usuario pueda conectarse",
+            ),
+            (
+                "Cannot open the outbox database",
+                "Check url in [outbox]: for SQLite, that the file's folder exists and is writable (sqlite:///path/outbox.db); for PostgreSQL, that the server is reachable and the user may connect",
+            ),
+        ),
+        "outbox.url" => (
+            (
+                "La URL de la base de datos de la bandeja de salida no es válida",
+                "Use sqlite:///ruta/outbox.db o postgres://usuario@servidor:5432/basededatos en url de [outbox]",
+            ),
+            (
+                "The outbox database URL is not supported",
+                "Use sqlite:///path/outbox.db or postgres://user@host:5432/database as url in [outbox]",
+            ),
+        ),
+        "outbox.migrate" => (
+            (
+                "La base de datos tiene un esquema de bandeja de salida que esta versión no conoce",
+                "Use la versión de g360-mail que creó la base de datos, o una más reciente",
+            ),
+            (
+                "The database holds an outbox schema this version does not know",
+                "Use the g360-mail version that created the database, or a newer one",
+            ),
+        ),
+        "outbox.database" => (
+            (
+                "Falló la base de datos de la bandeja de salida",
+                "Revise el servidor de base de datos y su registro; inténtelo de nuevo",
+            ),
+            ("The outbox database failed", "Check the database server and its log; try again"),
+        ),
+        "outbox.not-found" => (
+            (
+                "No hay ningún correo con ese id en la bandeja de salida",
+                "Use un id que muestre `g360-mail outbox list`",
+            ),
+            ("No mail in the outbox has that id", "Use an id `g360-mail outbox list` shows"),
+        ),
+        "outbox.not-failed" => (
+            (
+                "Solo se pueden reintentar los correos fallidos",
+                "Compruebe el estado con `g360-mail outbox show ID`",
+            ),
+            ("Only failed mails can be retried", "Check its state with `g360-mail outbox show ID`"),
+        ),
+        // ----- end of cli: the outbox's errors -----
         _ => return None,
     };
     Some(match lang {

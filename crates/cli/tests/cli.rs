@@ -526,3 +526,29 @@ fn written_mail_is_private_under_any_umask() {
     let modes: Vec<u32> = files.iter().map(|f| mode(f)).collect();
     assert!(modes.contains(&0o400) && modes.contains(&0o600), "{modes:?}");
 }
+
+/// The outbox's errors are translated: a SQLite file whose folder is
+/// missing, in a Spanish run, has a Spanish message and remedy.
+#[test]
+fn outbox_errors_are_translated() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("g360-mail.toml"),
+        "[outbox]\nurl = \"sqlite:///nonexistent-g360-dir/sub/outbox.db\"\n",
+    )
+    .unwrap();
+    let r = run(dir.path(), &["outbox", "status"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.starts_with("error: No se puede abrir la base de datos de la bandeja de salida"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("qué hacer: Revise url en [outbox]"), "{}", r.stderr);
+    let r = run(dir.path(), &["--lang", "en", "outbox", "status"]);
+    assert!(r.stderr.starts_with("error: Cannot open the outbox database"), "{}", r.stderr);
+    let r = run(dir.path(), &["--json", "outbox", "status"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "outbox.open", "{v}");
+    assert_eq!(v["exit_code"], r.code, "{v}");
+}
