@@ -68,10 +68,22 @@ pub(crate) async fn run(cli: Cli) -> u8 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            out.error(&e);
-            exit_code(e.kind())
+            let code = exit_for(&bridge, &e);
+            out.error_with_code(&e, code);
+            code
         }
     }
+}
+
+/// The exit code of an error: its kind's, except that a setup problem (one
+/// `config check` lists, such as a malformed client id) exits 3 whether
+/// `send`, `inbox`, `verify` or `config check` meets it.
+fn exit_for(bridge: &MailBridge, e: &Error) -> u8 {
+    let setup = e.kind() == ErrorKind::Config
+        && e.code().is_some_and(|c| {
+            bridge.config().setup_problems().iter().any(|p| p.code.as_deref() == Some(c))
+        });
+    if setup { exit::SETUP } else { exit_code(e.kind()) }
 }
 
 /// A configuration problem in the user's language: by its code when known
@@ -266,6 +278,7 @@ async fn send(out: &Out, bridge: &std::sync::Arc<MailBridge>, args: SendArgs) ->
             Err(errors) => return Ok(crate::bulk::report_invalid(out, csv, &errors)),
         };
         bridge.account(&user)?;
+        bridge.check_setup(&user)?;
         if args.queue {
             let messages = crate::bulk::messages(&rows)?;
             return crate::outbox_cmd::enqueue(out, bridge, &user, messages).await;
@@ -453,7 +466,7 @@ async fn verify(out: &Out, bridge: &MailBridge, args: VerifyArgs) -> Result<u8, 
                     bridge.account(u).map(|a| a.provider.clone()).unwrap_or_default(),
                 );
                 r.push(g360_mail_core::Check::fail("account", &e));
-                (r, exit_code(e.kind()))
+                (r, exit_for(bridge, &e))
             }
         };
         if worst == exit::OK {

@@ -31,7 +31,14 @@ fn main() -> ExitCode {
             });
         }
     };
-    init_logging();
+    // A person running a command reads its result, translated: warnings
+    // that repeat it in English would only be noise. The worker, a service,
+    // logs its warnings.
+    let default_filter = match cli.command {
+        cli::Command::Outbox(cli::OutboxCommand::Run { .. }) => "warn",
+        _ => "error",
+    };
+    init_logging(default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -43,10 +50,10 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr, filtered by `G360_MAIL_LOG` (e.g. `info`,
-/// `g360_mail_o365=debug`); warnings only by default.
-fn init_logging() {
+/// `g360_mail_o365=debug`), else by `default`.
+fn init_logging(default: &str) {
     #[allow(clippy::disallowed_methods, reason = "the CLI reads its own environment")]
-    let filter = std::env::var("G360_MAIL_LOG").unwrap_or_else(|_| "warn".into());
+    let filter = std::env::var("G360_MAIL_LOG").unwrap_or_else(|_| default.into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

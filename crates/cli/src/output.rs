@@ -173,7 +173,9 @@ impl Out {
 
     /// Prints an error: as JSON on stdout with `--json`, else on stderr with
     /// its place and remedy, translated by code when the code is known.
-    pub(crate) fn error(&self, err: &Error) {
+    /// `code` is the process's exit code, usually [`exit_code`] of the kind
+    /// (a setup problem exits 3 whichever command meets it).
+    pub(crate) fn error_with_code(&self, err: &Error, code: u8) {
         let (message, remedy) = localized(err, self.lang);
         if self.json {
             let context: serde_json::Map<String, serde_json::Value> =
@@ -191,10 +193,10 @@ impl Out {
                     "retry_after_seconds": err.retry_after().map(|d| d.as_secs()),
                     "provider": err.provider(),
                     "context": context,
-                    "exit_code": exit_code(err.kind()),
+                    "exit_code": code,
                     "outcome": outcome(Err(err)),
                 },
-                "exit_code": exit_code(err.kind()),
+                "exit_code": code,
             }));
             return;
         }

@@ -552,3 +552,121 @@ fn outbox_errors_are_translated() {
     assert_eq!(v["error"]["code"], "outbox.open", "{v}");
     assert_eq!(v["exit_code"], r.code, "{v}");
 }
+
+const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+const TENANT_ID: &str = "66666666-7777-8888-9999-000000000000";
+
+fn o365_config(extra_integration: &str, client_id: &str, secret: &str) -> String {
+    format!(
+        "[[integrations]]\nid = \"o365\"\nprovider = \"office365\"\nclient_id = \"{client_id}\"\n\
+         tenant_id = \"{TENANT_ID}\"\nauthority_url = \"http://127.0.0.1:9\"\n\
+         graph_url = \"http://127.0.0.1:9\"\nallow_insecure_http = true\n{extra_integration}\n\
+         [[accounts]]\nuser = \"jgarcia\"\nprovider = \"office365\"\naddress = \"jgarcia@contoso.com\"\n\
+         secret = \"{secret}\"\n"
+    )
+}
+
+/// `config check` reports every problem in one pass: an unknown key and a
+/// value of the wrong type do not hide a malformed client id, and a secret
+/// that is the Secret ID (a GUID) or has a trailing space is reported at once.
+#[test]
+fn config_check_reports_every_problem_in_one_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = o365_config(
+        "colour = \"blue\"\nmax_attempts = \"many\"\n",
+        "G360 ERP - MAIL",
+        &format!("{CLIENT_ID} "),
+    );
+    std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
+    let r = run(dir.path(), &["--json", "--lang", "en", "config", "check"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let found: Vec<(String, String)> = v["error"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (p["path"].as_str().unwrap().to_owned(), p["code"].as_str().unwrap_or("").to_owned())
+        })
+        .collect();
+    for want in [
+        ("integrations[0].colour", "config.unknown-key"),
+        ("integrations[0].max_attempts", "config.invalid-value"),
+        ("integrations[0].client_id", "o365.client-id-invalid"),
+        ("accounts[0].secret", "o365.whitespace"),
+        ("accounts[0].secret", "o365.secret-is-id"),
+    ] {
+        assert!(
+            found.contains(&(want.0.to_owned(), want.1.to_owned())),
+            "{want:?} not in {found:?}"
+        );
+    }
+    assert_eq!(found.len(), 5, "{found:?}");
+}
+
+/// One setup problem, one exit code: 3 from `config check`, `verify`,
+/// `send`, `send --from-csv`, `inbox` and `show`, none of them trying the
+/// network, in both languages.
+#[test]
+fn one_setup_problem_exits_3_from_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("g360-mail.toml"), o365_config("", CLIENT_ID, CLIENT_ID))
+        .unwrap();
+    std::fs::write(dir.path().join("envio.csv"), "to,subject,body\na@example.com,x,y\n").unwrap();
+    let send = ["send", "--to", "a@example.com", "--subject", "x", "--body", "y"];
+    let commands: [&[&str]; 6] = [
+        &["config", "check"],
+        &["verify"],
+        &send,
+        &["send", "--from-csv", "envio.csv"],
+        &["inbox"],
+        &["show", "AAMk"],
+    ];
+    for command in commands {
+        for lang in ["es", "en"] {
+            let mut args = vec!["--lang", lang];
+            args.extend(command);
+            let r = run(dir.path(), &args);
+            assert_eq!(r.code, 3, "{args:?}:\n{}{}", r.stdout, r.stderr);
+            let all = format!("{}{}", r.stdout, r.stderr);
+            let message = if lang == "es" { "El secreto parece un GUID" } else { "Secret ID" };
+            assert!(all.contains(message), "{args:?}:\n{all}");
+            args.insert(0, "--json");
+            let r = run(dir.path(), &args);
+            let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+            assert_eq!((r.code, v["exit_code"].as_i64()), (3, Some(3)), "{args:?}: {v}");
+        }
+    }
+}
+
+/// `config show` keeps the README's order.
+#[test]
+fn config_show_keeps_the_readme_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("g360-mail.toml"),
+        o365_config("", CLIENT_ID, "Abc8Q~x-0123456789abcdef"),
+    )
+    .unwrap();
+    let r = run(dir.path(), &["config", "show"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let at =
+        |needle: &str| r.stdout.find(needle).unwrap_or_else(|| panic!("{needle}:\n{}", r.stdout));
+    let order = [
+        "lang = ",
+        "[[integrations]]",
+        "id = \"o365\"",
+        "provider = \"office365\"",
+        "client_id = ",
+        "tenant_id = ",
+        "[[accounts]]",
+        "user = \"jgarcia\"",
+        "provider = \"office365\"\naddress",
+        "secret = \"[redacted]\"",
+        "[outbox]",
+        "\nurl = ",
+    ];
+    let positions: Vec<usize> = order.iter().map(|n| at(n)).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{order:?} {positions:?}\n{}", r.stdout);
+    assert!(!r.stdout.contains("Abc8Q"), "{}", r.stdout);
+}

@@ -377,6 +377,35 @@ impl BridgeConfig {
         &self.setup_problems
     }
 
+    /// The setup problems that concern `user`'s account: its own keys, its
+    /// integration's and its fallback integration's. Such an account cannot
+    /// send or read until they are fixed; `verify` still diagnoses it.
+    pub fn setup_problems_of(&self, user: &str) -> Vec<&ConfigProblem> {
+        let Some(index) = self.accounts.iter().position(|a| a.user == user) else {
+            return Vec::new();
+        };
+        let account = &self.accounts[index];
+        let mut prefixes = vec![format!("accounts[{index}]")];
+        let routes = [
+            self.integration_of(account),
+            account.fallback.as_deref().and_then(|f| self.integration(f)),
+        ];
+        for integration in routes.into_iter().flatten() {
+            if let Some(i) = self.integrations.iter().position(|x| x.id == integration.id) {
+                prefixes.push(format!("integrations[{i}]"));
+            }
+        }
+        self.setup_problems
+            .iter()
+            .filter(|p| {
+                prefixes.iter().any(|prefix| {
+                    p.path == *prefix
+                        || p.path.strip_prefix(prefix.as_str()).is_some_and(|r| r.starts_with('.'))
+                })
+            })
+            .collect()
+    }
+
     /// The `[outbox]` settings (defaults when the section is absent).
     pub fn outbox(&self) -> &OutboxConfig {
         &self.outbox
@@ -871,14 +900,54 @@ fn validate_integrations(
             continue;
         };
         let settings = Value::Object(obj);
-        if let Err(found) = registry.check_settings(&provider, &settings) {
-            problems.extend(found.into_iter().map(|p| p.under(&path)));
-        }
+        problems.extend(
+            check_settings(registry, &provider, &settings).into_iter().map(|p| p.under(&path)),
+        );
         if let Some(id) = id {
             out.push(Integration::new(id, provider, settings).with_description(description));
         }
     }
     out
+}
+
+/// Every problem of an integration's settings in one pass. A provider's
+/// parser stops at the first key it cannot take (an unknown key, a value of
+/// the wrong type), which would hide a malformed `client_id` behind a typo:
+/// each such key is set aside and the rest checked again, until nothing more
+/// is found.
+fn check_settings(
+    registry: &ProviderRegistry,
+    provider: &str,
+    settings: &Value,
+) -> Vec<ConfigProblem> {
+    let mut current = settings.clone();
+    let mut found: Vec<ConfigProblem> = Vec::new();
+    let mut set_aside: Vec<String> = Vec::new();
+    while let Err(problems) = registry.check_settings(provider, &current) {
+        let mut removed = false;
+        for p in problems {
+            // A key set aside is now "missing": that is the same problem.
+            let missing_again =
+                set_aside.iter().any(|k| p.message.starts_with(&format!("missing field `{k}`")));
+            if missing_again || found.iter().any(|f| f.path == p.path && f.message == p.message) {
+                continue;
+            }
+            let key = p.path.split(['.', '[']).next().unwrap_or("").to_owned();
+            if let Value::Object(map) = &mut current
+                && !p.setup
+                && !key.is_empty()
+                && map.remove(&key).is_some()
+            {
+                set_aside.push(key);
+                removed = true;
+            }
+            found.push(p);
+        }
+        if !removed {
+            break;
+        }
+    }
+    found
 }
 
 type Accounts = (Vec<MailAccount>, BTreeMap<String, SecretSource>);
@@ -1056,6 +1125,24 @@ fn validate_accounts(
                 ),
             );
         }
+        // The secrets' shapes, checked by their providers: setup problems,
+        // which do not keep the account from loading.
+        let mut setup = Vec::new();
+        if let (Some(s), Some(p)) = (&secret, provider.as_deref()) {
+            let p = match integration.as_deref() {
+                Some(id) => integrations.iter().find(|i| i.id == id).map_or(p, |i| &i.provider),
+                None => p,
+            };
+            let found = registry.check_secret(p, s);
+            setup.extend(found.into_iter().map(|f| f.under(&format!("{path}.secret"))));
+        }
+        if let (Some(s), Some(fb)) = (
+            &fallback_secret,
+            fallback.as_deref().and_then(|f| integrations.iter().find(|i| i.id == f)),
+        ) {
+            let found = registry.check_secret(&fb.provider, s);
+            setup.extend(found.into_iter().map(|f| f.under(&format!("{path}.fallback_secret"))));
+        }
         if problems.len() == before
             && let (Some(user), Some(provider), Some(address)) = (user, provider, address)
         {
@@ -1072,6 +1159,7 @@ fn validate_accounts(
             }
             out.push(account);
         }
+        problems.extend(setup.into_iter().map(ConfigProblem::as_setup));
     }
     (out, sources)
 }
