@@ -230,15 +230,27 @@ fn read_under(root: &Path, path: &Path, column: &'static str) -> Result<Vec<u8>,
 /// Reads and checks every row. Files are resolved under the CSV's folder, or
 /// under `options.attach_root`.
 pub(crate) fn read(path: &Path, options: &CsvOptions) -> Result<Vec<Row>, Vec<RowError>> {
-    let file_error = |e: Error| vec![RowError { line: 0, error: e }];
     let bytes = std::fs::read(path).map_err(|e| {
-        file_error(
-            Error::invalid_input("cannot read the CSV file")
+        vec![RowError {
+            line: 0,
+            error: Error::invalid_input("cannot read the CSV file")
                 .with_code("csv.invalid")
                 .with_context("path", path.display())
                 .with_source(e),
-        )
+        }]
     })?;
+    parse(path, bytes, options)
+}
+
+/// [`read`] on the bytes of the CSV file at `path` (whose folder is the
+/// default root of the files it names): the whole check without the file
+/// itself, for property tests.
+pub(crate) fn parse(
+    path: &Path,
+    bytes: Vec<u8>,
+    options: &CsvOptions,
+) -> Result<Vec<Row>, Vec<RowError>> {
+    let file_error = |e: Error| vec![RowError { line: 0, error: e }];
     let text = decode(bytes);
     let delimiter = options.delimiter.unwrap_or_else(|| detect_delimiter(&text));
     let root = Arc::new(attach_root(path, options).map_err(file_error)?);

@@ -241,3 +241,17 @@ pub(crate) fn localized(err: &Error, lang: Lang) -> (String, Option<String>) {
         None => (err.message().to_owned(), err.remedy().map(str::to_owned)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(safe_line("Factura 42 — ñ"), "Factura 42 — ñ");
+        assert_eq!(safe_line("a\x1b[2Jb\x07c\x7fd"), "a␛[2Jb␇c␡d");
+        assert_eq!(safe_line("x\u{9b}31m\u{202e}y"), "x\u{fffd}31m\u{fffd}y");
+        assert_eq!(safe_line("one\ntwo\r\n"), "one␊two␍␊");
+        assert_eq!(safe_text("one\r\ntwo\n\tthree\rover"), "one\ntwo\n\tthree␍over");
+    }
+}

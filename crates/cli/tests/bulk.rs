@@ -311,3 +311,46 @@ async fn an_unrecognised_header_gets_a_hint() {
     }
     assert_eq!(eml_count(dir.path()), 0);
 }
+
+/// One row whose outcome is unknown makes the whole run exit 6 (never 5): a
+/// job that retries on 5 must not run the file again and send the other rows
+/// twice. The row says `"outcome": "unknown"`.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_unknown_outcome_makes_the_run_exit_6() {
+    let emulator = GraphEmulator::start().await;
+    let setup = emulator.quick_setup(&["facturas@contoso.com"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup.toml_config(&emulator.url()).replace(
+        "allow_insecure_http = true\n",
+        "allow_insecure_http = true\nmax_attempts = 1\nsent_lookup_delay_ms = 10\n\
+         initial_backoff_ms = 10\nmax_backoff_ms = 10\n",
+    );
+    std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
+    let mut csv = String::from("to,subject,body\n");
+    for i in 0..5 {
+        csv.push_str(&format!("cliente{i}@example.com,Factura {i},Hola\n"));
+    }
+    std::fs::write(dir.path().join("envio.csv"), csv).unwrap();
+    // One send goes out but is answered 504; Sent Items cannot be read.
+    emulator.push_fault(
+        FaultMatch::endpoint(Endpoint::SendMail),
+        Fault::accept_then_gateway_timeout(),
+        1,
+    );
+    emulator.push_fault_always(
+        FaultMatch::endpoint(Endpoint::ListMessages).path_contains("/mailFolders/sentitems/"),
+        Fault::service_unavailable(None),
+    );
+    let r =
+        run(dir.path(), &["--json", "send", "--from-csv", "envio.csv", "--concurrency", "1"]).await;
+    assert_eq!(r.code, 6, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["exit_code"], 6, "{v}");
+    let rows = v["rows"].as_array().unwrap();
+    let unknown: Vec<_> = rows.iter().filter(|r| r["outcome"] == "unknown").collect();
+    assert_eq!(unknown.len(), 1, "{v}");
+    assert_eq!(unknown[0]["exit_code"], 6, "{v}");
+    assert_eq!(rows.iter().filter(|r| r["outcome"] == "sent").count(), 4, "{v}");
+    assert_eq!(emulator.deliveries().len(), 5, "every mail went out once");
+    assert!(!r.stdout.contains(&setup.secret));
+}
