@@ -22,7 +22,21 @@ fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // clap prints help/version (exit 0) and usage errors (exit 2).
+            // clap prints help/version (exit 0) and usage errors (exit 2);
+            // with --json a usage error is one JSON object too.
+            if e.use_stderr() && std::env::args_os().any(|a| a == "--json") {
+                let message = e.kind().as_str().unwrap_or("invalid usage").to_owned();
+                let detail = e.render().to_string();
+                let detail: Vec<&str> =
+                    detail.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+                let detail = detail.join(" ");
+                let detail = detail.trim_start_matches("error: ");
+                let value = serde_json::json!({ "ok": false, "exit_code": output::exit::USAGE,
+                    "error": { "kind": "usage", "code": "usage.invalid", "message": message,
+                    "detail": detail, "exit_code": output::exit::USAGE, "outcome": "failed" } });
+                println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+                return ExitCode::from(output::exit::USAGE);
+            }
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() {
                 output::exit::USAGE

@@ -198,6 +198,8 @@ fn every_json_result_carries_its_exit_code() {
         vec!["--json", "send", "--to", "bad", "--subject", "x", "--body", "y"],
         vec!["--json", "--config", "missing.toml", "providers"],
         vec!["--json", "--config", "missing.toml", "inbox"],
+        vec!["--json", "send", "--subject", "no recipient"],
+        vec!["--json", "no-such-command"],
     ];
     for args in runs {
         let r = run(dir.path(), &args);
