@@ -117,3 +117,32 @@ async fn a_syntax_error_is_located_without_its_text() {
     assert!(r.stderr.contains("key `secret`"), "{}", r.stderr);
     assert_clean("syntax", &r);
 }
+
+/// The same through the environment layer: a secret of the wrong type, and
+/// an outbox URL with a password, given as `G360_MAIL_…` variables.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_output_holds_a_secret_given_in_the_environment() {
+    let (_, config) = configurations().remove(6);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
+    let array = format!("[\"{ENV_SECRET}\"]");
+    let url = format!("postgres://erp:{ENV_SECRET}@127.0.0.1:1/erp?password={ENV_SECRET}");
+    let table = format!("{{ v = \"{ENV_SECRET}\" }}");
+    let cases: [&[(&str, &str)]; 4] = [
+        &[("G360_MAIL_ACCOUNTS__JGARCIA__SECRET", &array)],
+        &[("G360_MAIL_ACCOUNTS__JGARCIA__FALLBACK_SECRET", &table)],
+        &[("G360_MAIL_OUTBOX__URL", &url)],
+        &[("G360_MAIL_ACCOUNTS__0__SECRET", ENV_SECRET), ("G360_MAIL_LANG", ENV_SECRET)],
+    ];
+    for env in cases {
+        let mut env = env.to_vec();
+        env.push(("SCAN_SECRET", ENV_SECRET));
+        for command in COMMANDS {
+            for prefix in [&["--lang", "es"][..], &["--json"][..]] {
+                let args: Vec<&str> = prefix.iter().chain(command.iter()).copied().collect();
+                let r = run_env(dir.path(), &args, &env).await;
+                assert_clean(&format!("{env:?}: {args:?}"), &r);
+            }
+        }
+    }
+}
