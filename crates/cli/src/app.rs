@@ -272,6 +272,7 @@ async fn send(out: &Out, bridge: &std::sync::Arc<MailBridge>, args: SendArgs) ->
         let options = crate::bulk::CsvOptions {
             attach_root: args.attach_root.clone(),
             delimiter: args.delimiter,
+            private: private_files(bridge.config()),
         };
         let rows = match crate::bulk::read(csv, &options) {
             Ok(rows) => rows,
@@ -292,6 +293,26 @@ async fn send(out: &Out, bridge: &std::sync::Arc<MailBridge>, args: SendArgs) ->
     let receipt = bridge.send_as(&user, message).await?;
     print_receipt(out, &user, &receipt);
     Ok(exit::OK)
+}
+
+/// The files a CSV row may never attach: the configuration file and the
+/// SQLite outbox (with its journal files).
+fn private_files(config: &BridgeConfig) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    if let g360_erp_bridge::ConfigSource::File(path) = config.source() {
+        files.push(path.clone());
+    }
+    let url = &config.outbox().url;
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let file = rest.split(['?', '#']).next().unwrap_or("");
+        if !file.is_empty() && file != ":memory:" {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                files.push(std::path::PathBuf::from(format!("{file}{suffix}")));
+            }
+        }
+    }
+    files
 }
 
 fn print_receipt(out: &Out, user: &str, receipt: &SendReceipt) {

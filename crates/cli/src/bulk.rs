@@ -90,6 +90,9 @@ pub(crate) struct CsvOptions {
     /// The field separator; by default detected from the header line
     /// (`,`, `;` as Spanish Excel writes, or a tab).
     pub(crate) delimiter: Option<u8>,
+    /// Files no row may attach even inside the root: the configuration
+    /// file and the outbox database (they hold secrets and mail).
+    pub(crate) private: Vec<PathBuf>,
 }
 
 /// The separators detected, in order of preference on a tie.
@@ -174,8 +177,14 @@ fn refused(value: &str, column: &'static str, why: &str) -> Error {
 }
 
 /// The file `value` of a row, resolved under `root`: not absolute, not
-/// leaving `root` through `..` or a symbolic link, and a regular file.
-fn resolve(root: &Path, value: &str, column: &'static str) -> Result<PathBuf, Error> {
+/// leaving `root` through `..` or a symbolic link, not hidden, not one of
+/// the `private` files, and a regular file.
+fn resolve(
+    root: &Path,
+    private: &[PathBuf],
+    value: &str,
+    column: &'static str,
+) -> Result<PathBuf, Error> {
     let relative = Path::new(value);
     if relative.has_root() || relative.is_absolute() || value.starts_with('~') {
         return Err(refused(value, column, "is named by an absolute path"));
@@ -192,6 +201,15 @@ fn resolve(root: &Path, value: &str, column: &'static str) -> Result<PathBuf, Er
     };
     if !path.starts_with(root) {
         return Err(refused(value, column, "lies outside the CSV's folder (through .. or a link)"));
+    }
+    // Hidden files and folders (.env, .ssh, .git) hold credentials far more
+    // often than attachments.
+    let inside = path.strip_prefix(root).unwrap_or(&path);
+    if inside.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.')) {
+        return Err(refused(value, column, "is hidden (its name or a folder's starts with a dot)"));
+    }
+    if private.iter().any(|p| *p == path) {
+        return Err(refused(value, column, "is the configuration or the outbox database"));
     }
     match std::fs::metadata(&path) {
         Ok(m) if m.is_file() => Ok(path),
@@ -254,6 +272,8 @@ pub(crate) fn parse(
     let text = decode(bytes);
     let delimiter = options.delimiter.unwrap_or_else(|| detect_delimiter(&text));
     let root = Arc::new(attach_root(path, options).map_err(file_error)?);
+    let private: Vec<PathBuf> =
+        options.private.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .trim(csv::Trim::All)
@@ -294,7 +314,7 @@ pub(crate) fn parse(
         let line = record.position().map_or(0, csv::Position::line);
         let fields: BTreeMap<&str, &str> =
             headers.iter().map(String::as_str).zip(record.iter()).collect();
-        match check_row(line, &fields, &root) {
+        match check_row(line, &fields, &root, &private) {
             Ok(row) => rows.push(row),
             Err(error) => errors.push(RowError { line, error }),
         }
@@ -366,12 +386,17 @@ fn csv_error(path: &Path, e: csv::Error) -> Error {
         .with_source(e)
 }
 
-fn check_row(line: u64, fields: &BTreeMap<&str, &str>, root: &Arc<PathBuf>) -> Result<Row, Error> {
+fn check_row(
+    line: u64,
+    fields: &BTreeMap<&str, &str>,
+    root: &Arc<PathBuf>,
+    private: &[PathBuf],
+) -> Result<Row, Error> {
     let field = |name: &str| fields.get(name).copied().unwrap_or("");
     let list = |name: &'static str| {
         parse_address_list(field(name)).map_err(|e| e.with_context("column", name))
     };
-    let file = |value: &str, column: &'static str| resolve(root, value, column);
+    let file = |value: &str, column: &'static str| resolve(root, private, value, column);
     let row = Row {
         line,
         root: root.clone(),

@@ -354,3 +354,41 @@ async fn one_unknown_outcome_makes_the_run_exit_6() {
     assert_eq!(emulator.deliveries().len(), 5, "every mail went out once");
     assert!(!r.stdout.contains(&setup.secret));
 }
+
+/// Inside the CSV's folder too, the configuration file, the outbox database
+/// and hidden files (`.env`, anything under `.git/`) are refused.
+#[tokio::test]
+async fn the_configuration_the_outbox_and_hidden_files_are_never_attached() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("g360-mail.toml"),
+        "[[integrations]]\nid = \"local\"\nprovider = \"file\"\ndirectory = \"./mail-outbox\"\n\n\
+         [[accounts]]\nuser = \"demo\"\nprovider = \"file\"\naddress = \"demo@localhost\"\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("g360-mail-outbox.db"), b"SQLite format 3\0").unwrap();
+    std::fs::write(d.join(".env"), b"SECRET=x").unwrap();
+    std::fs::create_dir_all(d.join(".git")).unwrap();
+    std::fs::write(d.join(".git/config"), b"[remote]").unwrap();
+    std::fs::create_dir_all(d.join("docs")).unwrap();
+    std::fs::write(d.join("docs/f.pdf"), b"%PDF").unwrap();
+    std::fs::write(
+        d.join("envio.csv"),
+        "to,subject,body,attach\n\
+         a@example.com,x,y,docs/f.pdf\n\
+         a@example.com,x,y,g360-mail.toml\n\
+         a@example.com,x,y,./docs/../g360-mail-outbox.db\n\
+         a@example.com,x,y,.env\n\
+         a@example.com,x,y,.git/config\n",
+    )
+    .unwrap();
+    let r = run(d, &["--json", "send", "--from-csv", "envio.csv"]).await;
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let lines: Vec<u64> =
+        v["invalid_rows"].as_array().unwrap().iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [3, 4, 5, 6], "{v}");
+    assert!(v["invalid_rows"].as_array().unwrap().iter().all(|r| r["code"] == "csv.path-refused"));
+    assert_eq!(eml_count(d), 0);
+}
