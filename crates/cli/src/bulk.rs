@@ -208,7 +208,7 @@ fn resolve(
     if inside.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.')) {
         return Err(refused(value, column, "is hidden (its name or a folder's starts with a dot)"));
     }
-    if private.iter().any(|p| *p == path) {
+    if private.contains(&path) {
         return Err(refused(value, column, "is the configuration or the outbox database"));
     }
     match std::fs::metadata(&path) {
