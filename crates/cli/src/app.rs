@@ -14,7 +14,7 @@ use crate::cli::{
     Cli, Command, ConfigCommand, ImportanceArg, InboxArgs, LangArg, SendArgs, ShowArgs, VerifyArgs,
 };
 use crate::i18n::Msg;
-use crate::output::{Color, Out, exit, exit_code};
+use crate::output::{Color, Out, exit, exit_code, safe_line, safe_text};
 
 /// Every provider type this binary knows.
 pub(crate) fn registry() -> ProviderRegistry {
@@ -54,7 +54,12 @@ pub(crate) async fn run(cli: Cli) -> u8 {
         Command::Verify(args) => verify(&out, &bridge, args).await,
         Command::Config(ConfigCommand::Check) => config_check(&out, &bridge),
         Command::Config(ConfigCommand::Show) => {
-            out.line(bridge.config().to_redacted_toml().trim_end());
+            if out.json {
+                out.json_value(&json!({ "ok": true, "source": bridge.config().source().describe(),
+                    "config": bridge.config().to_redacted_json(), "exit_code": exit::OK }));
+            } else {
+                out.line(bridge.config().to_redacted_toml().trim_end());
+            }
             Ok(exit::OK)
         }
         Command::Outbox(command) => crate::outbox_cmd::run(&out, bridge.clone(), command).await,
@@ -63,10 +68,22 @@ pub(crate) async fn run(cli: Cli) -> u8 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            out.error(&e);
-            exit_code(e.kind())
+            let code = exit_for(&bridge, &e);
+            out.error_with_code(&e, code);
+            code
         }
     }
+}
+
+/// The exit code of an error: its kind's, except that a setup problem (one
+/// `config check` lists, such as a malformed client id) exits 3 whether
+/// `send`, `inbox`, `verify` or `config check` meets it.
+fn exit_for(bridge: &MailBridge, e: &Error) -> u8 {
+    let setup = e.kind() == ErrorKind::Config
+        && e.code().is_some_and(|c| {
+            bridge.config().setup_problems().iter().any(|p| p.code.as_deref() == Some(c))
+        });
+    if setup { exit::SETUP } else { exit_code(e.kind()) }
 }
 
 /// A configuration problem in the user's language: by its code when known
@@ -252,11 +269,17 @@ async fn send(out: &Out, bridge: &std::sync::Arc<MailBridge>, args: SendArgs) ->
     let user = user(bridge, args.user.user.as_deref())?.to_owned();
     if let Some(csv) = &args.from_csv {
         // Every row is checked before the first mail goes out.
-        let rows = match crate::bulk::read(csv) {
+        let options = crate::bulk::CsvOptions {
+            attach_root: args.attach_root.clone(),
+            delimiter: args.delimiter,
+            private: private_files(bridge.config()),
+        };
+        let rows = match crate::bulk::read(csv, &options) {
             Ok(rows) => rows,
             Err(errors) => return Ok(crate::bulk::report_invalid(out, csv, &errors)),
         };
         bridge.account(&user)?;
+        bridge.check_setup(&user)?;
         if args.queue {
             let messages = crate::bulk::messages(&rows)?;
             return crate::outbox_cmd::enqueue(out, bridge, &user, messages).await;
@@ -272,10 +295,31 @@ async fn send(out: &Out, bridge: &std::sync::Arc<MailBridge>, args: SendArgs) ->
     Ok(exit::OK)
 }
 
+/// The files a CSV row may never attach: the configuration file and the
+/// SQLite outbox (with its journal files).
+fn private_files(config: &BridgeConfig) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    if let g360_erp_bridge::ConfigSource::File(path) = config.source() {
+        files.push(path.clone());
+    }
+    let url = &config.outbox().url;
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let file = rest.split(['?', '#']).next().unwrap_or("");
+        if !file.is_empty() && file != ":memory:" {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                files.push(std::path::PathBuf::from(format!("{file}{suffix}")));
+            }
+        }
+    }
+    files
+}
+
 fn print_receipt(out: &Out, user: &str, receipt: &SendReceipt) {
     if out.json {
         out.json_value(
-            &json!({ "ok": true, "message": out.t(Msg::SendOk), "user": user, "receipt": receipt }),
+            &json!({ "ok": true, "outcome": "sent", "message": out.t(Msg::SendOk), "user": user,
+                "receipt": receipt, "exit_code": exit::OK }),
         );
         return;
     }
@@ -316,17 +360,18 @@ async fn inbox(out: &Out, bridge: &MailBridge, args: InboxArgs) -> Result<u8, Er
     }
     for m in &page.messages {
         let date = m.received_at.or(m.sent_at).map(short_date).unwrap_or_default();
+        // Everything a sender or server wrote is neutralised: see `safe_line`.
         let from = m.from.as_ref().map(ToString::to_string).unwrap_or_default();
         let unread = if m.is_read { "  " } else { "● " };
         out.line(format!(
             "{unread}{date:16}  {:30}  {}",
-            truncate(&from, 30),
-            truncate(&m.subject, 60)
+            truncate(&safe_line(&from), 30),
+            truncate(&safe_line(&m.subject), 60)
         ));
-        out.line(out.paint(Color::Dim, &format!("    {}", m.id)));
+        out.line(out.paint(Color::Dim, &format!("    {}", safe_line(&m.id))));
     }
     if let Some(next) = &page.continuation {
-        out.line(format!("{} {next}", out.t(Msg::NextPage)));
+        out.line(format!("{} {}", out.t(Msg::NextPage), safe_line(next)));
     }
     Ok(exit::OK)
 }
@@ -378,11 +423,12 @@ async fn show(out: &Out, bridge: &MailBridge, args: ShowArgs) -> Result<u8, Erro
 }
 
 fn print_message(out: &Out, m: &ReceivedMessage) {
+    // Everything a sender wrote is neutralised: see `safe_line`.
     let list = |v: &[g360_mail_core::EmailAddress]| {
-        v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        safe_line(&v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")).into_owned()
     };
     if let Some(f) = &m.from {
-        out.line(format!("{}: {f}", out.t(Msg::From)));
+        out.line(format!("{}: {}", out.t(Msg::From), safe_line(&f.to_string())));
     }
     out.line(format!("{}: {}", out.t(Msg::To), list(&m.to)));
     if !m.cc.is_empty() {
@@ -391,21 +437,26 @@ fn print_message(out: &Out, m: &ReceivedMessage) {
     if let Some(d) = m.sent_at.or(m.received_at) {
         out.line(format!("{}: {d}", out.t(Msg::Date)));
     }
-    out.line(format!("{}: {}", out.t(Msg::Subject), m.subject));
+    out.line(format!("{}: {}", out.t(Msg::Subject), safe_line(&m.subject)));
     if let Some(id) = &m.internet_message_id {
-        out.line(format!("{}: {id}", out.t(Msg::MessageId)));
+        out.line(format!("{}: {}", out.t(Msg::MessageId), safe_line(id)));
     }
     out.line("");
     match (&m.text, &m.html) {
-        (Some(t), _) => out.line(t.trim_end()),
-        (None, Some(h)) => out.line(h.trim_end()),
+        (Some(t), _) => out.line(safe_text(t.trim_end())),
+        (None, Some(h)) => out.line(safe_text(h.trim_end())),
         (None, None) => {}
     }
     if !m.attachments.is_empty() {
         out.line("");
         out.line(format!("{}:", out.t(Msg::Attachments)));
         for a in &m.attachments {
-            out.line(format!("  {} ({}, {} bytes)", a.name, a.content_type, a.size));
+            out.line(format!(
+                "  {} ({}, {} bytes)",
+                safe_line(&a.name),
+                safe_line(&a.content_type),
+                a.size
+            ));
         }
     }
 }
@@ -436,7 +487,7 @@ async fn verify(out: &Out, bridge: &MailBridge, args: VerifyArgs) -> Result<u8, 
                     bridge.account(u).map(|a| a.provider.clone()).unwrap_or_default(),
                 );
                 r.push(g360_mail_core::Check::fail("account", &e));
-                (r, exit_code(e.kind()))
+                (r, exit_for(bridge, &e))
             }
         };
         if worst == exit::OK {
@@ -480,11 +531,13 @@ fn print_report(out: &Out, user: &str, report: &VerifyReport, test_mail: bool) {
                 }
                 _ => (c.detail.clone(), c.remedy.clone()),
             };
+        // A server's words reach the detail: neutralised.
+        let detail = safe_line(&detail);
         out.line(format!("  {} {:width$}  {detail}", out.status_mark(c.status), c.name));
         if let Some(r) =
             remedy.filter(|_| matches!(c.status, CheckStatus::Fail | CheckStatus::Warn))
         {
-            out.line(format!("    {:width$}  {}: {r}", "", out.t(Msg::WhatToDo)));
+            out.line(format!("    {:width$}  {}: {}", "", out.t(Msg::WhatToDo), safe_line(&r)));
         }
     }
     if report.passed() {

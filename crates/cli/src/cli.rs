@@ -6,7 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// g360-mail: send, read and verify the mail accounts of G360 ERP.
 #[derive(Debug, Parser)]
-#[command(name = "g360-mail", version, about, long_about = None)]
+#[command(name = "g360-mail", version, about, long_about = None,
+    after_help = crate::output::EXIT_CODES_HELP)]
 pub(crate) struct Cli {
     /// Configuration file (default: $G360_MAIL_CONFIG, else ./g360-mail.toml, else the embedded default).
     #[arg(long, global = true, value_name = "PATH")]
@@ -109,9 +110,19 @@ pub(crate) struct UserArg {
 pub(crate) struct SendArgs {
     #[command(flatten)]
     pub(crate) user: UserArg,
-    /// Send one mail per row of a CSV file (columns: to, cc, bcc, subject, body, html_file, attach).
+    /// Send one mail per row of a CSV file (columns: to, cc, bcc, subject, body, html_file, attach;
+    /// separated by `,` or `;`; files relative to the CSV's folder).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["to", "cc", "bcc", "reply_to", "subject", "body", "body_file", "html_file", "attach", "header"])]
     pub(crate) from_csv: Option<PathBuf>,
+    /// The folder the files named in the CSV (html_file, attach) must lie in
+    /// (default: the CSV's own folder). Absolute paths, `..` and links that
+    /// lead outside it are refused.
+    #[arg(long, value_name = "DIR", requires = "from_csv")]
+    pub(crate) attach_root: Option<PathBuf>,
+    /// The CSV's field separator: `,`, `;` (Spanish Excel) or `tab`
+    /// (default: detected from the header line).
+    #[arg(long, value_name = "CHAR", requires = "from_csv", value_parser = parse_delimiter)]
+    pub(crate) delimiter: Option<u8>,
     /// How many mails of a CSV run are sent at once (the provider still keeps
     /// at most 4 requests in flight per mailbox).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -152,6 +163,16 @@ pub(crate) struct SendArgs {
     /// Queue the mail(s) in the durable outbox instead of sending now; prints the outbox ids.
     #[arg(long)]
     pub(crate) queue: bool,
+}
+
+fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "," | "comma" => Ok(b','),
+        ";" | "semicolon" => Ok(b';'),
+        "\t" | "tab" | "\\t" => Ok(b'\t'),
+        "|" => Ok(b'|'),
+        other => Err(format!("{other:?} is not a separator: use ',', ';', 'tab' or '|'")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -201,6 +201,16 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
                 "Give the process write access to the directory, or set directory to a writable path",
             ),
         ),
+        "file.symlink-refused" => (
+            (
+                "Hay un enlace simbólico en la carpeta del buzón",
+                "Quite el enlace: el buzón solo escribe y lee sus propios ficheros, nunca a través de enlaces",
+            ),
+            (
+                "A symbolic link is in the mailbox directory",
+                "Remove the link: the mailbox writes and reads its own files only, never through links",
+            ),
+        ),
         "folder.not-found" => (
             (
                 "Este proveedor no tiene esa carpeta",
@@ -292,33 +302,6 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         "outbox.no-user" => (
             ("Falta el usuario en cuyo nombre se envía", "Indique el usuario del ERP con --user"),
             ("The user to send as is empty", "Name the ERP user with --user"),
-        ),
-        "outbox.not-failed" => (
-            (
-                "Solo se pueden reintentar los correos fallidos",
-                "Consulte el estado con outbox show; los demás se envían solos",
-            ),
-            (
-                "Only failed mails can be retried",
-                "See its state with outbox show; the others are sent on their own",
-            ),
-        ),
-        "outbox.not-found" => (
-            (
-                "No hay ningún correo con ese identificador en la cola de salida",
-                "Consulte outbox list para ver los identificadores",
-            ),
-            ("No such mail in the outbox", "List the outbox with outbox list to see the ids"),
-        ),
-        "outbox.url" => (
-            (
-                "URL de base de datos de la cola de salida no admitida",
-                "Use sqlite://RUTA o postgres://usuario@servidor/base en outbox.url",
-            ),
-            (
-                "Unsupported outbox database URL",
-                "Use sqlite://PATH or postgres://user@host/database in outbox.url",
-            ),
         ),
         "query.continuation" => (
             (
@@ -1503,6 +1486,121 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
                 "Set integration to the id of the one this account uses",
             ),
         ),
+        // ----- cli: `send --from-csv` files and header (issue 10.5) -----
+        "csv.path-refused" => (
+            (
+                "El fichero está fuera de la carpeta del CSV, o no es un fichero normal",
+                "Nombre los ficheros con rutas relativas a la carpeta del CSV (o a --attach-root), sin .. ni enlaces que salgan de ella; no se ha enviado nada",
+            ),
+            (
+                "The file lies outside the CSV's folder, or is not a regular file",
+                "Name files by paths relative to the CSV's folder (or to --attach-root), without .. or links that lead outside it; nothing was sent",
+            ),
+        ),
+        "csv.attach-root" => (
+            (
+                "No se puede usar la carpeta de los adjuntos",
+                "Indique en --attach-root una carpeta que exista y se pueda leer",
+            ),
+            (
+                "The folder of the attachments cannot be used",
+                "Give --attach-root a folder that exists and can be read",
+            ),
+        ),
+        "csv.unknown-column" => (
+            (
+                "La cabecera del CSV tiene columnas desconocidas",
+                "La primera línea nombra las columnas: to, cc, bcc, subject, body, html_file, attach",
+            ),
+            (
+                "The CSV header has unknown columns",
+                "The first line names the columns: to, cc, bcc, subject, body, html_file, attach",
+            ),
+        ),
+        "csv.wrong-delimiter" => (
+            (
+                "La cabecera del CSV parece usar otro separador",
+                "Indique el separador con --delimiter (por ejemplo --delimiter ';' para los CSV de Excel en español)",
+            ),
+            (
+                "The CSV header seems to use another separator",
+                "Give the separator with --delimiter (e.g. --delimiter ';' for CSV files of a Spanish Excel)",
+            ),
+        ),
+        "csv.no-header" => (
+            (
+                "La primera línea del CSV parece un dato, no una cabecera",
+                "Añada arriba una línea con los nombres de las columnas: to, cc, bcc, subject, body, html_file, attach",
+            ),
+            (
+                "The CSV's first line looks like data, not a header",
+                "Add a line above it naming the columns: to, cc, bcc, subject, body, html_file, attach",
+            ),
+        ),
+        "csv.spanish-columns" => (
+            (
+                "Las columnas del CSV tienen nombres en español",
+                "Cambie el nombre de las columnas como se indica en «rename» (la cabecera usa los nombres en inglés: to, cc, bcc, subject, body, html_file, attach)",
+            ),
+            (
+                "The CSV's columns have Spanish names",
+                "Rename the columns as shown under \"rename\" (the header uses the English names: to, cc, bcc, subject, body, html_file, attach)",
+            ),
+        ),
+        // ----- end of cli: CSV -----
+        // ----- cli: the outbox's errors (issue 10.11) -----
+        "outbox.open" => (
+            (
+                "No se puede abrir la base de datos de la bandeja de salida",
+                "Revise url en [outbox]: para SQLite, que la carpeta del fichero exista y se pueda escribir (sqlite:///ruta/outbox.db); para PostgreSQL, que el servidor esté accesible y el usuario pueda conectarse",
+            ),
+            (
+                "Cannot open the outbox database",
+                "Check url in [outbox]: for SQLite, that the file's folder exists and is writable (sqlite:///path/outbox.db); for PostgreSQL, that the server is reachable and the user may connect",
+            ),
+        ),
+        "outbox.url" => (
+            (
+                "La URL de la base de datos de la bandeja de salida no es válida",
+                "Use sqlite:///ruta/outbox.db o postgres://usuario@servidor:5432/basededatos en url de [outbox]",
+            ),
+            (
+                "The outbox database URL is not supported",
+                "Use sqlite:///path/outbox.db or postgres://user@host:5432/database as url in [outbox]",
+            ),
+        ),
+        "outbox.migrate" => (
+            (
+                "La base de datos tiene un esquema de bandeja de salida que esta versión no conoce",
+                "Use la versión de g360-mail que creó la base de datos, o una más reciente",
+            ),
+            (
+                "The database holds an outbox schema this version does not know",
+                "Use the g360-mail version that created the database, or a newer one",
+            ),
+        ),
+        "outbox.database" => (
+            (
+                "Falló la base de datos de la bandeja de salida",
+                "Revise el servidor de base de datos y su registro; inténtelo de nuevo",
+            ),
+            ("The outbox database failed", "Check the database server and its log; try again"),
+        ),
+        "outbox.not-found" => (
+            (
+                "No hay ningún correo con ese id en la bandeja de salida",
+                "Use un id que muestre `g360-mail outbox list`",
+            ),
+            ("No mail in the outbox has that id", "Use an id `g360-mail outbox list` shows"),
+        ),
+        "outbox.not-failed" => (
+            (
+                "Solo se pueden reintentar los correos fallidos",
+                "Compruebe el estado con `g360-mail outbox show ID`",
+            ),
+            ("Only failed mails can be retried", "Check its state with `g360-mail outbox show ID`"),
+        ),
+        // ----- end of cli: the outbox's errors -----
         _ => return bounce_error_text(code, lang),
     };
     Some(match lang {

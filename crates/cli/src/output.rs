@@ -16,7 +16,24 @@ pub(crate) mod exit {
     pub(crate) const SETUP: u8 = 3;
     pub(crate) const REJECTED: u8 = 4;
     pub(crate) const TEMPORARY: u8 = 5;
+    /// The mail may or may not have gone out: never resend without looking
+    /// it up first (a job that retries on 5 must not retry on 6).
+    pub(crate) const UNKNOWN: u8 = 6;
 }
+
+/// The exit codes as `--help` shows them (the README has the same table).
+pub(crate) const EXIT_CODES_HELP: &str = "\
+Exit codes (stable):
+  0  success
+  1  anything else (not found, unsupported, unexpected)
+  2  usage or configuration error
+  3  authentication or permission (setup) error
+  4  message rejected
+  5  temporarily unavailable or throttled: retry later
+  6  outcome unknown: do not resend; look the mail up (Sent Items)
+
+With --json every result is one JSON object on stdout carrying \"exit_code\";
+a send whose outcome is unknown says \"outcome\": \"unknown\".";
 
 /// The exit code for an error kind.
 pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
@@ -24,11 +41,65 @@ pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::Config | ErrorKind::InvalidInput => exit::USAGE,
         ErrorKind::Auth | ErrorKind::Permission => exit::SETUP,
         ErrorKind::Rejected => exit::REJECTED,
-        ErrorKind::Throttled | ErrorKind::Unavailable | ErrorKind::OutcomeUnknown => {
-            exit::TEMPORARY
-        }
+        ErrorKind::Throttled | ErrorKind::Unavailable => exit::TEMPORARY,
+        ErrorKind::OutcomeUnknown => exit::UNKNOWN,
         _ => exit::OTHER,
     }
+}
+
+/// What became of a mail, for `--json`: `"sent"`, `"unknown"` (it may have
+/// gone out: look it up before any resend) or `"failed"` (it did not go out).
+pub(crate) fn outcome(result: Result<(), &Error>) -> &'static str {
+    match result {
+        Ok(()) => "sent",
+        Err(e) if e.kind() == ErrorKind::OutcomeUnknown => "unknown",
+        Err(_) => "failed",
+    }
+}
+
+/// `text` safe to print on a terminal as one line: every control character
+/// (C0 with line breaks and tabs, DEL, C1) and every bidirectional override
+/// is shown as a visible symbol instead of acting on the terminal. Received
+/// mail is written by strangers: an escape sequence in a subject could clear
+/// the screen, fake a hyperlink (OSC 8) or write the clipboard (OSC 52).
+pub(crate) fn safe_line(text: &str) -> std::borrow::Cow<'_, str> {
+    neutralise(text, false)
+}
+
+/// [`safe_line`] for a body: line breaks (`\n`, `\r\n`) and tabs are kept.
+pub(crate) fn safe_text(text: &str) -> std::borrow::Cow<'_, str> {
+    neutralise(text, true)
+}
+
+fn neutralise(text: &str, multiline: bool) -> std::borrow::Cow<'_, str> {
+    let harmful = |c: char, next: Option<char>| match c {
+        '\n' | '\t' if multiline => false,
+        '\r' if multiline => next != Some('\n'),
+        c if c.is_control() => true,
+        // Bidirectional overrides and isolates reorder what follows them.
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => true,
+        _ => false,
+    };
+    let chars: Vec<char> = text.chars().collect();
+    if !chars.iter().enumerate().any(|(i, c)| harmful(*c, chars.get(i + 1).copied())) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        if !harmful(c, chars.get(i + 1).copied()) {
+            if c != '\r' {
+                out.push(c);
+            }
+            continue;
+        }
+        match c {
+            // C0 as its Control Pictures symbol (ESC as ␛), DEL as ␡.
+            '\0'..='\u{1F}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{FFFD}')),
+            '\u{7F}' => out.push('\u{2421}'),
+            _ => out.push('\u{FFFD}'),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Where and how to print.
@@ -78,13 +149,33 @@ impl Out {
         let _ = writeln!(out, "{}", text.as_ref());
     }
 
+    /// Prints one JSON result. Every result carries a top-level `exit_code`:
+    /// when `value` has none, it is taken from its `error.exit_code`, else 0
+    /// for `"ok": true` and 1 otherwise.
     pub(crate) fn json_value(&self, value: &serde_json::Value) {
-        self.line(serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".into()));
+        let mut value = value.clone();
+        if let serde_json::Value::Object(map) = &mut value
+            && !map.contains_key("exit_code")
+        {
+            let code = map
+                .get("error")
+                .and_then(|e| e.get("exit_code"))
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(if map.get("ok") == Some(&json!(true)) {
+                    u64::from(exit::OK)
+                } else {
+                    u64::from(exit::OTHER)
+                });
+            map.insert("exit_code".into(), json!(code));
+        }
+        self.line(serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".into()));
     }
 
     /// Prints an error: as JSON on stdout with `--json`, else on stderr with
     /// its place and remedy, translated by code when the code is known.
-    pub(crate) fn error(&self, err: &Error) {
+    /// `code` is the process's exit code, usually [`exit_code`] of the kind
+    /// (a setup problem exits 3 whichever command meets it).
+    pub(crate) fn error_with_code(&self, err: &Error, code: u8) {
         let (message, remedy) = localized(err, self.lang);
         if self.json {
             let context: serde_json::Map<String, serde_json::Value> =
@@ -102,25 +193,28 @@ impl Out {
                     "retry_after_seconds": err.retry_after().map(|d| d.as_secs()),
                     "provider": err.provider(),
                     "context": context,
-                    "exit_code": exit_code(err.kind()),
-                }
+                    "exit_code": code,
+                    "outcome": outcome(Err(err)),
+                },
+                "exit_code": code,
             }));
             return;
         }
+        // A server's own error text reaches the terminal too: neutralised.
         let mut e = std::io::stderr().lock();
-        let _ = writeln!(e, "{}: {message}", self.t(Msg::Error));
+        let _ = writeln!(e, "{}: {}", self.t(Msg::Error), safe_line(&message));
         if !message.eq_ignore_ascii_case(err.message()) {
-            let _ = writeln!(e, "  ({})", err.message());
+            let _ = writeln!(e, "  ({})", safe_line(err.message()));
         }
         for (k, v) in err.context() {
-            let _ = writeln!(e, "  {}: {k}: {v}", self.t(Msg::Where));
+            let _ = writeln!(e, "  {}: {k}: {}", self.t(Msg::Where), safe_line(v));
         }
         if let Some(r) = remedy {
-            let _ = writeln!(e, "  {}: {r}", self.t(Msg::WhatToDo));
+            let _ = writeln!(e, "  {}: {}", self.t(Msg::WhatToDo), safe_line(&r));
         }
         let mut source = std::error::Error::source(err);
         while let Some(s) = source {
-            let _ = writeln!(e, "  <- {s}");
+            let _ = writeln!(e, "  <- {}", safe_line(&s.to_string()));
             source = s.source();
         }
     }
@@ -145,5 +239,19 @@ pub(crate) fn localized(err: &Error, lang: Lang) -> (String, Option<String>) {
         // In English the provider's own remedy is usually more precise.
         Some((m, _)) => (m.to_owned(), err.remedy().map(str::to_owned)),
         None => (err.message().to_owned(), err.remedy().map(str::to_owned)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(safe_line("Factura 42 — ñ"), "Factura 42 — ñ");
+        assert_eq!(safe_line("a\x1b[2Jb\x07c\x7fd"), "a␛[2Jb␇c␡d");
+        assert_eq!(safe_line("x\u{9b}31m\u{202e}y"), "x\u{fffd}31m\u{fffd}y");
+        assert_eq!(safe_line("one\ntwo\r\n"), "one␊two␍␊");
+        assert_eq!(safe_text("one\r\ntwo\n\tthree\rover"), "one\ntwo\n\tthree␍over");
     }
 }

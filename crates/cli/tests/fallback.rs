@@ -131,7 +131,7 @@ async fn graph_unavailable_sends_through_the_fallback_and_shows_the_route() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_unknown_outcome_exits_5_in_spanish_and_english_without_the_fallback() {
+async fn an_unknown_outcome_exits_6_in_spanish_and_english_without_the_fallback() {
     let mut routes = Routes::start().await;
     // Every sendMail goes out but is answered 504, and Sent Items cannot be
     // read: the provider cannot tell whether the mail was sent.
@@ -146,7 +146,8 @@ async fn an_unknown_outcome_exits_5_in_spanish_and_english_without_the_fallback(
 
     let r = routes.send(&[]).await;
 
-    assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
+    // 6, not 5: a job that retries "temporarily unavailable" must not resend.
+    assert_eq!(r.code, 6, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr.lines().any(|l| l == "error: No se sabe si el correo se envió"),
         "{}",
@@ -159,7 +160,7 @@ async fn an_unknown_outcome_exits_5_in_spanish_and_english_without_the_fallback(
 
     let r = routes.send(&["--lang", "en"]).await;
 
-    assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 6, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr.lines().any(|l| l == "error: The mail may or may not have been sent"),
         "{}",
@@ -169,9 +170,20 @@ async fn an_unknown_outcome_exits_5_in_spanish_and_english_without_the_fallback(
     assert!(r.stderr.contains("look for the mail in the Sent Items"), "{}", r.stderr);
     routes.assert_no_secret(&r);
 
+    let r = routes.send(&["--json"]).await;
+
+    assert_eq!(r.code, 6, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["exit_code"], 6, "{v}");
+    assert_eq!(v["error"]["exit_code"], 6, "{v}");
+    assert_eq!(v["error"]["outcome"], "unknown", "{v}");
+    assert_eq!(v["error"]["kind"], "outcome-unknown", "{v}");
+    routes.assert_no_secret(&r);
+
     // Each run sent once through Graph (the mail went out), never again and
     // never through SMTP.
-    assert_eq!(routes.emulator.requests_to(Endpoint::SendMail).len(), 2);
-    assert_eq!(routes.emulator.deliveries().len(), 2);
+    assert_eq!(routes.emulator.requests_to(Endpoint::SendMail).len(), 3);
+    assert_eq!(routes.emulator.deliveries().len(), 3);
     assert_eq!(routes.smtp.remaining().await, Vec::<serde_json::Value>::new());
 }

@@ -132,7 +132,8 @@ async fn a_malformed_client_id_does_not_stop_other_accounts_and_is_refused_befor
         &["send", "--user", "otro", "--to", "x@example.com", "--subject", "s", "--body", "b"],
     )
     .await;
-    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    // A setup problem: 3, as from `config check` below and from `verify`.
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("El ID de aplicación (cliente) no es un GUID"), "{}", r.stderr);
     assert_eq!(
         emulator.token_requests(),
@@ -258,4 +259,31 @@ async fn a_certificate_integration_never_prints_its_key_or_assertions() {
     for r in &runs {
         assert_no_secret(&setup, r);
     }
+}
+
+/// At the default log level, a failing command prints its error once, in the
+/// user's language: no English WARN line repeating it.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_warn_line_repeats_the_error_at_the_default_level() {
+    let (emulator, setup, dir) = setup().await;
+    let config = setup
+        .toml_config(&emulator.url())
+        .replace(&setup.secret, "Wrong8Q~not-the-secret-0123456789abcdef");
+    std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
+    let send =
+        ["send", "--user", "jgarcia", "--to", "a@example.com", "--subject", "x", "--body", "y"];
+    for args in [&send[..], &["verify", "--user", "jgarcia"], &["inbox", "--user", "jgarcia"]] {
+        let r = support::run_default_log(dir.path(), args).await;
+        assert_eq!(r.code, 3, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            !r.stderr.contains("WARN") && !r.stderr.contains("INFO"),
+            "{args:?}:\n{}",
+            r.stderr
+        );
+        assert_no_secret(&setup, &r);
+    }
+    // The same failure with logs asked for does log (the filter, not the
+    // log line, changed).
+    let r = run(dir.path(), &send).await;
+    assert!(r.stderr.contains("WARN"), "{}", r.stderr);
 }

@@ -134,6 +134,16 @@ pub trait ProviderFactory: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Checks the shape of an account's secret without any network call (an
+    /// ID pasted instead of the value, white space around it), so that
+    /// `config check` reports it with the other problems. Paths are relative
+    /// to the secret's key (`""`); problems are setup problems. By default
+    /// nothing is checked.
+    fn check_secret(&self, secret: &crate::Secret) -> Vec<ConfigProblem> {
+        let _ = secret;
+        Vec::new()
+    }
+
     /// Builds the provider of `account` on `integration`.
     fn build(
         &self,
@@ -193,6 +203,7 @@ trait ErasedFactory: Send + Sync {
     fn needs_secret(&self) -> bool;
     fn secret_required(&self, settings: &serde_json::Value) -> bool;
     fn check(&self, settings: &serde_json::Value) -> Vec<ConfigProblem>;
+    fn check_secret(&self, secret: &crate::Secret) -> Vec<ConfigProblem>;
     fn build(
         &self,
         integration: &Integration,
@@ -261,6 +272,9 @@ impl<F: ProviderFactory> ErasedFactory for Erased<F> {
             Ok(s) => self.0.validate(&s),
             Err(p) => vec![p],
         }
+    }
+    fn check_secret(&self, secret: &crate::Secret) -> Vec<ConfigProblem> {
+        self.0.check_secret(secret)
     }
     fn build(
         &self,
@@ -372,6 +386,12 @@ impl ProviderRegistry {
         self.factories
             .get(integration.provider.as_str())
             .map(|f| f.secret_required(&integration.settings))
+    }
+
+    /// The problems of an account's secret for `provider_type` (see
+    /// [`ProviderFactory::check_secret`]); none for an unknown type.
+    pub fn check_secret(&self, provider_type: &str, secret: &crate::Secret) -> Vec<ConfigProblem> {
+        self.factories.get(provider_type).map(|f| f.check_secret(secret)).unwrap_or_default()
     }
 
     fn unknown(&self, provider_type: &str) -> String {

@@ -47,7 +47,7 @@ pub use message::{
 pub use provider::MailProvider;
 #[cfg(any(test, feature = "mock"))]
 pub use provider::MockMailProvider;
-pub use secret::{REDACTED, Secret};
+pub use secret::{REDACTED, Secret, redact_url};
 pub use token::{AccessTokenSource, TokenPurpose};
 pub use verify::{Check, CheckStatus, VerifyOptions, VerifyReport};
 

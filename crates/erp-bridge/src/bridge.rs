@@ -50,6 +50,27 @@ impl MailBridge {
         })
     }
 
+    /// Refuses an account whose configuration has setup problems (see
+    /// [`BridgeConfig::setup_problems_of`]): a `Config` error carrying the
+    /// first problem's code, key and remedy, before any network call.
+    pub fn check_setup(&self, user: &str) -> Result<()> {
+        let problems = self.config.setup_problems_of(user);
+        let Some(first) = problems.first() else { return Ok(()) };
+        let mut err = Error::new(ErrorKind::Config, first.message.clone())
+            .with_context("key", &first.path)
+            .with_context("user", user);
+        if let Some(code) = &first.code {
+            err = err.with_code(code.clone());
+        }
+        if let Some(remedy) = &first.remedy {
+            err = err.with_remedy(remedy.clone());
+        }
+        for other in &problems[1..] {
+            err = err.with_context("also", other.to_string());
+        }
+        Err(err)
+    }
+
     /// The only account's user, when exactly one account is configured.
     pub fn default_user(&self) -> Result<&str> {
         match self.config.accounts() {
@@ -142,6 +163,7 @@ impl MailBridge {
     /// the message names one.
     pub async fn send_as(&self, user: &str, message: OutgoingMessage) -> Result<SendReceipt> {
         let account = self.account(user)?;
+        self.check_setup(user)?;
         let provider = self.provider(user)?;
         let message = self.prepare(user, message)?;
         let integration = self.config.integration_of(account).map(|i| i.id.clone());
@@ -155,7 +177,9 @@ impl MailBridge {
                 Ok(receipt)
             }
             Err(e) => {
-                tracing::warn!(user, uid = %message.uid(), kind = %e.kind(), error = %e, "mail not sent");
+                // The caller gets the error and reports it; logging it at
+                // warn would show the same failure twice, in English.
+                tracing::debug!(user, uid = %message.uid(), kind = %e.kind(), error = %e, "mail not sent");
                 Err(e.with_context("user", user))
             }
         }
@@ -165,6 +189,7 @@ impl MailBridge {
     /// one) and checks the provider's capabilities.
     pub(crate) fn prepare(&self, user: &str, message: OutgoingMessage) -> Result<OutgoingMessage> {
         let account = self.account(user)?;
+        self.check_setup(user)?;
         let provider = self.provider(user)?;
         let message = if message.from().is_none() {
             message.with_from(account.address.clone())
@@ -177,6 +202,7 @@ impl MailBridge {
 
     /// Lists messages of `user`'s mailbox.
     pub async fn list_as(&self, user: &str, query: &MailboxQuery) -> Result<MessagePage> {
+        self.check_setup(user)?;
         let provider = self.provider(user)?;
         require_read(provider.as_ref())?;
         query.validate()?;
@@ -185,6 +211,7 @@ impl MailBridge {
 
     /// Gets one message of `user`'s mailbox.
     pub async fn get_as(&self, user: &str, id: &str) -> Result<ReceivedMessage> {
+        self.check_setup(user)?;
         let provider = self.provider(user)?;
         require_read(provider.as_ref())?;
         provider.get_message(id).await.map_err(|e| e.with_context("user", user))

@@ -105,7 +105,10 @@ impl ConfigSource {
 }
 
 /// The validated configuration: integrations, accounts and language.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` shows ids, types and the outbox URL with credentials
+/// redacted; never a secret, never a provider setting.
+#[derive(Clone)]
 pub struct BridgeConfig {
     lang: Lang,
     integrations: Vec<Integration>,
@@ -118,7 +121,9 @@ pub struct BridgeConfig {
 }
 
 /// The `[outbox]` section: where queued mail is kept and how fast it is sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` shows the URL with credentials redacted.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OutboxConfig {
     /// `sqlite://…` or `postgres://…`; by default a SQLite file
@@ -177,28 +182,47 @@ impl OutboxConfig {
         }
     }
 
-    /// The URL with any password replaced by `[redacted]`.
+    /// The URL with every credential (a `user:password@`, a `?password=`)
+    /// replaced by `[redacted]`.
     pub fn redacted_url(&self) -> String {
-        redact_url_password(&self.url)
+        g360_mail_core::redact_url(&self.url)
+    }
+}
+
+impl fmt::Debug for OutboxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutboxConfig")
+            .field("url", &self.redacted_url())
+            .field("messages_per_minute", &self.messages_per_minute)
+            .field("max_in_flight_per_mailbox", &self.max_in_flight_per_mailbox)
+            .field("max_attempts", &self.max_attempts)
+            .field("lease_ms", &self.lease_ms)
+            .field("settle_delay_ms", &self.settle_delay_ms)
+            .field("base_backoff_ms", &self.base_backoff_ms)
+            .field("max_backoff_ms", &self.max_backoff_ms)
+            .finish()
+    }
+}
+
+impl fmt::Debug for BridgeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let integrations: Vec<String> =
+            self.integrations.iter().map(|i| format!("{} ({})", i.id, i.provider)).collect();
+        let accounts: Vec<String> =
+            self.accounts.iter().map(|a| format!("{} ({})", a.user, a.provider)).collect();
+        f.debug_struct("BridgeConfig")
+            .field("lang", &self.lang)
+            .field("source", &self.source)
+            .field("integrations", &integrations)
+            .field("accounts", &accounts)
+            .field("outbox", &self.outbox)
+            .field("setup_problems", &self.setup_problems.len())
+            .finish_non_exhaustive()
     }
 }
 
 fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// `scheme://user:password@host/…` → `scheme://user:[redacted]@host/…`.
-fn redact_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) if userinfo.contains(':') => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            format!("{scheme}://{user}:{}@{host}{path}", g360_mail_core::REDACTED)
-        }
-        _ => url.to_owned(),
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,6 +266,20 @@ impl BridgeConfig {
         {
             return Err(ConfigError::Missing { path: path.clone() });
         }
+        if let ConfigSource::File(path) = source {
+            // The syntax is checked here, not by figment, whose message quotes
+            // the offending line, and so a secret on it (see `syntax_error`).
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+                origin: source.describe(),
+                message: format!("cannot read the file: {}", e.kind()),
+            })?;
+            if let Err(e) = toml::from_str::<toml::Table>(&text) {
+                return Err(ConfigError::Read {
+                    origin: source.describe(),
+                    message: syntax_error(&text, &e),
+                });
+            }
+        }
         let mut value: Value = Self::figment(source).extract().map_err(|e| ConfigError::Read {
             origin: source.describe(),
             message: figment_message(&e),
@@ -273,6 +311,10 @@ impl BridgeConfig {
         registry: &ProviderRegistry,
         mut problems: Vec<ConfigProblem>,
     ) -> Result<Self, ConfigError> {
+        let mut secrets = Vec::new();
+        secret_values(&value, false, &mut secrets);
+        // Longest first, so that a secret containing another goes whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         let Value::Object(mut root) = value else {
             return Err(ConfigError::invalid(
                 &source,
@@ -300,6 +342,7 @@ impl BridgeConfig {
         for key in root.keys() {
             problems.push(unknown_key(key, &["lang", "integrations", "accounts", "outbox"]));
         }
+        scrub(&mut problems, &secrets);
         // Setup problems (a malformed client id, say) do not stop loading:
         // other accounts keep working and `verify` diagnoses them.
         if problems.iter().any(|p| !p.setup) {
@@ -332,6 +375,35 @@ impl BridgeConfig {
     /// diagnoses them.
     pub fn setup_problems(&self) -> &[ConfigProblem] {
         &self.setup_problems
+    }
+
+    /// The setup problems that concern `user`'s account: its own keys, its
+    /// integration's and its fallback integration's. Such an account cannot
+    /// send or read until they are fixed; `verify` still diagnoses it.
+    pub fn setup_problems_of(&self, user: &str) -> Vec<&ConfigProblem> {
+        let Some(index) = self.accounts.iter().position(|a| a.user == user) else {
+            return Vec::new();
+        };
+        let account = &self.accounts[index];
+        let mut prefixes = vec![format!("accounts[{index}]")];
+        let routes = [
+            self.integration_of(account),
+            account.fallback.as_deref().and_then(|f| self.integration(f)),
+        ];
+        for integration in routes.into_iter().flatten() {
+            if let Some(i) = self.integrations.iter().position(|x| x.id == integration.id) {
+                prefixes.push(format!("integrations[{i}]"));
+            }
+        }
+        self.setup_problems
+            .iter()
+            .filter(|p| {
+                prefixes.iter().any(|prefix| {
+                    p.path == *prefix
+                        || p.path.strip_prefix(prefix.as_str()).is_some_and(|r| r.starts_with('.'))
+                })
+            })
+            .collect()
     }
 
     /// The `[outbox]` settings (defaults when the section is absent).
@@ -367,87 +439,164 @@ impl BridgeConfig {
         }
     }
 
-    /// The effective configuration as TOML, secrets replaced by `[redacted]`.
+    /// The effective configuration as TOML, secrets and URL credentials
+    /// replaced by `[redacted]`, in the README's order: `lang`, then each
+    /// `[[integrations]]` (`id`, `description`, `provider`, then the
+    /// provider's keys as its documentation lists them), each `[[accounts]]`
+    /// (`user`, `provider`, `integration`, `address`, `secret`…), then
+    /// `[outbox]`.
     pub fn to_redacted_toml(&self) -> String {
-        let integrations: Vec<Value> = self
+        let doc = self.redacted();
+        let mut out = format!("lang = {}\n", toml_value(&doc.lang));
+        for (name, tables) in [("integrations", &doc.integrations), ("accounts", &doc.accounts)] {
+            for table in tables {
+                out.push_str(&format!("\n[[{name}]]\n"));
+                push_entries(&mut out, table);
+            }
+        }
+        out.push_str("\n[outbox]\n");
+        push_entries(&mut out, &doc.outbox);
+        out
+    }
+
+    /// [`BridgeConfig::to_redacted_toml`] as a JSON value, for `--json`.
+    pub fn to_redacted_json(&self) -> Value {
+        let doc = self.redacted();
+        let object = |entries: &Entries| Value::Object(entries.iter().cloned().collect());
+        json!({
+            "lang": doc.lang,
+            "integrations": doc.integrations.iter().map(object).collect::<Vec<_>>(),
+            "accounts": doc.accounts.iter().map(object).collect::<Vec<_>>(),
+            "outbox": object(&doc.outbox),
+        })
+    }
+
+    fn redacted(&self) -> Redacted {
+        let secret = || json!(g360_mail_core::REDACTED);
+        let integrations = self
             .integrations
             .iter()
             .map(|i| {
-                let mut m = Map::new();
-                m.insert("id".into(), json!(i.id));
-                m.insert("description".into(), json!(i.description));
-                m.insert("provider".into(), json!(i.provider));
+                let mut m: Entries = vec![
+                    ("id".into(), json!(i.id)),
+                    ("description".into(), json!(i.description)),
+                    ("provider".into(), json!(i.provider)),
+                ];
                 if let Value::Object(settings) = &i.settings {
-                    for (k, v) in settings {
+                    let mut keys: Vec<&String> = settings.keys().collect();
+                    keys.sort_by_key(|k| {
+                        (PROVIDER_KEY_ORDER.iter().position(|p| p == k).unwrap_or(usize::MAX), *k)
+                    });
+                    for k in keys {
+                        let v = &settings[k.as_str()];
                         let v = if looks_secret(k) {
-                            json!(g360_mail_core::REDACTED)
+                            secret()
+                        } else if let Value::String(text) = v {
+                            json!(g360_mail_core::redact_url(text))
                         } else {
                             v.clone()
                         };
-                        m.insert(k.clone(), v);
+                        m.push((k.clone(), v));
                     }
                 }
-                Value::Object(m)
+                m
             })
             .collect();
-        let accounts: Vec<Value> = self
+        let accounts = self
             .accounts
             .iter()
             .map(|a| {
-                let mut m = Map::new();
-                m.insert("user".into(), json!(a.user));
-                m.insert("provider".into(), json!(a.provider));
+                let mut m: Entries =
+                    vec![("user".into(), json!(a.user)), ("provider".into(), json!(a.provider))];
                 if let Some(i) = &a.integration {
-                    m.insert("integration".into(), json!(i));
+                    m.push(("integration".into(), json!(i)));
                 }
-                m.insert("address".into(), json!(a.address.to_string()));
+                m.push(("address".into(), json!(a.address.to_string())));
                 match self.secret_sources.get(&a.user) {
-                    Some(SecretSource::Env(var)) => {
-                        m.insert("secret_env".into(), json!(var));
-                    }
-                    Some(SecretSource::Inline) => {
-                        m.insert("secret".into(), json!(g360_mail_core::REDACTED));
-                    }
+                    Some(SecretSource::Env(var)) => m.push(("secret_env".into(), json!(var))),
+                    Some(SecretSource::Inline) => m.push(("secret".into(), secret())),
                     None => {}
                 }
                 match self.secret_sources.get(&format!("{}\u{0}next", a.user)) {
-                    Some(SecretSource::Env(var)) => {
-                        m.insert("secret_next_env".into(), json!(var));
-                    }
-                    Some(SecretSource::Inline) => {
-                        m.insert("secret_next".into(), json!(g360_mail_core::REDACTED));
-                    }
+                    Some(SecretSource::Env(var)) => m.push(("secret_next_env".into(), json!(var))),
+                    Some(SecretSource::Inline) => m.push(("secret_next".into(), secret())),
                     None => {}
                 }
                 if let Some(f) = &a.fallback {
-                    m.insert("fallback".into(), json!(f));
+                    m.push(("fallback".into(), json!(f)));
                 }
                 match self.secret_sources.get(&format!("{}\u{0}fallback", a.user)) {
                     Some(SecretSource::Env(var)) => {
-                        m.insert("fallback_secret_env".into(), json!(var));
+                        m.push(("fallback_secret_env".into(), json!(var)));
                     }
-                    Some(SecretSource::Inline) => {
-                        m.insert("fallback_secret".into(), json!(g360_mail_core::REDACTED));
-                    }
+                    Some(SecretSource::Inline) => m.push(("fallback_secret".into(), secret())),
                     None => {}
                 }
-                Value::Object(m)
+                m
             })
             .collect();
-        let outbox = json!({
-            "url": self.outbox.redacted_url(),
-            "messages_per_minute": self.outbox.messages_per_minute,
-            "max_in_flight_per_mailbox": self.outbox.max_in_flight_per_mailbox,
-            "max_attempts": self.outbox.max_attempts,
-            "lease_ms": self.outbox.lease_ms,
-            "settle_delay_ms": self.outbox.settle_delay_ms,
-            "base_backoff_ms": self.outbox.base_backoff_ms,
-            "max_backoff_ms": self.outbox.max_backoff_ms,
-        });
-        let doc = json!({ "lang": self.lang.as_str(), "outbox": outbox, "integrations": integrations, "accounts": accounts });
-        toml::to_string_pretty(&doc)
-            .unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
+        let o = &self.outbox;
+        let outbox = vec![
+            ("url".into(), json!(o.redacted_url())),
+            ("messages_per_minute".into(), json!(o.messages_per_minute)),
+            ("max_in_flight_per_mailbox".into(), json!(o.max_in_flight_per_mailbox)),
+            ("max_attempts".into(), json!(o.max_attempts)),
+            ("lease_ms".into(), json!(o.lease_ms)),
+            ("settle_delay_ms".into(), json!(o.settle_delay_ms)),
+            ("base_backoff_ms".into(), json!(o.base_backoff_ms)),
+            ("max_backoff_ms".into(), json!(o.max_backoff_ms)),
+        ];
+        Redacted { lang: json!(self.lang.as_str()), integrations, accounts, outbox }
     }
+}
+
+/// Keys of a table, in order.
+type Entries = Vec<(String, Value)>;
+
+/// The configuration as `config show` prints it.
+struct Redacted {
+    lang: Value,
+    integrations: Vec<Entries>,
+    accounts: Vec<Entries>,
+    outbox: Entries,
+}
+
+/// The order in which `config show` lists provider keys, as the providers'
+/// pages (`docs/providers/`) list them; other keys follow alphabetically.
+const PROVIDER_KEY_ORDER: &[&str] = &[
+    "client_id",
+    "tenant_id",
+    "cloud",
+    "authority_url",
+    "graph_url",
+    "host",
+    "port",
+    "security",
+    "tls_ca_file",
+    "auth",
+    "username",
+    "hello_name",
+    "directory",
+];
+
+fn push_entries(out: &mut String, entries: &Entries) {
+    for (k, v) in entries {
+        if !v.is_null() {
+            out.push_str(&format!("{} = {}\n", toml_key(k), toml_value(v)));
+        }
+    }
+}
+
+fn toml_key(k: &str) -> String {
+    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        k.to_owned()
+    } else {
+        toml::Value::String(k.to_owned()).to_string()
+    }
+}
+
+fn toml_value(v: &Value) -> String {
+    toml::Value::try_from(v).map_or_else(|_| "\"\"".to_owned(), |t| t.to_string())
 }
 
 fn looks_secret(key: &str) -> bool {
@@ -455,11 +604,96 @@ fn looks_secret(key: &str) -> bool {
     ["secret", "password", "token", "key"].iter().any(|s| k.contains(s))
         && !k.ends_with("_env")
         && !k.ends_with("_file")
+        && !k.ends_with("_expires")
 }
 
 fn figment_message(e: &figment::Error) -> String {
-    // figment's Display already says where (file, line) the problem is.
-    e.to_string()
+    // What remains after the syntax check (I/O, the environment layer) quotes
+    // no file text; the kind alone keeps any value out all the same.
+    match &e.kind {
+        figment::error::Kind::Message(m) if !m.contains('\n') && !m.contains('"') => m.clone(),
+        kind => format!("{}", KindName(kind)),
+    }
+}
+
+/// The name of a figment error's kind, without the values it carries.
+struct KindName<'a>(&'a figment::error::Kind);
+
+impl fmt::Display for KindName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use figment::error::Kind;
+        let key = |f: &mut fmt::Formatter<'_>, what: &str, k: &str| write!(f, "{what} `{k}`");
+        match self.0 {
+            Kind::InvalidType(actual, expected) => {
+                write!(f, "invalid type: found {}, expected {expected}", type_name(actual))
+            }
+            Kind::InvalidValue(actual, expected) => {
+                write!(f, "invalid value: found {}, expected {expected}", type_name(actual))
+            }
+            Kind::InvalidLength(n, expected) => {
+                write!(f, "invalid length {n}, expected {expected}")
+            }
+            Kind::UnknownVariant(_, _) => f.write_str("unknown variant"),
+            Kind::UnknownField(k, _) => key(f, "unknown field", k),
+            Kind::MissingField(k) => key(f, "missing field", k),
+            Kind::DuplicateField(k) => key(f, "duplicate field", k),
+            Kind::ISizeOutOfRange(_) | Kind::USizeOutOfRange(_) => {
+                f.write_str("number out of range")
+            }
+            Kind::Unsupported(actual) => write!(f, "unsupported {}", type_name(actual)),
+            Kind::UnsupportedKey(actual, _) => write!(f, "unsupported key {}", type_name(actual)),
+            Kind::Message(_) => f.write_str("the configuration cannot be read"),
+        }
+    }
+}
+
+/// The type of a value figment found, without the value.
+fn type_name(actual: &figment::error::Actual) -> &'static str {
+    use figment::error::Actual;
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_) => "a number",
+        Actual::Char(_) | Actual::Str(_) => "a text",
+        Actual::Bytes(_) => "bytes",
+        Actual::Unit | Actual::Option => "nothing",
+        Actual::Seq => "a list",
+        Actual::Map => "a table",
+        _ => "a value",
+    }
+}
+
+/// A TOML syntax error as line, column, the key of that line when it has
+/// one, and what the parser expected. Never the line's text: the error may
+/// sit on `secret = "…`, and toml's own message quotes the line.
+fn syntax_error(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return "TOML syntax error".to_owned();
+    };
+    let start = span.start.min(text.len());
+    let before = &text[..text.floor_char_boundary(start)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let line_text = text[line_start..].lines().next().unwrap_or("");
+    let key = line_text.split_once('=').map(|(k, _)| k.trim()).filter(|k| {
+        !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    });
+    let mut message = format!("TOML syntax error at line {line}, column {column}");
+    if let Some(key) = key {
+        message.push_str(&format!(" (key `{key}`)"));
+    }
+    // toml's first line of message names the rule ("invalid basic string");
+    // it is kept only when it quotes nothing from the file.
+    if let Some(what) = e
+        .message()
+        .lines()
+        .next()
+        .map(str::trim)
+        .filter(|m| !m.is_empty() && !m.contains('`') && !m.contains('"') && !m.contains('\''))
+    {
+        message.push_str(&format!(": {what}"));
+    }
+    message
 }
 
 fn short(v: &Value) -> String {
@@ -468,6 +702,55 @@ fn short(v: &Value) -> String {
         format!("{}…", &s[..s.char_indices().nth(57).map_or(s.len(), |(i, _)| i)])
     } else {
         s
+    }
+}
+
+/// The type of a JSON value, for messages that must not show the value.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a table",
+    }
+}
+
+/// Every text under a key that looks secret (at any depth), to be scrubbed
+/// from problem messages: a provider's own check may quote a value.
+fn secret_values(v: &Value, under_secret: bool, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if under_secret && s.trim().chars().count() >= 4 => {
+            out.push(s.trim().to_owned());
+        }
+        Value::Number(n) if under_secret && n.to_string().len() >= 4 => out.push(n.to_string()),
+        Value::Array(items) => {
+            items.iter().for_each(|i| secret_values(i, under_secret, out));
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                secret_values(v, under_secret || looks_secret(k), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Replaces every secret value in the problems' texts by `[redacted]`.
+fn scrub(problems: &mut [ConfigProblem], secrets: &[String]) {
+    let clean = |text: &mut String| {
+        for s in secrets {
+            if text.contains(s.as_str()) {
+                *text = text.replace(s.as_str(), g360_mail_core::REDACTED);
+            }
+        }
+    };
+    for p in problems {
+        clean(&mut p.message);
+        if let Some(r) = &mut p.remedy {
+            clean(r);
+        }
     }
 }
 
@@ -551,9 +834,11 @@ fn take_text(
     match as_text(&v) {
         Some(s) => Some(s),
         None => {
+            // A secret's value is never echoed, only its type.
+            let found = if looks_secret(key) { json_type(&v).to_owned() } else { short(&v) };
             problems.push(ConfigProblem::new(
                 format!("{path}.{key}"),
-                format!("expected a text value, found {}", short(&v)),
+                format!("expected a text value, found {found}"),
             ));
             None
         }
@@ -621,14 +906,54 @@ fn validate_integrations(
             continue;
         };
         let settings = Value::Object(obj);
-        if let Err(found) = registry.check_settings(&provider, &settings) {
-            problems.extend(found.into_iter().map(|p| p.under(&path)));
-        }
+        problems.extend(
+            check_settings(registry, &provider, &settings).into_iter().map(|p| p.under(&path)),
+        );
         if let Some(id) = id {
             out.push(Integration::new(id, provider, settings).with_description(description));
         }
     }
     out
+}
+
+/// Every problem of an integration's settings in one pass. A provider's
+/// parser stops at the first key it cannot take (an unknown key, a value of
+/// the wrong type), which would hide a malformed `client_id` behind a typo:
+/// each such key is set aside and the rest checked again, until nothing more
+/// is found.
+fn check_settings(
+    registry: &ProviderRegistry,
+    provider: &str,
+    settings: &Value,
+) -> Vec<ConfigProblem> {
+    let mut current = settings.clone();
+    let mut found: Vec<ConfigProblem> = Vec::new();
+    let mut set_aside: Vec<String> = Vec::new();
+    while let Err(problems) = registry.check_settings(provider, &current) {
+        let mut removed = false;
+        for p in problems {
+            // A key set aside is now "missing": that is the same problem.
+            let missing_again =
+                set_aside.iter().any(|k| p.message.starts_with(&format!("missing field `{k}`")));
+            if missing_again || found.iter().any(|f| f.path == p.path && f.message == p.message) {
+                continue;
+            }
+            let key = p.path.split(['.', '[']).next().unwrap_or("").to_owned();
+            if let Value::Object(map) = &mut current
+                && !p.setup
+                && !key.is_empty()
+                && map.remove(&key).is_some()
+            {
+                set_aside.push(key);
+                removed = true;
+            }
+            found.push(p);
+        }
+        if !removed {
+            break;
+        }
+    }
+    found
 }
 
 type Accounts = (Vec<MailAccount>, BTreeMap<String, SecretSource>);
@@ -812,6 +1137,24 @@ fn validate_accounts(
                 ),
             );
         }
+        // The secrets' shapes, checked by their providers: setup problems,
+        // which do not keep the account from loading.
+        let mut setup = Vec::new();
+        if let (Some(s), Some(p)) = (&secret, provider.as_deref()) {
+            let p = match integration.as_deref() {
+                Some(id) => integrations.iter().find(|i| i.id == id).map_or(p, |i| &i.provider),
+                None => p,
+            };
+            let found = registry.check_secret(p, s);
+            setup.extend(found.into_iter().map(|f| f.under(&format!("{path}.secret"))));
+        }
+        if let (Some(s), Some(fb)) = (
+            &fallback_secret,
+            fallback.as_deref().and_then(|f| integrations.iter().find(|i| i.id == f)),
+        ) {
+            let found = registry.check_secret(&fb.provider, s);
+            setup.extend(found.into_iter().map(|f| f.under(&format!("{path}.fallback_secret"))));
+        }
         if problems.len() == before
             && let (Some(user), Some(provider), Some(address)) = (user, provider, address)
         {
@@ -832,6 +1175,7 @@ fn validate_accounts(
             }
             out.push(account);
         }
+        problems.extend(setup.into_iter().map(ConfigProblem::as_setup));
     }
     (out, sources)
 }
@@ -868,7 +1212,7 @@ fn validate_outbox(
             problems.push(
                 ConfigProblem::new(
                     "outbox.url",
-                    format!("unsupported database URL {:?}", redact_url_password(&url)),
+                    format!("unsupported database URL {:?}", g360_mail_core::redact_url(&url)),
                 )
                 .with_remedy(
                     "use sqlite://path/outbox.db?mode=rwc or postgres://user@host:5432/database",
@@ -1025,6 +1369,36 @@ fn check_binding(
                     .with_code("config.ambiguous-integration")
                     .with_remedy("set integration to the id of the one this account uses"),
                 ),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn syntax(text: &str) -> String {
+        syntax_error(text, &toml::from_str::<toml::Table>(text).unwrap_err())
+    }
+
+    #[test]
+    fn a_syntax_error_says_line_column_and_key_but_never_the_line() {
+        const SECRET: &str = "Abc8Q~very-secret-value-0123456789";
+        for (text, line, key) in [
+            (format!("lang = \"es\"\n[[accounts]]\nsecret = \"{SECRET}\n"), 3, Some("secret")),
+            (format!("lang = \"es\"\nsecret = {SECRET}\n"), 2, Some("secret")),
+            (format!("lang = \"es\"\nsecret = \"{SECRET}\\q\"\n"), 2, Some("secret")),
+            (format!("lang = \"es\"\nsecret = '{SECRET}\" \"x'\"\n"), 2, Some("secret")),
+            (format!("secret = \"\"\"{SECRET}\n"), 2, None),
+            (format!("[[accounts]\nsecret = \"{SECRET}\"\n"), 1, None),
+            (format!("x = {{ secret = \"{SECRET}\" \n"), 1, Some("x")),
+        ] {
+            let m = syntax(&text);
+            assert!(!m.contains("Abc8Q") && !m.contains("0123"), "{m}");
+            assert!(m.contains(&format!("at line {line}, column ")), "{text}: {m}");
+            if let Some(key) = key {
+                assert!(m.contains(&format!("(key `{key}`)")), "{text}: {m}");
             }
         }
     }

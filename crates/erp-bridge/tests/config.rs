@@ -334,3 +334,133 @@ fn secret_next_and_secret_next_env_reach_the_account_and_never_show() {
     }));
     assert!(has(&found, "accounts[0].secret_next", "both"), "{found:?}");
 }
+
+const SECRET: &str = "Abc8Q~file-secret-value-0123456789";
+
+/// A TOML syntax error on a secret's line is reported by line, column and
+/// key, never with the line's text.
+#[test]
+fn a_syntax_error_on_a_secret_line_never_quotes_it() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        for (i, text) in [
+            format!("[[accounts]]\nuser = \"a\"\nsecret = \"{SECRET}\n"),
+            format!("[[accounts]]\nuser = \"a\"\nsecret = {SECRET}\n"),
+            format!("[[accounts]]\nuser = \"a\"\nsecret = \"{SECRET}\\x\"\n"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let name = format!("bad{i}.toml");
+            jail.create_file(&name, text)?;
+            let err = BridgeConfig::load(&ConfigSource::File(name.clone().into()), &registry())
+                .unwrap_err();
+            for shown in [err.to_string(), format!("{err:?}")] {
+                assert!(!shown.contains("file-secret"), "{shown}");
+                assert!(shown.contains("line 3, column"), "{shown}");
+                assert!(shown.contains("key `secret`"), "{shown}");
+                assert!(shown.contains(&name), "{shown}");
+            }
+        }
+        Ok(())
+    });
+}
+
+/// A secret of the wrong type is named by its type, never echoed, whatever
+/// check quotes it.
+#[test]
+fn a_wrongly_typed_secret_is_not_echoed() {
+    for secret in [json!([SECRET]), json!({ "value": SECRET }), json!([[SECRET, 1]])] {
+        let found = problems(json!({
+            "integrations": [{ "id": "v", "provider": "vault", "client_id": "abcd",
+                               "client_secret": SECRET, "extra": SECRET }],
+            "accounts": [
+                { "user": "a", "provider": "vault", "address": "a@x.com", "secret": secret },
+                { "user": "b", "provider": "vault", "address": "b@x.com", "secret": SECRET, "fallback_secret": secret },
+            ],
+        }));
+        let shown = format!("{found:?}");
+        assert!(!shown.contains("file-secret"), "{shown}");
+        assert!(has(&found, "accounts[0].secret", "expected a text value, found a"), "{shown}");
+        assert!(has(&found, "accounts[1].fallback_secret", "expected a text value"), "{shown}");
+    }
+}
+
+/// `Debug` of the configuration and of the bridge, and `config show`, never
+/// print a database password, whether in the user info or the query.
+#[test]
+fn debug_and_show_redact_every_url_credential() {
+    for url in [
+        "postgres://erp:s3cr3t-pw@db.local:5432/erp",
+        "postgres://erp@db.local:5432/erp?password=s3cr3t-pw&sslmode=require",
+        "postgresql://db.local/erp?user=erp&PASSWORD=s3cr3t-pw",
+        "postgres://erp:s3cr3t-pw@db.local/erp?sslpassword=s3cr3t-pw",
+    ] {
+        let config = BridgeConfig::from_value(
+            json!({ "outbox": { "url": url },
+                    "integrations": [{ "id": "local", "provider": "file", "directory": "./out" }],
+                    "accounts": [{ "user": "a", "provider": "file", "address": "a@x.com" }] }),
+            &registry(),
+        )
+        .unwrap();
+        let bridge = g360_erp_bridge::MailBridge::new(config.clone(), registry());
+        for shown in [
+            format!("{config:?}"),
+            format!("{config:#?}"),
+            format!("{bridge:?}"),
+            config.to_redacted_toml(),
+            config.to_redacted_json().to_string(),
+            config.outbox().redacted_url(),
+            format!("{:?}", config.outbox()),
+        ] {
+            assert!(!shown.contains("s3cr3t"), "{url}: {shown}");
+        }
+        assert!(config.to_redacted_toml().contains(REDACTED));
+    }
+    // An unsupported URL is refused without its password either.
+    let found =
+        problems(json!({ "outbox": { "url": "mysql://u:s3cr3t-pw@h/db?password=s3cr3t-pw" } }));
+    assert!(!format!("{found:?}").contains("s3cr3t"), "{found:?}");
+}
+
+/// `config show` keeps the README's order: lang, integrations (id,
+/// description, provider, then provider keys), accounts (user, provider,
+/// integration, address, secret), outbox.
+#[test]
+fn show_keeps_the_readme_order() {
+    let config = BridgeConfig::from_value(
+        json!({ "lang": "en",
+                "outbox": { "url": "sqlite://o.db?mode=rwc" },
+                "integrations": [{ "provider": "vault", "id": "v", "description": "d", "client_id": "abcd" }],
+                "accounts": [{ "secret": SECRET, "address": "a@x.com", "integration": "v", "provider": "vault", "user": "a" }] }),
+        &registry(),
+    )
+    .unwrap();
+    let shown = config.to_redacted_toml();
+    let keys: Vec<&str> = shown
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(" = ").next().unwrap())
+        .take(13)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "lang",
+            "[[integrations]]",
+            "id",
+            "description",
+            "provider",
+            "client_id",
+            "[[accounts]]",
+            "user",
+            "provider",
+            "integration",
+            "address",
+            "secret",
+            "[outbox]"
+        ],
+        "{shown}"
+    );
+    assert!(shown.parse::<toml::Table>().is_ok(), "{shown}");
+}

@@ -7,8 +7,15 @@
 //! ```
 //!
 //! Everything here is blocking I/O; the provider runs it on tokio's blocking pool.
+//!
+//! What is written is private: directories are created with mode 0700 and
+//! files with 0600 (never widened afterwards, so a stricter umask still
+//! applies), and no symbolic link is ever followed when writing a mail,
+//! marking it read or reading it back: a link planted in the mailbox (as
+//! `.tmp`, `.seen`, a marker or a mail) makes the operation fail instead of
+//! writing, truncating or showing another file.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -101,7 +108,9 @@ impl Store {
             Ok(m) if m.is_dir() => Ok(false),
             Ok(_) => Err(not_a_directory(&self.dir)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir_all(&self.dir)
+                private_dir()
+                    .recursive(true)
+                    .create(&self.dir)
                     .map_err(|e| io_error(e, "cannot create the mailbox directory", &self.dir))?;
                 Ok(true)
             }
@@ -109,23 +118,33 @@ impl Store {
         }
     }
 
+    /// `.tmp` or `.seen`, created 0700 when missing; refused when it is a
+    /// symbolic link or anything but a directory.
     fn subdir(&self, name: &str) -> Result<PathBuf> {
         self.ensure_dir()?;
         let sub = self.dir.join(name);
-        fs::create_dir_all(&sub).map_err(|e| io_error(e, "cannot create a directory", &sub))?;
-        Ok(sub)
+        match private_dir().create(&sub) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_error(e, "cannot create a directory", &sub)),
+        }
+        match fs::symlink_metadata(&sub) {
+            Ok(m) if m.is_dir() => Ok(sub),
+            Ok(_) => Err(link_refused(&sub)),
+            Err(e) => Err(io_error(e, "cannot create a directory", &sub)),
+        }
     }
 
     /// First half of an atomic write: the complete, synced file in `.tmp`.
     /// Nothing is visible in the mailbox yet.
     pub(crate) fn stage(&self, id: &str, bytes: &[u8]) -> Result<PathBuf> {
         let tmp = self.subdir(TMP_DIR)?.join(format!("{id}.{EXTENSION}"));
-        let written =
-            OpenOptions::new().write(true).create_new(true).open(&tmp).and_then(|mut f| {
-                f.write_all(bytes)?;
-                f.sync_all()
-            });
-        if let Err(e) = written {
+        let mut file = match private_file().create_new(true).open(&tmp) {
+            Ok(f) => f,
+            // Not ours: never removed (it may be a link an attacker placed).
+            Err(e) => return Err(io_error(e, "cannot write the mail", &tmp)),
+        };
+        if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
             let _ = fs::remove_file(&tmp);
             return Err(io_error(e, "cannot write the mail", &tmp));
         }
@@ -184,8 +203,19 @@ impl Store {
     pub(crate) fn read(&self, id: &str) -> Result<Vec<u8>> {
         check_id(id)?;
         let path = self.path(id);
-        fs::read(&path).map_err(|e| match e.kind() {
+        let read = || -> io::Result<Vec<u8>> {
+            use std::io::Read;
+            let mut file = OpenOptions::new().read(true).custom_flags(NO_FOLLOW).open(&path)?;
+            if !file.metadata()?.is_file() {
+                return Err(io::ErrorKind::NotFound.into());
+            }
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes)?;
+            Ok(bytes)
+        };
+        read().map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => message_not_found(id),
+            _ if is_link_error(&e) => link_refused(&path),
             _ => io_error(e, "cannot read the mail", &path),
         })
     }
@@ -193,36 +223,107 @@ impl Store {
     /// When the mail was stored: from its name, else the file's modification time.
     pub(crate) fn received_at(&self, id: &str) -> Option<Timestamp> {
         stored_at(id).or_else(|| {
-            let modified: SystemTime = fs::metadata(self.path(id)).ok()?.modified().ok()?;
+            let modified: SystemTime = fs::symlink_metadata(self.path(id)).ok()?.modified().ok()?;
             Timestamp::try_from(modified).ok()
         })
     }
 
     /// Whether the mail has been marked read.
     pub(crate) fn is_seen(&self, id: &str) -> bool {
-        self.dir.join(SEEN_DIR).join(id).is_file()
+        fs::symlink_metadata(self.dir.join(SEEN_DIR).join(id)).is_ok_and(|m| m.is_file())
     }
 
     /// Marks a stored mail read.
     pub(crate) fn mark_seen(&self, id: &str) -> Result<()> {
         check_id(id)?;
-        if !self.path(id).is_file() {
+        if !fs::symlink_metadata(self.path(id)).is_ok_and(|m| m.is_file()) {
             return Err(message_not_found(id));
         }
         let marker = self.subdir(SEEN_DIR)?.join(id);
-        File::create(&marker).map_err(|e| io_error(e, "cannot mark the mail read", &marker))?;
+        // Created if missing, never truncated, never through a link.
+        private_file().create(true).open(&marker).map_err(|e| {
+            if is_link_error(&e) {
+                link_refused(&marker)
+            } else {
+                io_error(e, "cannot mark the mail read", &marker)
+            }
+        })?;
         Ok(())
     }
 
     /// Creates and removes a probe file in `.tmp`: proves the mailbox is writable.
     pub(crate) fn probe(&self) -> Result<()> {
         let probe = self.subdir(TMP_DIR)?.join(format!(".probe-{}", MessageUid::new_random()));
-        File::create(&probe)
+        private_file()
+            .create_new(true)
+            .open(&probe)
             .and_then(|mut f| f.write_all(b"g360-mail probe"))
             .map_err(|e| io_error(e, "cannot create a file in the mailbox directory", &probe))?;
         fs::remove_file(&probe)
             .map_err(|e| io_error(e, "cannot remove a file in the mailbox directory", &probe))
     }
+}
+
+/// A directory builder for mode 0700 (less what the umask removes).
+fn private_dir() -> DirBuilder {
+    let mut builder = DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+}
+
+/// Options to write a file of mode 0600 (less what the umask removes),
+/// never through a symbolic link.
+fn private_file() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.custom_flags(NO_FOLLOW);
+    options
+}
+
+/// `O_NOFOLLOW`: opening a symbolic link fails (`ELOOP`).
+#[cfg(unix)]
+const NO_FOLLOW: i32 = libc::O_NOFOLLOW;
+#[cfg(not(unix))]
+const NO_FOLLOW: i32 = 0;
+
+/// `custom_flags` on every platform (a no-op where there is none).
+trait CustomFlags {
+    fn custom_flags(&mut self, flags: i32) -> &mut Self;
+}
+
+impl CustomFlags for OpenOptions {
+    fn custom_flags(&mut self, flags: i32) -> &mut Self {
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(self, flags);
+        #[cfg(not(unix))]
+        let _ = flags;
+        self
+    }
+}
+
+/// Whether opening failed because the path is a symbolic link.
+fn is_link_error(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    return e.raw_os_error() == Some(libc::ELOOP);
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+/// A symbolic link where the mailbox keeps its own files.
+fn link_refused(path: &Path) -> Error {
+    Error::new(g360_mail_core::ErrorKind::Config, "a symbolic link is in the mailbox directory")
+        .with_provider(crate::FILE_PROVIDER_TYPE)
+        .with_code("file.symlink-refused")
+        .with_context("path", path.display())
+        .with_remedy(
+            "remove the link: the mailbox writes and reads its own files only, never through links",
+        )
 }
 
 #[cfg(test)]

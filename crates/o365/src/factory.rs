@@ -76,6 +76,14 @@ impl ProviderFactory for O365Factory {
         out
     }
 
+    fn check_secret(&self, secret: &g360_mail_core::Secret) -> Vec<ConfigProblem> {
+        crate::provider::SecretShape::of(secret.expose())
+            .problems()
+            .into_iter()
+            .map(|(code, p)| ConfigProblem { path: String::new(), ..p }.with_code(code).as_setup())
+            .collect()
+    }
+
     fn build(
         &self,
         integration: &Integration,

@@ -33,6 +33,25 @@ impl SecretShape {
     pub(crate) fn of(secret: &str) -> Self {
         SecretShape { guid_like: is_guid(secret.trim()), whitespace: secret.trim() != secret }
     }
+
+    /// The problems of this shape, with their codes (`verify`'s configuration
+    /// check and `config check` report the same).
+    pub(crate) fn problems(self) -> Vec<(&'static str, g360_mail_core::ConfigProblem)> {
+        let mut problems = Vec::new();
+        if self.whitespace {
+            problems.extend(crate::config::whitespace_problem("secret", " ").map(|(c, p)| {
+                (c, p.with_remedy("remove the spaces or line breaks around the account's secret; copy the client secret Value again"))
+            }));
+        }
+        if self.guid_like {
+            problems.push((
+                "o365.secret-is-id",
+                g360_mail_core::ConfigProblem::new("secret", "the secret looks like a GUID: almost surely the Secret ID, not the secret's Value")
+                    .with_remedy("in Entra ID > App registrations > the app > Certificates & secrets, copy the Value column (shown only when the secret is created; create a new one if it is hidden) into the account's secret (Token field in G360 ERP)"),
+            ));
+        }
+        problems
+    }
 }
 
 /// Sends and reads the mail of one Exchange Online mailbox through Microsoft

@@ -83,18 +83,7 @@ impl O365Provider {
     fn check_configuration(&self) -> Check {
         let mut problems: Vec<(&'static str, g360_mail_core::ConfigProblem)> =
             self.settings.identity_problems();
-        if self.secret_shape.whitespace {
-            problems.extend(crate::config::whitespace_problem("secret", " ").map(|(c, p)| {
-                (c, p.with_remedy("remove the spaces or line breaks around the account's secret; copy the client secret Value again"))
-            }));
-        }
-        if self.secret_shape.guid_like {
-            problems.push((
-                "o365.secret-is-id",
-                g360_mail_core::ConfigProblem::new("secret", "the secret looks like a GUID: almost surely the Secret ID, not the secret's Value")
-                    .with_remedy("in Entra ID > App registrations > the app > Certificates & secrets, copy the Value column (shown only when the secret is created; create a new one if it is hidden) into the account's secret (Token field in G360 ERP)"),
-            ));
-        }
+        problems.extend(self.secret_shape.problems());
         if !problems.is_empty() {
             return Check::fail("configuration", &error::identity_problems(&problems));
         }

@@ -63,18 +63,10 @@ pub(crate) fn after(now: i64, d: Duration) -> i64 {
     now.saturating_add(duration_ms(d))
 }
 
-/// The URL without its password, for messages.
+/// The URL without its credentials, for messages (the workspace's one
+/// redactor, [`g360_mail_core::redact_url`]).
 pub(crate) fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
+    g360_mail_core::redact_url(url)
 }
 
 fn new_mail(user: &str, message: &OutgoingMessage) -> Result<NewMail> {
@@ -267,7 +259,14 @@ mod tests {
 
     #[test]
     fn urls_lose_their_password() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:[redacted]@h:5432/db"
+        );
+        assert_eq!(
+            redact_url("postgres://h/db?password=secret"),
+            "postgres://h/db?password=[redacted]"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://x.db?mode=rwc"), "sqlite://x.db?mode=rwc");
     }

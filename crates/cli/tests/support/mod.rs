@@ -57,3 +57,11 @@ pub(crate) fn run_blocking(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> 
         .expect("a runtime")
         .block_on(run_env(dir, args, envs))
 }
+
+/// Runs the binary with logging at its default level (no `G360_MAIL_LOG`),
+/// as a person runs it.
+pub(crate) async fn run_default_log(dir: &Path, args: &[&str]) -> Run {
+    let out =
+        command(dir, args).env_remove("G360_MAIL_LOG").output().await.expect("the binary runs");
+    Run::from(out)
+}
