@@ -2,6 +2,7 @@
 
 mod document;
 mod error;
+mod events;
 mod model;
 mod options;
 mod outbox;
@@ -10,10 +11,11 @@ mod sender;
 mod store;
 mod worker;
 
+pub use events::DeliveryEvent;
 pub use g360_mail_core::{Error, ErrorKind, Result};
 pub use model::{
-    Attempt, AttemptAction, AttemptResult, Guarantee, MailDetails, MailState, OutboxId, OutboxMail,
-    StatusCounts, StoredError,
+    Attempt, AttemptAction, AttemptResult, Guarantee, MailDetails, MailState, MailboxStatus,
+    OutboxId, OutboxMail, StatusCounts, StoredError,
 };
 pub use options::{OutboxOptions, WorkerOptions};
 pub use outbox::{Backend, Outbox};

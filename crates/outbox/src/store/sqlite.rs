@@ -71,13 +71,16 @@ impl SqliteStore {
         let mut tx = self.begin().await?;
         let rows = sqlx::query_as(
             "UPDATE outbox_mail SET state = 'sending', locked_by = $1, locked_until = $2, \
-             updated_at = $3 \
-             WHERE id IN (SELECT id FROM outbox_mail \
-               WHERE ((state = 'queued' AND next_attempt_at <= $3) \
-                   OR (state = 'sending' AND locked_until <= $3)) \
-                 AND (mailbox IS NULL OR mailbox NOT IN (SELECT value FROM json_each($5))) \
-               ORDER BY next_attempt_at, id LIMIT $4) \
-             RETURNING id, uid, user_name, needs_lookup, attempts, message_format, message",
+             updated_at = $3, in_flight = FALSE \
+             WHERE id IN (SELECT m.id FROM outbox_mail m \
+               WHERE ((m.state = 'queued' AND m.next_attempt_at <= $3 \
+                     AND NOT EXISTS (SELECT 1 FROM outbox_mailbox b \
+                       WHERE b.mailbox = m.mailbox AND b.blocked_until > $3)) \
+                   OR (m.state = 'sending' AND m.locked_until <= $3)) \
+                 AND (m.mailbox IS NULL OR m.mailbox NOT IN (SELECT value FROM json_each($5))) \
+               ORDER BY m.next_attempt_at, m.id LIMIT $4) \
+             RETURNING id, uid, user_name, mailbox, needs_lookup, attempts, message_format, \
+               message",
         )
         .bind(worker)
         .bind(lease_until)

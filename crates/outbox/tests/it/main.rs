@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use g360_mail_core::{ErrorKind, MessageUid};
 use g360_mail_outbox::{
-    AttemptAction, AttemptResult, Guarantee, MailState, Outbox, OutboxId, OutboxOptions, Worker,
+    AttemptAction, AttemptResult, DeliveryEvent, Guarantee, MailState, Outbox, OutboxId,
+    OutboxOptions, Worker,
 };
 use tokio::time::Instant;
 use util::{
@@ -56,6 +57,9 @@ both!(
     failed_mail_can_be_retried,
     setup_error_fails_with_remedy,
     run_stops_on_shutdown_and_wakes_on_enqueue,
+    limits_hold_across_outboxes_sharing_the_database,
+    shutdown_lets_sends_finish_and_gives_the_rest_back,
+    shutdown_cuts_off_a_hung_send_after_the_grace_period,
 );
 
 fn worker(outbox: &Outbox, sender: &Arc<FakeSender>, id: &str) -> Worker {
@@ -468,6 +472,136 @@ async fn run_stops_on_shutdown_and_wakes_on_enqueue(db: &TestDb) {
     tx.send(()).unwrap();
     let summary = task.await.unwrap().unwrap();
     assert_eq!(summary.sent, 1);
+}
+
+/// Two outboxes on one database stand for two processes: they share nothing
+/// but the database, yet together keep one mailbox's limits.
+async fn limits_hold_across_outboxes_sharing_the_database(db: &TestDb) {
+    let window = Duration::from_millis(300);
+    let options = OutboxOptions {
+        messages_per_minute: 20,
+        max_in_flight_per_mailbox: 3,
+        rate_window: window,
+        ..fast_options()
+    };
+    let a = db.open(options.clone()).await;
+    let b = db.open(options).await;
+    let sender =
+        Arc::new(FakeSender { send_delay: Duration::from_millis(25), ..FakeSender::new() });
+    for i in 0..120 {
+        a.enqueue("ventas", &message(&format!("c{i}@example.com"))).await.unwrap();
+    }
+    let runs = [(&a, "a1"), (&a, "a2"), (&b, "b1"), (&b, "b2")]
+        .map(|(o, id)| worker(o, &sender, id))
+        .map(|w| tokio::spawn(async move { w.run_until_empty().await.unwrap() }));
+    let mut sent = 0;
+    for r in runs {
+        sent += tokio::time::timeout(Duration::from_secs(60), r).await.unwrap().unwrap().sent;
+    }
+    assert_eq!(sent, 120);
+    assert!(sender.all_deliveries().values().all(|n| *n == 1), "a uid went out twice");
+    assert!(sender.max_in_flight() <= 3, "in flight: {}", sender.max_in_flight());
+    let starts = sender.starts();
+    for pair in starts.windows(21) {
+        let span = pair[20] - pair[0];
+        assert!(span + Duration::from_millis(5) >= window, "21 sends within {span:?}");
+    }
+    let status = b.mailbox_status().await.unwrap();
+    assert_eq!(status.len(), 1, "{status:?}");
+    let s = &status[0];
+    assert_eq!(s.mailbox, "ventas@contoso.com");
+    assert_eq!((s.queued, s.sending, s.in_flight, s.sent_total), (0, 0, 0, 120));
+    assert_eq!(s.sent_last_day, 120);
+    assert!(s.window_starts <= 20, "{s:?}");
+}
+
+/// Collects the delivery events of an outbox.
+fn collect_events(outbox: &Outbox) -> Arc<std::sync::Mutex<Vec<DeliveryEvent>>> {
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    outbox.on_event(move |e| sink.lock().unwrap().push(e.clone()));
+    events
+}
+
+async fn shutdown_lets_sends_finish_and_gives_the_rest_back(db: &TestDb) {
+    let outbox = db.open(OutboxOptions { max_in_flight_per_mailbox: 4, ..fast_options() }).await;
+    let events = collect_events(&outbox);
+    let sender =
+        Arc::new(FakeSender { send_delay: Duration::from_millis(400), ..FakeSender::new() });
+    let mut uids = HashSet::new();
+    for i in 0..12 {
+        let m = message(&format!("c{i}@example.com"));
+        uids.insert(m.uid());
+        outbox.enqueue("ventas", &m).await.unwrap();
+    }
+    let handle = worker(&outbox, &sender, "svc").spawn();
+    let started = Instant::now();
+    while sender.starts().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(10), "no send began");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let stopping = Instant::now();
+    let summary = handle.shutdown(Duration::from_secs(5)).await.unwrap();
+    assert!(stopping.elapsed() < Duration::from_secs(5), "{:?}", stopping.elapsed());
+    assert_eq!(summary.interrupted, 0);
+    assert!(summary.sent >= 1 && summary.sent < 12, "{summary:?}");
+    let status = outbox.status().await.unwrap();
+    assert_eq!(status.sending, 0, "nothing stays sending: {status:?}");
+    assert_eq!(status.sent, summary.sent);
+    assert_eq!(status.queued, 12 - summary.sent);
+    let sent_events = |events: &[DeliveryEvent]| {
+        events.iter().filter(|e| matches!(e, DeliveryEvent::Sent { .. })).count()
+    };
+    assert_eq!(sent_events(&events.lock().unwrap()), summary.sent as usize);
+    // A restart sends the rest; no mail twice.
+    worker(&outbox, &sender, "svc2").run_until_empty().await.unwrap();
+    assert!(sender.all_deliveries().values().all(|n| *n == 1), "a uid went out twice");
+    assert_eq!(sender.all_deliveries().keys().copied().collect::<HashSet<_>>(), uids);
+    let events = events.lock().unwrap();
+    assert_eq!(sent_events(&events), 12);
+    let queued = events.iter().filter(|e| e.name() == "queued").count();
+    let sending = events.iter().filter(|e| e.name() == "sending").count();
+    assert_eq!((queued, sending), (12, 12));
+    let Some(DeliveryEvent::Sent { receipt, recovered: false, .. }) =
+        events.iter().find(|e| e.name() == "sent")
+    else {
+        panic!("no sent event: {events:?}")
+    };
+    assert!(receipt.request_id.as_deref().is_some_and(|r| r.starts_with("req-")));
+}
+
+async fn shutdown_cuts_off_a_hung_send_after_the_grace_period(db: &TestDb) {
+    let outbox = db.open(fast_options()).await;
+    let events = collect_events(&outbox);
+    let sender = FakeSender::new().arc();
+    let m = message("a@example.com");
+    sender.script(m.uid(), vec![Step::DeliverThenHang]);
+    let id = outbox.enqueue("ventas", &m).await.unwrap();
+    let handle = worker(&outbox, &sender, "svc").spawn();
+    let started = Instant::now();
+    while sender.deliveries(m.uid()) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "no send began");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let stopping = Instant::now();
+    let summary = handle.shutdown(Duration::from_millis(300)).await.unwrap();
+    let took = stopping.elapsed();
+    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(3), "{took:?}");
+    assert_eq!((summary.sent, summary.interrupted), (0, 1));
+    let mail = outbox.show(id).await.unwrap().mail;
+    assert_eq!(mail.state, MailState::Queued);
+    assert!(mail.needs_lookup, "a cut-off send may have gone out");
+    // The next worker finds it sent instead of sending it again.
+    let summary = worker(&outbox, &sender, "svc2").run_until_empty().await.unwrap();
+    assert_eq!((summary.sent, summary.recovered), (1, 1));
+    assert_eq!(sender.deliveries(m.uid()), 1);
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, DeliveryEvent::Sent { recovered: true, .. }))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
