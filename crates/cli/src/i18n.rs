@@ -51,6 +51,13 @@ pub(crate) enum Msg {
     ConfigUnreadable,
     SetupProblems,
     MessagesRead,
+    // outbox: status per mailbox, shutdown
+    OutboxInterrupted,
+    OutboxNow,
+    OutboxNextSend,
+    OutboxLastMinute,
+    OutboxLastDay,
+    OutboxOldest,
 }
 
 impl Msg {
@@ -141,6 +148,23 @@ impl Msg {
             (Msg::SetupProblems, En) => {
                 "Some setup values must be fixed (the accounts concerned cannot send)"
             }
+            // outbox: status per mailbox, shutdown
+            (Msg::OutboxInterrupted, Es) => {
+                "cortados al acabar el plazo (se comprobarán antes de reenviar)"
+            }
+            (Msg::OutboxInterrupted, En) => {
+                "cut off at the end of the grace period (looked up before any resend)"
+            }
+            (Msg::OutboxNow, Es) => "ahora",
+            (Msg::OutboxNow, En) => "now",
+            (Msg::OutboxNextSend, Es) => "próximo envío",
+            (Msg::OutboxNextSend, En) => "next send",
+            (Msg::OutboxLastMinute, Es) => "enviados en el último minuto",
+            (Msg::OutboxLastMinute, En) => "sent in the last minute",
+            (Msg::OutboxLastDay, Es) => "en el último día",
+            (Msg::OutboxLastDay, En) => "in the last day",
+            (Msg::OutboxOldest, Es) => "el más antiguo en cola hace",
+            (Msg::OutboxOldest, En) => "oldest queued",
         }
     }
 }

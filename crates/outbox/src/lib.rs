@@ -3,6 +3,7 @@
 mod document;
 mod error;
 mod events;
+mod metrics;
 mod model;
 mod options;
 mod outbox;
@@ -20,7 +21,7 @@ pub use model::{
 pub use options::{OutboxOptions, WorkerOptions};
 pub use outbox::{Backend, Outbox};
 pub use sender::OutboxSender;
-pub use worker::{RunSummary, Worker};
+pub use worker::{RunSummary, Worker, WorkerHandle};
 
 /// The provider name on errors raised by the outbox itself.
 pub(crate) const PROVIDER: &str = "outbox";

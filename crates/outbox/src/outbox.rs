@@ -278,6 +278,16 @@ impl Outbox {
         Ok(out.into_values().collect())
     }
 
+    /// The outbox in the Prometheus text format: mails per state, and per
+    /// sending mailbox the queue, in-flight requests, time to the next
+    /// allowed send, and counters of sends, failures, retries, unknown
+    /// outcomes and throttles.
+    pub async fn metrics(&self) -> Result<String> {
+        let counts = self.status().await?;
+        let mailboxes = self.mailbox_status().await?;
+        Ok(crate::metrics::render(&counts, &mailboxes, now_ms()))
+    }
+
     /// Up to `limit` mails, newest first, optionally only those in `state`.
     pub async fn list(&self, state: Option<MailState>, limit: u32) -> Result<Vec<OutboxMail>> {
         self.inner.store.list(state, limit).await

@@ -376,12 +376,14 @@ impl WorkerHandle {
         self.task.as_ref().is_none_or(tokio::task::JoinHandle::is_finished)
     }
 
-    /// Waits for the worker to end by itself.
+    /// Waits for the worker to end by itself. Cancel-safe: dropping the
+    /// future (say, in a `select!` with a signal) leaves the worker running
+    /// for a later [`shutdown`](Self::shutdown).
     pub async fn wait(&mut self) -> crate::Result<RunSummary> {
-        match self.task.take() {
-            Some(task) => join(task).await,
-            None => Ok(RunSummary::default()),
-        }
+        let Some(task) = self.task.as_mut() else { return Ok(RunSummary::default()) };
+        let result = join(task).await;
+        self.task = None;
+        result
     }
 
     /// Stops the worker gracefully: it claims nothing more, gives back at
@@ -397,7 +399,7 @@ impl WorkerHandle {
 }
 
 async fn join(
-    task: tokio::task::JoinHandle<crate::Result<RunSummary>>,
+    task: &mut tokio::task::JoinHandle<crate::Result<RunSummary>>,
 ) -> crate::Result<RunSummary> {
     match task.await {
         Ok(result) => result,

@@ -513,6 +513,13 @@ async fn limits_hold_across_outboxes_sharing_the_database(db: &TestDb) {
     assert_eq!((s.queued, s.sending, s.in_flight, s.sent_total), (0, 0, 0, 120));
     assert_eq!(s.sent_last_day, 120);
     assert!(s.window_starts <= 20, "{s:?}");
+    let metrics = a.metrics().await.unwrap();
+    assert!(
+        metrics.contains("g360_outbox_sent_total{mailbox=\"ventas@contoso.com\"} 120\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("g360_outbox_mails{state=\"sent\"} 120\n"), "{metrics}");
+    assert!(metrics.contains("# TYPE g360_outbox_throttled_total counter\n"), "{metrics}");
 }
 
 /// Collects the delivery events of an outbox.
