@@ -173,6 +173,54 @@ impl Msg {
 /// `{}` placeholders are not used: details stay in the context lines.
 pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'static str)> {
     let (es, en) = match code {
+        // outbox: opening the database
+        "outbox.open-file" => (
+            (
+                "No se puede abrir el fichero de la bandeja de salida",
+                "Compruebe que la carpeta de la url de [outbox] existe y que este usuario puede escribir en ella",
+            ),
+            (
+                "Cannot open the outbox database file",
+                "Check that the folder of the [outbox] url exists and that this user may write in it",
+            ),
+        ),
+        "outbox.open" => (
+            (
+                "No se puede abrir la base de datos de la bandeja de salida",
+                "Compruebe la url de [outbox] y que el servidor de base de datos es accesible",
+            ),
+            (
+                "Cannot open the outbox database",
+                "Check the [outbox] url and that the database server is reachable",
+            ),
+        ),
+        "outbox.tls" => (
+            (
+                "No se puede abrir una conexión TLS con la base de datos de la bandeja de salida",
+                "La url pide TLS (sslmode=require o verify-full): active ssl en el servidor PostgreSQL y, con verify-full, indique el fichero de la CA que firmó su certificado con sslrootcert=/ruta/ca.pem",
+            ),
+            (
+                "Cannot open a TLS connection to the outbox database",
+                "The url asks for TLS (sslmode=require or verify-full): turn ssl on in the PostgreSQL server, and for verify-full name the CA file that signed its certificate with sslrootcert=/path/ca.pem",
+            ),
+        ),
+        "outbox.migrate" => (
+            (
+                "No se puede actualizar el esquema de la bandeja de salida",
+                "La base de datos tiene un esquema de una versión que esta no conoce; use la versión de g360-mail que lo creó o una más nueva",
+            ),
+            (
+                "Cannot bring the outbox database schema up to date",
+                "The database holds an outbox schema this version does not know; use the g360-mail version that created it or a newer one",
+            ),
+        ),
+        "outbox.database" => (
+            (
+                "Ha fallado la base de datos de la bandeja de salida",
+                "Revise el servidor de base de datos y sus registros",
+            ),
+            ("The outbox database failed", "Check the database server and its logs"),
+        ),
         "address.invalid" => (
             (
                 "Dirección de e-mail no válida",

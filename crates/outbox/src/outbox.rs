@@ -103,9 +103,11 @@ fn new_mail(user: &str, message: &OutgoingMessage) -> Result<NewMail> {
 impl Outbox {
     /// Opens the outbox at `url`, creating and migrating its schema:
     ///
-    /// - `sqlite://path/outbox.db?mode=rwc` — a file (created with `mode=rwc`),
-    ///   WAL mode, synchronous writes, a busy timeout for other processes;
-    /// - `postgres://user@host:5432/db` — a database several nodes share.
+    /// - `sqlite://path/outbox.db` — a file, created when missing (0600) unless
+    ///   the url sets another `mode`; WAL mode, synchronous writes, a busy
+    ///   timeout for other processes;
+    /// - `postgres://user@host:5432/db` — a database several nodes share;
+    ///   `?sslmode=verify-full&sslrootcert=/path/ca.pem` for TLS.
     ///
     /// Schema changes are versioned migrations run here, recorded in the
     /// table `_g360_outbox_migrations` (so they never mix with the ERP's own).

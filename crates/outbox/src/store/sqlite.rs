@@ -26,10 +26,21 @@ pub(crate) struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating when `mode=rwc`) the file of `url` and migrates it.
+    /// Opens the file of `url`, creating it when missing (unless the url
+    /// sets a `mode` of its own), and migrates it. A file created here is
+    /// readable by its owner only (0600, less if the umask says so); SQLite
+    /// gives its `-wal` and `-shm` files the same permissions.
     pub(crate) async fn open(url: &str, options: &OutboxOptions) -> Result<Self> {
-        let connect = SqliteConnectOptions::from_str(url)
-            .map_err(StoreError::Open)?
+        let mut connect = SqliteConnectOptions::from_str(url).map_err(StoreError::Open)?;
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !url.contains("mode=") {
+            connect = connect.create_if_missing(true);
+        }
+        let file = connect.get_filename().display().to_string();
+        if !memory && (!url.contains("mode=") || url.contains("mode=rwc")) {
+            create_private(connect.get_filename()).map_err(|e| e.with_context("file", &file))?;
+        }
+        let connect = connect
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a mail is on disk when enqueue returns, even after a power cut.
             .synchronous(SqliteSynchronous::Full)
@@ -40,7 +51,9 @@ impl SqliteStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await
-            .map_err(StoreError::Open)?;
+            .map_err(|e| {
+                g360_mail_core::Error::from(StoreError::OpenFile(e)).with_context("file", &file)
+            })?;
         Self::from_pool(pool).await
     }
 
@@ -92,6 +105,21 @@ impl SqliteStore {
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(rows)
+    }
+}
+
+/// Creates `path` empty and private (0600 before the umask) when it does not
+/// exist yet, so the mails it will hold (contents, Bcc) are never readable by
+/// other users, not even for a moment.
+fn create_private(path: &std::path::Path) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    match file.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::CreateFile(e).into()),
     }
 }
 

@@ -611,6 +611,94 @@ async fn shutdown_cuts_off_a_hung_send_after_the_grace_period(db: &TestDb) {
     );
 }
 
+/// `sqlite:///path/outbox.db`, as people write it (no `?mode=rwc`), creates
+/// the file; the file and its `-wal` and `-shm` are private to the owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_url_without_mode_creates_a_private_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.db");
+    let outbox = Outbox::open(&format!("sqlite://{}", path.display()), fast_options()).await;
+    let outbox = outbox.unwrap();
+    outbox.enqueue("ventas", &message("a@example.com")).await.unwrap();
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let file = dir.path().join(format!("outbox.db{suffix}"));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", file.display());
+    }
+    drop(outbox);
+    let reopened = Outbox::open(&format!("sqlite://{}", path.display()), fast_options()).await;
+    assert_eq!(reopened.unwrap().status().await.unwrap().queued, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_in_a_missing_folder_is_a_config_error_with_a_remedy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-folder").join("outbox.db");
+    let e =
+        Outbox::open(&format!("sqlite://{}", path.display()), fast_options()).await.unwrap_err();
+    assert_eq!((e.kind(), e.code()), (ErrorKind::Config, Some("outbox.open-file")), "{e:?}");
+    assert!(e.remedy().unwrap().contains("folder"), "{e:?}");
+    assert_eq!(e.context_value("file"), Some(path.display().to_string().as_str()));
+}
+
+/// `sslmode=require` against a server without TLS fails with an error that
+/// says so. The server is scripted: it answers PostgreSQL's SSLRequest with
+/// `N`, exactly as a PostgreSQL server with `ssl = off` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_require_against_a_server_without_tls_fails_clearly() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 8];
+        conn.read_exact(&mut request).await.unwrap();
+        // Length 8, code 80877103: the SSLRequest.
+        assert_eq!(request, [0, 0, 0, 8, 4, 210, 22, 47]);
+        conn.write_all(b"N").await.unwrap();
+        let mut rest = Vec::new();
+        let _ = conn.read_to_end(&mut rest).await;
+        rest
+    });
+    let url = format!("postgres://g360:secreto@{addr}/test?sslmode=require");
+    let options = OutboxOptions { acquire_timeout: Duration::from_secs(5), ..fast_options() };
+    let e = Outbox::open(&url, options).await.unwrap_err();
+    assert_eq!((e.kind(), e.code()), (ErrorKind::Config, Some("outbox.tls")), "{e:?}");
+    assert!(e.remedy().unwrap().contains("ssl"), "{e:?}");
+    let rest = tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap();
+    assert!(rest.is_empty(), "nothing may follow in clear after TLS was refused: {rest:?}");
+}
+
+/// Against the real server: with `ssl = on` (as the test machines run it),
+/// `sslmode=require` gives a TLS connection; with `ssl = off` it fails as
+/// above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_require_uses_tls_with_the_real_server() {
+    let Some(db) = TestDb::postgres().await else { return };
+    let url = db.url().replace("options=", "sslmode=require&options=");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(db.url()).await.unwrap();
+    let (ssl,): (String,) = sqlx::query_as("SHOW ssl").fetch_one(&mut conn).await.unwrap();
+    match Outbox::open(&url, fast_options()).await {
+        Ok(outbox) => {
+            assert_eq!(ssl, "on");
+            outbox.enqueue("ventas", &message("a@example.com")).await.unwrap();
+            let mut tls = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+            let (on,): (bool,) =
+                sqlx::query_as("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                    .fetch_one(&mut tls)
+                    .await
+                    .unwrap();
+            assert!(on, "the connection is encrypted");
+        }
+        Err(e) => {
+            assert_eq!(ssl, "off", "{e:?}");
+            assert_eq!(e.code(), Some("outbox.tls"), "{e:?}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactional_enqueue_follows_the_transaction() {
     let Some(db) = TestDb::postgres().await else { return };
