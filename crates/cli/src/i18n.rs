@@ -214,6 +214,16 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
                 "The database holds an outbox schema this version does not know; use the g360-mail version that created it or a newer one",
             ),
         ),
+        "outbox.mailbox-busy" => (
+            (
+                "El buzón está en sus límites de envío (compartidos con la bandeja de salida)",
+                "Envíe más tarde, o ponga el e-mail en la bandeja de salida (send --queue), que espera al buzón por sí misma",
+            ),
+            (
+                "The mailbox is at its sending limits (shared with the outbox)",
+                "Send later, or queue the mail with the outbox (send --queue), which waits for the mailbox by itself",
+            ),
+        ),
         "outbox.database" => (
             (
                 "Ha fallado la base de datos de la bandeja de salida",

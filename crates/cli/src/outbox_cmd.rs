@@ -20,6 +20,34 @@ pub(crate) async fn open(bridge: &MailBridge) -> Result<Outbox, Error> {
         .map_err(|e| e.with_context("outbox", config.redacted_url()))
 }
 
+/// Makes direct sends share the per-mailbox limits of the outbox when the
+/// outbox is in use: a PostgreSQL outbox, or a SQLite file that exists (a
+/// direct send never creates one). A database that does not answer within
+/// 2 s is skipped with a warning.
+pub(crate) async fn share_limits(bridge: &MailBridge) {
+    let config = bridge.config().outbox();
+    if let Some(rest) = config.url.strip_prefix("sqlite:") {
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or(path);
+        if !std::path::Path::new(path).exists() {
+            return;
+        }
+    }
+    let options = g360_mail_outbox::OutboxOptions {
+        acquire_timeout: Duration::from_secs(2),
+        max_connections: 2,
+        ..config.options()
+    };
+    match Outbox::open(&config.url, options).await {
+        Ok(outbox) => {
+            bridge.share_limits_with(&outbox);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot open the outbox; direct sends do not share its limits")
+        }
+    }
+}
+
 /// Queues messages for `user` and prints their outbox ids.
 pub(crate) async fn enqueue(
     out: &Out,

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod direct;
 mod document;
 mod error;
 mod events;
@@ -12,6 +13,7 @@ mod sender;
 mod store;
 mod worker;
 
+pub use direct::DirectSlot;
 pub use events::DeliveryEvent;
 pub use g360_mail_core::{Error, ErrorKind, Result};
 pub use model::{

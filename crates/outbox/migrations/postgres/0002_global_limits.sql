@@ -19,3 +19,14 @@ CREATE TABLE outbox_mailbox (
     unknown_count   BIGINT NOT NULL DEFAULT 0,
     throttled_count BIGINT NOT NULL DEFAULT 0
 );
+
+-- Sends made outside the outbox (MailBridge::send_as, g360-mail send) to a
+-- mailbox that shares the outbox's limits: each holds an in-flight slot while
+-- its lease is alive.
+CREATE TABLE outbox_direct (
+    id          BIGSERIAL PRIMARY KEY,
+    mailbox     TEXT    NOT NULL,
+    holder      TEXT    NOT NULL,
+    lease_until BIGINT  NOT NULL
+);
+CREATE INDEX outbox_direct_mailbox ON outbox_direct (mailbox, lease_until);

@@ -192,6 +192,20 @@ pub(crate) trait OutboxStore: Send + Sync + fmt::Debug {
     /// unknown until it ends, closes attempts a dead worker left open and
     /// returns the new attempt's id.
     async fn acquire(&self, req: &SlotRequest<'_>) -> Result<Acquired>;
+    /// Takes a slot (in flight and a start in the window) for a send made
+    /// outside the outbox: `Ok(Ok(id))` of the slot's row, or why not now.
+    async fn acquire_direct(
+        &self,
+        mailbox: &str,
+        holder: &str,
+        lease: std::time::Duration,
+        rate: RateWindow,
+        max_in_flight: u32,
+    ) -> Result<std::result::Result<i64, Busy>>;
+    /// Extends a direct slot's lease.
+    async fn renew_direct(&self, id: i64, lease_until: i64) -> Result<()>;
+    /// Ends a direct slot.
+    async fn release_direct(&self, id: i64) -> Result<()>;
     /// Gives back the mailbox slot a claimed mail holds (after a lookup).
     async fn end_slot(&self, id: OutboxId, worker: &str) -> Result<()>;
     /// Holds every send from `mailbox` until `until` (the provider throttled
@@ -479,8 +493,10 @@ macro_rules! impl_outbox_store {
                     return Ok(Acquired::Busy(Busy::Until(paused_until)));
                 }
                 let (in_flight,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM outbox_mail WHERE mailbox = $1 AND in_flight \
-                     AND state = 'sending' AND locked_until > $2 AND id <> $3",
+                    "SELECT (SELECT COUNT(*) FROM outbox_mail WHERE mailbox = $1 AND in_flight \
+                       AND state = 'sending' AND locked_until > $2 AND id <> $3) \
+                     + (SELECT COUNT(*) FROM outbox_direct WHERE mailbox = $1 \
+                       AND lease_until > $2)",
                 )
                 .bind(req.mailbox)
                 .bind(now)
@@ -571,6 +587,104 @@ macro_rules! impl_outbox_store {
                 .map_err(db)?;
                 tx.commit().await.map_err(db)?;
                 Ok(Acquired::Granted(Some(attempt)))
+            }
+
+            async fn acquire_direct(
+                &self,
+                mailbox: &str,
+                holder: &str,
+                lease: std::time::Duration,
+                rate: $crate::pacing::RateWindow,
+                max_in_flight: u32,
+            ) -> Result<std::result::Result<i64, $crate::pacing::Busy>> {
+                use $crate::pacing::Busy;
+                let mut tx = self.begin().await?;
+                let (starts, paused_until): (String, i64) = sqlx::query_as(
+                    "INSERT INTO outbox_mailbox (mailbox) VALUES ($1) \
+                     ON CONFLICT (mailbox) DO UPDATE SET mailbox = EXCLUDED.mailbox \
+                     RETURNING starts, paused_until",
+                )
+                .bind(mailbox)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                let now = $crate::outbox::now_ms();
+                if paused_until > now {
+                    tx.commit().await.map_err(db)?;
+                    return Ok(Err(Busy::Until(paused_until)));
+                }
+                sqlx::query("DELETE FROM outbox_direct WHERE mailbox = $1 AND lease_until <= $2")
+                    .bind(mailbox)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                let (in_flight,): (i64,) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM outbox_mail WHERE mailbox = $1 AND in_flight \
+                       AND state = 'sending' AND locked_until > $2) \
+                     + (SELECT COUNT(*) FROM outbox_direct WHERE mailbox = $1)",
+                )
+                .bind(mailbox)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                if in_flight >= i64::from(max_in_flight) {
+                    tx.commit().await.map_err(db)?;
+                    return Ok(Err(Busy::InFlight));
+                }
+                let starts = match rate.admit(&starts, now) {
+                    Ok(starts) => starts,
+                    Err(until) => {
+                        sqlx::query(
+                            "UPDATE outbox_mailbox SET blocked_until = $2 WHERE mailbox = $1",
+                        )
+                        .bind(mailbox)
+                        .bind(until)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        tx.commit().await.map_err(db)?;
+                        return Ok(Err(Busy::Until(until)));
+                    }
+                };
+                sqlx::query("UPDATE outbox_mailbox SET starts = $2 WHERE mailbox = $1")
+                    .bind(mailbox)
+                    .bind(starts)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO outbox_direct (mailbox, holder, lease_until) \
+                     VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(mailbox)
+                .bind(holder)
+                .bind($crate::outbox::after(now, lease))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(Ok(id))
+            }
+
+            async fn renew_direct(&self, id: i64, lease_until: i64) -> Result<()> {
+                sqlx::query("UPDATE outbox_direct SET lease_until = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(lease_until)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn release_direct(&self, id: i64) -> Result<()> {
+                sqlx::query("DELETE FROM outbox_direct WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
             }
 
             async fn end_slot(&self, id: OutboxId, worker: &str) -> Result<()> {
