@@ -171,15 +171,13 @@ impl Worker {
     ) -> crate::Result<RunSummary> {
         let (tx, rx) = watch::channel(None);
         let run = self.drive(false, rx);
-        let signal = async {
-            shutdown.await;
-            let _ = tx.send(Some(None));
-            std::future::pending::<()>().await;
-        };
+        let mut run = std::pin::pin!(run);
         tokio::select! {
-            result = run => result,
-            () = signal => unreachable!("the signal future never ends"),
+            result = &mut run => return result,
+            () = shutdown => {}
         }
+        let _ = tx.send(Some(None));
+        run.await
     }
 
     /// Runs the worker on its own task until [`WorkerHandle::shutdown`]:
