@@ -597,6 +597,7 @@ impl Try<'_> {
                 mailbox,
                 lease: self.opts().lease,
                 slot,
+                first_attempt: self.mail.attempts == 0,
                 rate: outbox.rate(),
                 max_in_flight: self.opts().max_in_flight_per_mailbox,
             };

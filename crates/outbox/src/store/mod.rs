@@ -116,6 +116,8 @@ pub(crate) struct SlotRequest<'a> {
     /// How long the lease lasts from the moment the slot is taken.
     pub(crate) lease: std::time::Duration,
     pub(crate) slot: SlotFor,
+    /// Whether the mail was never attempted (no attempt row can be open).
+    pub(crate) first_attempt: bool,
     pub(crate) rate: RateWindow,
     pub(crate) max_in_flight: u32,
 }
@@ -566,15 +568,17 @@ macro_rules! impl_outbox_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                sqlx::query(
-                    "UPDATE outbox_attempt SET finished_at = $2, result = 'interrupted' \
-                     WHERE mail_id = $1 AND finished_at IS NULL",
-                )
-                .bind(req.id.get())
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                if !req.first_attempt {
+                    sqlx::query(
+                        "UPDATE outbox_attempt SET finished_at = $2, result = 'interrupted' \
+                         WHERE mail_id = $1 AND finished_at IS NULL",
+                    )
+                    .bind(req.id.get())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
                 let (attempt,): (i64,) = sqlx::query_as(
                     "INSERT INTO outbox_attempt (mail_id, action, worker, started_at, result) \
                      VALUES ($1, 'send', $2, $3, 'started') RETURNING id",
@@ -853,15 +857,19 @@ macro_rules! impl_outbox_store {
                     .await
                     .map_err(db)?;
                 }
-                sqlx::query(
-                    "UPDATE outbox_attempt SET finished_at = $2, result = 'interrupted' \
-                     WHERE mail_id = $1 AND finished_at IS NULL",
-                )
-                .bind(id.get())
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                // With an attempt of its own, the try's start already closed
+                // any attempt a dead worker left open.
+                if f.attempt.is_none() {
+                    sqlx::query(
+                        "UPDATE outbox_attempt SET finished_at = $2, result = 'interrupted' \
+                         WHERE mail_id = $1 AND finished_at IS NULL",
+                    )
+                    .bind(id.get())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
                 if let Some((mailbox, t)) = &f.tally {
                     sqlx::query(
                         "INSERT INTO outbox_mailbox (mailbox, sent_count, failed_count, \
