@@ -13,7 +13,8 @@ use crate::model::{OutboxId, StoredError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DeliveryEvent {
-    /// The mail was committed to the outbox by this process.
+    /// The mail was committed to the outbox by [`Outbox::enqueue`](crate::Outbox::enqueue)
+    /// in this process (not by `enqueue_in_tx`, whose commit is the caller's).
     Queued {
         /// The outbox id.
         id: OutboxId,
