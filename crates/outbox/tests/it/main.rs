@@ -235,14 +235,20 @@ async fn unknown_outcome_not_found_is_sent_once_after_settling(db: &TestDb) {
 
 async fn lookup_lag_within_the_settle_delay_prevents_a_duplicate(db: &TestDb) {
     let outbox = db.open(fast_options()).await;
-    // The sent mail shows the message 150 ms after delivery; settle is 250 ms.
+    // The sent mail shows the message 800 ms after delivery; settle is 1.5 s
+    // (wide margins: the first lookup must come before the lag has passed,
+    // also on a loaded machine).
     let sender =
-        Arc::new(FakeSender { lookup_lag: Duration::from_millis(150), ..FakeSender::new() });
+        Arc::new(FakeSender { lookup_lag: Duration::from_millis(800), ..FakeSender::new() });
     let msg = message("a@example.com");
     sender.script(msg.uid(), vec![Step::DeliverThenFail(unknown())]);
     let id = outbox.enqueue("ventas", &msg).await.unwrap();
     // Retry at once, before the lag has passed.
-    let opts = OutboxOptions { base_backoff: Duration::from_millis(1), ..fast_options() };
+    let opts = OutboxOptions {
+        base_backoff: Duration::from_millis(1),
+        settle_delay: Duration::from_millis(1_500),
+        ..fast_options()
+    };
     let outbox2 = db.open(opts).await;
     drop(outbox);
     let summary = worker(&outbox2, &sender, "w1").run_until_empty().await.unwrap();
