@@ -51,6 +51,13 @@ pub(crate) enum Msg {
     ConfigUnreadable,
     SetupProblems,
     MessagesRead,
+    // outbox: status per mailbox, shutdown
+    OutboxInterrupted,
+    OutboxNow,
+    OutboxNextSend,
+    OutboxLastMinute,
+    OutboxLastDay,
+    OutboxOldest,
 }
 
 impl Msg {
@@ -141,6 +148,23 @@ impl Msg {
             (Msg::SetupProblems, En) => {
                 "Some setup values must be fixed (the accounts concerned cannot send)"
             }
+            // outbox: status per mailbox, shutdown
+            (Msg::OutboxInterrupted, Es) => {
+                "cortados al acabar el plazo (se comprobarán antes de reenviar)"
+            }
+            (Msg::OutboxInterrupted, En) => {
+                "cut off at the end of the grace period (looked up before any resend)"
+            }
+            (Msg::OutboxNow, Es) => "ahora",
+            (Msg::OutboxNow, En) => "now",
+            (Msg::OutboxNextSend, Es) => "próximo envío",
+            (Msg::OutboxNextSend, En) => "next send",
+            (Msg::OutboxLastMinute, Es) => "enviados en el último minuto",
+            (Msg::OutboxLastMinute, En) => "sent in the last minute",
+            (Msg::OutboxLastDay, Es) => "en el último día",
+            (Msg::OutboxLastDay, En) => "in the last day",
+            (Msg::OutboxOldest, Es) => "el más antiguo en cola hace",
+            (Msg::OutboxOldest, En) => "oldest queued",
         }
     }
 }
@@ -149,6 +173,57 @@ impl Msg {
 /// `{}` placeholders are not used: details stay in the context lines.
 pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'static str)> {
     let (es, en) = match code {
+        // outbox: opening the database
+        "outbox.open-file" => (
+            (
+                "No se puede abrir el fichero de la bandeja de salida",
+                "Compruebe que la carpeta de la url de [outbox] existe y que este usuario puede escribir en ella",
+            ),
+            (
+                "Cannot open the outbox database file",
+                "Check that the folder of the [outbox] url exists and that this user may write in it",
+            ),
+        ),
+        "outbox.tls" => (
+            (
+                "No se puede abrir una conexión TLS con la base de datos de la bandeja de salida",
+                "La url pide TLS (sslmode=require o verify-full): active ssl en el servidor PostgreSQL y, con verify-full, indique el fichero de la CA que firmó su certificado con sslrootcert=/ruta/ca.pem",
+            ),
+            (
+                "Cannot open a TLS connection to the outbox database",
+                "The url asks for TLS (sslmode=require or verify-full): turn ssl on in the PostgreSQL server, and for verify-full name the CA file that signed its certificate with sslrootcert=/path/ca.pem",
+            ),
+        ),
+        "outbox.metrics-addr" => (
+            (
+                "No se puede escuchar en la dirección de las métricas",
+                "Elija un puerto libre, o una dirección de esta máquina, en --metrics-addr",
+            ),
+            (
+                "Cannot listen for metrics",
+                "Choose a free port, or an address of this machine, for --metrics-addr",
+            ),
+        ),
+        "outbox.worker" => (
+            (
+                "La tarea del procesador de la bandeja de salida falló",
+                "Es un error interno: informe del caso con el registro; los correos en curso se revisarán antes de reenviarse",
+            ),
+            (
+                "The outbox worker task failed",
+                "This is an internal error: report it with the log; mails in flight are looked up before any resend",
+            ),
+        ),
+        "outbox.mailbox-busy" => (
+            (
+                "El buzón está en sus límites de envío (compartidos con la bandeja de salida)",
+                "Envíe más tarde, o ponga el e-mail en la bandeja de salida (send --queue), que espera al buzón por sí misma",
+            ),
+            (
+                "The mailbox is at its sending limits (shared with the outbox)",
+                "Send later, or queue the mail with the outbox (send --queue), which waits for the mailbox by itself",
+            ),
+        ),
         "address.invalid" => (
             (
                 "Dirección de e-mail no válida",

@@ -20,12 +20,19 @@ pub struct MailBridge {
     config: BridgeConfig,
     registry: ProviderRegistry,
     providers: Mutex<HashMap<String, Arc<dyn MailProvider>>>,
+    /// The outbox whose per-mailbox limits `send_as` shares (see `outbox.rs`).
+    pub(crate) limits: std::sync::OnceLock<g360_mail_outbox::Outbox>,
 }
 
 impl MailBridge {
     /// A bridge over a validated configuration and the registry it was validated with.
     pub fn new(config: BridgeConfig, registry: ProviderRegistry) -> Self {
-        MailBridge { config, registry, providers: Mutex::new(HashMap::new()) }
+        MailBridge {
+            config,
+            registry,
+            providers: Mutex::new(HashMap::new()),
+            limits: std::sync::OnceLock::new(),
+        }
     }
 
     /// The configuration.
@@ -162,6 +169,19 @@ impl MailBridge {
     /// Sends `message` as `user`: the sender is the account's address unless
     /// the message names one.
     pub async fn send_as(&self, user: &str, message: OutgoingMessage) -> Result<SendReceipt> {
+        let slot = self.direct_slot(user).await?;
+        let result = self.send_now(user, message).await;
+        self.end_direct_slot(slot, &result).await;
+        result
+    }
+
+    /// [`send_as`](Self::send_as) without the outbox's per-mailbox limits
+    /// (the outbox worker, which holds its own slot).
+    pub(crate) async fn send_now(
+        &self,
+        user: &str,
+        message: OutgoingMessage,
+    ) -> Result<SendReceipt> {
         let account = self.account(user)?;
         self.check_setup(user)?;
         let provider = self.provider(user)?;

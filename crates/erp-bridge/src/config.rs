@@ -145,7 +145,16 @@ pub struct OutboxConfig {
     pub base_backoff_ms: u64,
     /// Longest retry delay.
     pub max_backoff_ms: u64,
+    /// The rolling window `messages_per_minute` counts over (60 000; tests
+    /// shorten it).
+    pub rate_window_ms: u64,
+    /// How long `outbox run` lets sends in flight finish after SIGTERM or
+    /// Ctrl-C before it cuts them off.
+    pub shutdown_grace_ms: u64,
 }
+
+/// How long `outbox run` waits for sends in flight on SIGTERM by default.
+pub(crate) const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 30_000;
 
 impl OutboxConfig {
     fn defaults(source: &ConfigSource) -> Self {
@@ -164,6 +173,8 @@ impl OutboxConfig {
             settle_delay_ms: millis(options.settle_delay),
             base_backoff_ms: millis(options.base_backoff),
             max_backoff_ms: millis(options.max_backoff),
+            rate_window_ms: millis(options.rate_window),
+            shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
         }
     }
 
@@ -178,6 +189,7 @@ impl OutboxConfig {
             settle_delay: Duration::from_millis(self.settle_delay_ms),
             base_backoff: Duration::from_millis(self.base_backoff_ms),
             max_backoff: Duration::from_millis(self.max_backoff_ms),
+            rate_window: Duration::from_millis(self.rate_window_ms),
             ..g360_mail_outbox::OutboxOptions::default()
         }
     }
@@ -545,6 +557,8 @@ impl BridgeConfig {
             ("settle_delay_ms".into(), json!(o.settle_delay_ms)),
             ("base_backoff_ms".into(), json!(o.base_backoff_ms)),
             ("max_backoff_ms".into(), json!(o.max_backoff_ms)),
+            ("rate_window_ms".into(), json!(o.rate_window_ms)),
+            ("shutdown_grace_ms".into(), json!(o.shutdown_grace_ms)),
         ];
         Redacted { lang: json!(self.lang.as_str()), integrations, accounts, outbox }
     }
@@ -1194,6 +1208,8 @@ fn validate_outbox(
         "settle_delay_ms",
         "base_backoff_ms",
         "max_backoff_ms",
+        "rate_window_ms",
+        "shutdown_grace_ms",
     ];
     let mut config = OutboxConfig::defaults(source);
     let Some(value) = value else { return config };
@@ -1252,6 +1268,8 @@ fn validate_outbox(
     millis_key("settle_delay_ms", &mut config.settle_delay_ms);
     millis_key("base_backoff_ms", &mut config.base_backoff_ms);
     millis_key("max_backoff_ms", &mut config.max_backoff_ms);
+    millis_key("rate_window_ms", &mut config.rate_window_ms);
+    millis_key("shutdown_grace_ms", &mut config.shutdown_grace_ms);
     for key in obj.keys() {
         problems.push(unknown_key(&format!("outbox.{key}"), KNOWN));
     }
