@@ -3,9 +3,7 @@
 //! to print a secret (a TOML syntax error on its line, a secret of the wrong
 //! type, a database password in the outbox URL's user info or query).
 
-mod support;
-
-use support::{Run, run_env};
+use crate::support::{Run, run_env};
 
 const SECRET: &str = "Abc8Q~scan-secret-value-0123456789";
 const ENV_SECRET: &str = "Env8Q~scan-env-secret-value-987654";

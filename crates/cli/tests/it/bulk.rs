@@ -1,9 +1,7 @@
 //! `send --from-csv`: every row validated before the first send; a failed row
 //! never stops the others; exit 0 only when all rows were sent.
 
-mod support;
-
-use support::run;
+use crate::support::run;
 
 use std::path::Path;
 
@@ -161,7 +159,7 @@ async fn a_csv_reads_only_the_files_beside_it() {
         &["send", "--from-csv", "envio/envio.csv"][..],
         &["--json", "--lang", "en", "send", "--from-csv", "envio/envio.csv"],
     ] {
-        let r = support::run_env(top.path(), args, &env).await;
+        let r = crate::support::run_env(top.path(), args, &env).await;
         assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
         assert_eq!(eml_count(top.path()), 0, "nothing may be sent");
         let all = format!("{}{}", r.stdout, r.stderr);
@@ -193,7 +191,8 @@ async fn a_csv_reads_only_the_files_beside_it() {
     // The good row alone goes out, with both files.
     std::fs::write(dir.join("bien.csv"), csv.lines().take(2).collect::<Vec<_>>().join("\n"))
         .unwrap();
-    let r = support::run_env(top.path(), &["send", "--from-csv", "envio/bien.csv"], &env).await;
+    let r =
+        crate::support::run_env(top.path(), &["send", "--from-csv", "envio/bien.csv"], &env).await;
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(eml_count(top.path()), 1);
     let eml = eml_texts(top.path());

@@ -1,11 +1,9 @@
 //! `g360-mail bounces parse`, spawned as a user would run it, on the real
 //! delivery reports of the bounce crate's test data.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
-use support::run_blocking;
+use crate::support::run_blocking;
 
 fn sample(name: &str) -> String {
     let path: PathBuf =
@@ -14,7 +12,7 @@ fn sample(name: &str) -> String {
     path.display().to_string()
 }
 
-fn run(dir: &Path, args: &[&str]) -> support::Run {
+fn run(dir: &Path, args: &[&str]) -> crate::support::Run {
     run_blocking(dir, args, &[])
 }
 

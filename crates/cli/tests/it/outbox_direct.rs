@@ -2,8 +2,6 @@
 //! against the same per-mailbox limits as the outbox's worker: with both
 //! sending at once, the Graph emulator's record stays within the limits.
 
-mod support;
-
 use std::path::Path;
 use std::time::Duration;
 
@@ -36,15 +34,16 @@ async fn direct_sends_and_the_worker_share_one_mailboxs_limits() {
     std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
     csv(dir.path(), "cola.csv", 8);
     csv(dir.path(), "directo.csv", 8);
-    let queued = support::run(dir.path(), &["send", "--queue", "--from-csv", "cola.csv"]).await;
+    let queued =
+        crate::support::run(dir.path(), &["send", "--queue", "--from-csv", "cola.csv"]).await;
     assert_eq!(queued.code, 0, "{}", queued.stderr);
     emulator.push_fault_always(
         FaultMatch::endpoint(Endpoint::SendMail),
         Fault::Delay(Duration::from_millis(150)),
     );
 
-    let mut worker = support::command(dir.path(), &["outbox", "run", "--until-empty"]);
-    let mut direct = support::command(dir.path(), &["send", "--from-csv", "directo.csv"]);
+    let mut worker = crate::support::command(dir.path(), &["outbox", "run", "--until-empty"]);
+    let mut direct = crate::support::command(dir.path(), &["send", "--from-csv", "directo.csv"]);
     let (worker, direct) = (
         worker.env("G360_MAIL_LOG", "warn").output(),
         direct.env("G360_MAIL_LOG", "warn").output(),

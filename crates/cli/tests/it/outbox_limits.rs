@@ -7,8 +7,6 @@
 
 #![allow(clippy::print_stderr, reason = "the measured maxima are printed")]
 
-mod support;
-
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -26,7 +24,7 @@ struct Limits {
 }
 
 async fn run_ok(dir: &Path, args: &[&str]) -> String {
-    let out = support::command(dir, args).output().await.unwrap();
+    let out = crate::support::command(dir, args).output().await.unwrap();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -68,7 +66,7 @@ async fn setup(
 async fn drain(dir: &Path, emulator: &GraphEmulator, workers: usize, kill_after: usize) {
     let mut children: Vec<_> = (0..workers)
         .map(|_| {
-            let mut cmd = support::command(dir, &["outbox", "run", "--until-empty"]);
+            let mut cmd = crate::support::command(dir, &["outbox", "run", "--until-empty"]);
             cmd.env("G360_MAIL_LOG", "warn")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped());

@@ -1,7 +1,7 @@
 //! What the CLI's end-to-end tests share: spawning the `g360-mail` binary as
 //! a user would, with none of the caller's `G360_MAIL_*` settings leaking in.
 
-#![allow(dead_code, reason = "each test binary uses part of this module")]
+#![allow(dead_code, reason = "helpers kept for the tests that use them in turn")]
 
 use std::path::Path;
 

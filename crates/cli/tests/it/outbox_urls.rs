@@ -2,15 +2,13 @@
 //! `?mode=rwc` creates a private file; a file that cannot be created is
 //! explained in the run's language.
 
-mod support;
-
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_url_without_mode_works_and_failures_speak_spanish() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("outbox.db");
     let config = format!("lang = \"es\"\n\n[outbox]\nurl = \"sqlite://{}\"\n", db.display());
     std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
-    let run = support::run(dir.path(), &["outbox", "status"]).await;
+    let run = crate::support::run(dir.path(), &["outbox", "status"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("en cola"), "{}", run.stdout);
     #[cfg(unix)]
@@ -23,7 +21,7 @@ async fn sqlite_url_without_mode_works_and_failures_speak_spanish() {
     let missing = dir.path().join("no-existe").join("outbox.db");
     let config = format!("lang = \"es\"\n\n[outbox]\nurl = \"sqlite://{}\"\n", missing.display());
     std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
-    let run = support::run(dir.path(), &["outbox", "status"]).await;
+    let run = crate::support::run(dir.path(), &["outbox", "status"]).await;
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains("No se puede abrir el fichero de la bandeja de salida"),

@@ -1,9 +1,7 @@
 //! End-to-end tests of the `g360-mail` binary: spawned as a user would, in a
 //! temporary working directory.
 
-mod support;
-
-use support::Run;
+use crate::support::Run;
 
 use std::path::Path;
 
@@ -384,7 +382,7 @@ fn no_colour_when_not_a_terminal() {
 }
 
 fn run_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
-    support::run_blocking(dir, args, envs)
+    crate::support::run_blocking(dir, args, envs)
 }
 
 fn run(dir: &Path, args: &[&str]) -> Run {

@@ -1,8 +1,6 @@
 //! The CLI on an `office365` account whose endpoints point at the Graph emulator.
 
-mod support;
-
-use support::{Run, run};
+use crate::support::{Run, run};
 
 use g360_mail_testkit::graph::{GraphEmulator, MAIL_READ, MAIL_READ_WRITE, MAIL_SEND, QuickSetup};
 
@@ -273,7 +271,7 @@ async fn no_warn_line_repeats_the_error_at_the_default_level() {
     let send =
         ["send", "--user", "jgarcia", "--to", "a@example.com", "--subject", "x", "--body", "y"];
     for args in [&send[..], &["verify", "--user", "jgarcia"], &["inbox", "--user", "jgarcia"]] {
-        let r = support::run_default_log(dir.path(), args).await;
+        let r = crate::support::run_default_log(dir.path(), args).await;
         assert_eq!(r.code, 3, "{args:?}: {}{}", r.stdout, r.stderr);
         assert!(
             !r.stderr.contains("WARN") && !r.stderr.contains("INFO"),

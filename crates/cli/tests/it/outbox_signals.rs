@@ -3,8 +3,6 @@
 //! flight finish, gives the other mails back, prints its summary and exits 0;
 //! nothing stays `sending`, and a restart delivers the rest exactly once.
 
-mod support;
-
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -15,7 +13,7 @@ const MAILBOX: &str = "facturas@contoso.com";
 const MAILS: usize = 20;
 
 async fn run_ok(dir: &Path, args: &[&str]) -> String {
-    let out = support::command(dir, args).output().await.unwrap();
+    let out = crate::support::command(dir, args).output().await.unwrap();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -67,7 +65,7 @@ async fn sigterm_lets_slow_sends_finish_then_exits_0() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
     let mut cmd =
-        support::command(dir.path(), &["--json", "outbox", "run", "--metrics-addr", &addr]);
+        crate::support::command(dir.path(), &["--json", "outbox", "run", "--metrics-addr", &addr]);
     cmd.env("G360_MAIL_LOG", "info")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());

@@ -4,22 +4,16 @@
 //! in Spanish and in English: the exit code, the failing check, the
 //! translated message of its code, a remedy line, and no secret anywhere.
 
-#[path = "../src/i18n.rs"]
-#[allow(dead_code, reason = "the CLI's texts; these tests use only error_text")]
-mod i18n;
-
-mod support;
-
-use support::{Run, run};
+use crate::support::{Run, run};
 
 use std::any::Any;
 use std::path::Path;
 
+use crate::i18n::{Lang, error_text};
 use g360_mail_testkit::graph::{
     AccessPolicy, ClientSecret, EmulatorOptions, Fault, FaultMatch, GraphEmulator, MAIL_SEND,
     MailboxState, QuickSetup, RbacGrant, RbacScope, Tenant,
 };
-use i18n::{Lang, error_text};
 use tokio::net::TcpListener;
 
 const LANGS: [Lang; 2] = [Lang::Es, Lang::En];

@@ -3,13 +3,9 @@
 //! CLI's own texts: each row's message is exactly what `g360-mail` prints
 //! for that code in that language.
 
-#[path = "../src/i18n.rs"]
-#[allow(dead_code, reason = "the CLI's texts; this test uses only error_text")]
-mod i18n;
-
 use std::path::Path;
 
-use i18n::{Lang, error_text};
+use crate::i18n::{Lang, error_text};
 
 /// The diagnoses every guide must list.
 const REQUIRED: &[&str] = &[

@@ -2,9 +2,7 @@
 //! with an SMTP fallback (nodemailer's smtp-server): what the user sees when
 //! the fallback is taken, and when it must not be.
 
-mod support;
-
-use support::{Run, run};
+use crate::support::{Run, run};
 
 use g360_mail_testkit::graph::{Endpoint, Fault, FaultMatch, GraphEmulator, QuickSetup};
 use g360_mail_testkit::smtp::{Certs, SmtpTestServer, raw_message};

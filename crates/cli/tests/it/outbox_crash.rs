@@ -4,8 +4,6 @@
 
 #![allow(clippy::print_stderr, reason = "the rounds are printed so a failing run can be replayed")]
 
-mod support;
-
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -16,7 +14,7 @@ use sqlx::Connection;
 const MAILBOX: &str = "facturas@contoso.com";
 
 async fn run_ok(dir: &Path, args: &[&str]) -> String {
-    let out = support::command(dir, args).output().await.unwrap();
+    let out = crate::support::command(dir, args).output().await.unwrap();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -179,7 +177,7 @@ async fn postgres_outbox_two_workers_one_killed_never_send_a_mail_twice() {
 
 /// A worker whose output is not read (stderr kept for the failure message).
 fn quiet(dir: &Path, args: &[&str]) -> tokio::process::Command {
-    let mut cmd = support::command(dir, args);
+    let mut cmd = crate::support::command(dir, args);
     cmd.env("G360_MAIL_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());

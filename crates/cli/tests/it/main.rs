@@ -1,0 +1,23 @@
+//! End-to-end tests of the `g360-mail` binary: each module spawns the real
+//! binary as a user or an ERP job would. One test binary for all of them, so
+//! the tests link once.
+
+#[path = "../../src/i18n.rs"]
+#[allow(dead_code, reason = "the CLI's texts; the tests use only error_text")]
+mod i18n;
+mod support;
+
+mod bounces;
+mod bulk;
+mod cli;
+mod diagnosis;
+mod fallback;
+mod guide_table;
+mod o365;
+mod outbox_crash;
+mod outbox_direct;
+mod outbox_limits;
+mod outbox_pacing;
+mod outbox_signals;
+mod outbox_urls;
+mod secrets;
