@@ -341,41 +341,18 @@ fn time(tag: u8, value: &[u8]) -> Option<Timestamp> {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::process::Command;
 
     use super::*;
 
-    /// `openssl ARGS` in `dir`; the tests use openssl as an independent
-    /// implementation of X.509 and RSA.
+    /// `openssl ARGS` in `dir` (an independent implementation of X.509 and
+    /// RSA), its output as text.
     fn openssl(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        String::from_utf8_lossy(&g360_mail_testkit::certs::openssl(dir, args)).into_owned()
     }
 
-    /// A self-signed certificate and its key, as an administrator makes them
-    /// with the guide's command.
-    fn make(dir: &Path, name: &str, extra: &[&str]) {
-        let key = format!("{name}.key");
-        let crt = format!("{name}.crt");
-        let mut args = vec![
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-sha256",
-            "-days",
-            "365",
-            "-nodes",
-            "-subj",
-            "/CN=g360-mail",
-            "-keyout",
-            &key,
-            "-out",
-            &crt,
-        ];
-        args.extend_from_slice(extra);
-        openssl(dir, &args);
+    /// `NAME.crt` and `NAME.key`, made with the guide's command.
+    fn make(dir: &Path, name: &str) {
+        g360_mail_testkit::certs::self_signed(dir, name, 365);
     }
 
     fn read(dir: &Path, file: &str) -> Vec<u8> {
@@ -385,7 +362,7 @@ mod tests {
     #[test]
     fn reads_the_certificate_as_openssl_does() {
         let dir = tempfile::tempdir().unwrap();
-        make(dir.path(), "app", &[]);
+        make(dir.path(), "app");
         let cred = CertificateCredential::from_pem(
             &read(dir.path(), "app.crt"),
             &read(dir.path(), "app.key"),
@@ -416,7 +393,7 @@ mod tests {
     #[test]
     fn the_assertion_verifies_with_openssl_in_both_algorithms() {
         let dir = tempfile::tempdir().unwrap();
-        make(dir.path(), "app", &[]);
+        make(dir.path(), "app");
         let cred = CertificateCredential::from_pem(
             &read(dir.path(), "app.crt"),
             &read(dir.path(), "app.key"),
@@ -463,7 +440,7 @@ mod tests {
     #[test]
     fn a_pkcs1_key_works_too() {
         let dir = tempfile::tempdir().unwrap();
-        make(dir.path(), "app", &[]);
+        make(dir.path(), "app");
         openssl(dir.path(), &["rsa", "-in", "app.key", "-traditional", "-out", "app.rsa.key"]);
         assert!(
             String::from_utf8(read(dir.path(), "app.rsa.key"))
@@ -480,8 +457,8 @@ mod tests {
     #[test]
     fn says_which_file_is_wrong() {
         let dir = tempfile::tempdir().unwrap();
-        make(dir.path(), "a", &[]);
-        make(dir.path(), "b", &[]);
+        make(dir.path(), "a");
+        make(dir.path(), "b");
         let crt = read(dir.path(), "a.crt");
         let err = CertificateCredential::from_pem(&crt, &read(dir.path(), "b.key")).unwrap_err();
         assert_eq!(err, CertificateProblem::KeyDoesNotMatch);
@@ -531,7 +508,7 @@ mod tests {
     #[test]
     fn validity_is_checked_against_the_clock() {
         let dir = tempfile::tempdir().unwrap();
-        make(dir.path(), "app", &[]);
+        make(dir.path(), "app");
         let cred = CertificateCredential::from_pem(
             &read(dir.path(), "app.crt"),
             &read(dir.path(), "app.key"),

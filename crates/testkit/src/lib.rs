@@ -2,6 +2,7 @@
 //! recording provider, the provider conformance checks and the emulator of
 //! Microsoft identity + Graph mail, and scripted hostile HTTP servers.
 
+pub mod certs;
 pub mod conformance;
 pub mod graph;
 pub mod hostile;

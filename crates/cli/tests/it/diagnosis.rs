@@ -429,73 +429,18 @@ async fn o365_secret_expired_by_its_date() {
     config_check_lists(&s, "integrations[0].secret_expires", "o365.secret-expired").await;
 }
 
-/// `openssl ARGS` in `dir`.
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
+use g360_mail_testkit::certs::openssl;
 
-/// `app.crt` and `app.key` as the guide makes them, and `other.key`.
+/// `app.crt`/`app.key` and `other.crt`/`other.key`, made with the guide's command.
 fn make_certificates(dir: &Path) {
     for name in ["app", "other"] {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-sha256",
-                "-days",
-                "365",
-                "-nodes",
-                "-subj",
-                "/CN=g360-mail",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.crt"),
-            ],
-        );
+        g360_mail_testkit::certs::self_signed(dir, name, 365);
     }
 }
 
 /// A certificate valid only in January 2020 (`old.crt`, `old.key`).
 fn make_expired_certificate(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=old", "-keyout",
-            "old.key", "-out", "old.csr",
-        ],
-    );
-    std::fs::write(dir.join("index.txt"), "").unwrap();
-    std::fs::write(dir.join("serial"), "01\n").unwrap();
-    std::fs::write(
-        dir.join("ca.cnf"),
-        "[ca]\ndefault_ca = c\n[c]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "ca",
-            "-batch",
-            "-config",
-            "ca.cnf",
-            "-selfsign",
-            "-keyfile",
-            "old.key",
-            "-in",
-            "old.csr",
-            "-out",
-            "old.crt",
-            "-startdate",
-            "20200101000000Z",
-            "-enddate",
-            "20200201000000Z",
-        ],
-    );
+    g360_mail_testkit::certs::expired(dir);
 }
 
 /// The base64 lines of a PEM key: none may ever be printed.

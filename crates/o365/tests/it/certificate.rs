@@ -2,7 +2,6 @@
 //! emulator; openssl makes the certificates and signs an assertion of its own.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,77 +13,15 @@ use g360_mail_testkit::graph::{AppCertificate, ClientSecret, Endpoint};
 
 use crate::util::*;
 
-/// `openssl ARGS` in `dir`: an implementation of X.509 and RSA we did not write.
-pub(crate) fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out.stdout
-}
+pub(crate) use g360_mail_testkit::certs::openssl;
 
 /// `name.crt` and `name.key`, made with the guide's command.
 pub(crate) fn make_cert(dir: &Path, name: &str, days: u32) -> (PathBuf, PathBuf) {
-    let (crt, key) = (format!("{name}.crt"), format!("{name}.key"));
-    let days = days.to_string();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-sha256",
-            "-days",
-            &days,
-            "-nodes",
-            "-subj",
-            "/CN=g360-mail",
-            "-keyout",
-            &key,
-            "-out",
-            &crt,
-        ],
-    );
-    (dir.join(crt), dir.join(key))
+    g360_mail_testkit::certs::self_signed(dir, name, days)
 }
 
-/// A certificate valid only in January 2020, signed by its own key
-/// (`openssl ca -selfsign` takes explicit dates).
 fn expired_cert(dir: &Path) -> (PathBuf, PathBuf) {
-    openssl(
-        dir,
-        &["req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=old", "-keyout", "old.key"]
-            .into_iter()
-            .chain(["-out", "old.csr"])
-            .collect::<Vec<_>>(),
-    );
-    std::fs::write(dir.join("index.txt"), "").unwrap();
-    std::fs::write(dir.join("serial"), "01\n").unwrap();
-    std::fs::write(
-        dir.join("ca.cnf"),
-        "[ca]\ndefault_ca = c\n[c]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "ca",
-            "-batch",
-            "-config",
-            "ca.cnf",
-            "-selfsign",
-            "-keyfile",
-            "old.key",
-            "-in",
-            "old.csr",
-            "-out",
-            "old.crt",
-            "-startdate",
-            "20200101000000Z",
-            "-enddate",
-            "20200201000000Z",
-        ],
-    );
-    (dir.join("old.crt"), dir.join("old.key"))
+    g360_mail_testkit::certs::expired(dir)
 }
 
 fn read(p: &Path) -> String {
