@@ -191,9 +191,9 @@ fn config_check(out: &Out, bridge: &MailBridge) -> Result<u8, Error> {
     Ok(code)
 }
 
-fn user<'a>(bridge: &'a MailBridge, given: Option<&'a str>) -> Result<&'a str, Error> {
+fn user(bridge: &MailBridge, given: Option<&str>) -> Result<String, Error> {
     match given {
-        Some(u) => Ok(u),
+        Some(u) => Ok(u.to_owned()),
         None => bridge.default_user(),
     }
 }
@@ -266,13 +266,13 @@ fn build_message(args: &SendArgs) -> Result<OutgoingMessage, Error> {
 }
 
 async fn send(out: &Out, bridge: &std::sync::Arc<MailBridge>, args: SendArgs) -> Result<u8, Error> {
-    let user = user(bridge, args.user.user.as_deref())?.to_owned();
+    let user = user(bridge, args.user.user.as_deref())?;
     if let Some(csv) = &args.from_csv {
         // Every row is checked before the first mail goes out.
         let options = crate::bulk::CsvOptions {
             attach_root: args.attach_root.clone(),
             delimiter: args.delimiter,
-            private: private_files(bridge.config()),
+            private: private_files(&bridge.config()),
         };
         let rows = match crate::bulk::read(csv, &options) {
             Ok(rows) => rows,
@@ -337,7 +337,7 @@ fn print_receipt(out: &Out, user: &str, receipt: &SendReceipt) {
 }
 
 async fn inbox(out: &Out, bridge: &MailBridge, args: InboxArgs) -> Result<u8, Error> {
-    let user = user(bridge, args.user.user.as_deref())?.to_owned();
+    let user = user(bridge, args.user.user.as_deref())?;
     let mut query = MailboxQuery::folder(Folder::parse(&args.folder)?)
         .unread_only(args.unread)
         .page_size(args.top);
@@ -412,7 +412,7 @@ async fn read_all(
 }
 
 async fn show(out: &Out, bridge: &MailBridge, args: ShowArgs) -> Result<u8, Error> {
-    let user = user(bridge, args.user.user.as_deref())?.to_owned();
+    let user = user(bridge, args.user.user.as_deref())?;
     let m = bridge.get_as(&user, &args.id).await?;
     if out.json {
         out.json_value(&json!({ "ok": true, "user": user, "message": m }));
@@ -465,7 +465,7 @@ async fn verify(out: &Out, bridge: &MailBridge, args: VerifyArgs) -> Result<u8, 
     let users: Vec<String> = if args.all {
         bridge.config().accounts().iter().map(|a| a.user.clone()).collect()
     } else {
-        vec![user(bridge, args.user.as_deref())?.to_owned()]
+        vec![user(bridge, args.user.as_deref())?]
     };
     let mut options = VerifyOptions::default();
     if let Some(to) = &args.send_test_to {

@@ -1384,6 +1384,17 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
                 "Set integration to the id of the one this account uses",
             ),
         ),
+        // ----- erp-bridge: changes at run time, one secret per integration (issues 12.3, 13.2) -----
+        "bridge.account-removed" => (
+            (
+                "La cuenta de correo de ese usuario se ha quitado de la configuración",
+                "Vuelva a dar de alta la cuenta de correo del usuario o envíe como otro usuario; los e-mails ya encolados para él siguen en la cola",
+            ),
+            (
+                "The mail account of that user was removed from the configuration",
+                "Add the user's mail account again, or send as another user; mail already queued for this user stays queued",
+            ),
+        ),
         // ----- cli: `send --from-csv` files and header (issue 10.5) -----
         "csv.path-refused" => (
             (

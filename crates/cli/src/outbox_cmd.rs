@@ -14,7 +14,8 @@ use crate::output::{Out, exit};
 
 /// Opens the configured outbox (creating and migrating it).
 pub(crate) async fn open(bridge: &MailBridge) -> Result<Outbox, Error> {
-    let config = bridge.config().outbox();
+    let config = bridge.config();
+    let config = config.outbox();
     Outbox::open(&config.url, config.options())
         .await
         .map_err(|e| e.with_context("outbox", config.redacted_url()))

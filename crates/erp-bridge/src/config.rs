@@ -360,6 +360,20 @@ impl BridgeConfig {
         })
     }
 
+    /// The problems `registry` finds in this configuration's integrations
+    /// (an unregistered provider type, settings it refuses): a
+    /// configuration validated with another registry may have some.
+    pub(crate) fn check_against(&self, registry: &ProviderRegistry) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        for i in &self.integrations {
+            if let Err(found) = registry.check_settings(&i.provider, &i.settings) {
+                let path = format!("integrations[{}]", i.id);
+                problems.extend(found.into_iter().filter(|p| !p.setup).map(|p| p.under(&path)));
+            }
+        }
+        problems
+    }
+
     /// The configured language.
     pub fn lang(&self) -> Lang {
         self.lang
