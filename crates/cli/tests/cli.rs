@@ -256,10 +256,10 @@ fn config_check_lists_every_problem_and_exits_2() {
     let r = run(dir.path(), &["config", "check"]);
     assert_eq!(r.code, 2, "{}", r.stdout);
     for needle in [
-        "integrations[0].colour: Clave desconocida (unknown field `colour`",
+        "integrations[local].colour: Clave desconocida (unknown field `colour`",
         "integrations[1].id: Identificador repetido (duplicate integration id",
         "integrations[1].provider: Tipo de proveedor desconocido (unknown provider type \"pigeon\"; registered types: file, office365, smtp)",
-        "accounts[0].address: Dirección de e-mail no válida",
+        "accounts[jgarcia].address: Dirección de e-mail no válida",
     ] {
         assert!(r.stderr.contains(needle), "{needle} not in\n{}", r.stderr);
     }
@@ -592,11 +592,11 @@ fn config_check_reports_every_problem_in_one_pass() {
         })
         .collect();
     for want in [
-        ("integrations[0].colour", "config.unknown-key"),
-        ("integrations[0].max_attempts", "config.invalid-value"),
-        ("integrations[0].client_id", "o365.client-id-invalid"),
-        ("accounts[0].secret", "o365.whitespace"),
-        ("accounts[0].secret", "o365.secret-is-id"),
+        ("integrations[o365].colour", "config.unknown-key"),
+        ("integrations[o365].max_attempts", "config.invalid-value"),
+        ("integrations[o365].client_id", "o365.client-id-invalid"),
+        ("accounts[jgarcia].secret", "o365.whitespace"),
+        ("accounts[jgarcia].secret", "o365.secret-is-id"),
     ] {
         assert!(
             found.contains(&(want.0.to_owned(), want.1.to_owned())),

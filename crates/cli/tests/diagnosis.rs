@@ -257,7 +257,7 @@ async fn o365_client_id_invalid() {
     })
     .await;
     diagnose(&s, want("o365.client-id-invalid")).await;
-    config_check_lists(&s, "integrations[0].client_id", "o365.client-id-invalid").await;
+    config_check_lists(&s, "integrations[o365].client_id", "o365.client-id-invalid").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -268,7 +268,7 @@ async fn o365_tenant_id_invalid() {
     })
     .await;
     diagnose(&s, want("o365.tenant-id-invalid")).await;
-    config_check_lists(&s, "integrations[0].tenant_id", "o365.tenant-id-invalid").await;
+    config_check_lists(&s, "integrations[o365].tenant_id", "o365.tenant-id-invalid").await;
 }
 
 /// `common` and `organizations` are not tenants for client credentials.
@@ -305,7 +305,7 @@ async fn o365_secret_missing() {
     refused_on_load(
         &s,
         None,
-        "accounts[0].secret",
+        "accounts[jgarcia].secret",
         "missing: accounts of provider \"office365\" need a secret",
     )
     .await;

@@ -143,7 +143,7 @@ async fn a_malformed_client_id_does_not_stop_other_accounts_and_is_refused_befor
 
     let r = run(dir.path(), &["config", "check"]).await;
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("integrations[1].client_id"), "{}", r.stderr);
+    assert!(r.stderr.contains("integrations[o365-broken].client_id"), "{}", r.stderr);
     assert_no_secret(&setup, &r);
 }
 

@@ -4,6 +4,7 @@ mod bridge;
 mod config;
 mod error;
 mod outbox;
+mod rows;
 
 pub use bridge::{ApplyReport, MailBridge};
 pub use config::{
@@ -11,6 +12,7 @@ pub use config::{
     DEFAULT_OUTBOX_FILE, ENV_PREFIX, Lang, OutboxConfig,
 };
 pub use error::ConfigError;
+pub use rows::{AccountRow, BridgeConfigBuilder, IntegrationRow};
 
 /// A registry with every provider type built into g360-mail: `file`,
 /// `office365` and `smtp`, each registered once with a fresh factory (so the
