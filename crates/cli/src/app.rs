@@ -165,10 +165,26 @@ fn config_check(out: &Out, bridge: &MailBridge) -> Result<u8, Error> {
                 json!({ "path": p.path, "code": p.code, "message": message, "detail": p.message, "remedy": remedy })
             })
             .collect();
+        let warnings: Vec<_> = c
+            .warnings()
+            .iter()
+            .map(|p| {
+                let (message, remedy) = problem_text(out, p);
+                json!({ "path": p.path, "code": p.code, "message": message, "detail": p.message, "remedy": remedy })
+            })
+            .collect();
         out.json_value(&json!({ "ok": setup.is_empty(), "source": c.source().describe(),
             "integrations": c.integrations().len(), "accounts": c.accounts().len(),
-            "setup_problems": problems, "exit_code": code }));
+            "setup_problems": problems, "warnings": warnings, "exit_code": code }));
         return Ok(code);
+    }
+    // Warnings change nothing: they are listed, the exit code stays.
+    for p in c.warnings() {
+        let (message, remedy) = problem_text(out, p);
+        eprintln!("{}: {}: {message}", out.t(Msg::Note), p.path);
+        if let Some(r) = remedy {
+            eprintln!("      {}: {r}", out.t(Msg::WhatToDo));
+        }
     }
     if setup.is_empty() {
         out.line(format!(

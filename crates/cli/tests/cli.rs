@@ -672,3 +672,43 @@ fn config_show_keeps_the_readme_order() {
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{order:?} {positions:?}\n{}", r.stdout);
     assert!(!r.stdout.contains("Abc8Q"), "{}", r.stdout);
 }
+
+/// Accounts of one integration repeating the same secret are a note, in
+/// both languages, pointing to the integration-level key; the check passes.
+#[test]
+fn config_check_notes_a_secret_repeated_by_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "Abc8Q~repeated-secret-value-0123456789abcd";
+    let config = format!(
+        "{}\n[[accounts]]\nuser = \"mlopez\"\nprovider = \"office365\"\naddress = \"mlopez@contoso.com\"\nsecret = \"{secret}\"\n",
+        o365_config("", CLIENT_ID, secret)
+    );
+    std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
+    let r = run(dir.path(), &["config", "check"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("Aviso: integrations[o365].secret: Varias cuentas de la integración repiten el mismo secreto"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("una sola vez en la integración"), "{}", r.stderr);
+    let r = run(dir.path(), &["--json", "--lang", "en", "config", "check"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["warnings"][0]["code"], "config.secret-repeated");
+    assert_eq!(v["warnings"][0]["path"], "integrations[o365].secret");
+    for shown in [&r.stdout, &r.stderr] {
+        assert!(!shown.contains("repeated-secret"), "{shown}");
+    }
+    // Once on the integration, there is nothing to note.
+    let config = o365_config("", CLIENT_ID, secret)
+        .replace(&format!("secret = \"{secret}\"\n"), "")
+        .replace("graph_url", &format!("secret = \"{secret}\"\ngraph_url"));
+    std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
+    let r = run(dir.path(), &["config", "check"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stderr.contains("Aviso"), "{}", r.stderr);
+    let r = run(dir.path(), &["config", "show"]);
+    assert!(r.stdout.contains("secret = \"[redacted]\""), "{}", r.stdout);
+    assert!(!r.stdout.contains("repeated-secret"), "{}", r.stdout);
+}
