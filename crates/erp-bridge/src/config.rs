@@ -761,6 +761,15 @@ pub(crate) fn short(v: &Value) -> String {
     }
 }
 
+/// A number or boolean as written, anything else by its type: a text or a
+/// list may hold a URL with its password.
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::Number(_) | Value::Bool(_) => v.to_string(),
+        other => json_type(other).to_owned(),
+    }
+}
+
 /// The type of a JSON value, for messages that must not show the value.
 fn json_type(v: &Value) -> &'static str {
     match v {
@@ -890,11 +899,10 @@ fn take_text(
     match as_text(&v) {
         Some(s) => Some(s),
         None => {
-            // A secret's value is never echoed, only its type.
-            let found = if looks_secret(key) { json_type(&v).to_owned() } else { short(&v) };
+            // Only the type: a list may hold a URL with its password.
             problems.push(ConfigProblem::new(
                 format!("{path}.{key}"),
-                format!("expected a text value, found {found}"),
+                format!("expected a text value, found {}", json_type(&v)),
             ));
             None
         }
@@ -947,7 +955,7 @@ pub(crate) fn validate_outbox(
                 Some(n) => *slot = n as u32,
                 None => problems.push(ConfigProblem::new(
                     format!("outbox.{key}"),
-                    format!("expected a whole number from 1 to {max}, found {}", short(&v)),
+                    format!("expected a whole number from 1 to {max}, found {}", scalar(&v)),
                 )),
             }
         }
@@ -963,7 +971,7 @@ pub(crate) fn validate_outbox(
                     format!("outbox.{key}"),
                     format!(
                         "expected milliseconds from 1 to 604800000 (a week), found {}",
-                        short(&v)
+                        scalar(&v)
                     ),
                 )),
             }

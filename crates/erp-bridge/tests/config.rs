@@ -434,3 +434,17 @@ fn show_keeps_the_readme_order() {
     );
     assert!(shown.parse::<toml::Table>().is_ok(), "{shown}");
 }
+
+/// A value of the wrong type in the `[outbox]` section is named by its type:
+/// a list may hold a database URL with its password (found by the config
+/// fuzz target).
+#[test]
+fn a_wrongly_typed_outbox_value_is_not_echoed() {
+    let url = json!(["postgres://erp:s3cr3t-pw@db.local/erp"]);
+    let found = problems(json!({ "outbox": { "url": url, "max_attempts": url, "lease_ms": url } }));
+    let shown = format!("{found:?}");
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+    assert!(has(&found, "outbox.url", "expected a text value, found a list"), "{shown}");
+    assert!(has(&found, "outbox.max_attempts", "found a list"), "{shown}");
+    assert!(has(&found, "outbox.lease_ms", "found a list"), "{shown}");
+}
