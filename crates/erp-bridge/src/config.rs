@@ -374,6 +374,7 @@ impl BridgeConfig {
         secrets: &[String],
     ) -> Result<Self, ConfigError> {
         let mut secrets = secrets.to_vec();
+        secrets.extend(validated.secrets.iter().cloned());
         // Longest first, so that a secret containing another goes whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         scrub(&mut problems, &secrets);

@@ -195,19 +195,12 @@ impl BridgeConfigBuilder {
     pub fn build(self, registry: &ProviderRegistry) -> Result<BridgeConfig, ConfigError> {
         let source = ConfigSource::Application;
         let mut problems = Vec::new();
-        let mut secrets: Vec<String> = Vec::new();
-        let mut keep = |s: &Option<Secret>| {
-            if let Some(s) = s {
-                secrets.push(s.expose().trim().to_owned());
-            }
-        };
         let mut used = BTreeSet::new();
         let integrations = self
             .integrations
             .into_iter()
             .enumerate()
             .map(|(index, row)| {
-                keep(&row.secret);
                 let label = label("integrations", Some(&row.id), index, &mut used);
                 IntegrationInput {
                     id: Some(row.id),
@@ -225,8 +218,6 @@ impl BridgeConfigBuilder {
             .into_iter()
             .enumerate()
             .map(|(index, row)| {
-                keep(&row.secret);
-                keep(&row.fallback_secret);
                 let label = label("accounts", Some(&row.user), index, &mut used);
                 AccountInput {
                     user: Some(row.user),
@@ -260,8 +251,7 @@ impl BridgeConfigBuilder {
             }
         };
         let validated = validate_rows(integrations, accounts, registry, &mut problems);
-        secrets.retain(|s| s.chars().count() >= 4);
-        BridgeConfig::assemble(self.lang, validated, outbox, source, problems, &secrets)
+        BridgeConfig::assemble(self.lang, validated, outbox, source, problems, &[])
     }
 }
 
@@ -283,8 +273,8 @@ impl BridgeConfig {
     }
 }
 
-/// The path label of a row: its id when it has a usable, unused one, else
-/// its position.
+/// The path label of a row: its id when it has a usable (letters, digits,
+/// `-_@+~.`), unused one — quoted when it is a number —, else its position.
 pub(crate) fn label(
     list: &str,
     id: Option<&str>,
@@ -292,12 +282,17 @@ pub(crate) fn label(
     used: &mut BTreeSet<String>,
 ) -> String {
     let usable = id.filter(|id| {
-        !id.is_empty()
-            && !id.chars().all(|c| c.is_ascii_digit())
-            && id.chars().all(|c| c.is_alphanumeric() || "-_@+~".contains(c))
+        !id.is_empty() && id.chars().all(|c| c.is_alphanumeric() || "-_@+~.".contains(c))
     });
     match usable {
-        Some(id) if used.insert(id.to_owned()) => format!("{list}[{id}]"),
+        Some(id) if used.insert(id.to_owned()) => {
+            if id.chars().all(|c| c.is_ascii_digit()) {
+                // Quoted, so that a numeric id never reads as a position.
+                format!("{list}[\"{id}\"]")
+            } else {
+                format!("{list}[{id}]")
+            }
+        }
         _ => format!("{list}[{index}]"),
     }
 }
@@ -459,6 +454,7 @@ fn take_list(value: Option<Value>, name: &str, problems: &mut Vec<ConfigProblem>
 fn id_of(map: &Map<String, Value>, key: &str) -> Option<String> {
     match map.get(key)? {
         Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
 }
@@ -579,6 +575,9 @@ pub(crate) struct Validated {
     pub(crate) account_paths: BTreeMap<String, String>,
     pub(crate) integration_paths: BTreeMap<String, String>,
     pub(crate) warnings: Vec<ConfigProblem>,
+    /// Every secret value seen (also those read from environment
+    /// variables), to be scrubbed from problem texts.
+    pub(crate) secrets: Vec<String>,
 }
 
 /// Validates rows, file or builder alike.
@@ -596,7 +595,22 @@ pub(crate) fn validate_rows(
         account_paths: BTreeMap::new(),
         integration_paths: BTreeMap::new(),
         warnings: Vec::new(),
+        secrets: Vec::new(),
     };
+    let mut remember = |secret: &Option<(Secret, SecretSource)>| {
+        if let Some((s, _)) = secret
+            && s.expose().trim().chars().count() >= 4
+        {
+            out.secrets.push(s.expose().trim().to_owned());
+        }
+    };
+    for row in &integrations {
+        remember(&row.secret);
+    }
+    for row in &accounts {
+        remember(&row.secret);
+        remember(&row.fallback_secret);
+    }
     let mut integration_secret: BTreeMap<String, Secret> = BTreeMap::new();
     let mut seen = BTreeSet::new();
     let mut setup = Vec::new();

@@ -231,3 +231,29 @@ async fn accounts_on_the_integrations_secret_send_with_one_token() {
     assert_eq!(emulator.sent_items("mlopez@contoso.com").len(), 1);
     assert_eq!(emulator.token_requests(), 1);
 }
+
+/// Rows are named by their user as the ERP writes it: dotted ids as they
+/// are, numeric ids quoted (never read as a position), a row without a
+/// usable id by its position.
+#[test]
+fn rows_are_named_by_their_id_as_the_erp_writes_it() {
+    let found = problems(
+        BridgeConfig::builder()
+            .integration(IntegrationRow::new("local", "file").with_setting("directory", "./out"))
+            .account(AccountRow::new("j.garcia", "file", "j.garcia@"))
+            .account(AccountRow::new("1234", "file", "x@"))
+            .account(AccountRow::new("", "file", "y@"))
+            .account(AccountRow::new("j.garcia", "file", "z@"))
+            .build(&default_registry()),
+    );
+    for path in [
+        "accounts[j.garcia].address",
+        "accounts[\"1234\"].address",
+        "accounts[2].address",
+        "accounts[2].user",
+        "accounts[3].address",
+        "accounts[3].user",
+    ] {
+        assert!(found.iter().any(|p| p.path == path), "missing {path}: {found:#?}");
+    }
+}
