@@ -438,20 +438,30 @@ impl BridgeConfig {
         let Some(account) = self.account(user) else {
             return Vec::new();
         };
-        let mut prefixes: Vec<&String> = self.account_paths.get(user).into_iter().collect();
+        let mut prefixes: Vec<(&String, bool)> =
+            self.account_paths.get(user).map(|p| (p, true)).into_iter().collect();
+        // An integration's secret concerns only the accounts that use it,
+        // those without a secret of their own.
         let routes = [
-            self.integration_of(account),
-            account.fallback.as_deref().and_then(|f| self.integration(f)),
+            (self.integration_of(account), self.secret_sources.contains_key(user)),
+            (
+                account.fallback.as_deref().and_then(|f| self.integration(f)),
+                self.secret_sources.contains_key(&format!("{user}\u{0}fallback")),
+            ),
         ];
-        for integration in routes.into_iter().flatten() {
-            prefixes.extend(self.integration_paths.get(&integration.id));
+        for (integration, own_secret) in routes {
+            if let Some(path) = integration.and_then(|i| self.integration_paths.get(&i.id)) {
+                prefixes.push((path, !own_secret));
+            }
         }
         self.setup_problems
             .iter()
             .filter(|p| {
-                prefixes.iter().any(|prefix| {
-                    p.path == **prefix
-                        || p.path.strip_prefix(prefix.as_str()).is_some_and(|r| r.starts_with('.'))
+                prefixes.iter().any(|(prefix, with_secret)| {
+                    let rest = p.path.strip_prefix(prefix.as_str());
+                    let secret = rest.is_some_and(|r| r == ".secret" || r.starts_with(".secret."));
+                    (p.path == **prefix || rest.is_some_and(|r| r.starts_with('.')))
+                        && (*with_secret || !secret)
                 })
             })
             .collect()

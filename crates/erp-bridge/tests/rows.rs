@@ -257,3 +257,16 @@ fn rows_are_named_by_their_id_as_the_erp_writes_it() {
         assert!(found.iter().any(|p| p.path == path), "missing {path}: {found:#?}");
     }
 }
+
+/// A malformed integration secret stops only the accounts that use it.
+#[test]
+fn an_integration_secret_problem_spares_accounts_with_their_own() {
+    let config = BridgeConfig::builder()
+        .integration(o365_row("o365").with_secret(Secret::new(format!("{SHARED} "))))
+        .account(AccountRow::new("a", "office365", "a@contoso.com"))
+        .account(AccountRow::new("b", "office365", "b@contoso.com").with_secret(Secret::new(OWN)))
+        .build(&default_registry())
+        .unwrap();
+    assert!(!config.setup_problems_of("a").is_empty());
+    assert!(config.setup_problems_of("b").is_empty(), "{:?}", config.setup_problems_of("b"));
+}
