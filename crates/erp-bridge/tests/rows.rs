@@ -93,6 +93,16 @@ async fn a_built_configuration_sends_and_shows_no_secret() {
         config.to_redacted_toml(),
         config.to_redacted_json().to_string(),
         format!("{:?}", o365_row("x").with_secret(Secret::new(SHARED))),
+        format!(
+            "{:?}",
+            BridgeConfig::builder()
+                .integration(o365_row("x").with_secret(Secret::new(SHARED)))
+                .account(
+                    AccountRow::new("a", "office365", "a@x.com")
+                        .with_secret(Secret::new(SHARED))
+                        .with_fallback_secret(Secret::new(SHARED))
+                )
+        ),
     ];
     for s in &shown {
         assert!(!s.contains("shared-secret"), "{s}");
