@@ -227,6 +227,16 @@ impl MailBridge {
     /// Sends `message` as `user`: the sender is the account's address unless
     /// the message names one.
     pub async fn send_as(&self, user: &str, message: OutgoingMessage) -> Result<SendReceipt> {
+        self.send_now(user, message).await
+    }
+
+    /// The send itself, on one snapshot of the configuration: the route it
+    /// starts on is the route it finishes on.
+    pub(crate) async fn send_now(
+        &self,
+        user: &str,
+        message: OutgoingMessage,
+    ) -> Result<SendReceipt> {
         let state = self.state();
         let account = state.account(user)?;
         state.check_setup(user)?;
