@@ -1,12 +1,14 @@
 #![doc = include_str!("../README.md")]
 
+mod apply;
 mod bridge;
 mod config;
 mod error;
 mod outbox;
 mod rows;
 
-pub use bridge::{ApplyReport, MailBridge};
+pub use apply::ApplyReport;
+pub use bridge::MailBridge;
 pub use config::{
     BridgeConfig, CONFIG_ENV, ConfigSource, DEFAULT_CONFIG_FILE, DEFAULT_MAIL_DIRECTORY,
     DEFAULT_OUTBOX_FILE, ENV_PREFIX, Lang, OutboxConfig,
