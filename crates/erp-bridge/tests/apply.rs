@@ -187,37 +187,68 @@ async fn a_configuration_the_registry_refuses_is_refused_whole() {
     bridge.send_as("jgarcia", message(1)).await.unwrap();
 }
 
-/// 200 concurrent sends while the configuration is replaced 20 times: no
-/// send fails because of a swap, and the unchanged integration asks for one
-/// token in all.
+/// 200 concurrent sends while the configuration is replaced 20 times: an
+/// account is added and removed each round, and a second integration's
+/// settings change each round (its providers are rebuilt while they send).
+/// No send fails because of a swap; the unchanged integration asks for one
+/// token in all, and so does the changed one (same app and secret: the
+/// factory's token cache).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sends_survive_twenty_applies() {
     let (emulator, setup) = start().await;
-    let bridge = Arc::new(MailBridge::new(
-        load(config(&emulator, &setup, &setup.tenant_id, &["jgarcia", "mlopez"])),
-        registry(),
-    ));
+    let other = emulator.quick_setup(&["ventas@fabrikam.com"]);
+    let config_of = |round: usize| {
+        let users: &[&str] = if round.is_multiple_of(2) {
+            &["jgarcia", "mlopez", "extra"]
+        } else {
+            &["jgarcia", "mlopez"]
+        };
+        let mut value = config(&emulator, &setup, &setup.tenant_id, users);
+        value["integrations"].as_array_mut().unwrap().push(json!({
+            "id": "fabrikam", "provider": "office365",
+            "tenant_id": other.tenant_id, "client_id": other.client_id,
+            "authority_url": emulator.url(), "graph_url": emulator.url(),
+            "allow_insecure_http": true, "request_timeout_ms": 10_000 + round,
+        }));
+        value["accounts"].as_array_mut().unwrap().push(json!({
+            "user": "ventas", "provider": "office365", "integration": "fabrikam",
+            "address": "ventas@fabrikam.com", "secret": other.secret,
+        }));
+        load(value)
+    };
+    let bridge = Arc::new(MailBridge::new(config_of(1), registry()));
+    // Each send takes a while, so that the swaps happen while they run.
+    emulator.push_fault_always(
+        FaultMatch::endpoint(Endpoint::SendMail),
+        Fault::Delay(Duration::from_millis(50)),
+    );
+    let users = ["jgarcia", "mlopez", "ventas"];
     let mut sends = tokio::task::JoinSet::new();
     for n in 0..200 {
         let bridge = bridge.clone();
-        let user = if n % 2 == 0 { "jgarcia" } else { "mlopez" };
+        let user = users[n % 3];
         sends.spawn(async move { bridge.send_as(user, message(n)).await });
     }
     let mut reports = Vec::new();
     for round in 0..20 {
-        let users: &[&str] =
-            if round % 2 == 0 { &["jgarcia", "mlopez", "extra"] } else { &["jgarcia", "mlopez"] };
-        reports
-            .push(bridge.apply(load(config(&emulator, &setup, &setup.tenant_id, users))).unwrap());
+        reports.push(bridge.apply(config_of(round)).unwrap());
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    // 200 sends of 50 ms, at most 4 at a time per mailbox, take 800 ms at
+    // the least: the swaps above happened while they ran.
+    assert!(emulator.deliveries().len() < 200);
     let results = tokio::time::timeout(Duration::from_secs(120), sends.join_all()).await.unwrap();
     let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     assert!(failed.is_empty(), "{failed:?}");
     assert_eq!(results.len(), 200);
-    let delivered = emulator.sent_items("jgarcia@contoso.com").len()
-        + emulator.sent_items("mlopez@contoso.com").len();
+    let delivered: usize = ["jgarcia@contoso.com", "mlopez@contoso.com", "ventas@fabrikam.com"]
+        .iter()
+        .map(|m| emulator.sent_items(m).len())
+        .sum();
     assert_eq!(delivered, 200);
-    assert_eq!(emulator.token_requests(), 1);
-    assert!(reports.iter().all(|r| r.changed.is_empty()), "{reports:?}");
+    assert_eq!(emulator.token_requests(), 2, "one per app");
+    for r in &reports {
+        assert_eq!(r.changed, ["ventas"], "{r:?}");
+        assert_eq!(r.kept, ["jgarcia", "mlopez"], "{r:?}");
+    }
 }
