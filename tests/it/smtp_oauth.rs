@@ -229,3 +229,47 @@ async fn one_app_serves_both_routes_of_an_office365_account() {
     assert_eq!(got["user"], MAILBOX);
     assert!(s.smtp.all("message").await.is_empty(), "sent once");
 }
+
+#[tokio::test]
+async fn an_office365_integration_with_a_certificate_serves_smtp_too() {
+    // The office365 integration signs in with a certificate (openssl made
+    // it, as the guide does); the smtp accounts carry no secret at all.
+    let mut s = Setup::start(&[SMTP_SEND_AS_APP]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "30", "-nodes"])
+        .args(["-subj", "/CN=g360-mail", "-keyout", "app.key", "-out", "app.crt"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cert = g360_mail_testkit::graph::AppCertificate::from_pem(
+        &std::fs::read_to_string(dir.path().join("app.crt")).unwrap(),
+    )
+    .unwrap();
+    s.emulator.update_app(&s.setup.client_id, |app| {
+        app.secrets.clear();
+        app.certificates.push(cert);
+    });
+    let mut integrations = s.integrations();
+    integrations[0]["certificate_file"] = json!(dir.path().join("app.crt"));
+    integrations[0]["private_key_file"] = json!(dir.path().join("app.key"));
+    let mut registry = ProviderRegistry::new();
+    g360_mail_o365::register(&mut registry);
+    g360_mail_smtp::register(&mut registry);
+    let accounts = json!([
+        { "user": "facturas", "provider": "smtp", "integration": RELAY, "address": MAILBOX },
+    ]);
+    let config = json!({ "integrations": integrations, "accounts": accounts });
+    let bridge = MailBridge::new(BridgeConfig::from_value(config, &registry).unwrap(), registry);
+
+    bridge.send_as("facturas", message()).await.unwrap();
+
+    let auth = s.smtp.next("auth").await;
+    assert_eq!((auth["ok"].as_bool(), auth["aud"].as_str()), (Some(true), Some(EXCHANGE_RESOURCE)));
+    let token = s.emulator.requests_to(Endpoint::Token);
+    assert_eq!(token.len(), 1);
+    assert!(token[0].form_field("client_secret").is_none());
+    assert!(token[0].form_field("client_assertion").is_some());
+    assert_eq!(s.smtp.next("message").await["user"], MAILBOX);
+}

@@ -57,6 +57,36 @@ pub(crate) struct OutboxReport {
     /// The SQLite outbox drained through the Office 365 provider to the
     /// Graph emulator, `mails / 2` mails (`null` when it could not run).
     pub(crate) graph_drain: Option<GraphDrain>,
+    /// PostgreSQL drained by 1, 2 and 4 workers at once, each with its own
+    /// outbox (pool and local state, as separate processes have), limits
+    /// out of the way, the mails spread over [`MANY_MAILBOXES`] mailboxes.
+    pub(crate) postgres_workers: Vec<WorkersDrain>,
+}
+
+/// Mailboxes of the multi-worker drain: many, so that the per-mailbox
+/// limits (taken through the database like in production) stay out of the
+/// way.
+pub(crate) const MANY_MAILBOXES: usize = 256;
+/// Worker counts of the multi-worker drain.
+const WORKER_COUNTS: [usize; 3] = [1, 2, 4];
+
+/// One multi-worker drain.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct WorkersDrain {
+    /// Workers draining at once.
+    pub(crate) workers: usize,
+    /// Mails queued before the drain.
+    pub(crate) mails: usize,
+    /// Mails the workers sent, together.
+    pub(crate) sent: u64,
+    /// Wall time from the start of the workers to the last one's end.
+    pub(crate) seconds: f64,
+    /// `sent / seconds`.
+    pub(crate) per_second: f64,
+    /// Mails each worker tries at once.
+    pub(crate) concurrency: usize,
+    /// The first error, if any.
+    pub(crate) error: Option<String>,
 }
 
 impl OutboxReport {
@@ -237,6 +267,11 @@ pub(crate) async fn run(opts: &Options, servers: &Handle) -> OutboxReport {
         reasons.push(format!("PostgreSQL: {r}"));
     }
     report.postgres = Some(postgres);
+
+    match measure_postgres_workers(n).await {
+        Ok(rows) => report.postgres_workers = rows,
+        Err(e) => reasons.push(format!("PostgreSQL drain by several workers: {e}")),
+    }
 
     match graph_drain(n.div_ceil(2), servers).await {
         Ok(g) => report.graph_drain = Some(g),
@@ -469,6 +504,95 @@ async fn measure_postgres(n: usize) -> BackendReport {
         measure_backend("postgres", database, &url, n, postgres_bytes(&base, &schema)).await;
     guard.drop_now().await;
     report
+}
+
+/// Drains `n` mails of [`MANY_MAILBOXES`] mailboxes from a fresh PostgreSQL
+/// schema with 1, 2 and 4 workers in turn.
+async fn measure_postgres_workers(n: usize) -> Result<Vec<WorkersDrain>, String> {
+    #[allow(clippy::disallowed_methods, reason = "the same override as the outbox's tests")]
+    let base = std::env::var("G360_MAIL_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.into());
+    let connect = tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&base));
+    let mut conn = match connect.await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => return Err(format!("no PostgreSQL server at {}: {e}", redact(&base))),
+        Err(_) => return Err(format!("no PostgreSQL server at {}", redact(&base))),
+    };
+    let schema = format!("g360_bench_workers_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| format!("cannot create a schema: {e}"))?;
+    let _ = conn.close().await;
+    let guard = PgSchema { base: base.clone(), schema: schema.clone(), dropped: false };
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let mut rows = Vec::new();
+    for workers in WORKER_COUNTS {
+        rows.push(workers_drain(&url, workers, n).await);
+    }
+    guard.drop_now().await;
+    Ok(rows)
+}
+
+async fn workers_drain(url: &str, workers: usize, n: usize) -> WorkersDrain {
+    let concurrency = 64;
+    let mut row = WorkersDrain {
+        workers,
+        mails: n,
+        sent: 0,
+        seconds: 0.0,
+        per_second: 0.0,
+        concurrency,
+        error: None,
+    };
+    let mut outboxes = Vec::new();
+    for _ in 0..workers {
+        match Outbox::open(url, fast_options(IN_FLIGHT_PER_MAILBOX)).await {
+            Ok(o) => outboxes.push(o),
+            Err(e) => {
+                row.error = Some(e.to_string());
+                return row;
+            }
+        }
+    }
+    let outbox = outboxes[0].clone();
+    let pass = drive(split(n, 1, |_, i| i), ENQUEUERS, move |_, i: usize| {
+        let outbox = outbox.clone();
+        async move {
+            let message = message(i)?;
+            let user = format!("buzon{}", i % MANY_MAILBOXES);
+            outbox.enqueue(&user, &message).await.map(|_| ()).map_err(|e| e.to_string())
+        }
+    })
+    .await;
+    if let Some(e) = pass.errors.first() {
+        row.error = Some(e.clone());
+        return row;
+    }
+    let started = Instant::now();
+    let runs: Vec<_> = outboxes
+        .into_iter()
+        .enumerate()
+        .map(|(k, o)| {
+            let options = WorkerOptions {
+                worker_id: format!("bench-worker-{k}"),
+                ..worker_options(concurrency)
+            };
+            let worker = Worker::new(o, Arc::new(InstantSender::default()), options);
+            tokio::spawn(async move { worker.run_until_empty().await })
+        })
+        .collect();
+    for run in runs {
+        match run.await {
+            Ok(Ok(s)) => row.sent += s.sent,
+            Ok(Err(e)) => row.error = row.error.take().or(Some(e.to_string())),
+            Err(e) => row.error = row.error.take().or(Some(e.to_string())),
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    row.seconds = round(elapsed, 4);
+    row.per_second = round(row.sent as f64 / elapsed.max(1e-9), 1);
+    row
 }
 
 /// The bench's schema: dropped by [`PgSchema::drop_now`], or when the

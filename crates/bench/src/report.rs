@@ -465,6 +465,21 @@ fn outbox_rows(out: &mut String, o: &OutboxReport) {
             );
         }
     }
+    for w in &o.postgres_workers {
+        let problem = match &w.error {
+            Some(e) => format!(" ({})", e.replace('|', "/")),
+            None if w.sent < w.mails as u64 => format!(" ({} not sent)", w.mails as u64 - w.sent),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "| Outbox, PostgreSQL: drain by {} worker(s) at once, each its own pool (as separate processes), {} mailboxes, limits shared through the database ({} mails) | {} mails/s{problem} | — | — | — | — | — |",
+            w.workers,
+            crate::outbox::MANY_MAILBOXES,
+            thousands(w.mails),
+            thousands(w.per_second.round() as usize),
+        );
+    }
     if let Some(g) = &o.graph_drain {
         let d = &g.drain;
         let _ = writeln!(

@@ -283,6 +283,9 @@ fn build_message(args: &SendArgs) -> Result<OutgoingMessage, Error> {
 
 async fn send(out: &Out, bridge: &std::sync::Arc<MailBridge>, args: SendArgs) -> Result<u8, Error> {
     let user = user(bridge, args.user.user.as_deref())?;
+    if !args.queue {
+        crate::outbox_cmd::share_limits(bridge).await;
+    }
     if let Some(csv) = &args.from_csv {
         // Every row is checked before the first mail goes out.
         let options = crate::bulk::CsvOptions {

@@ -69,9 +69,20 @@ pub(crate) enum OutboxCommand {
         /// Exit once no mail is queued or being sent (failed mails do not keep it running).
         #[arg(long)]
         until_empty: bool,
+        /// On SIGTERM or Ctrl-C, how long sends in flight may still take, e.g. 30s or 2m
+        /// (default: [outbox] shutdown_grace_ms, 30 s).
+        #[arg(long, value_name = "AGE")]
+        grace: Option<String>,
+        /// Serve Prometheus metrics at http://ADDR/metrics while running, e.g. 127.0.0.1:9464.
+        #[arg(long, value_name = "ADDR")]
+        metrics_addr: Option<std::net::SocketAddr>,
     },
-    /// Count the mails in each state.
-    Status,
+    /// Count the mails in each state, and show each sending mailbox's queue and limits.
+    Status {
+        /// Print Prometheus text-format metrics instead.
+        #[arg(long)]
+        metrics: bool,
+    },
     /// List mails, newest first.
     List {
         /// Only mails in this state.

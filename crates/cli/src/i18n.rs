@@ -52,6 +52,13 @@ pub(crate) enum Msg {
     SetupProblems,
     MessagesRead,
     Note,
+    // outbox: status per mailbox, shutdown
+    OutboxInterrupted,
+    OutboxNow,
+    OutboxNextSend,
+    OutboxLastMinute,
+    OutboxLastDay,
+    OutboxOldest,
 }
 
 impl Msg {
@@ -144,6 +151,23 @@ impl Msg {
             (Msg::SetupProblems, En) => {
                 "Some setup values must be fixed (the accounts concerned cannot send)"
             }
+            // outbox: status per mailbox, shutdown
+            (Msg::OutboxInterrupted, Es) => {
+                "cortados al acabar el plazo (se comprobarán antes de reenviar)"
+            }
+            (Msg::OutboxInterrupted, En) => {
+                "cut off at the end of the grace period (looked up before any resend)"
+            }
+            (Msg::OutboxNow, Es) => "ahora",
+            (Msg::OutboxNow, En) => "now",
+            (Msg::OutboxNextSend, Es) => "próximo envío",
+            (Msg::OutboxNextSend, En) => "next send",
+            (Msg::OutboxLastMinute, Es) => "enviados en el último minuto",
+            (Msg::OutboxLastMinute, En) => "sent in the last minute",
+            (Msg::OutboxLastDay, Es) => "en el último día",
+            (Msg::OutboxLastDay, En) => "in the last day",
+            (Msg::OutboxOldest, Es) => "el más antiguo en cola hace",
+            (Msg::OutboxOldest, En) => "oldest queued",
         }
     }
 }
@@ -152,6 +176,57 @@ impl Msg {
 /// `{}` placeholders are not used: details stay in the context lines.
 pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'static str)> {
     let (es, en) = match code {
+        // outbox: opening the database
+        "outbox.open-file" => (
+            (
+                "No se puede abrir el fichero de la bandeja de salida",
+                "Compruebe que la carpeta de la url de [outbox] existe y que este usuario puede escribir en ella",
+            ),
+            (
+                "Cannot open the outbox database file",
+                "Check that the folder of the [outbox] url exists and that this user may write in it",
+            ),
+        ),
+        "outbox.tls" => (
+            (
+                "No se puede abrir una conexión TLS con la base de datos de la bandeja de salida",
+                "La url pide TLS (sslmode=require o verify-full): active ssl en el servidor PostgreSQL y, con verify-full, indique el fichero de la CA que firmó su certificado con sslrootcert=/ruta/ca.pem",
+            ),
+            (
+                "Cannot open a TLS connection to the outbox database",
+                "The url asks for TLS (sslmode=require or verify-full): turn ssl on in the PostgreSQL server, and for verify-full name the CA file that signed its certificate with sslrootcert=/path/ca.pem",
+            ),
+        ),
+        "outbox.metrics-addr" => (
+            (
+                "No se puede escuchar en la dirección de las métricas",
+                "Elija un puerto libre, o una dirección de esta máquina, en --metrics-addr",
+            ),
+            (
+                "Cannot listen for metrics",
+                "Choose a free port, or an address of this machine, for --metrics-addr",
+            ),
+        ),
+        "outbox.worker" => (
+            (
+                "La tarea del procesador de la bandeja de salida falló",
+                "Es un error interno: informe del caso con el registro; los correos en curso se revisarán antes de reenviarse",
+            ),
+            (
+                "The outbox worker task failed",
+                "This is an internal error: report it with the log; mails in flight are looked up before any resend",
+            ),
+        ),
+        "outbox.mailbox-busy" => (
+            (
+                "El buzón está en sus límites de envío (compartidos con la bandeja de salida)",
+                "Envíe más tarde, o ponga el e-mail en la bandeja de salida (send --queue), que espera al buzón por sí misma",
+            ),
+            (
+                "The mailbox is at its sending limits (shared with the outbox)",
+                "Send later, or queue the mail with the outbox (send --queue), which waits for the mailbox by itself",
+            ),
+        ),
         "address.invalid" => (
             (
                 "Dirección de e-mail no válida",
@@ -872,6 +947,108 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
             (
                 "The account has no client secret",
                 "Paste the client secret Value from Entra ID > Certificates & secrets into the account's secret (Token field in G360 ERP)",
+            ),
+        ),
+        // Certificate credentials, expiry and rotation of the app's
+        // credential (issue 13).
+        "o365.certificate-unreadable" => (
+            (
+                "No se puede leer el certificado o su clave privada",
+                "Indique en certificate_file el certificado PEM que subió a la aplicación (-----BEGIN CERTIFICATE-----) y en private_key_file su clave privada RSA en PEM sin contraseña; compruebe que el servicio puede leer ambos archivos",
+            ),
+            (
+                "The certificate or its private key cannot be read",
+                "Point certificate_file at the PEM certificate uploaded to the app (-----BEGIN CERTIFICATE-----) and private_key_file at its RSA private key in PEM without a passphrase; check that the service may read both files",
+            ),
+        ),
+        "o365.certificate-key-mismatch" => (
+            (
+                "La clave privada no corresponde al certificado",
+                "Indique en private_key_file la clave que se creó junto con el certificado de certificate_file (openssl req -x509 -newkey ... -keyout)",
+            ),
+            (
+                "The private key does not belong to the certificate",
+                "Set private_key_file to the key made together with the certificate of certificate_file (openssl req -x509 -newkey ... -keyout)",
+            ),
+        ),
+        "o365.certificate-expired" => (
+            (
+                "El certificado ha caducado",
+                "Cree un certificado nuevo (openssl req -x509 -newkey rsa:2048 ...), súbalo en Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Certificados y cambie certificate_file y private_key_file a los archivos nuevos",
+            ),
+            (
+                "The certificate has expired",
+                "Make a new certificate (openssl req -x509 -newkey rsa:2048 ...), upload it in Entra ID > App registrations > the app > Certificates & secrets > Certificates, and point certificate_file and private_key_file at the new files",
+            ),
+        ),
+        "o365.certificate-not-yet-valid" => (
+            (
+                "El certificado todavía no es válido",
+                "Revise el reloj de este servidor, o cree un certificado válido desde hoy con openssl req -x509 y súbalo a la aplicación",
+            ),
+            (
+                "The certificate is not valid yet",
+                "Check this server's clock, or make a certificate valid from today with openssl req -x509 and upload it to the app",
+            ),
+        ),
+        "o365.certificate-expiring" => (
+            (
+                "El certificado caduca pronto",
+                "Antes de que caduque, cree un certificado nuevo, súbalo en Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Certificados y cambie certificate_file y private_key_file a los archivos nuevos",
+            ),
+            (
+                "The certificate expires soon",
+                "Before it expires, make a new certificate, upload it in Entra ID > App registrations > the app > Certificates & secrets > Certificates, and point certificate_file and private_key_file at the new files",
+            ),
+        ),
+        "o365.secret-expired" => (
+            (
+                "El secreto de cliente ha caducado según secret_expires",
+                "En Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Secretos de cliente, cree un secreto nuevo, pegue su Valor en el Token de la cuenta de correo y su fecha de caducidad en secret_expires",
+            ),
+            (
+                "The client secret has expired according to secret_expires",
+                "In Entra ID > App registrations > the app > Certificates & secrets > Client secrets, create a new secret, paste its Value into the account's secret (Token field in G360 ERP) and its expiry date into secret_expires",
+            ),
+        ),
+        "o365.secret-expiring" => (
+            (
+                "El secreto de cliente caduca pronto",
+                "Antes de que caduque, cree un secreto nuevo en Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Secretos de cliente, póngalo en secret_next (los dos funcionan durante el cambio) y después páselo a secret y actualice secret_expires",
+            ),
+            (
+                "The client secret expires soon",
+                "Before it expires, create a new secret in Entra ID > App registrations > the app > Certificates & secrets > Client secrets, put it in secret_next (both work during the rotation), then move it to secret and update secret_expires",
+            ),
+        ),
+        "o365.secret-next-refused" => (
+            (
+                "El secreto nuevo (secret_next) fue rechazado; el correo sigue con el secreto anterior",
+                "Revise secret_next: pegue el Valor (no el ID del secreto) del secreto nuevo de Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Secretos de cliente",
+            ),
+            (
+                "The new secret (secret_next) was refused; mail goes on with the old secret",
+                "Check secret_next: paste the Value (not the Secret ID) of the new secret from Entra ID > App registrations > the app > Certificates & secrets > Client secrets",
+            ),
+        ),
+        "AADSTS700027" => (
+            (
+                "El certificado no se subió a la aplicación",
+                "En Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Certificados, suba el certificado de certificate_file (el .crt, nunca la clave); su huella digital debe ser la que muestra verify",
+            ),
+            (
+                "The certificate was not uploaded to the app",
+                "In Entra ID > App registrations > the app > Certificates & secrets > Certificates, upload the certificate of certificate_file (the .crt, never the key); its thumbprint must be the one verify shows",
+            ),
+        ),
+        "AADSTS700024" => (
+            (
+                "La aserción del cliente está fuera de su intervalo de validez: el reloj del servidor está mal",
+                "Ponga en hora el reloj de este servidor (sincronícelo por NTP, con su zona horaria); Entra ID solo admite unos minutos de diferencia",
+            ),
+            (
+                "The client assertion is outside its time range: the server's clock is wrong",
+                "Set this server's clock right (synchronise it with NTP, time zone included); Entra ID accepts only a few minutes of skew",
             ),
         ),
         "o365.mailbox-missing" => (

@@ -21,6 +21,35 @@ pub(crate) async fn open(bridge: &MailBridge) -> Result<Outbox, Error> {
         .map_err(|e| e.with_context("outbox", config.redacted_url()))
 }
 
+/// Makes direct sends share the per-mailbox limits of the outbox when the
+/// outbox is in use: a PostgreSQL outbox, or a SQLite file that exists (a
+/// direct send never creates one). A database that does not answer within
+/// 2 s is skipped with a warning.
+pub(crate) async fn share_limits(bridge: &MailBridge) {
+    let config = bridge.config();
+    let config = config.outbox();
+    if let Some(rest) = config.url.strip_prefix("sqlite:") {
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or(path);
+        if !std::path::Path::new(path).exists() {
+            return;
+        }
+    }
+    let options = g360_mail_outbox::OutboxOptions {
+        acquire_timeout: Duration::from_secs(2),
+        max_connections: 2,
+        ..config.options()
+    };
+    match Outbox::open(&config.url, options).await {
+        Ok(outbox) => {
+            bridge.share_limits_with(&outbox);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot open the outbox; direct sends do not share its limits")
+        }
+    }
+}
+
 /// Queues messages for `user` and prints their outbox ids.
 pub(crate) async fn enqueue(
     out: &Out,
@@ -60,21 +89,36 @@ pub(crate) async fn run(
 ) -> Result<u8, Error> {
     let outbox = open(&bridge).await?;
     match command {
-        OutboxCommand::Run { until_empty } => {
-            let worker = Worker::new(outbox, bridge, WorkerOptions::default());
-            let summary = if until_empty {
-                worker.run_until_empty().await?
-            } else {
-                worker
-                    .run(async {
-                        let _ = tokio::signal::ctrl_c().await;
-                    })
-                    .await?
+        OutboxCommand::Run { until_empty, grace, metrics_addr } => {
+            let grace = match grace {
+                Some(text) => parse_age(&text, "--grace")?,
+                None => Duration::from_millis(bridge.config().outbox().shutdown_grace_ms),
+            };
+            // Listen for signals before anything else runs, so SIGTERM never
+            // takes the default action (death, exit 143).
+            let stop = stop_signal()?;
+            let worker = Worker::new(outbox.clone(), bridge, WorkerOptions::default());
+            let id = worker.id().to_owned();
+            let mut handle = if until_empty { worker.spawn_until_empty() } else { worker.spawn() };
+            let _metrics = match metrics_addr {
+                Some(addr) => Some(serve_metrics(addr, outbox.clone()).await?),
+                None => None,
+            };
+            let ended = tokio::select! {
+                result = handle.wait() => Some(result),
+                () = stop => None,
+            };
+            let summary = match ended {
+                Some(result) => result?,
+                None => {
+                    tracing::info!(?grace, "stopping: no new claims, sends in flight may finish");
+                    handle.shutdown(grace).await?
+                }
             };
             if out.json {
-                out.json_value(&json!({ "ok": true, "worker": worker.id(), "summary": summary }));
+                out.json_value(&json!({ "ok": true, "worker": id, "summary": summary }));
             } else {
-                out.line(format!(
+                let mut line = format!(
                     "{}: {} {}, {} {}, {} {}, {} {}",
                     out.t(Msg::OutboxWorkerDone),
                     summary.sent,
@@ -85,14 +129,27 @@ pub(crate) async fn run(
                     out.t(Msg::Retried),
                     summary.failed,
                     out.t(Msg::StateFailed)
-                ));
+                );
+                if summary.interrupted > 0 {
+                    line.push_str(&format!(
+                        ", {} {}",
+                        summary.interrupted,
+                        out.t(Msg::OutboxInterrupted)
+                    ));
+                }
+                out.line(line);
             }
             Ok(exit::OK)
         }
-        OutboxCommand::Status => {
+        OutboxCommand::Status { metrics } => {
+            if metrics {
+                out.line(outbox.metrics().await?.trim_end());
+                return Ok(exit::OK);
+            }
             let c = outbox.status().await?;
+            let mailboxes = outbox.mailbox_status().await?;
             if out.json {
-                out.json_value(&json!({ "ok": true, "status": c }));
+                out.json_value(&json!({ "ok": true, "status": c, "mailboxes": mailboxes }));
             } else {
                 for (name, n) in [
                     (out.t(Msg::StateQueued), c.queued),
@@ -104,6 +161,34 @@ pub(crate) async fn run(
                 }
                 if c.needs_lookup > 0 {
                     out.line(format!("({} {})", c.needs_lookup, out.t(Msg::NeedsLookup)));
+                }
+                let now = jiff::Timestamp::now();
+                for m in &mailboxes {
+                    let next = if m.next_send_at <= now {
+                        out.t(Msg::OutboxNow).to_owned()
+                    } else {
+                        let secs = (m.next_send_at.as_millisecond() - now.as_millisecond())
+                            .div_euclid(1000)
+                            .max(1);
+                        format!("+{secs} s")
+                    };
+                    let oldest = m
+                        .oldest_queued_age_secs
+                        .map(|s| format!(", {} {s} s", out.t(Msg::OutboxOldest)))
+                        .unwrap_or_default();
+                    out.line(format!(
+                        "{}: {} {}, {} {}, {} {next}, {} {}, {} {}{oldest}",
+                        if m.mailbox.is_empty() { "?" } else { m.mailbox.as_str() },
+                        m.queued,
+                        out.t(Msg::StateQueued),
+                        m.sending,
+                        out.t(Msg::StateSending),
+                        out.t(Msg::OutboxNextSend),
+                        m.sent_last_minute,
+                        out.t(Msg::OutboxLastMinute),
+                        m.sent_last_day,
+                        out.t(Msg::OutboxLastDay),
+                    ));
                 }
             }
             Ok(exit::OK)
@@ -173,7 +258,7 @@ pub(crate) async fn run(
             Ok(exit::OK)
         }
         OutboxCommand::Purge { sent_older_than } => {
-            let age = parse_age(&sent_older_than)?;
+            let age = parse_age(&sent_older_than, "--sent-older-than")?;
             let n = outbox.purge_sent_older_than(age).await?;
             if out.json {
                 out.json_value(&json!({ "ok": true, "purged": n }));
@@ -185,12 +270,91 @@ pub(crate) async fn run(
     }
 }
 
+/// Resolves on SIGTERM or Ctrl-C (SIGINT). Installed at once: from then on
+/// neither signal ends the process by itself.
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>, Error> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| {
+            Error::new(g360_mail_core::ErrorKind::Unexpected, "cannot listen for SIGTERM")
+                .with_source(e)
+        })?;
+    let ctrl_c = tokio::signal::ctrl_c();
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = ctrl_c => {}
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+    })
+}
+
+/// Serves `GET /metrics` in the Prometheus text format on `addr` until the
+/// returned guard drops. A deliberately tiny HTTP/1.1 responder: one request
+/// per connection, headers capped at 8 KiB and 5 s.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    outbox: Outbox,
+) -> Result<tokio::task::JoinHandle<()>, Error> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        Error::new(g360_mail_core::ErrorKind::Config, "cannot listen for metrics")
+            .with_code("outbox.metrics-addr")
+            .with_context("option", "--metrics-addr")
+            .with_context("address", addr)
+            .with_remedy("choose a free port, or an address of this machine")
+            .with_source(e)
+    })?;
+    tracing::info!(%addr, "serving metrics at /metrics");
+    Ok(tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { continue };
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::with_capacity(512);
+                let read = tokio::time::timeout(Duration::from_secs(5), async {
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return false,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    true
+                })
+                .await;
+                if !matches!(read, Ok(true)) {
+                    return;
+                }
+                let line = head.split(|b| *b == b'\r').next().unwrap_or_default();
+                let (status, body) = if line.starts_with(b"GET /metrics ") {
+                    match outbox.metrics().await {
+                        Ok(text) => ("200 OK", text),
+                        Err(e) => ("503 Service Unavailable", format!("{e}\n")),
+                    }
+                } else {
+                    ("404 Not Found", "not found\n".to_owned())
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    }))
+}
+
 /// `30d`, `12h`, `90m`, `45s`.
-fn parse_age(text: &str) -> Result<Duration, Error> {
+fn parse_age(text: &str, option: &'static str) -> Result<Duration, Error> {
     let bad = || {
         Error::invalid_input("invalid age")
             .with_code("outbox.age")
-            .with_context("option", "--sent-older-than")
+            .with_context("option", option)
             .with_context("age", text.escape_debug())
             .with_remedy("write a number followed by d, h, m or s, e.g. 30d")
     };
@@ -214,11 +378,12 @@ mod tests {
 
     #[test]
     fn parses_ages() {
-        assert_eq!(parse_age("30d").unwrap(), Duration::from_secs(30 * 86_400));
-        assert_eq!(parse_age("12h").unwrap(), Duration::from_secs(12 * 3_600));
-        assert_eq!(parse_age("90m").unwrap(), Duration::from_secs(90 * 60));
+        let age = |t| parse_age(t, "--grace");
+        assert_eq!(age("30d").unwrap(), Duration::from_secs(30 * 86_400));
+        assert_eq!(age("12h").unwrap(), Duration::from_secs(12 * 3_600));
+        assert_eq!(age("90m").unwrap(), Duration::from_secs(90 * 60));
         for bad in ["", "d", "30", "30w", "-1d", "x1d"] {
-            assert!(parse_age(bad).is_err(), "{bad}");
+            assert!(age(bad).is_err(), "{bad}");
         }
     }
 }

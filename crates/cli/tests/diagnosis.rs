@@ -121,6 +121,12 @@ const DIAGNOSES: &[Want] = &[
     w("token", "AADSTS7000222", 3),
     w("token", "AADSTS7000112", 3),
     w("token", "AADSTS53003", 3),
+    w("configuration", "o365.secret-expired", 3),
+    w("account", "o365.certificate-unreadable", 3),
+    w("account", "o365.certificate-key-mismatch", 3),
+    w("configuration", "o365.certificate-expired", 3),
+    w("token", "AADSTS700027", 3),
+    w("token", "AADSTS700024", 3),
     w("permissions", "o365.missing-role", 3),
     w("permissions", "o365.no-roles", 3),
     w("mailbox", "NoPermissionsInAccessToken", 3),
@@ -410,6 +416,320 @@ async fn aadsts53003_conditional_access() {
     })
     .await;
     diagnose(&s, want("AADSTS53003")).await;
+}
+
+// ----- Office 365: certificates and expiry --------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_secret_expired_by_its_date() {
+    let s = office365(|_, _, config| {
+        *config = config.replacen(
+            "allow_insecure_http = true\n",
+            "allow_insecure_http = true\nsecret_expires = \"2026-01-31\"\n",
+            1,
+        );
+        vec![]
+    })
+    .await;
+    diagnose(&s, want("o365.secret-expired")).await;
+    config_check_lists(&s, "integrations[o365].secret_expires", "o365.secret-expired").await;
+}
+
+/// `openssl ARGS` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `app.crt` and `app.key` as the guide makes them, and `other.key`.
+fn make_certificates(dir: &Path) {
+    for name in ["app", "other"] {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-sha256",
+                "-days",
+                "365",
+                "-nodes",
+                "-subj",
+                "/CN=g360-mail",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.crt"),
+            ],
+        );
+    }
+}
+
+/// A certificate valid only in January 2020 (`old.crt`, `old.key`).
+fn make_expired_certificate(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=old", "-keyout",
+            "old.key", "-out", "old.csr",
+        ],
+    );
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    std::fs::write(dir.join("serial"), "01\n").unwrap();
+    std::fs::write(
+        dir.join("ca.cnf"),
+        "[ca]\ndefault_ca = c\n[c]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-selfsign",
+            "-keyfile",
+            "old.key",
+            "-in",
+            "old.csr",
+            "-out",
+            "old.crt",
+            "-startdate",
+            "20200101000000Z",
+            "-enddate",
+            "20200201000000Z",
+        ],
+    );
+}
+
+/// The base64 lines of a PEM key: none may ever be printed.
+fn key_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 20)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The emulator's app signs in with a certificate: the accounts lose their
+/// secrets and the integration gets `certificate_file` and
+/// `private_key_file`; `change` uploads (or not) and picks the files.
+async fn office365_certificate(
+    change: impl FnOnce(&GraphEmulator, &QuickSetup, &Path) -> (&'static str, &'static str),
+) -> Situation {
+    let files = tempfile::tempdir().unwrap();
+    make_certificates(files.path());
+    let emulator = GraphEmulator::start().await;
+    let setup = emulator.quick_setup(&[MAILBOX, "mlopez@contoso.com"]);
+    let (crt, key) = change(&emulator, &setup, files.path());
+    let (crt, key) = (files.path().join(crt), files.path().join(key));
+    let config = setup
+        .toml_config(&emulator.url())
+        .replace("allow_insecure_http = true\n", FAST_O365)
+        .replace(&format!("secret = \"{}\"\n", setup.secret), "")
+        .replacen(
+            "max_attempts = 1\n",
+            &format!(
+                "max_attempts = 1\ncertificate_file = {:?}\nprivate_key_file = {:?}\n",
+                crt.display().to_string(),
+                key.display().to_string()
+            ),
+            1,
+        );
+    let mut secrets = vec![setup.secret.clone()];
+    for k in ["app.key", "other.key", "old.key"] {
+        if files.path().join(k).exists() {
+            secrets.extend(key_lines(&files.path().join(k)));
+        }
+    }
+    Situation::new(&config, secrets, Box::new((emulator, files)))
+}
+
+fn upload(emulator: &GraphEmulator, setup: &QuickSetup, crt: &Path) {
+    let cert =
+        g360_mail_testkit::graph::AppCertificate::from_pem(&std::fs::read_to_string(crt).unwrap())
+            .unwrap();
+    emulator.update_app(&setup.client_id, |app| app.certificates.push(cert));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_passes_verify_in_both_languages_and_names_its_thumbprint() {
+    let s = office365_certificate(|emulator, setup, dir| {
+        upload(emulator, setup, &dir.join("app.crt"));
+        ("app.crt", "app.key")
+    })
+    .await;
+    for lang in LANGS {
+        let r = s.verify(lang).await;
+        assert_eq!(r.code, 0, "{lang}:\n{}\n{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("x5t#S256"), "{lang}: the thumbprint is shown:\n{}", r.stdout);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_certificate_unreadable() {
+    let s = office365_certificate(|_, _, _| ("missing.crt", "app.key")).await;
+    diagnose(&s, want("o365.certificate-unreadable")).await;
+    config_check_lists(&s, "integrations[o365].certificate_file", "o365.certificate-unreadable")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_certificate_key_mismatch() {
+    let s = office365_certificate(|emulator, setup, dir| {
+        upload(emulator, setup, &dir.join("app.crt"));
+        ("app.crt", "other.key")
+    })
+    .await;
+    diagnose(&s, want("o365.certificate-key-mismatch")).await;
+    config_check_lists(&s, "integrations[o365].private_key_file", "o365.certificate-key-mismatch")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn o365_certificate_expired() {
+    let s = office365_certificate(|emulator, setup, dir| {
+        make_expired_certificate(dir);
+        upload(emulator, setup, &dir.join("old.crt"));
+        ("old.crt", "old.key")
+    })
+    .await;
+    diagnose(&s, want("o365.certificate-expired")).await;
+    config_check_lists(&s, "integrations[o365].certificate_file", "o365.certificate-expired").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aadsts700027_certificate_not_uploaded() {
+    let s = office365_certificate(|_, _, _| ("app.crt", "app.key")).await;
+    diagnose(&s, want("AADSTS700027")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aadsts700024_clock_skew() {
+    let s = office365_certificate(|emulator, setup, dir| {
+        upload(emulator, setup, &dir.join("app.crt"));
+        emulator.configure(|o| o.clock_offset_secs = 2 * 3600);
+        ("app.crt", "app.key")
+    })
+    .await;
+    diagnose(&s, want("AADSTS700024")).await;
+}
+
+/// Runs `verify` in both languages: it passes (exit 0) with a warning of
+/// `code` on `check`, translated, with its remedy line.
+async fn warned(s: &Situation, check: &str, code: &str) -> Vec<String> {
+    let mut outputs = Vec::new();
+    for lang in LANGS {
+        let r = s.verify(lang).await;
+        let all = format!("{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.code, 0, "{code} in {lang}:\n{all}");
+        let (message, remedy) = error_text(code, lang).expect("a translated code");
+        let lines: Vec<&str> = r.stdout.lines().collect();
+        let i = lines
+            .iter()
+            .position(|l| l.contains(&format!(" {check} ")) && l.contains(message))
+            .unwrap_or_else(|| panic!("no warning {message:?} on {check} in {lang}:\n{all}"));
+        assert!(!lines[i].trim_start().starts_with('✗'), "{all}");
+        let what = match lang {
+            Lang::Es => "qué hacer",
+            Lang::En => "what to do",
+        };
+        assert!(lines[i + 1].trim_start() == format!("{what}: {remedy}"), "{lang}:\n{all}");
+        outputs.push(r.stdout);
+    }
+    outputs
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_a_refused_secret_next_warns_and_mail_goes_on_with_the_old_one() {
+    const NEXT: &str = "New8Q~rotated-but-never-saved-0123456789ab";
+    let s = office365(|_, setup, config| {
+        *config = config.replacen(
+            &format!("secret = \"{}\"\n", setup.secret),
+            &format!("secret = \"{}\"\nsecret_next = \"{NEXT}\"\n", setup.secret),
+            1,
+        );
+        vec![NEXT.into()]
+    })
+    .await;
+    let outputs = warned(&s, "token", "o365.secret-next-refused").await;
+    assert!(outputs.iter().all(|o| o.contains("AADSTS7000215")), "{outputs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_verify_says_the_new_secret_works() {
+    const NEXT: &str = "New8Q~rotated-and-saved-0123456789abcdef";
+    let s = office365(|emulator, setup, config| {
+        emulator.update_app(&setup.client_id, |app| app.secrets.push(ClientSecret::new(NEXT)));
+        *config = config.replacen(
+            &format!("secret = \"{}\"\n", setup.secret),
+            &format!("secret = \"{}\"\nsecret_next = \"{NEXT}\"\n", setup.secret),
+            1,
+        );
+        vec![NEXT.into()]
+    })
+    .await;
+    for lang in LANGS {
+        let r = s.verify(lang).await;
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        let token = r.stdout.lines().find(|l| l.contains(" token ")).unwrap();
+        assert!(token.contains("secret_next"), "{lang}: {token}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_about_to_expire_warns_in_both_languages() {
+    let s = office365_certificate(|emulator, setup, dir| {
+        openssl(
+            dir,
+            &[
+                "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "10", "-nodes", "-subj",
+                "/CN=soon", "-keyout", "soon.key", "-out", "soon.crt",
+            ],
+        );
+        upload(emulator, setup, &dir.join("soon.crt"));
+        ("soon.crt", "soon.key")
+    })
+    .await;
+    warned(&s, "configuration", "o365.certificate-expiring").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_about_to_expire_warns_in_both_languages() {
+    let soon = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 12))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    let s = office365(|_, _, config| {
+        *config = config.replacen(
+            "allow_insecure_http = true\n",
+            &format!("allow_insecure_http = true\nsecret_expires = \"{soon}\"\n"),
+            1,
+        );
+        vec![]
+    })
+    .await;
+    warned(&s, "configuration", "o365.secret-expiring").await;
+    // `send` keeps working and says it in --json.
+    let args = [
+        "--json",
+        "send",
+        "--user",
+        USER,
+        "--to",
+        "mlopez@contoso.com",
+        "--subject",
+        "s",
+        "--body",
+        "b",
+    ];
+    let r = run(s.dir.path(), &args).await;
+    s.assert_no_secret(&r);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["receipt"]["warnings"][0]["code"], "o365.secret-expiring", "{v}");
 }
 
 // ----- Office 365: permissions --------------------------------------------

@@ -181,6 +181,86 @@ async fn a_3_mib_attachment_takes_the_upload_session_path_only_with_mail_read_wr
     assert_no_secret(&setup, &r);
 }
 
+/// An integration signing in with a certificate: every output of every
+/// command (debug logs included) is free of the private key and of the
+/// signed assertions.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_integration_never_prints_its_key_or_assertions() {
+    let (emulator, setup, dir) = setup().await;
+    let d = dir.path();
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "365", "-nodes"])
+        .args(["-subj", "/CN=g360-mail", "-keyout", "app.key", "-out", "app.crt"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cert = g360_mail_testkit::graph::AppCertificate::from_pem(
+        &std::fs::read_to_string(d.join("app.crt")).unwrap(),
+    )
+    .unwrap();
+    emulator.update_app(&setup.client_id, |a| a.certificates.push(cert));
+    let key_text = std::fs::read_to_string(d.join("app.key")).unwrap();
+    let config = setup
+        .toml_config(&emulator.url())
+        .replace(&format!("secret = \"{}\"\n", setup.secret), "")
+        .replacen(
+            "allow_insecure_http = true\n",
+            "allow_insecure_http = true\ncertificate_file = \"app.crt\"\nprivate_key_file = \"app.key\"\n",
+            1,
+        );
+    std::fs::write(d.join("g360-mail.toml"), config).unwrap();
+
+    let send = [
+        "send",
+        "--user",
+        "jgarcia",
+        "--to",
+        "mlopez@contoso.com",
+        "--subject",
+        "Firma",
+        "--body",
+        "b",
+    ];
+    let mut runs = vec![run(d, &send).await];
+    assert_eq!(runs[0].code, 0, "{}{}", runs[0].stdout, runs[0].stderr);
+    for args in [
+        &[
+            "--json",
+            "send",
+            "--user",
+            "mlopez",
+            "--to",
+            "jgarcia@contoso.com",
+            "--subject",
+            "s",
+            "--body",
+            "b",
+        ][..],
+        &["verify", "--user", "jgarcia"],
+        &["--lang", "en", "verify", "--user", "jgarcia"],
+        &["--json", "verify", "--all"],
+        &["config", "show"],
+        &["--json", "inbox", "--user", "mlopez"],
+    ] {
+        runs.push(run(d, args).await);
+    }
+    assert_eq!(emulator.sent_items("jgarcia@contoso.com").len(), 1);
+    let en = &runs[3];
+    assert_eq!(en.code, 0, "{}{}", en.stdout, en.stderr);
+    assert!(en.stdout.contains("certificate") && en.stdout.contains("x5t#S256"), "{}", en.stdout);
+    let all: String = runs.iter().map(|r| format!("{}\n{}\n", r.stdout, r.stderr)).collect();
+    assert!(all.contains("requesting an access token"), "debug logs were captured");
+    for line in key_text.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!all.contains(line), "a line of the private key was printed");
+    }
+    assert!(!all.contains("PRIVATE KEY-----\n"), "the key's PEM block was printed");
+    assert!(!all.contains("eyJ"), "a signed assertion or a token was printed");
+    for r in &runs {
+        assert_no_secret(&setup, r);
+    }
+}
+
 /// At the default log level, a failing command prints its error once, in the
 /// user's language: no English WARN line repeating it.
 #[tokio::test(flavor = "multi_thread")]

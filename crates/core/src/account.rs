@@ -77,6 +77,9 @@ pub struct MailAccount {
     pub address: EmailAddress,
     /// The secret: for Office 365 the client secret *value*, for SMTP the password.
     pub secret: Option<Secret>,
+    /// The new secret during a rotation (`secret_next`): providers that
+    /// support it try it first and use `secret` only when it is refused.
+    pub secret_next: Option<Secret>,
     /// An integration to fall back to when the primary did not accept a mail.
     pub fallback: Option<String>,
     /// The secret used on the fallback integration (for example the SMTP
@@ -97,6 +100,7 @@ impl MailAccount {
             integration: None,
             address,
             secret: None,
+            secret_next: None,
             fallback: None,
             fallback_secret: None,
         }

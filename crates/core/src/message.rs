@@ -626,6 +626,10 @@ pub struct SendReceipt {
     /// True when the provider found, after an ambiguous answer, that an earlier
     /// attempt had already delivered the message (so it did not send again).
     pub recovered: bool,
+    /// Caveats a person should read although the message went out, such as
+    /// a credential that expires soon: the same warnings `verify` shows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::verify::Check>,
 }
 
 impl SendReceipt {
@@ -647,6 +651,7 @@ impl SendReceipt {
             location: None,
             fallback_reason: None,
             recovered: false,
+            warnings: Vec::new(),
         }
     }
 }

@@ -23,6 +23,8 @@ use crate::config::BridgeConfig;
 pub struct MailBridge {
     pub(crate) state: RwLock<Arc<State>>,
     registry: ProviderRegistry,
+    /// The outbox whose per-mailbox limits `send_as` shares (see `outbox.rs`).
+    pub(crate) limits: std::sync::OnceLock<g360_mail_outbox::Outbox>,
 }
 
 /// One configuration and the providers built for it.
@@ -48,7 +50,11 @@ impl State {
 impl MailBridge {
     /// A bridge over a validated configuration and the registry it was validated with.
     pub fn new(config: BridgeConfig, registry: ProviderRegistry) -> Self {
-        MailBridge { state: RwLock::new(Arc::new(State::new(config))), registry }
+        MailBridge {
+            state: RwLock::new(Arc::new(State::new(config))),
+            registry,
+            limits: std::sync::OnceLock::new(),
+        }
     }
 
     /// The current state; what a call works on from start to end.
@@ -108,11 +114,15 @@ impl MailBridge {
     /// Sends `message` as `user`: the sender is the account's address unless
     /// the message names one.
     pub async fn send_as(&self, user: &str, message: OutgoingMessage) -> Result<SendReceipt> {
-        self.send_now(user, message).await
+        let slot = self.direct_slot(user).await?;
+        let result = self.send_now(user, message).await;
+        self.end_direct_slot(slot, &result).await;
+        result
     }
 
-    /// The send itself, on one snapshot of the configuration: the route it
-    /// starts on is the route it finishes on.
+    /// [`send_as`](Self::send_as) without the outbox's per-mailbox limits
+    /// (the outbox worker, which holds its own slot), on one snapshot of the
+    /// configuration: the route it starts on is the route it finishes on.
     pub(crate) async fn send_now(
         &self,
         user: &str,

@@ -152,7 +152,16 @@ pub struct OutboxConfig {
     pub base_backoff_ms: u64,
     /// Longest retry delay.
     pub max_backoff_ms: u64,
+    /// The rolling window `messages_per_minute` counts over (60 000; tests
+    /// shorten it).
+    pub rate_window_ms: u64,
+    /// How long `outbox run` lets sends in flight finish after SIGTERM or
+    /// Ctrl-C before it cuts them off.
+    pub shutdown_grace_ms: u64,
 }
+
+/// How long `outbox run` waits for sends in flight on SIGTERM by default.
+pub(crate) const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 30_000;
 
 impl OutboxConfig {
     /// The defaults with the database at `url` (`sqlite://…` or
@@ -182,6 +191,8 @@ impl OutboxConfig {
             settle_delay_ms: millis(options.settle_delay),
             base_backoff_ms: millis(options.base_backoff),
             max_backoff_ms: millis(options.max_backoff),
+            rate_window_ms: millis(options.rate_window),
+            shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
         }
     }
 
@@ -196,6 +207,7 @@ impl OutboxConfig {
             settle_delay: Duration::from_millis(self.settle_delay_ms),
             base_backoff: Duration::from_millis(self.base_backoff_ms),
             max_backoff: Duration::from_millis(self.max_backoff_ms),
+            rate_window: Duration::from_millis(self.rate_window_ms),
             ..g360_mail_outbox::OutboxOptions::default()
         }
     }
@@ -590,6 +602,11 @@ impl BridgeConfig {
                     Some(SecretSource::Inline) => m.push(("secret".into(), secret())),
                     None => {}
                 }
+                match self.secret_sources.get(&format!("{}\u{0}next", a.user)) {
+                    Some(SecretSource::Env(var)) => m.push(("secret_next_env".into(), json!(var))),
+                    Some(SecretSource::Inline) => m.push(("secret_next".into(), secret())),
+                    None => {}
+                }
                 if let Some(f) = &a.fallback {
                     m.push(("fallback".into(), json!(f)));
                 }
@@ -613,6 +630,8 @@ impl BridgeConfig {
             ("settle_delay_ms".into(), json!(o.settle_delay_ms)),
             ("base_backoff_ms".into(), json!(o.base_backoff_ms)),
             ("max_backoff_ms".into(), json!(o.max_backoff_ms)),
+            ("rate_window_ms".into(), json!(o.rate_window_ms)),
+            ("shutdown_grace_ms".into(), json!(o.shutdown_grace_ms)),
         ];
         Redacted { lang: json!(self.lang.as_str()), integrations, accounts, outbox }
     }
@@ -672,6 +691,7 @@ fn looks_secret(key: &str) -> bool {
     ["secret", "password", "token", "key"].iter().any(|s| k.contains(s))
         && !k.ends_with("_env")
         && !k.ends_with("_file")
+        && !k.ends_with("_expires")
 }
 
 fn figment_message(e: &figment::Error) -> String {
@@ -934,6 +954,8 @@ pub(crate) fn validate_outbox(
         "settle_delay_ms",
         "base_backoff_ms",
         "max_backoff_ms",
+        "rate_window_ms",
+        "shutdown_grace_ms",
     ];
     let mut config = OutboxConfig::defaults(source);
     let Some(value) = value else { return config };
@@ -992,6 +1014,8 @@ pub(crate) fn validate_outbox(
     millis_key("settle_delay_ms", &mut config.settle_delay_ms);
     millis_key("base_backoff_ms", &mut config.base_backoff_ms);
     millis_key("max_backoff_ms", &mut config.max_backoff_ms);
+    millis_key("rate_window_ms", &mut config.rate_window_ms);
+    millis_key("shutdown_grace_ms", &mut config.shutdown_grace_ms);
     for key in obj.keys() {
         problems.push(unknown_key(&format!("outbox.{key}"), KNOWN));
     }

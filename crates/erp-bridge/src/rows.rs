@@ -105,6 +105,7 @@ pub struct AccountRow {
     integration: Option<String>,
     address: String,
     secret: Option<Secret>,
+    secret_next: Option<Secret>,
     fallback: Option<String>,
     fallback_secret: Option<Secret>,
 }
@@ -123,6 +124,7 @@ impl AccountRow {
             integration: None,
             address: address.into(),
             secret: None,
+            secret_next: None,
             fallback: None,
             fallback_secret: None,
         }
@@ -137,6 +139,14 @@ impl AccountRow {
     /// The account's own secret; it wins over its integration's.
     pub fn with_secret(mut self, secret: Secret) -> Self {
         self.secret = Some(secret);
+        self
+    }
+
+    /// The new secret during a rotation (`secret_next`): the provider tries
+    /// it first and falls back to [`with_secret`](Self::with_secret)'s only
+    /// when it is refused.
+    pub fn with_secret_next(mut self, secret: Secret) -> Self {
+        self.secret_next = Some(secret);
         self
     }
 
@@ -225,6 +235,7 @@ impl BridgeConfigBuilder {
                     integration: row.integration,
                     address: Some(row.address),
                     secret: row.secret.map(|s| (s, SecretSource::Inline)),
+                    secret_next: row.secret_next.map(|s| (s, SecretSource::Inline)),
                     fallback: row.fallback,
                     fallback_secret: row.fallback_secret.map(|s| (s, SecretSource::Inline)),
                     malformed: false,
@@ -246,6 +257,8 @@ impl BridgeConfigBuilder {
                     "settle_delay_ms": o.settle_delay_ms,
                     "base_backoff_ms": o.base_backoff_ms,
                     "max_backoff_ms": o.max_backoff_ms,
+                    "rate_window_ms": o.rate_window_ms,
+                    "shutdown_grace_ms": o.shutdown_grace_ms,
                 });
                 crate::config::validate_outbox(Some(value), &source, &mut problems)
             }
@@ -315,6 +328,7 @@ pub(crate) struct AccountInput {
     pub(crate) integration: Option<String>,
     pub(crate) address: Option<String>,
     pub(crate) secret: Option<(Secret, SecretSource)>,
+    pub(crate) secret_next: Option<(Secret, SecretSource)>,
     pub(crate) fallback: Option<String>,
     pub(crate) fallback_secret: Option<(Secret, SecretSource)>,
     pub(crate) malformed: bool,
@@ -401,6 +415,8 @@ struct AccountEntry {
     address: Text,
     secret: Text,
     secret_env: Text,
+    secret_next: Text,
+    secret_next_env: Text,
     fallback: Text,
     fallback_secret: Text,
     fallback_secret_env: Text,
@@ -413,6 +429,8 @@ const ACCOUNT_KEYS: &[&str] = &[
     "address",
     "secret",
     "secret_env",
+    "secret_next",
+    "secret_next_env",
     "fallback",
     "fallback_secret",
     "fallback_secret_env",
@@ -524,6 +542,8 @@ pub(crate) fn read_accounts(
         let address = text(entry.address, &path, "address", problems);
         let secret = text(entry.secret, &path, "secret", problems);
         let secret_env = text(entry.secret_env, &path, "secret_env", problems);
+        let secret_next = text(entry.secret_next, &path, "secret_next", problems);
+        let secret_next_env = text(entry.secret_next_env, &path, "secret_next_env", problems);
         let fallback = text(entry.fallback, &path, "fallback", problems);
         let fallback_secret = text(entry.fallback_secret, &path, "fallback_secret", problems);
         let fallback_secret_env =
@@ -536,6 +556,13 @@ pub(crate) fn read_accounts(
                 .any(|p| p.path == format!("{path}.{key}") || p.path == format!("{path}.{key}_env"))
         };
         let secret_problem = problems.len() > at || about(problems, "secret");
+        let secret_next = crate::config::read_secret(
+            secret_next,
+            secret_next_env,
+            &path,
+            "secret_next",
+            problems,
+        );
         let at = problems.len();
         let fallback_secret = crate::config::read_secret(
             fallback_secret,
@@ -553,6 +580,7 @@ pub(crate) fn read_accounts(
             integration,
             address,
             secret,
+            secret_next,
             fallback,
             fallback_secret,
             secret_problem,
@@ -609,6 +637,7 @@ pub(crate) fn validate_rows(
     }
     for row in &accounts {
         remember(&row.secret);
+        remember(&row.secret_next);
         remember(&row.fallback_secret);
     }
     let mut integration_secret: BTreeMap<String, Secret> = BTreeMap::new();
@@ -853,6 +882,10 @@ pub(crate) fn validate_rows(
             let mut account = MailAccount::new(&user, provider, address);
             account.integration = integration;
             account.secret = own.or_else(|| inherited.cloned());
+            if let Some((s, src)) = row.secret_next {
+                account.secret_next = Some(s);
+                out.secret_sources.insert(format!("{user}\u{0}next"), src);
+            }
             account.fallback = fallback;
             account.fallback_secret = fallback_own.or_else(|| fallback_inherited.cloned());
             if let Some(s) = fallback_source {

@@ -305,6 +305,36 @@ fn the_default_outbox_is_a_sqlite_file_beside_the_config() {
     });
 }
 
+#[test]
+fn secret_next_and_secret_next_env_reach_the_account_and_never_show() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        let config = FILE_CONFIG.replace(
+            "secret = \"Abc8Q~file-secret-value-0123456789abcdefghij\"\n",
+            "secret = \"Abc8Q~file-secret-value-0123456789abcdefghij\"\nsecret_next = \"New8Q~next-inline-value\"\n",
+        ) + "secret_next_env = \"MLOPEZ_NEXT\"\n";
+        jail.create_file("c.toml", &config)?;
+        jail.set_env("MLOPEZ_SECRET", "env-secret-value");
+        jail.set_env("MLOPEZ_NEXT", "env-next-value");
+        let config = BridgeConfig::load(&ConfigSource::File("c.toml".into()), &registry()).unwrap();
+        let next = |u: &str| config.account(u).unwrap().secret_next.as_ref().unwrap().expose();
+        assert_eq!(next("jgarcia"), "New8Q~next-inline-value");
+        assert_eq!(next("mlopez"), "env-next-value");
+        let shown = config.to_redacted_toml();
+        assert!(!shown.contains("next-inline-value") && !shown.contains("env-next-value"));
+        assert!(shown.contains("secret_next = \"[redacted]\""), "{shown}");
+        assert!(shown.contains("secret_next_env = \"MLOPEZ_NEXT\""), "{shown}");
+        assert!(!format!("{config:?}").contains("next-inline-value"));
+        Ok(())
+    });
+    let found = problems(json!({
+        "integrations": [{ "id": "v", "provider": "vault", "client_id": "abc" }],
+        "accounts": [{ "user": "u", "provider": "vault", "address": "u@x.com", "secret": "s",
+                       "secret_next": "n", "secret_next_env": "X" }],
+    }));
+    assert!(has(&found, "accounts[u].secret_next", "both"), "{found:?}");
+}
+
 const SECRET: &str = "Abc8Q~file-secret-value-0123456789";
 
 /// A TOML syntax error on a secret's line is reported by line, column and

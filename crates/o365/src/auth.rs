@@ -1,6 +1,6 @@
 //! Client-credentials tokens: one [`TokenCache`] per (authority, tenant,
-//! client id, secret), shared by every account that uses the same app and
-//! secret, refreshed ahead of expiry, one request in flight at a time.
+//! client id, credential), shared by every account that uses the same app and
+//! credential, refreshed ahead of expiry, one request in flight at a time.
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::client::{Capped, MAX_JSON_BYTES, read_capped};
+use crate::credential::{Credential, CredentialUsed, JWT_BEARER};
 use crate::error::O365Error;
 use crate::graph_model::{TokenClaims, TokenErrorBody, TokenResponse};
 
@@ -32,6 +33,7 @@ pub(crate) struct AccessToken {
     refresh_at: Instant,
     expires_at: Instant,
     claims: Option<TokenClaims>,
+    used: CredentialUsed,
 }
 
 impl AccessToken {
@@ -39,6 +41,11 @@ impl AccessToken {
     /// sensitive (its `Debug` does not show it). Never log it.
     pub(crate) fn authorization(&self) -> Option<&HeaderValue> {
         self.authorization.as_ref()
+    }
+
+    /// The credential that obtained the token.
+    pub(crate) fn credential_used(&self) -> &CredentialUsed {
+        &self.used
     }
 
     /// The token itself, for protocols that carry it elsewhere than in an
@@ -89,25 +96,28 @@ pub(crate) fn decode_claims(token: &str) -> Option<TokenClaims> {
 }
 
 /// Identifies a token cache: tokens are shared only when all four match.
+/// The credential is kept as [`Credential::fingerprint`], never in clear.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct TokenKey {
     pub(crate) authority: String,
     pub(crate) tenant: String,
     pub(crate) client_id: String,
-    pub(crate) secret: Secret,
+    pub(crate) credential: String,
 }
 
-/// Tokens of one app registration and secret.
+/// Tokens of one app registration and credential.
 pub(crate) struct TokenCache {
     http: reqwest::Client,
     token_url: Url,
     client_id: String,
-    secret: Secret,
+    credential: Credential,
     scope: String,
     margin: Duration,
     timeout: Duration,
     state: RwLock<Option<Arc<AccessToken>>>,
     refresh: Mutex<()>,
+    /// When an expiry warning was last logged for this credential.
+    expiry_logged: std::sync::Mutex<Option<jiff::Timestamp>>,
 }
 
 impl fmt::Debug for TokenCache {
@@ -125,7 +135,7 @@ impl TokenCache {
         http: reqwest::Client,
         token_url: Url,
         client_id: String,
-        secret: Secret,
+        credential: Credential,
         scope: String,
         margin: Duration,
         timeout: Duration,
@@ -134,12 +144,13 @@ impl TokenCache {
             http,
             token_url,
             client_id,
-            secret,
+            credential,
             scope,
             margin,
             timeout,
             state: RwLock::new(None),
             refresh: Mutex::new(()),
+            expiry_logged: std::sync::Mutex::new(None),
         }
     }
 
@@ -202,14 +213,84 @@ impl TokenCache {
         self.state.read().await.clone()
     }
 
+    /// The credential in use.
+    pub(crate) fn credential(&self) -> &Credential {
+        &self.credential
+    }
+
+    /// Whether an expiry warning of this credential is due in the log: at
+    /// most once a day for all the accounts that share it.
+    pub(crate) fn expiry_log_due(&self, now: jiff::Timestamp) -> bool {
+        let mut last = self.expiry_logged.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = last.is_none_or(|t| now.as_second() - t.as_second() >= 24 * 60 * 60);
+        if due {
+            *last = Some(now);
+        }
+        due
+    }
+
+    /// A token for the credential: a signed assertion for a certificate; the
+    /// next secret of a rotation, then the old one only when Entra ID refuses
+    /// the next one as invalid or expired.
     async fn fetch(&self) -> Result<Arc<AccessToken>> {
+        match &self.credential {
+            Credential::Certificate(cert) => {
+                let now = jiff::Timestamp::now();
+                cert.check_validity(now).map_err(|p| crate::error::certificate(&p))?;
+                let jti = uuid::Uuid::new_v4().to_string();
+                let assertion = Secret::new(cert.assertion(
+                    &self.client_id,
+                    self.token_url.as_str(),
+                    now,
+                    &jti,
+                    crate::certificate::AssertionAlgorithm::default(),
+                ));
+                let used = CredentialUsed::Certificate {
+                    thumbprint: cert.thumbprint().to_owned(),
+                    not_after: cert.not_after(),
+                };
+                let fields = [
+                    ("client_assertion_type", JWT_BEARER),
+                    ("client_assertion", assertion.expose()),
+                ];
+                self.fetch_with(&fields, None, used).await
+            }
+            Credential::Secret { secret, next: Some(next) } => {
+                let fields = [("client_secret", next.expose())];
+                match self.fetch_with(&fields, Some(next), CredentialUsed::SecretNext).await {
+                    Err(e) if matches!(e.code(), Some("AADSTS7000215" | "AADSTS7000222")) => {
+                        let code = e.code().unwrap_or_default().to_owned();
+                        tracing::warn!(
+                            code,
+                            "the token endpoint refused secret_next; trying the old secret"
+                        );
+                        let fields = [("client_secret", secret.expose())];
+                        let used = CredentialUsed::SecretAfterNextRefused(code);
+                        self.fetch_with(&fields, Some(secret), used).await
+                    }
+                    other => other,
+                }
+            }
+            Credential::Secret { secret, next: None } => {
+                let fields = [("client_secret", secret.expose())];
+                self.fetch_with(&fields, Some(secret), CredentialUsed::Secret).await
+            }
+        }
+    }
+
+    async fn fetch_with(
+        &self,
+        credential: &[(&str, &str)],
+        secret: Option<&Secret>,
+        used: CredentialUsed,
+    ) -> Result<Arc<AccessToken>> {
         tracing::debug!(token_url = %self.token_url, client_id = %self.client_id, "requesting an access token");
-        let form = [
+        let mut form = vec![
             ("client_id", self.client_id.as_str()),
-            ("client_secret", self.secret.expose()),
             ("scope", self.scope.as_str()),
             ("grant_type", "client_credentials"),
         ];
+        form.extend_from_slice(credential);
         let started = Instant::now();
         let host = self.token_url.host_str().unwrap_or_default().to_owned();
         let exchange = async {
@@ -250,14 +331,16 @@ impl TokenCache {
         if status != 200 {
             let parsed: TokenErrorBody = serde_json::from_slice(&body).unwrap_or_default();
             let secret_is_id = parsed.error_codes.contains(&7000215)
-                && crate::config::is_guid(self.secret.expose().trim());
+                && secret.is_some_and(|s| crate::config::is_guid(s.expose().trim()));
             let mut err = Error::from(O365Error::token(status, parsed));
             if secret_is_id {
                 // The most common setup mistake: the Secret ID pasted instead of the value.
-                err = err.with_context(
-                    "secret",
-                    "shaped like a GUID: the Secret ID, not the secret's Value",
-                );
+                let key = match used {
+                    CredentialUsed::SecretNext => "secret_next",
+                    _ => "secret",
+                };
+                err = err
+                    .with_context(key, "shaped like a GUID: the Secret ID, not the secret's Value");
             }
             tracing::warn!(status, code = err.code(), "the token endpoint refused the request");
             return Err(err);
@@ -296,6 +379,7 @@ impl TokenCache {
             refresh_at: started.checked_add(ahead).unwrap_or(started),
             expires_at,
             claims,
+            used,
         }))
     }
 }
@@ -323,6 +407,7 @@ mod tests {
             refresh_at: Instant::now(),
             expires_at: Instant::now(),
             claims: None,
+            used: CredentialUsed::Secret,
         };
         let a = t.authorization().unwrap();
         assert!(a.is_sensitive());

@@ -12,8 +12,10 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::auth::{TokenCache, TokenKey};
+use crate::certificate::CertificateCredential;
 use crate::client::{GraphClient, RetryPolicy};
 use crate::config::{Cloud, O365Settings, parse_endpoint};
+use crate::credential::Credential;
 use crate::error;
 use crate::provider::{O365Provider, SecretShape};
 
@@ -72,6 +74,8 @@ impl Shared {
 pub struct O365Builder {
     settings: O365Settings,
     secret: Option<Secret>,
+    secret_next: Option<Secret>,
+    certificate_pem: Option<(String, Secret)>,
     mailbox: Option<EmailAddress>,
     shared: Option<Arc<Shared>>,
 }
@@ -82,6 +86,8 @@ impl fmt::Debug for O365Builder {
             .field("settings", &self.settings)
             .field("mailbox", &self.mailbox)
             .field("has_secret", &self.secret.is_some())
+            .field("has_secret_next", &self.secret_next.is_some())
+            .field("has_certificate_pem", &self.certificate_pem.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +113,24 @@ impl O365Builder {
     /// The client secret *value*.
     pub fn with_client_secret(mut self, secret: Secret) -> Self {
         self.secret = Some(secret);
+        self
+    }
+
+    /// The new client secret of a rotation: tried first, with the secret of
+    /// [`with_client_secret`](Self::with_client_secret) used only when Entra
+    /// ID refuses this one as invalid or expired (AADSTS7000215, 7000222).
+    pub fn with_client_secret_next(mut self, secret: Secret) -> Self {
+        self.secret_next = Some(secret);
+        self
+    }
+
+    /// A certificate (PEM text) and its RSA private key (PEM text, PKCS#8 or
+    /// PKCS#1, not encrypted) instead of a client secret, for example from
+    /// the ERP's own secret store. Used when no client secret is given; takes
+    /// precedence over the integration's `certificate_file` and
+    /// `private_key_file`.
+    pub fn with_certificate_pem(mut self, certificate: impl Into<String>, key: Secret) -> Self {
+        self.certificate_pem = Some((certificate.into(), key));
         self
     }
 
@@ -210,20 +234,28 @@ impl O365Builder {
     }
 
     /// Builds the provider. Refuses endpoints that are not https (or http on
-    /// loopback when allowed), out-of-range limits, and a missing secret or
-    /// mailbox, as [`ErrorKind::Config`](g360_mail_core::ErrorKind::Config). Badly formed ids are reported by
-    /// `verify` and the token endpoint instead, with their remedies.
+    /// loopback when allowed), out-of-range limits, a missing credential or
+    /// mailbox, and certificate or key files that cannot be read or do not
+    /// belong together, as [`ErrorKind::Config`](g360_mail_core::ErrorKind::Config). Badly formed ids are reported by
+    /// `verify` and the token endpoint instead, with their remedies; so is
+    /// an expired certificate.
+    ///
+    /// The credential is the account's client secret when it has one (with
+    /// [`with_client_secret_next`](Self::with_client_secret_next) during a
+    /// rotation), otherwise the certificate.
     pub fn build(self) -> Result<O365Provider> {
         let s = self.settings;
-        let problems: Vec<ConfigProblem> =
-            s.endpoint_problems().into_iter().chain(s.limit_problems()).collect();
+        let problems: Vec<ConfigProblem> = s
+            .endpoint_problems()
+            .into_iter()
+            .chain(s.limit_problems())
+            .chain(s.credential_problems())
+            .collect();
         if let Some(p) = problems.first() {
             return Err(error::invalid_setting(p));
         }
         let mailbox = self.mailbox.ok_or_else(error::mailbox_missing)?;
-        let secret = self
-            .secret
-            .filter(|s| !s.is_blank())
+        let credential = credential(&s, self.secret, self.secret_next, self.certificate_pem)?
             .ok_or_else(|| error::secret_missing(mailbox.addr()))?;
         let authority = endpoint("authority_url", s.authority_url(), s.allow_insecure_http)?;
         let graph = endpoint("graph_url", s.graph_url(), s.allow_insecure_http)?;
@@ -258,15 +290,18 @@ impl O365Builder {
             authority: authority.as_str().trim_end_matches('/').to_owned(),
             tenant: s.tenant_id.trim().to_ascii_lowercase(),
             client_id: s.client_id.trim().to_ascii_lowercase(),
-            secret: secret.clone(),
+            credential: credential.fingerprint(),
         };
-        let secret_shape = SecretShape::of(secret.expose());
+        let secret_shape = match &credential {
+            Credential::Secret { secret, .. } => SecretShape::of(secret.expose()),
+            Credential::Certificate(_) => SecretShape::default(),
+        };
         let tokens = shared.token_cache(key, || {
             TokenCache::new(
                 http.clone(),
                 token_url,
                 s.client_id.trim().to_owned(),
-                secret,
+                credential,
                 s.cloud.scope(),
                 s.token_refresh_margin(),
                 s.request_timeout(),
@@ -299,6 +334,49 @@ impl O365Builder {
         };
         Ok(O365Provider { client, settings: Arc::new(s), mailbox, authority, secret_shape })
     }
+}
+
+/// The credential of an account: its client secret (with the next one of a
+/// rotation) when it has one, otherwise the certificate of the PEM texts or
+/// of the integration's files; `None` when there is none.
+pub(crate) fn credential(
+    s: &O365Settings,
+    secret: Option<Secret>,
+    next: Option<Secret>,
+    pem: Option<(String, Secret)>,
+) -> Result<Option<Credential>> {
+    let secret = secret.filter(|s| !s.is_blank());
+    let next = next.filter(|s| !s.is_blank());
+    Ok(match (secret, next) {
+        (Some(secret), next) => Some(Credential::Secret { secret, next }),
+        (None, Some(next)) => Some(Credential::Secret { secret: next, next: None }),
+        (None, None) => load_certificate(s, pem)?.map(|c| Credential::Certificate(Arc::new(c))),
+    })
+}
+
+/// The certificate of the builder's PEM texts, else of the integration's
+/// files; `None` when neither is given.
+fn load_certificate(
+    s: &O365Settings,
+    pem: Option<(String, Secret)>,
+) -> Result<Option<CertificateCredential>> {
+    let (cert, key) = match pem {
+        Some((cert, key)) => (cert.into_bytes(), key),
+        None => {
+            let (Some(cert_path), Some(key_path)) = (&s.certificate_file, &s.private_key_file)
+            else {
+                return Ok(None);
+            };
+            let cert = std::fs::read(cert_path)
+                .map_err(|e| error::certificate_file("certificate_file", cert_path, e))?;
+            let key = std::fs::read_to_string(key_path)
+                .map_err(|e| error::certificate_file("private_key_file", key_path, e))?;
+            (cert, Secret::new(key))
+        }
+    };
+    CertificateCredential::from_pem(&cert, key.expose().as_bytes())
+        .map(Some)
+        .map_err(|p| error::certificate(&p))
 }
 
 fn millis(d: Duration) -> u64 {

@@ -107,7 +107,9 @@ impl fmt::Display for Cloud {
 /// The settings of an `office365` integration: every key of its
 /// `[[integrations]]` entry except `id`, `description` and `provider`.
 ///
-/// The client secret *value* is not here: it is each account's `secret`.
+/// The client secret *value* is not here: it is each account's `secret`
+/// (and `secret_next` during a rotation). A certificate credential is
+/// (`certificate_file`, `private_key_file`): the builder reads the files.
 /// Times are in milliseconds so that tests can shorten them.
 ///
 /// ```
@@ -169,6 +171,18 @@ pub struct O365Settings {
     pub token_refresh_margin_ms: u64,
     /// Most requests in flight per mailbox in this process (Graph allows 4).
     pub max_concurrent_requests: u32,
+    /// Path of the app's certificate (PEM), used with `private_key_file`
+    /// instead of a client secret.
+    pub certificate_file: Option<String>,
+    /// Path of the certificate's RSA private key (PEM, PKCS#8 or PKCS#1, not
+    /// encrypted).
+    pub private_key_file: Option<String>,
+    /// When the client secret expires (`2027-06-30`, the portal's "Expires"
+    /// column); `verify` warns before and fails after.
+    pub secret_expires: Option<String>,
+    /// How many days before a secret or certificate expires `verify` starts
+    /// warning.
+    pub expiry_warning_days: u32,
 }
 
 impl Default for O365Settings {
@@ -191,6 +205,10 @@ impl Default for O365Settings {
             sent_lookup_delay_ms: 10_000,
             token_refresh_margin_ms: 300_000,
             max_concurrent_requests: 4,
+            certificate_file: None,
+            private_key_file: None,
+            secret_expires: None,
+            expiry_warning_days: 30,
         }
     }
 }
@@ -205,6 +223,9 @@ impl fmt::Debug for O365Settings {
             .field("graph_url", &self.graph_url)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("rbac_for_applications", &self.rbac_for_applications)
+            .field("certificate_file", &self.certificate_file)
+            .field("private_key_file", &self.private_key_file)
+            .field("secret_expires", &self.secret_expires)
             .finish_non_exhaustive()
     }
 }
@@ -255,6 +276,49 @@ impl O365Settings {
             .collect();
         out.extend(self.endpoint_problems());
         out.extend(self.limit_problems());
+        out.extend(self.credential_problems());
+        out
+    }
+
+    /// Whether the integration signs in with a certificate instead of a
+    /// client secret.
+    pub fn uses_certificate(&self) -> bool {
+        self.certificate_file.is_some() || self.private_key_file.is_some()
+    }
+
+    /// When the secret expires: the start (UTC) of the day `secret_expires`
+    /// names, when it is set and well formed.
+    pub(crate) fn secret_expiry(&self) -> Option<jiff::Timestamp> {
+        let day: jiff::civil::Date = self.secret_expires.as_deref()?.trim().parse().ok()?;
+        jiff::tz::TimeZone::UTC.to_timestamp(day.to_datetime(jiff::civil::Time::midnight())).ok()
+    }
+
+    /// Problems of the credential keys: a certificate without its key (or the
+    /// reverse) and a malformed `secret_expires`.
+    pub(crate) fn credential_problems(&self) -> Vec<ConfigProblem> {
+        let mut out = Vec::new();
+        match (&self.certificate_file, &self.private_key_file) {
+            (Some(_), None) => out.push(
+                ConfigProblem::new("private_key_file", "missing: certificate_file needs the certificate's private key")
+                    .with_remedy("set private_key_file to the PEM file of the key made with the certificate (openssl req -keyout)"),
+            ),
+            (None, Some(_)) => out.push(
+                ConfigProblem::new("certificate_file", "missing: private_key_file needs its certificate")
+                    .with_remedy("set certificate_file to the PEM certificate uploaded to Entra ID > App registrations > the app > Certificates & secrets > Certificates"),
+            ),
+            _ => {}
+        }
+        if let Some(d) = &self.secret_expires
+            && d.trim().parse::<jiff::civil::Date>().is_err()
+        {
+            out.push(
+                ConfigProblem::new("secret_expires", format!("{d:?} is not a date"))
+                    .with_remedy("write the Expires date of the secret (Entra ID > Certificates & secrets) as YYYY-MM-DD, e.g. 2027-06-30"),
+            );
+        }
+        if !(1..=365).contains(&self.expiry_warning_days) {
+            out.push(ConfigProblem::new("expiry_warning_days", "must be between 1 and 365"));
+        }
         out
     }
 

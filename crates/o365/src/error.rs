@@ -224,10 +224,15 @@ fn aadsts_hint(code: u64) -> Option<TokenHint> {
             "the application is disabled",
             "ask the Entra ID administrator to enable the app in Entra ID > Enterprise applications > the app > Properties (Enabled for users to sign in)",
         ),
-        700024 | 700027 => hint(
+        700027 => hint(
             Auth,
-            "the client assertion was refused",
-            "G360 ERP uses a client secret; create one in Entra ID > Certificates & secrets and paste its Value into the account's secret",
+            "the certificate was not uploaded to the app",
+            "in Entra ID > App registrations > the app > Certificates & secrets > Certificates, upload the certificate of the integration's certificate_file (the .crt, never the key); its thumbprint must be the one verify shows",
+        ),
+        700024 => hint(
+            Auth,
+            "the client assertion is outside its time range: the server's clock is wrong",
+            "set this server's clock right (synchronise it with NTP, time zone included); Entra ID accepts only a few minutes of skew",
         ),
         90038 | 900432 => hint(
             Config,
@@ -645,7 +650,72 @@ pub(crate) fn mailbox_missing() -> Error {
 pub(crate) fn secret_missing(address: &str) -> Error {
     own(ErrorKind::Config, "o365.secret-missing", "the account has no client secret")
         .with_context("address", address)
-        .with_remedy("paste the client secret Value from Entra ID > App registrations > the app > Certificates & secrets into the account's secret (Token field in G360 ERP)")
+        .with_remedy("paste the client secret Value from Entra ID > App registrations > the app > Certificates & secrets into the account's secret (Token field in G360 ERP), or give the integration certificate_file and private_key_file")
+}
+
+/// The step of the portal that renews a certificate.
+const CERTIFICATE_STEP: &str =
+    "Entra ID > App registrations > the app > Certificates & secrets > Certificates";
+
+/// A certificate file, key file or PEM text that cannot be used.
+pub(crate) fn certificate(p: &crate::certificate::CertificateProblem) -> Error {
+    use crate::certificate::CertificateProblem as P;
+    match p {
+        P::BadCertificate(_) => own(ErrorKind::Config, "o365.certificate-unreadable", p.to_string())
+            .with_context("key", "certificate_file")
+            .with_remedy("point certificate_file at the PEM certificate (-----BEGIN CERTIFICATE-----) made with openssl req -x509, the one uploaded to the app"),
+        P::BadKey(_) => own(ErrorKind::Config, "o365.certificate-unreadable", p.to_string())
+            .with_context("key", "private_key_file")
+            .with_remedy("point private_key_file at the certificate's RSA private key in PEM without a passphrase (-----BEGIN PRIVATE KEY-----)"),
+        P::KeyDoesNotMatch => own(ErrorKind::Config, "o365.certificate-key-mismatch", p.to_string())
+            .with_context("key", "private_key_file")
+            .with_remedy("set private_key_file to the key made together with certificate_file (openssl req -x509 -newkey ... -keyout): compare openssl x509 -noout -modulus and openssl rsa -noout -modulus"),
+        P::Expired { not_after } => expired("certificate_file", *not_after, true),
+        P::NotYetValid { .. } => own(ErrorKind::Config, "o365.certificate-not-yet-valid", p.to_string())
+            .with_context("key", "certificate_file")
+            .with_remedy("check this server's clock, or make a certificate valid from today with openssl req -x509 and upload it"),
+    }
+}
+
+/// A certificate or key file that cannot be read.
+pub(crate) fn certificate_file(key: &'static str, path: &str, e: std::io::Error) -> Error {
+    own(
+        ErrorKind::Config,
+        "o365.certificate-unreadable",
+        format!("the file of {key} cannot be read"),
+    )
+    .with_context("key", key)
+    .with_context("path", path)
+    .with_remedy(format!(
+        "check that {key} names an existing PEM file that this service's user may read"
+    ))
+    .with_source(e)
+}
+
+/// The certificate (`certificate_file`) or the secret (`secret_expires`)
+/// expired on `when`.
+pub(crate) fn expired(key: &'static str, when: jiff::Timestamp, certificate: bool) -> Error {
+    let date = when.strftime("%Y-%m-%d").to_string();
+    if certificate {
+        own(ErrorKind::Auth, "o365.certificate-expired", format!("the certificate expired on {date}"))
+            .with_context("key", key)
+            .with_context("expired", date)
+            .with_remedy(format!("make a new certificate (openssl req -x509 -newkey rsa:2048 ...), upload it in {CERTIFICATE_STEP}, then point certificate_file and private_key_file at the new files"))
+    } else {
+        own(ErrorKind::Auth, "o365.secret-expired", format!("the client secret expired on {date}"))
+            .with_context("key", key)
+            .with_context("expired", date)
+            .with_remedy("in Entra ID > App registrations > the app > Certificates & secrets > Client secrets, create a new secret, paste its Value into the account's secret (Token field in G360 ERP) and its Expires date into secret_expires")
+    }
+}
+
+/// The remedy of a credential about to expire.
+pub(crate) fn expiring_remedy(certificate: bool) -> &'static str {
+    if certificate {
+        "before it expires, make a new certificate (openssl req -x509 -newkey rsa:2048 ...), upload it in Entra ID > App registrations > the app > Certificates & secrets > Certificates, then point certificate_file and private_key_file at the new files"
+    } else {
+        "before it expires, create a new secret in Entra ID > App registrations > the app > Certificates & secrets > Client secrets, put its Value in secret_next (both work during the rotation), then move it to secret and update secret_expires"
+    }
 }
 
 /// A token source was asked for a purpose this provider has no tokens for.

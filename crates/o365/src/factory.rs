@@ -17,10 +17,10 @@ use crate::config::O365Settings;
 use crate::error;
 use crate::token_source::{ExchangeTokenSource, exchange_cache};
 
-/// Builds [`O365Provider`]s from `office365` integrations and their accounts.
+/// Builds [`O365Provider`](crate::O365Provider)s from `office365` integrations and their accounts.
 ///
 /// Providers built by one factory share a token cache when they use the same
-/// authority, tenant, client id and secret, and a limiter of concurrent
+/// authority, tenant, client id and credential (secret or certificate), and a limiter of concurrent
 /// requests per mailbox. Keep one factory for the life of the process.
 #[derive(Default, Clone)]
 pub struct O365Factory {
@@ -66,8 +66,14 @@ impl ProviderFactory for O365Factory {
         true
     }
 
+    fn secret_required(&self, settings: &O365Settings) -> bool {
+        !settings.uses_certificate()
+    }
+
     fn validate(&self, settings: &O365Settings) -> Vec<ConfigProblem> {
-        settings.problems()
+        let mut out = settings.problems();
+        out.extend(expired_credentials(settings, jiff::Timestamp::now()));
+        out
     }
 
     fn check_secret(&self, secret: &g360_mail_core::Secret) -> Vec<ConfigProblem> {
@@ -88,6 +94,9 @@ impl ProviderFactory for O365Factory {
         if let Some(s) = &account.secret {
             b = b.with_client_secret(s.clone());
         }
+        if let Some(s) = &account.secret_next {
+            b = b.with_client_secret_next(s.clone());
+        }
         let provider = b.build().map_err(|e| {
             e.with_context("integration", &integration.id).with_context("user", &account.user)
         })?;
@@ -95,8 +104,8 @@ impl ProviderFactory for O365Factory {
     }
 
     /// App-only tokens of this integration's app for Exchange Online, with
-    /// the account's client secret; shared by every account of the same
-    /// app and secret.
+    /// the account's client secret (and `secret_next`) or the integration's
+    /// certificate; shared by every account of the same app and credential.
     fn token_source(
         &self,
         integration: &Integration,
@@ -110,21 +119,61 @@ impl ProviderFactory for O365Factory {
         if purpose != TokenPurpose::ExchangeSmtp {
             return Err(context(error::no_token_source(purpose)));
         }
-        let secret = account
-            .secret
-            .clone()
-            .filter(|s| !s.is_blank())
-            .ok_or_else(|| context(error::secret_missing(account.address.addr())))?;
+        let credential = crate::builder::credential(
+            settings,
+            account.secret.clone(),
+            account.secret_next.clone(),
+            None,
+        )
+        .map_err(context)?
+        .ok_or_else(|| context(error::secret_missing(account.address.addr())))?;
         let key = TokenKey {
             authority: settings.authority_url().trim_end_matches('/').to_owned(),
             tenant: settings.tenant_id.trim().to_ascii_lowercase(),
             client_id: settings.client_id.trim().to_ascii_lowercase(),
-            secret: secret.clone(),
+            credential: credential.fingerprint(),
         };
         let cache = self
             .shared
-            .exchange_token_cache(key, || exchange_cache(settings, secret))
+            .exchange_token_cache(key, || exchange_cache(settings, credential))
             .map_err(context)?;
         Ok(Arc::new(ExchangeTokenSource { cache, client_id: settings.client_id.trim().to_owned() }))
     }
+}
+
+/// The integration's credential files that cannot be used and the dates
+/// that have passed, as setup problems for `config check` (the accounts'
+/// `verify` diagnoses the same). Warnings before an expiry are `verify`'s.
+fn expired_credentials(settings: &O365Settings, now: jiff::Timestamp) -> Vec<ConfigProblem> {
+    let problem = |e: Error| {
+        let key = e.context_value("key").unwrap_or("certificate_file").to_owned();
+        let mut p = ConfigProblem::new(key, e.message()).as_setup();
+        if let Some(c) = e.code() {
+            p = p.with_code(c);
+        }
+        if let Some(r) = e.remedy() {
+            p = p.with_remedy(r);
+        }
+        p
+    };
+    let mut out = Vec::new();
+    if let Some(when) = settings.secret_expiry()
+        && when <= now
+    {
+        out.push(problem(error::expired("secret_expires", when, false)));
+    }
+    if settings.certificate_file.is_some() && settings.private_key_file.is_some() {
+        match crate::builder::credential(settings, None, None, None) {
+            Err(e) => out.push(problem(e)),
+            Ok(Some(c)) => {
+                if let Some(cert) = c.certificate()
+                    && let Err(p) = cert.check_validity(now)
+                {
+                    out.push(problem(error::certificate(&p)));
+                }
+            }
+            Ok(None) => {}
+        }
+    }
+    out
 }

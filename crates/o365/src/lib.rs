@@ -3,12 +3,10 @@
 mod auth;
 mod body;
 mod builder;
-// Wired into the token request by the certificate credential (issue 13);
-// until then only its tests use it.
-#[cfg_attr(not(test), allow(dead_code))]
 mod certificate;
 mod client;
 mod config;
+mod credential;
 mod error;
 mod factory;
 mod graph_model;

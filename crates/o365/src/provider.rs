@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use g360_mail_core::{
-    Capabilities, EmailAddress, MAX_MESSAGE_BYTES, MailProvider, MailboxQuery, MessagePage,
+    Capabilities, Check, EmailAddress, MAX_MESSAGE_BYTES, MailProvider, MailboxQuery, MessagePage,
     MessageUid, OutgoingMessage, ReceivedMessage, Result, SendReceipt, VerifyOptions, VerifyReport,
 };
 use url::Url;
@@ -15,6 +15,7 @@ use crate::O365_PROVIDER_TYPE;
 use crate::auth::AccessToken;
 use crate::client::GraphClient;
 use crate::config::{O365Settings, is_guid};
+use crate::verify::Expiry;
 
 /// The single-value extended property that carries our uid on every sent
 /// mail, in a GUID namespace of g360-mail. Filterable in Sent Items.
@@ -155,7 +156,32 @@ impl MailProvider for O365Provider {
     }
 
     async fn send(&self, message: &OutgoingMessage) -> Result<SendReceipt> {
-        self.send_message(message).await
+        let mut receipt = self.send_message(message).await?;
+        // Mail keeps going near or past a credential's date (the date may be
+        // wrong); the receipt carries the warning, the log says it once a day.
+        let now = jiff::Timestamp::now();
+        let warning = match self.expiry("credential", now) {
+            Expiry::Far => None,
+            Expiry::Soon(w) => Some(w),
+            Expiry::Passed(e) => Some(Check::warn(
+                "credential",
+                e.code().unwrap_or("o365.credential-expired"),
+                e.message(),
+                e.remedy().unwrap_or_default(),
+            )),
+        };
+        if let Some(w) = warning {
+            if self.client.tokens().expiry_log_due(now) {
+                tracing::warn!(
+                    client_id = %self.settings.client_id,
+                    code = w.code.as_deref().unwrap_or_default(),
+                    detail = %w.detail,
+                    "the app's credential expires soon or has expired"
+                );
+            }
+            receipt.warnings.push(w);
+        }
+        Ok(receipt)
     }
 
     async fn list_messages(&self, query: &MailboxQuery) -> Result<MessagePage> {

@@ -12,12 +12,13 @@ use g360_mail_core::{AccessTokenSource, Result, Secret};
 
 use crate::auth::TokenCache;
 use crate::config::{Cloud, O365Settings, parse_endpoint};
+use crate::credential::Credential;
 use crate::error;
 
 /// The client-credentials scope of Exchange Online on the global cloud.
 pub(crate) const EXCHANGE_SCOPE: &str = "https://outlook.office365.com/.default";
 
-/// Tokens for Exchange Online from one app registration and secret.
+/// Tokens for Exchange Online from one app registration and credential.
 pub(crate) struct ExchangeTokenSource {
     pub(crate) cache: Arc<TokenCache>,
     pub(crate) client_id: String,
@@ -54,7 +55,10 @@ impl AccessTokenSource for ExchangeTokenSource {
 
 /// The pieces of a token cache for Exchange Online: checks the settings and
 /// builds the HTTP client and the token URL, as the Graph route does.
-pub(crate) fn exchange_cache(settings: &O365Settings, secret: Secret) -> Result<TokenCache> {
+pub(crate) fn exchange_cache(
+    settings: &O365Settings,
+    credential: Credential,
+) -> Result<TokenCache> {
     let config = error::invalid_key;
     if settings.cloud != Cloud::Global {
         return Err(config(
@@ -86,7 +90,7 @@ pub(crate) fn exchange_cache(settings: &O365Settings, secret: Secret) -> Result<
         http,
         token_url,
         settings.client_id.trim().to_owned(),
-        secret,
+        credential,
         EXCHANGE_SCOPE.to_owned(),
         settings.token_refresh_margin(),
         settings.request_timeout(),

@@ -2,12 +2,14 @@
 //! optional test mail, each check with its remedy.
 
 use g360_mail_core::{Check, EmailAddress, OutgoingMessage, Result, VerifyOptions, VerifyReport};
+use jiff::Timestamp;
 use reqwest::Method;
 
 use crate::O365_PROVIDER_TYPE;
 use crate::auth::AccessToken;
 use crate::client::{Call, ErrorShape, MAX_JSON_BYTES, encode_query};
 use crate::config::Cloud;
+use crate::credential::{Credential, CredentialUsed};
 use crate::error;
 use crate::graph_model::OpenIdConfiguration;
 use crate::provider::O365Provider;
@@ -30,10 +32,19 @@ impl O365Provider {
                         .claims()
                         .and_then(|c| c.appid.clone().or_else(|| c.azp.clone()))
                         .unwrap_or_else(|| self.settings.client_id.clone());
-                    report.push(Check::pass(
-                        "token",
-                        format!("the token endpoint issued an app-only token for app {app}"),
-                    ));
+                    let detail = format!(
+                        "the token endpoint issued an app-only token for app {app} with {}",
+                        t.credential_used().describe()
+                    );
+                    report.push(match t.credential_used() {
+                        CredentialUsed::SecretAfterNextRefused(_) => Check::warn(
+                            "token",
+                            "o365.secret-next-refused",
+                            detail,
+                            "check secret_next: paste the Value (not the Secret ID) of the new secret from Entra ID > App registrations > the app > Certificates & secrets > Client secrets; the old secret keeps mail going until it expires",
+                        ),
+                        _ => Check::pass("token", detail),
+                    });
                     token = Some(t);
                 }
                 Err(e) => {
@@ -73,16 +84,69 @@ impl O365Provider {
         let mut problems: Vec<(&'static str, g360_mail_core::ConfigProblem)> =
             self.settings.identity_problems();
         problems.extend(self.secret_shape.problems());
-        if problems.is_empty() {
-            return Check::pass(
-                "configuration",
-                format!(
-                    "client_id, tenant_id and secret are well formed (cloud {})",
-                    self.settings.cloud
-                ),
-            );
+        if !problems.is_empty() {
+            return Check::fail("configuration", &error::identity_problems(&problems));
         }
-        Check::fail("configuration", &error::identity_problems(&problems))
+        let credential = self.client.tokens().credential();
+        let what = match credential {
+            Credential::Certificate(c) => format!(
+                "the certificate (x5t#S256 {}, valid until {})",
+                c.thumbprint(),
+                c.not_after().strftime("%Y-%m-%d")
+            ),
+            Credential::Secret { next: Some(_), .. } => "secret and secret_next".to_owned(),
+            Credential::Secret { next: None, .. } => "secret".to_owned(),
+        };
+        match self.expiry("configuration", Timestamp::now()) {
+            Expiry::Passed(e) => return Check::fail("configuration", &e),
+            Expiry::Soon(w) => return w,
+            Expiry::Far => {}
+        }
+        Check::pass(
+            "configuration",
+            format!(
+                "client_id, tenant_id and {what} are well formed (cloud {})",
+                self.settings.cloud
+            ),
+        )
+    }
+
+    /// Where the credential stands against its expiry at `now`: the
+    /// certificate's notAfter, or `secret_expires` (not during a rotation:
+    /// then it is the date of the secret being replaced, and the token check
+    /// says which one works). A warning is a check named `name`.
+    pub(crate) fn expiry(&self, name: &str, now: Timestamp) -> Expiry {
+        let (key, when, certificate) = match self.client.tokens().credential() {
+            Credential::Certificate(c) => {
+                if let Err(p) = c.check_validity(now) {
+                    return Expiry::Passed(error::certificate(&p));
+                }
+                ("certificate_file", c.not_after(), true)
+            }
+            Credential::Secret { next: Some(_), .. } => return Expiry::Far,
+            Credential::Secret { next: None, .. } => match self.settings.secret_expiry() {
+                Some(t) => ("secret_expires", t, false),
+                None => return Expiry::Far,
+            },
+        };
+        if when <= now {
+            return Expiry::Passed(error::expired(key, when, certificate));
+        }
+        let left = (when.as_second() - now.as_second()) / 86_400;
+        if left >= i64::from(self.settings.expiry_warning_days) {
+            return Expiry::Far;
+        }
+        let (code, thing) = if certificate {
+            ("o365.certificate-expiring", "the certificate")
+        } else {
+            ("o365.secret-expiring", "the client secret")
+        };
+        Expiry::Soon(Check::warn(
+            name,
+            code,
+            format!("{thing} expires on {} ({key}), in {left} days", when.strftime("%Y-%m-%d")),
+            error::expiring_remedy(certificate),
+        ))
     }
 
     async fn check_tenant(&self) -> Check {
@@ -255,6 +319,16 @@ impl O365Provider {
             "check that the mail arrived and that Sent Items keeps a copy; look for a non-delivery report in the mailbox's Inbox",
         )
     }
+}
+
+/// Where a credential stands against its expiry.
+pub(crate) enum Expiry {
+    /// Not within `expiry_warning_days`, or no date is known.
+    Far,
+    /// Within `expiry_warning_days`: the warning.
+    Soon(Check),
+    /// Expired: the error.
+    Passed(g360_mail_core::Error),
 }
 
 fn failed_of(report: &VerifyReport) -> bool {

@@ -7,6 +7,10 @@ use g360_mail_core::{Error, ErrorKind};
 pub(crate) enum StoreError {
     #[error("cannot open the outbox database")]
     Open(sqlx::Error),
+    #[error("cannot open the outbox database file")]
+    OpenFile(sqlx::Error),
+    #[error("cannot create the outbox database file")]
+    CreateFile(std::io::Error),
     #[error("cannot bring the outbox database schema up to date")]
     Migrate(sqlx::migrate::MigrateError),
     #[error("the outbox database failed")]
@@ -38,6 +42,17 @@ fn kind_of(err: &sqlx::Error) -> ErrorKind {
 impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
         let (kind, remedy) = match &err {
+            StoreError::Open(sqlx::Error::Tls(_)) => (
+                ErrorKind::Config,
+                "the url asks for TLS (sslmode=require or verify-full): turn ssl on in the \
+                 PostgreSQL server, and for verify-full name the CA file that signed its \
+                 certificate with sslrootcert=/path/ca.pem",
+            ),
+            StoreError::OpenFile(_) | StoreError::CreateFile(_) => (
+                ErrorKind::Config,
+                "check that the folder of the [outbox] url exists and that this user may \
+                 write in it",
+            ),
             StoreError::Open(e) => (
                 match kind_of(e) {
                     ErrorKind::Unexpected => ErrorKind::Unavailable,
@@ -53,6 +68,8 @@ impl From<StoreError> for Error {
             StoreError::Query(e) => (kind_of(e), "check the database server and its logs"),
         };
         let code = match &err {
+            StoreError::Open(sqlx::Error::Tls(_)) => "outbox.tls",
+            StoreError::OpenFile(_) | StoreError::CreateFile(_) => "outbox.open-file",
             StoreError::Open(_) => "outbox.open",
             StoreError::Migrate(_) => "outbox.migrate",
             StoreError::Query(_) => "outbox.database",
@@ -63,7 +80,10 @@ impl From<StoreError> for Error {
             .with_code(code)
             .with_remedy(remedy);
         match err {
-            StoreError::Open(e) | StoreError::Query(e) => base.with_source(e),
+            StoreError::Open(e) | StoreError::OpenFile(e) | StoreError::Query(e) => {
+                base.with_source(e)
+            }
+            StoreError::CreateFile(e) => base.with_source(e),
             StoreError::Migrate(e) => base.with_source(e),
         }
     }

@@ -1,7 +1,10 @@
 #![doc = include_str!("../README.md")]
 
+mod direct;
 mod document;
 mod error;
+mod events;
+mod metrics;
 mod model;
 mod options;
 mod outbox;
@@ -10,15 +13,17 @@ mod sender;
 mod store;
 mod worker;
 
+pub use direct::DirectSlot;
+pub use events::DeliveryEvent;
 pub use g360_mail_core::{Error, ErrorKind, Result};
 pub use model::{
-    Attempt, AttemptAction, AttemptResult, Guarantee, MailDetails, MailState, OutboxId, OutboxMail,
-    StatusCounts, StoredError,
+    Attempt, AttemptAction, AttemptResult, Guarantee, MailDetails, MailState, MailboxStatus,
+    OutboxId, OutboxMail, StatusCounts, StoredError,
 };
 pub use options::{OutboxOptions, WorkerOptions};
 pub use outbox::{Backend, Outbox};
 pub use sender::OutboxSender;
-pub use worker::{RunSummary, Worker};
+pub use worker::{RunSummary, Worker, WorkerHandle};
 
 /// The provider name on errors raised by the outbox itself.
 pub(crate) const PROVIDER: &str = "outbox";

@@ -348,3 +348,40 @@ impl StatusCounts {
 pub(crate) fn ts(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
+
+/// One sending mailbox as `g360-mail outbox status` shows it: its queue, its
+/// limits right now, and counters since the outbox was created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct MailboxStatus {
+    /// The sending mailbox (lowercase); empty for mails whose mailbox is not
+    /// known yet.
+    pub mailbox: String,
+    /// Mails waiting for an attempt.
+    pub queued: u64,
+    /// Mails claimed by a worker.
+    pub sending: u64,
+    /// Requests in flight (sends and lookups holding a slot).
+    pub in_flight: u64,
+    /// When the mailbox may start its next send, over every worker: now,
+    /// or later when its rate window is full or the provider throttled it.
+    pub next_send_at: Timestamp,
+    /// Sends started in the current rate window.
+    pub window_starts: u64,
+    /// Mails sent in the last minute.
+    pub sent_last_minute: u64,
+    /// Mails sent in the last day (purged mails no longer count).
+    pub sent_last_day: u64,
+    /// Age of the oldest queued mail, in seconds.
+    pub oldest_queued_age_secs: Option<u64>,
+    /// Mails sent, since the outbox was created.
+    pub sent_total: u64,
+    /// Mails failed.
+    pub failed_total: u64,
+    /// Tries that ended in a retry.
+    pub retried_total: u64,
+    /// Sends whose outcome was unknown.
+    pub unknown_total: u64,
+    /// Times the provider throttled the mailbox.
+    pub throttled_total: u64,
+}

@@ -11,9 +11,13 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxOptions {
     /// Most sends started per sending mailbox in any rolling
-    /// [`rate_window`](Self::rate_window), per process. Default 30.
+    /// [`rate_window`](Self::rate_window), over every worker of every
+    /// process sharing the database. Default 30. Every node must use the same
+    /// value.
     pub messages_per_minute: u32,
-    /// Most sends in flight at once per sending mailbox, per process. Default 4.
+    /// Most requests (sends and lookups) in flight at once per sending
+    /// mailbox, over every worker of every process sharing the database.
+    /// Default 4.
     pub max_in_flight_per_mailbox: u32,
     /// Attempts before a mail that keeps failing temporarily is `failed`. Default 8.
     pub max_attempts: u32,

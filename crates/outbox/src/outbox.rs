@@ -10,9 +10,10 @@ use sqlx::sqlite::SqlitePool;
 use tokio::sync::Notify;
 
 use crate::document;
-use crate::model::{MailDetails, MailState, OutboxId, OutboxMail, StatusCounts};
+use crate::events::{DeliveryEvent, EventHandler};
+use crate::model::{MailDetails, MailState, MailboxStatus, OutboxId, OutboxMail, StatusCounts, ts};
 use crate::options::OutboxOptions;
-use crate::pacing::Pacer;
+use crate::pacing::{LocalHints, RateWindow};
 use crate::store::{NewMail, OutboxStore, PgStore, SqliteStore, enqueue_pg};
 
 /// Which database holds an outbox.
@@ -27,8 +28,9 @@ pub enum Backend {
 
 /// A durable queue of outgoing mail in SQLite or PostgreSQL.
 ///
-/// Cheap to clone: clones share the database pool and the per-mailbox pacing
-/// of every [`Worker`](crate::Worker) built from them.
+/// Cheap to clone: clones share the database pool, the event handlers and
+/// what the process knows of each mailbox's limits. The limits themselves
+/// live in the database, shared by every process.
 #[derive(Clone)]
 pub struct Outbox {
     inner: Arc<Inner>,
@@ -38,8 +40,10 @@ struct Inner {
     store: Box<dyn OutboxStore>,
     backend: Backend,
     options: OutboxOptions,
-    pacer: Arc<Pacer>,
+    rate: RateWindow,
+    hints: Arc<LocalHints>,
     enqueued: Notify,
+    handlers: std::sync::RwLock<Vec<EventHandler>>,
 }
 
 impl fmt::Debug for Outbox {
@@ -91,9 +95,11 @@ fn new_mail(user: &str, message: &OutgoingMessage) -> Result<NewMail> {
 impl Outbox {
     /// Opens the outbox at `url`, creating and migrating its schema:
     ///
-    /// - `sqlite://path/outbox.db?mode=rwc` — a file (created with `mode=rwc`),
-    ///   WAL mode, synchronous writes, a busy timeout for other processes;
-    /// - `postgres://user@host:5432/db` — a database several nodes share.
+    /// - `sqlite://path/outbox.db` — a file, created when missing (0600) unless
+    ///   the url sets another `mode`; WAL mode, synchronous writes, a busy
+    ///   timeout for other processes;
+    /// - `postgres://user@host:5432/db` — a database several nodes share;
+    ///   `?sslmode=verify-full&sslrootcert=/path/ca.pem` for TLS.
     ///
     /// Schema changes are versioned migrations run here, recorded in the
     /// table `_g360_outbox_migrations` (so they never mix with the ERP's own).
@@ -128,13 +134,18 @@ impl Outbox {
     }
 
     fn with_store(store: Box<dyn OutboxStore>, backend: Backend, options: OutboxOptions) -> Self {
-        let pacer = Arc::new(Pacer::new(
-            options.messages_per_minute,
-            options.rate_window,
-            options.max_in_flight_per_mailbox,
-        ));
+        let rate = RateWindow::new(options.messages_per_minute, options.rate_window);
+        let hints = Arc::new(LocalHints::new(options.max_in_flight_per_mailbox));
         Outbox {
-            inner: Arc::new(Inner { store, backend, options, pacer, enqueued: Notify::new() }),
+            inner: Arc::new(Inner {
+                store,
+                backend,
+                options,
+                rate,
+                hints,
+                enqueued: Notify::new(),
+                handlers: Default::default(),
+            }),
         }
     }
 
@@ -152,8 +163,26 @@ impl Outbox {
         &*self.inner.store
     }
 
-    pub(crate) fn pacer(&self) -> &Arc<Pacer> {
-        &self.inner.pacer
+    pub(crate) fn hints(&self) -> &Arc<LocalHints> {
+        &self.inner.hints
+    }
+
+    pub(crate) fn rate(&self) -> RateWindow {
+        self.inner.rate
+    }
+
+    /// Calls `handler` with every [`DeliveryEvent`] of this outbox in this
+    /// process: mails queued through it and everything its workers do. The
+    /// handler runs on the worker's tasks and must return quickly.
+    pub fn on_event(&self, handler: impl Fn(&DeliveryEvent) + Send + Sync + 'static) {
+        self.inner.handlers.write().unwrap_or_else(|p| p.into_inner()).push(Arc::new(handler));
+    }
+
+    pub(crate) fn emit(&self, event: DeliveryEvent) {
+        let handlers = self.inner.handlers.read().unwrap_or_else(|p| p.into_inner()).clone();
+        for handler in handlers {
+            handler(&event);
+        }
     }
 
     pub(crate) fn enqueued(&self) -> &Notify {
@@ -170,6 +199,7 @@ impl Outbox {
         let id = self.inner.store.enqueue(&mail).await?;
         tracing::debug!(%id, uid = %message.uid(), user, "mail queued");
         self.inner.enqueued.notify_waiters();
+        self.emit(DeliveryEvent::Queued { id, uid: message.uid(), user: user.to_owned() });
         Ok(id)
     }
 
@@ -191,6 +221,65 @@ impl Outbox {
     /// How many mails are in each state.
     pub async fn status(&self) -> Result<StatusCounts> {
         self.inner.store.status().await
+    }
+
+    /// Each sending mailbox with queued, sending or recently sent mail, or
+    /// with counters: its queue, in-flight requests, when it may start its
+    /// next send (over every worker sharing the database) and its counters.
+    pub async fn mailbox_status(&self) -> Result<Vec<MailboxStatus>> {
+        let now = now_ms();
+        let counts = self.inner.store.mailbox_counts(now).await?;
+        let rows = self.inner.store.mailboxes().await?;
+        let mut out: std::collections::BTreeMap<String, MailboxStatus> = Default::default();
+        let blank = |mailbox: &str| MailboxStatus {
+            mailbox: mailbox.to_owned(),
+            queued: 0,
+            sending: 0,
+            in_flight: 0,
+            next_send_at: ts(now),
+            window_starts: 0,
+            sent_last_minute: 0,
+            sent_last_day: 0,
+            oldest_queued_age_secs: None,
+            sent_total: 0,
+            failed_total: 0,
+            retried_total: 0,
+            unknown_total: 0,
+            throttled_total: 0,
+        };
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        for c in counts {
+            let s = out.entry(c.mailbox.clone()).or_insert_with(|| blank(&c.mailbox));
+            s.queued = n(c.queued);
+            s.sending = n(c.sending);
+            s.in_flight = n(c.in_flight);
+            s.sent_last_minute = n(c.sent_minute);
+            s.sent_last_day = n(c.sent_day);
+            s.oldest_queued_age_secs = c.oldest_queued.map(|t| n(now.saturating_sub(t)) / 1000);
+        }
+        for r in rows {
+            let s = out.entry(r.mailbox.clone()).or_insert_with(|| blank(&r.mailbox));
+            let rate = self.inner.rate;
+            let window_free = rate.admit(&r.starts, now).err().unwrap_or(now);
+            s.next_send_at = ts(now.max(window_free).max(r.paused_until).max(r.blocked_until));
+            s.window_starts = rate.started(&r.starts, now);
+            s.sent_total = n(r.sent_count);
+            s.failed_total = n(r.failed_count);
+            s.retried_total = n(r.retried_count);
+            s.unknown_total = n(r.unknown_count);
+            s.throttled_total = n(r.throttled_count);
+        }
+        Ok(out.into_values().collect())
+    }
+
+    /// The outbox in the Prometheus text format: mails per state, and per
+    /// sending mailbox the queue, in-flight requests, time to the next
+    /// allowed send, and counters of sends, failures, retries, unknown
+    /// outcomes and throttles.
+    pub async fn metrics(&self) -> Result<String> {
+        let counts = self.status().await?;
+        let mailboxes = self.mailbox_status().await?;
+        Ok(crate::metrics::render(&counts, &mailboxes, now_ms()))
     }
 
     /// Up to `limit` mails, newest first, optionally only those in `state`.

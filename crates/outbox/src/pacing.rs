@@ -1,201 +1,273 @@
-//! Per-mailbox pacing: at most N sends started per rolling window and at most
-//! M in flight, per sending mailbox, within one process.
+//! Per-mailbox limits: at most N sends started per rolling window and at most
+//! M requests in flight, per sending mailbox, over every worker of every
+//! process that shares the outbox database.
 //!
 //! Exchange Online allows 30 messages per minute and 4 concurrent requests per
 //! mailbox; going over earns 429s that still count against the mailbox. The
-//! pacer lives in the [`Outbox`](crate::Outbox), so every worker of one
-//! process shares it; workers in other processes pace on their own. It runs on
-//! `tokio::time`, so a test can drive it with a paused clock.
+//! database is the authority (see the store's `acquire`): each mailbox has a
+//! row with the sends started in the current window, and a mail holds an
+//! in-flight slot while its `in_flight` flag is set and its lease is alive.
+//! [`RateWindow`] is the arithmetic of that row; [`LocalHints`] is what one
+//! process remembers between claims so it does not claim mails it could not
+//! start anyway.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+/// Into how many buckets a window is cut.
+const BUCKETS: i64 = 60;
+
+/// The least margin added to the window, for the delay between taking a slot
+/// (the commit) and the provider receiving the request. The margin is at
+/// least one bucket (1 s of a minute), and at most a fifth of the window.
+const MIN_MARGIN_MS: i64 = 100;
+
 /// Why a mailbox cannot start a send now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Busy {
-    /// Too many sends in flight: wait for one to end.
+    /// Too many requests in flight: wait for one to end.
     InFlight,
-    /// The window is full (or the provider asked us to wait): not before this.
-    Until(Instant),
+    /// The window is full (or the provider asked us to wait): not before this
+    /// time (milliseconds since the epoch).
+    Until(i64),
+}
+
+/// The rolling-window arithmetic: sends started are counted per bucket of
+/// `window / 60`, stored as `bucket:count` pairs (some 60 of them, however
+/// high the limit). A start counts until it is older than the window plus a
+/// margin of at least one bucket, so pacing errs on the strict side by up to
+/// two buckets (1/30 of the window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateWindow {
+    per_window: u64,
+    bucket_ms: i64,
+    /// How many buckets before the current one count.
+    span: i64,
+}
+
+impl RateWindow {
+    pub(crate) fn new(per_window: u32, window: Duration) -> Self {
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX / 4).max(1);
+        let bucket_ms = ((window_ms + BUCKETS - 1) / BUCKETS).max(1);
+        let margin = bucket_ms.max(MIN_MARGIN_MS.min(window_ms / 5));
+        // A start older than `span` whole buckets is at least window +
+        // margin old.
+        let span = (window_ms + margin + bucket_ms - 1) / bucket_ms;
+        RateWindow { per_window: u64::from(per_window.max(1)), bucket_ms, span }
+    }
+
+    fn parse(&self, starts: &str, current: i64) -> Vec<(i64, u64)> {
+        let mut counts: Vec<(i64, u64)> = starts
+            .split(',')
+            .filter_map(|pair| {
+                let (b, n) = pair.split_once(':')?;
+                Some((b.trim().parse().ok()?, n.trim().parse().ok()?))
+            })
+            .filter(|(b, _)| *b >= current.saturating_sub(self.span))
+            .collect();
+        counts.sort_unstable();
+        counts
+    }
+
+    fn render(counts: &[(i64, u64)]) -> String {
+        counts.iter().map(|(b, n)| format!("{b}:{n}")).collect::<Vec<_>>().join(",")
+    }
+
+    /// Starts a send at `now` if the window has room: `Ok` with the new
+    /// `starts` text, or `Err` with the time the window next has room.
+    pub(crate) fn admit(&self, starts: &str, now: i64) -> Result<String, i64> {
+        let current = now.div_euclid(self.bucket_ms);
+        let mut counts = self.parse(starts, current);
+        let total: u64 = counts.iter().map(|(_, n)| n).sum();
+        if total < self.per_window {
+            match counts.iter_mut().find(|(b, _)| *b == current) {
+                Some((_, n)) => *n += 1,
+                None => {
+                    counts.push((current, 1));
+                    counts.sort_unstable();
+                }
+            }
+            return Ok(Self::render(&counts));
+        }
+        // The oldest buckets must leave the window until one send fits.
+        let mut left = total;
+        for (bucket, n) in &counts {
+            left -= n;
+            if left < self.per_window {
+                return Err(bucket.saturating_add(self.span + 1).saturating_mul(self.bucket_ms));
+            }
+        }
+        Err(now.saturating_add(self.bucket_ms))
+    }
+
+    /// Sends started in the window ending at `now`, as counted.
+    pub(crate) fn started(&self, starts: &str, now: i64) -> u64 {
+        self.parse(starts, now.div_euclid(self.bucket_ms)).iter().map(|(_, n)| n).sum()
+    }
 }
 
 #[derive(Debug, Default)]
-struct MailboxPace {
-    starts: VecDeque<Instant>,
-    in_flight: u32,
-    paused_until: Option<Instant>,
+struct MailboxHint {
+    /// Tries of this process that hold or wait for a slot of the mailbox.
+    tasks: u32,
+    /// The database said the mailbox may start no send before this.
+    blocked_until: Option<Instant>,
 }
 
-/// Pacing state of every mailbox this process sends from.
+/// What one process knows about its mailboxes between claims: how many of its
+/// own tries use each, and which ones the database said are blocked.
 #[derive(Debug)]
-pub(crate) struct Pacer {
-    per_window: u32,
-    window: Duration,
+pub(crate) struct LocalHints {
     max_in_flight: u32,
-    mailboxes: Mutex<HashMap<String, MailboxPace>>,
+    mailboxes: Mutex<HashMap<String, MailboxHint>>,
     released: Notify,
 }
 
-impl Pacer {
-    pub(crate) fn new(per_window: u32, window: Duration, max_in_flight: u32) -> Self {
-        Pacer {
-            per_window: per_window.max(1),
-            window,
+impl LocalHints {
+    pub(crate) fn new(max_in_flight: u32) -> Self {
+        LocalHints {
             max_in_flight: max_in_flight.max(1),
             mailboxes: Mutex::new(HashMap::new()),
             released: Notify::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, MailboxPace>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, MailboxHint>> {
         // A panic while holding this lock leaves counters that are still
-        // consistent enough to pace by.
+        // consistent enough to plan claims by.
         self.mailboxes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn check(&self, pace: &mut MailboxPace, now: Instant) -> Result<(), Busy> {
-        while pace.starts.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
-            pace.starts.pop_front();
-        }
-        if let Some(until) = pace.paused_until {
-            if until > now {
-                return Err(Busy::Until(until));
-            }
-            pace.paused_until = None;
-        }
-        if pace.in_flight >= self.max_in_flight {
-            return Err(Busy::InFlight);
-        }
-        if pace.starts.len() >= self.per_window as usize {
-            return Err(Busy::Until(pace.starts[0] + self.window));
-        }
-        Ok(())
-    }
-
-    /// Starts a send from `mailbox` now, or says why not.
-    pub(crate) fn try_start(self: &Arc<Self>, mailbox: &str) -> Result<PacePermit, Busy> {
+    /// Counts a try of this process for `mailbox`; `None` when the process
+    /// already has as many as the mailbox may have in flight.
+    pub(crate) fn enter(self: &std::sync::Arc<Self>, mailbox: &str) -> Option<TaskSlot> {
         let key = mailbox.to_ascii_lowercase();
-        let now = Instant::now();
         let mut map = self.lock();
-        let pace = map.entry(key.clone()).or_default();
-        self.check(pace, now)?;
-        pace.starts.push_back(now);
-        pace.in_flight += 1;
-        Ok(PacePermit { pacer: Arc::clone(self), mailbox: key, started: now })
+        let hint = map.entry(key.clone()).or_default();
+        if hint.tasks >= self.max_in_flight {
+            return None;
+        }
+        hint.tasks += 1;
+        Some(TaskSlot { hints: std::sync::Arc::clone(self), mailbox: key })
     }
 
-    /// Holds every send from `mailbox` until `until` (the provider throttled it).
-    pub(crate) fn pause(&self, mailbox: &str, until: Instant) {
+    /// Remembers that `mailbox` may start nothing before `until`.
+    pub(crate) fn block(&self, mailbox: &str, until: Instant) {
         let mut map = self.lock();
-        let pace = map.entry(mailbox.to_ascii_lowercase()).or_default();
-        if pace.paused_until.is_none_or(|t| t < until) {
-            pace.paused_until = Some(until);
+        let hint = map.entry(mailbox.to_ascii_lowercase()).or_default();
+        if hint.blocked_until.is_none_or(|t| t < until) {
+            hint.blocked_until = Some(until);
         }
     }
 
-    /// The mailboxes that cannot start a send now (workers claim no mail of
-    /// theirs), and the earliest time one of them waits for, if any waits for
-    /// a time rather than for a send to end. Forgets idle mailboxes.
+    /// The mailboxes whose mails this process should not claim now, and the
+    /// earliest time one of them is unblocked, if any waits for a time.
+    /// Forgets idle mailboxes.
     pub(crate) fn saturated(&self) -> (Vec<String>, Option<Instant>) {
         let now = Instant::now();
         let mut map = self.lock();
         let mut busy = Vec::new();
         let mut earliest: Option<Instant> = None;
-        map.retain(|mailbox, pace| {
-            match self.check(pace, now) {
-                Ok(()) => {}
-                Err(Busy::InFlight) => busy.push(mailbox.clone()),
-                Err(Busy::Until(t)) => {
-                    busy.push(mailbox.clone());
-                    earliest = Some(earliest.map_or(t, |e| e.min(t)));
-                }
+        map.retain(|mailbox, hint| {
+            if hint.blocked_until.is_some_and(|t| t <= now) {
+                hint.blocked_until = None;
             }
-            pace.in_flight > 0 || !pace.starts.is_empty() || pace.paused_until.is_some()
+            if let Some(t) = hint.blocked_until {
+                busy.push(mailbox.clone());
+                earliest = Some(earliest.map_or(t, |e| e.min(t)));
+            } else if hint.tasks >= self.max_in_flight {
+                busy.push(mailbox.clone());
+            }
+            hint.tasks > 0 || hint.blocked_until.is_some()
         });
         (busy, earliest)
     }
 
-    /// Resolves after some send ended (use with [`Notify::notified`] semantics:
-    /// create the future before checking).
+    /// Notified when a try of this process ends or gives a slot back (create
+    /// the future before checking).
     pub(crate) fn released(&self) -> &Notify {
         &self.released
     }
 }
 
-/// A started send; dropping it ends the send for the in-flight count.
+/// A try of this process for a mailbox; dropping it ends it.
 #[derive(Debug)]
-pub(crate) struct PacePermit {
-    pacer: Arc<Pacer>,
+pub(crate) struct TaskSlot {
+    hints: std::sync::Arc<LocalHints>,
     mailbox: String,
-    started: Instant,
 }
 
-impl PacePermit {
-    /// Moves this send's start to now, just before the request goes out, so
-    /// the time spent recording the attempt does not let the next send start
-    /// early. Moving starts later only makes the pacing stricter.
-    pub(crate) fn restart(&mut self) {
-        let now = Instant::now();
-        let mut map = self.pacer.lock();
-        if let Some(pace) = map.get_mut(&self.mailbox) {
-            if let Some(i) = pace.starts.iter().position(|t| *t == self.started) {
-                pace.starts.remove(i);
-            }
-            let at = pace.starts.partition_point(|t| *t <= now);
-            pace.starts.insert(at, now);
-        }
-        self.started = now;
-    }
-}
-
-impl Drop for PacePermit {
+impl Drop for TaskSlot {
     fn drop(&mut self) {
         {
-            let mut map = self.pacer.lock();
-            if let Some(pace) = map.get_mut(&self.mailbox) {
-                pace.in_flight = pace.in_flight.saturating_sub(1);
+            let mut map = self.hints.lock();
+            if let Some(hint) = map.get_mut(&self.mailbox) {
+                hint.tasks = hint.tasks.saturating_sub(1);
             }
         }
-        self.pacer.released.notify_waiters();
+        self.hints.released.notify_waiters();
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn limits_rate_and_in_flight_per_mailbox() {
-        let pacer = Arc::new(Pacer::new(3, Duration::from_secs(60), 2));
-        let a = pacer.try_start("A@x").unwrap();
-        let b = pacer.try_start("a@x").unwrap();
-        assert_eq!(pacer.try_start("a@x").unwrap_err(), Busy::InFlight);
-        assert!(pacer.try_start("b@x").is_ok(), "other mailboxes are not affected");
-        assert_eq!(pacer.saturated(), (vec!["a@x".to_owned()], None));
-        drop(a);
-        let start = Instant::now();
-        let c = pacer.try_start("a@x").unwrap();
-        drop((b, c));
-        assert_eq!(
-            pacer.try_start("a@x").unwrap_err(),
-            Busy::Until(start + Duration::from_secs(60))
-        );
-        tokio::time::advance(Duration::from_secs(60)).await;
-        assert!(pacer.try_start("a@x").is_ok());
+    #[test]
+    fn the_window_admits_n_then_waits_for_the_oldest_bucket() {
+        let w = RateWindow::new(3, Duration::from_secs(60));
+        let mut starts = String::new();
+        for t in [0, 500, 1_200] {
+            starts = w.admit(&starts, t).unwrap();
+        }
+        assert_eq!(w.started(&starts, 1_300), 3);
+        // Bucket 0 (two sends) leaves once 62 buckets of 1 s have passed.
+        assert_eq!(w.admit(&starts, 30_000), Err(62_000));
+        assert_eq!(w.admit(&starts, 61_999), Err(62_000));
+        let starts = w.admit(&starts, 62_000).unwrap();
+        assert_eq!(w.started(&starts, 62_000), 2);
+    }
+
+    #[test]
+    fn no_window_ever_holds_more_than_the_limit() {
+        let w = RateWindow::new(7, Duration::from_millis(1_000));
+        let mut starts = String::new();
+        let mut admitted = Vec::new();
+        for t in (0..20_000).step_by(13) {
+            if let Ok(s) = w.admit(&starts, t) {
+                starts = s;
+                admitted.push(t);
+            }
+        }
+        for (i, a) in admitted.iter().enumerate() {
+            let n = admitted[i..].iter().take_while(|t| **t < a + 1_000).count();
+            assert!(n <= 7, "{n} starts in the window from {a}");
+        }
+        // Not much stricter than the limit either: 7 per window and a margin.
+        assert!(admitted.len() >= 7 * 17, "{}", admitted.len());
+        // The text stays small however long it runs.
+        assert!(starts.split(',').count() <= 64);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_pause_holds_the_mailbox() {
-        let pacer = Arc::new(Pacer::new(30, Duration::from_secs(60), 4));
+    async fn a_process_plans_no_more_tries_than_slots() {
+        let hints = Arc::new(LocalHints::new(2));
+        let a = hints.enter("A@x").unwrap();
+        let _b = hints.enter("a@x").unwrap();
+        assert!(hints.enter("a@x").is_none());
+        assert_eq!(hints.saturated(), (vec!["a@x".to_owned()], None));
+        drop(a);
+        assert!(hints.saturated().0.is_empty());
         let until = Instant::now() + Duration::from_secs(5);
-        pacer.pause("a@x", until);
-        assert_eq!(pacer.try_start("a@x").unwrap_err(), Busy::Until(until));
+        hints.block("b@x", until);
+        assert_eq!(hints.saturated(), (vec!["b@x".to_owned()], Some(until)));
         tokio::time::advance(Duration::from_secs(5)).await;
-        assert!(pacer.try_start("a@x").is_ok());
-        assert!(pacer.saturated().0.is_empty());
+        assert!(hints.saturated().0.is_empty());
     }
 }

@@ -13,12 +13,13 @@ use tokio::time::Instant;
 
 use crate::OutboxId;
 use crate::document;
-use crate::model::{AttemptResult, Guarantee, MailState, StoredError};
+use crate::events::DeliveryEvent;
+use crate::model::{AttemptResult, Guarantee, MailState, StoredError, ts};
 use crate::options::{OutboxOptions, WorkerOptions};
 use crate::outbox::{Outbox, after, now_ms};
-use crate::pacing::{Busy, PacePermit};
+use crate::pacing::{Busy, TaskSlot};
 use crate::sender::OutboxSender;
-use crate::store::{AttemptEnd, ClaimedMail, Finish};
+use crate::store::{Acquired, AttemptEnd, ClaimedMail, Finish, SlotFor, SlotRequest, Tally};
 
 /// Longest a claimed mail waits in this process for its mailbox's pacing
 /// before it goes back to the queue (so it does not hold a worker slot that a
@@ -43,6 +44,9 @@ pub struct RunSummary {
     pub failed: u64,
     /// Claimed mails given back unattempted (pacing, shutdown).
     pub deferred: u64,
+    /// Tries still running when a shutdown's grace period ended: cut off and
+    /// given back, to be looked up before any resend.
+    pub interrupted: u64,
 }
 
 /// How one try at a mail ended.
@@ -133,6 +137,11 @@ impl fmt::Debug for Worker {
     }
 }
 
+/// How a run stops: `None` while running; `Some(grace)` once asked to stop,
+/// with how long tries in flight may still take (`None` grace: as long as
+/// they need).
+type StopSignal = watch::Receiver<Option<Option<Duration>>>;
+
 impl Worker {
     /// A worker for `outbox` sending through `sender`.
     pub fn new(outbox: Outbox, sender: Arc<dyn OutboxSender>, options: WorkerOptions) -> Self {
@@ -149,7 +158,8 @@ impl Worker {
     /// Works until no mail is queued or sending (waiting for scheduled
     /// retries), then returns. Database errors end the run.
     pub async fn run_until_empty(&self) -> crate::Result<RunSummary> {
-        self.drive(true, std::future::pending()).await
+        let (_tx, rx) = watch::channel(None);
+        self.drive(true, rx).await
     }
 
     /// Works until `shutdown` resolves, then finishes the sends in flight,
@@ -159,28 +169,54 @@ impl Worker {
         &self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> crate::Result<RunSummary> {
-        self.drive(false, shutdown).await
+        let (tx, rx) = watch::channel(None);
+        let run = self.drive(false, rx);
+        let mut run = std::pin::pin!(run);
+        tokio::select! {
+            result = &mut run => return result,
+            () = shutdown => {}
+        }
+        let _ = tx.send(Some(None));
+        run.await
     }
 
-    async fn drive(
-        &self,
-        until_empty: bool,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> crate::Result<RunSummary> {
+    /// Runs the worker on its own task until [`WorkerHandle::shutdown`]:
+    /// the way an application embeds the outbox. Database errors are logged
+    /// and retried. Register [`Outbox::on_event`] first to follow each mail.
+    pub fn spawn(self) -> WorkerHandle {
+        self.spawn_inner(false)
+    }
+
+    /// Like [`spawn`](Self::spawn), but the task ends by itself once no mail
+    /// is queued or sending ([`run_until_empty`](Self::run_until_empty)).
+    pub fn spawn_until_empty(self) -> WorkerHandle {
+        self.spawn_inner(true)
+    }
+
+    fn spawn_inner(self, until_empty: bool) -> WorkerHandle {
+        let (stop, rx) = watch::channel(None);
+        let id = self.id().to_owned();
+        let task = tokio::spawn(async move { self.drive(until_empty, rx).await });
+        WorkerHandle { id, stop, task: Some(task) }
+    }
+
+    async fn drive(&self, until_empty: bool, mut stop: StopSignal) -> crate::Result<RunSummary> {
         let sh = &self.shared;
         let outbox = &sh.outbox;
         let opts = outbox.options();
-        let mut shutdown = std::pin::pin!(shutdown);
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks: JoinSet<TryOutcome> = JoinSet::new();
         let mut summary = RunSummary::default();
         let concurrency = sh.options.concurrency.max(1);
         let result = loop {
+            if stop.borrow().is_some() {
+                break Ok(());
+            }
             while let Some(done) = tasks.try_join_next() {
                 record(&mut summary, done);
             }
             let free = concurrency.saturating_sub(tasks.len());
-            let (exclude, pacer_free_at) = outbox.pacer().saturated();
+            let (exclude, hints_free_at) = outbox.hints().saturated();
             let mut claimed = 0;
             let mut db_failed = false;
             if free > 0 {
@@ -194,17 +230,7 @@ impl Worker {
                     Ok(mails) => {
                         claimed = mails.len();
                         for mail in mails {
-                            let fresh = sh
-                                .in_progress
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .insert(mail.id);
-                            if fresh {
-                                let guard = InProgress { sh: Arc::clone(sh), id: mail.id };
-                                tasks.spawn(process(Arc::clone(sh), mail, stop_rx.clone(), guard));
-                            } else {
-                                tracing::warn!(id = %mail.id, "reclaimed a mail this worker is still trying; leaving it to that try");
-                            }
+                            self.start(&mut tasks, &mut summary, mail, &stop_rx).await;
                         }
                     }
                     Err(e) if until_empty => break Err(e),
@@ -237,7 +263,7 @@ impl Worker {
                 let until_due = due - now_ms();
                 if until_due > 0 {
                     wait = wait.min(Duration::from_millis(until_due.unsigned_abs()));
-                } else if let Some(at) = pacer_free_at {
+                } else if let Some(at) = hints_free_at {
                     wait = wait.min(at.saturating_duration_since(Instant::now()));
                 } else if exclude.is_empty() {
                     wait = wait.min(MIN_IDLE);
@@ -247,22 +273,145 @@ impl Worker {
             tokio::select! {
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => record(&mut summary, done),
                 () = outbox.enqueued().notified() => {}
-                () = outbox.pacer().released().notified() => {}
+                () = outbox.hints().released().notified() => {}
                 () = tokio::time::sleep(wait) => {}
-                () = &mut shutdown => break Ok(()),
+                _ = stop.changed() => {}
             }
         };
         let _ = stop_tx.send(true);
-        while let Some(done) = tasks.join_next().await {
-            record(&mut summary, done);
+        let grace = stop.borrow().flatten();
+        let deadline = grace.map(|g| Instant::now() + g);
+        loop {
+            let next = match deadline {
+                Some(d) => match tokio::time::timeout_at(d, tasks.join_next()).await {
+                    Ok(next) => next,
+                    Err(_) => break,
+                },
+                None => tasks.join_next().await,
+            };
+            match next {
+                Some(done) => record(&mut summary, done),
+                None => break,
+            }
+        }
+        if !tasks.is_empty() {
+            summary.interrupted += self.interrupt(&mut tasks).await;
         }
         result.map(|()| summary)
+    }
+
+    /// Starts a task for a claimed mail, or gives the mail back when this
+    /// process already tries as many mails of its mailbox as may be in flight.
+    async fn start(
+        &self,
+        tasks: &mut JoinSet<TryOutcome>,
+        summary: &mut RunSummary,
+        mail: ClaimedMail,
+        stop: &watch::Receiver<bool>,
+    ) {
+        let sh = &self.shared;
+        let mailbox = match &mail.mailbox {
+            Some(m) => m.to_ascii_lowercase(),
+            None => sh.sender.mailbox(&mail.user).unwrap_or_default().to_ascii_lowercase(),
+        };
+        let Some(slot) = sh.outbox.hints().enter(&mailbox) else {
+            let store = sh.outbox.store();
+            let now = now_ms();
+            match store.release(mail.id, self.id(), now, now, None).await {
+                Ok(_) => summary.record(TryOutcome::Deferred),
+                Err(e) => tracing::warn!(id = %mail.id, error = %e, "cannot give a mail back"),
+            }
+            return;
+        };
+        let fresh = sh.in_progress.lock().unwrap_or_else(|p| p.into_inner()).insert(mail.id);
+        if fresh {
+            let guard = InProgress { sh: Arc::clone(sh), id: mail.id };
+            tasks.spawn(process(Arc::clone(sh), mail, stop.clone(), guard, slot));
+        } else {
+            tracing::warn!(id = %mail.id, "reclaimed a mail this worker is still trying; leaving it to that try");
+        }
+    }
+
+    /// Cuts off the tries still running at the end of a grace period and
+    /// gives their mails back. A send cut off may have gone out: its mail
+    /// keeps `needs_lookup`, so the next try looks it up first.
+    async fn interrupt(&self, tasks: &mut JoinSet<TryOutcome>) -> u64 {
+        let sh = &self.shared;
+        let ids: Vec<OutboxId> =
+            sh.in_progress.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
+        tasks.shutdown().await;
+        let mut n = 0;
+        for id in ids {
+            let now = now_ms();
+            match sh.outbox.store().release(id, self.id(), now, now, None).await {
+                Ok(true) => n += 1,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(%id, error = %e, "cannot give a mail back"),
+            }
+        }
+        tracing::warn!(mails = n, "the grace period ended; tries in flight were cut off");
+        n
+    }
+}
+
+/// A worker running on its own task ([`Worker::spawn`]).
+#[derive(Debug)]
+pub struct WorkerHandle {
+    id: String,
+    stop: watch::Sender<Option<Option<Duration>>>,
+    task: Option<tokio::task::JoinHandle<crate::Result<RunSummary>>>,
+}
+
+impl WorkerHandle {
+    /// The worker's name in leases and attempts.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether the worker's task ended (it only ends by itself when spawned
+    /// with [`Worker::spawn_until_empty`], or on a database error there).
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(tokio::task::JoinHandle::is_finished)
+    }
+
+    /// Waits for the worker to end by itself. Cancel-safe: dropping the
+    /// future (say, in a `select!` with a signal) leaves the worker running
+    /// for a later [`shutdown`](Self::shutdown).
+    pub async fn wait(&mut self) -> crate::Result<RunSummary> {
+        let Some(task) = self.task.as_mut() else { return Ok(RunSummary::default()) };
+        let result = join(task).await;
+        self.task = None;
+        result
+    }
+
+    /// Stops the worker gracefully: it claims nothing more, gives back at
+    /// once the mails that are waiting (for pacing or a lookup's settle
+    /// delay), and lets sends in flight finish for up to `grace`. Tries still
+    /// running then are cut off and their mails given back; a cut-off send
+    /// may have gone out, so its mail is looked up before any resend. Nothing
+    /// this worker held stays `sending`.
+    pub async fn shutdown(mut self, grace: Duration) -> crate::Result<RunSummary> {
+        let _ = self.stop.send(Some(Some(grace)));
+        self.wait().await
+    }
+}
+
+async fn join(
+    task: &mut tokio::task::JoinHandle<crate::Result<RunSummary>>,
+) -> crate::Result<RunSummary> {
+    match task.await {
+        Ok(result) => result,
+        Err(e) => Err(Error::new(ErrorKind::Unexpected, "the outbox worker task failed")
+            .with_provider(crate::PROVIDER)
+            .with_code("outbox.worker")
+            .with_source(e)),
     }
 }
 
 fn record(summary: &mut RunSummary, done: Result<TryOutcome, tokio::task::JoinError>) {
     match done {
         Ok(outcome) => summary.record(outcome),
+        Err(e) if e.is_cancelled() => {}
         Err(e) => tracing::error!(error = %e, "an outbox task panicked; its lease will run out"),
     }
 }
@@ -273,6 +422,7 @@ async fn process(
     mail: ClaimedMail,
     stop: watch::Receiver<bool>,
     _guard: InProgress,
+    _slot: TaskSlot,
 ) -> TryOutcome {
     let lease = sh.outbox.options().lease;
     let heartbeat = async {
@@ -296,9 +446,19 @@ async fn process(
         std::future::pending::<()>().await;
     };
     tokio::select! {
-        outcome = Try { sh: &sh, mail: &mail, stop }.run() => outcome,
+        outcome = Try { sh: &sh, mail: &mail, stop, mailbox: None }.run() => outcome,
         () = heartbeat => TryOutcome::Abandoned,
     }
+}
+
+/// The answer to [`Try::take_slot`].
+enum Slot {
+    /// The mail holds a slot (for a send, the attempt's id).
+    Granted(Option<i64>),
+    /// Give the mail back, due at this time.
+    Release(i64),
+    /// The lease was lost or the database failed.
+    Abandon,
 }
 
 enum Lookup {
@@ -307,12 +467,18 @@ enum Lookup {
     Unsupported,
     Failed(Error),
     Stopped,
+    /// No slot for the second look: give the mail back, due then.
+    Release(i64),
+    /// The lease was lost or the database failed.
+    Abandon,
 }
 
 struct Try<'a> {
     sh: &'a Shared,
     mail: &'a ClaimedMail,
     stop: watch::Receiver<bool>,
+    /// The sending mailbox, once known: whose counters the result adds to.
+    mailbox: Option<String>,
 }
 
 impl Try<'_> {
@@ -334,6 +500,7 @@ impl Try<'_> {
             Ok(m) => m.to_ascii_lowercase(),
             Err(e) => return self.error_before_send(e, None).await,
         };
+        self.mailbox = Some(mailbox.clone());
         let mut guarantee = if self.sh.sender.can_look_up(&mail.user) {
             Guarantee::ExactlyOnce
         } else {
@@ -341,14 +508,23 @@ impl Try<'_> {
         };
         if mail.needs_lookup {
             if guarantee == Guarantee::ExactlyOnce {
-                match self.look_up().await {
+                match self.take_slot(&mailbox, SlotFor::Lookup).await {
+                    Slot::Granted(_) => {}
+                    Slot::Release(at) => return self.release(at, Some(&mailbox)).await,
+                    Slot::Abandon => return TryOutcome::Abandoned,
+                }
+                match self.look_up(&mailbox).await {
                     Lookup::Found(receipt) => {
                         return self.sent(&receipt, true, guarantee, None).await;
                     }
                     Lookup::NotFound => {}
                     Lookup::Unsupported => guarantee = Guarantee::AtLeastOnce,
-                    Lookup::Failed(e) => return self.error_before_send(e, Some(guarantee)).await,
+                    Lookup::Failed(e) => {
+                        return self.error_before_send(e, Some(guarantee)).await;
+                    }
                     Lookup::Stopped => return self.release(now_ms(), Some(&mailbox)).await,
+                    Lookup::Release(at) => return self.release(at, Some(&mailbox)).await,
+                    Lookup::Abandon => return TryOutcome::Abandoned,
                 }
             }
             if mail.attempts >= self.opts().max_attempts {
@@ -370,36 +546,17 @@ impl Try<'_> {
             tracing::info!(id = %mail.id, uid = %mail.uid, %guarantee, "sending again after an unknown outcome");
         }
 
-        let mut permit = match self.pace(&mailbox).await {
-            Ok(permit) => permit,
-            Err(at) => return self.release(at, Some(&mailbox)).await,
+        let attempt = match self.take_slot(&mailbox, SlotFor::Send(guarantee)).await {
+            Slot::Granted(Some(attempt)) => attempt,
+            Slot::Granted(None) | Slot::Abandon => return TryOutcome::Abandoned,
+            Slot::Release(at) => return self.release(at, Some(&mailbox)).await,
         };
-        let now = now_ms();
-        let store = self.sh.outbox.store();
-        let attempt = match store
-            .begin_send(
-                mail.id,
-                self.worker(),
-                now,
-                after(now, self.opts().lease),
-                &mailbox,
-                guarantee,
-            )
-            .await
-        {
-            Ok(Some(attempt)) => attempt,
-            Ok(None) => {
-                tracing::warn!(id = %mail.id, "lost the lease before sending");
-                return TryOutcome::Abandoned;
-            }
-            Err(e) => {
-                tracing::warn!(id = %mail.id, error = %e, "cannot record the attempt; not sending");
-                return TryOutcome::Abandoned;
-            }
-        };
-        permit.restart();
+        self.sh.outbox.emit(DeliveryEvent::Sending {
+            id: mail.id,
+            uid: mail.uid,
+            attempt: mail.attempts.saturating_add(1),
+        });
         let result = self.sh.sender.send(&mail.user, &message).await;
-        drop(permit);
         match result {
             Ok(receipt) => {
                 let recovered = receipt.recovered;
@@ -408,60 +565,101 @@ impl Try<'_> {
             Err(e) => {
                 if e.kind() == ErrorKind::Throttled {
                     let pause = e.retry_after().unwrap_or(self.opts().base_backoff);
-                    self.sh.outbox.pacer().pause(&mailbox, Instant::now() + pause);
+                    let pause = pause.min(self.opts().max_backoff);
+                    self.sh.outbox.hints().block(&mailbox, Instant::now() + pause);
+                    if let Err(err) =
+                        self.sh.outbox.store().pause(&mailbox, after(now_ms(), pause)).await
+                    {
+                        tracing::warn!(error = %err, "cannot record a throttled mailbox");
+                    }
                 }
                 self.error_after_send(e, guarantee, attempt).await
             }
         }
     }
 
-    /// Waits for the mailbox's pacing; `Err(when)` gives the mail back due then.
-    async fn pace(&mut self, mailbox: &str) -> Result<PacePermit, i64> {
-        let pacer = Arc::clone(self.sh.outbox.pacer());
+    /// Takes one of the mailbox's slots in the database, waiting up to
+    /// [`PACING_HOLD`] for one; otherwise says when to give the mail back.
+    async fn take_slot(&mut self, mailbox: &str, slot: SlotFor) -> Slot {
+        let outbox = &self.sh.outbox;
         let started = Instant::now();
+        let mut poll = Duration::from_millis(20);
         loop {
             if *self.stop.borrow() {
-                return Err(now_ms());
+                return Slot::Release(now_ms());
             }
-            let released = pacer.released().notified();
+            let released = outbox.hints().released().notified();
             let mut released = std::pin::pin!(released);
             released.as_mut().enable();
-            let until = match pacer.try_start(mailbox) {
-                Ok(permit) => return Ok(permit),
-                Err(Busy::Until(until)) => until,
-                Err(Busy::InFlight) => {
-                    let held = started.elapsed();
-                    if held >= PACING_HOLD {
-                        return Err(after(now_ms(), PACING_HOLD));
+            let req = SlotRequest {
+                id: self.mail.id,
+                worker: self.worker(),
+                mailbox,
+                lease: self.opts().lease,
+                slot,
+                first_attempt: self.mail.attempts == 0,
+                rate: outbox.rate(),
+                max_in_flight: self.opts().max_in_flight_per_mailbox,
+            };
+            match outbox.store().acquire(&req).await {
+                Ok(Acquired::Granted(attempt)) => return Slot::Granted(attempt),
+                Ok(Acquired::Lost) => {
+                    tracing::warn!(id = %self.mail.id, "lost the lease before sending");
+                    return Slot::Abandon;
+                }
+                Err(e) => {
+                    tracing::warn!(id = %self.mail.id, error = %e, "cannot take a slot; not sending");
+                    return Slot::Abandon;
+                }
+                Ok(Acquired::Busy(Busy::Until(until))) => {
+                    let wait = Duration::from_millis((until - now_ms()).max(0).unsigned_abs());
+                    outbox.hints().block(mailbox, Instant::now() + wait);
+                    if wait > PACING_HOLD {
+                        return Slot::Release(until);
                     }
                     tokio::select! {
-                        () = released => {}
-                        () = tokio::time::sleep(PACING_HOLD - held) => {}
+                        () = tokio::time::sleep(wait) => {}
                         _ = self.stop.changed() => {}
                     }
-                    continue;
                 }
-            };
-            let wait = until.saturating_duration_since(Instant::now());
-            if wait > PACING_HOLD {
-                return Err(after(now_ms(), wait));
-            }
-            tokio::select! {
-                () = tokio::time::sleep_until(until) => {}
-                _ = self.stop.changed() => {}
+                Ok(Acquired::Busy(Busy::InFlight)) => {
+                    let held = started.elapsed();
+                    if held >= PACING_HOLD {
+                        return Slot::Release(after(now_ms(), PACING_HOLD));
+                    }
+                    // Slots of other processes end unseen: poll, less often
+                    // the longer it takes.
+                    tokio::select! {
+                        () = released => {}
+                        () = tokio::time::sleep(poll.min(PACING_HOLD - held)) => {}
+                        _ = self.stop.changed() => {}
+                    }
+                    poll = (poll * 2).min(Duration::from_millis(250));
+                }
             }
         }
     }
 
-    /// Looks the mail up; when absent, waits the settle delay and looks again.
-    async fn look_up(&mut self) -> Lookup {
+    /// Looks the mail up; when absent, waits the settle delay (without
+    /// holding a slot of the mailbox) and looks again.
+    async fn look_up(&mut self, mailbox: &str) -> Lookup {
         match self.find().await {
             Lookup::NotFound => {}
             other => return other,
         }
+        let store = self.sh.outbox.store();
+        if let Err(e) = store.end_slot(self.mail.id, self.worker()).await {
+            tracing::warn!(id = %self.mail.id, error = %e, "cannot give a slot back");
+        }
+        self.sh.outbox.hints().released().notify_waiters();
         tokio::select! {
             () = tokio::time::sleep(self.opts().settle_delay) => {}
             _ = self.stop.changed() => return Lookup::Stopped,
+        }
+        match self.take_slot(mailbox, SlotFor::Lookup).await {
+            Slot::Granted(_) => {}
+            Slot::Release(at) => return Lookup::Release(at),
+            Slot::Abandon => return Lookup::Abandon,
         }
         self.find().await
     }
@@ -522,6 +720,7 @@ impl Try<'_> {
             server_reply: receipt.server_reply.clone(),
             recovered,
             error: None,
+            tally: self.tally(Tally { sent: 1, ..Tally::default() }),
             attempt: attempt.map(|a| {
                 (
                     a,
@@ -537,6 +736,12 @@ impl Try<'_> {
         };
         if self.finish(&finish).await {
             tracing::info!(id = %self.mail.id, uid = %self.mail.uid, recovered, "mail sent");
+            self.sh.outbox.emit(DeliveryEvent::Sent {
+                id: self.mail.id,
+                uid: self.mail.uid,
+                receipt: Box::new(receipt.clone()),
+                recovered,
+            });
             TryOutcome::Sent { recovered }
         } else {
             TryOutcome::Abandoned
@@ -602,18 +807,34 @@ impl Try<'_> {
         guarantee: Option<Guarantee>,
         attempt: Option<(i64, AttemptEnd)>,
     ) -> TryOutcome {
+        let unknown = e.kind() == ErrorKind::OutcomeUnknown;
+        let error = StoredError::from_error(e);
         let finish = Finish {
             state: MailState::Queued,
             needs_lookup,
             extra_attempts,
             next_attempt_at,
             guarantee,
-            error: Some(StoredError::from_error(e)),
+            error: Some(error.clone()),
             attempt,
+            tally: self.tally(Tally {
+                retried: 1,
+                unknown: i64::from(unknown),
+                ..Tally::default()
+            }),
             ..empty_finish()
         };
         tracing::info!(id = %self.mail.id, error = %e, "mail will be retried");
-        if self.finish(&finish).await { TryOutcome::Retried } else { TryOutcome::Abandoned }
+        if !self.finish(&finish).await {
+            return TryOutcome::Abandoned;
+        }
+        let (id, uid, next_attempt_at) = (self.mail.id, self.mail.uid, ts(next_attempt_at));
+        self.sh.outbox.emit(if unknown {
+            DeliveryEvent::OutcomeUnknown { id, uid, error, next_attempt_at }
+        } else {
+            DeliveryEvent::Retried { id, uid, error, next_attempt_at }
+        });
+        TryOutcome::Retried
     }
 
     async fn fail(
@@ -625,17 +846,31 @@ impl Try<'_> {
         attempt: Option<(i64, AttemptEnd)>,
     ) -> TryOutcome {
         tracing::warn!(id = %self.mail.id, uid = %self.mail.uid, error = %why, "mail failed");
+        let unknown = attempt.is_some() && why.kind == ErrorKind::OutcomeUnknown.as_str();
         let finish = Finish {
             state: MailState::Failed,
             needs_lookup,
             extra_attempts,
             next_attempt_at: now_ms(),
             guarantee,
-            error: Some(why),
+            error: Some(why.clone()),
             attempt,
+            tally: self.tally(Tally { failed: 1, unknown: i64::from(unknown), ..Tally::default() }),
             ..empty_finish()
         };
-        if self.finish(&finish).await { TryOutcome::Failed } else { TryOutcome::Abandoned }
+        if !self.finish(&finish).await {
+            return TryOutcome::Abandoned;
+        }
+        self.sh.outbox.emit(DeliveryEvent::Failed {
+            id: self.mail.id,
+            uid: self.mail.uid,
+            error: why,
+        });
+        TryOutcome::Failed
+    }
+
+    fn tally(&self, tally: Tally) -> Option<(String, Tally)> {
+        self.mailbox.clone().map(|m| (m, tally))
     }
 
     async fn release(&self, at: i64, mailbox: Option<&str>) -> TryOutcome {
@@ -682,6 +917,7 @@ fn empty_finish() -> Finish {
         recovered: false,
         error: None,
         attempt: None,
+        tally: None,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod certificate;
 mod conformance;
 mod errors;
 mod factory;

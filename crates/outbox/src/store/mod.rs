@@ -19,6 +19,7 @@ use crate::model::{
     Attempt, AttemptAction, AttemptResult, Guarantee, MailState, OutboxId, OutboxMail,
     StatusCounts, StoredError, ts,
 };
+use crate::pacing::{Busy, RateWindow};
 
 mod postgres;
 mod sqlite;
@@ -45,6 +46,8 @@ pub(crate) struct ClaimedMail {
     pub(crate) id: OutboxId,
     pub(crate) uid: MessageUid,
     pub(crate) user: String,
+    /// The sending mailbox recorded at enqueue or at the last attempt.
+    pub(crate) mailbox: Option<String>,
     pub(crate) needs_lookup: bool,
     pub(crate) attempts: u32,
     pub(crate) format: i32,
@@ -81,6 +84,79 @@ pub(crate) struct Finish {
     pub(crate) error: Option<StoredError>,
     /// The send attempt this try began, and how it ended.
     pub(crate) attempt: Option<(i64, AttemptEnd)>,
+    /// The sending mailbox and what to add to its counters.
+    pub(crate) tally: Option<(String, Tally)>,
+}
+
+/// Additions to a mailbox's counters (`outbox status --metrics`).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Tally {
+    pub(crate) sent: i64,
+    pub(crate) failed: i64,
+    pub(crate) retried: i64,
+    pub(crate) unknown: i64,
+}
+
+/// What a slot is taken for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SlotFor {
+    /// A lookup: one of the mailbox's in-flight requests, not a send.
+    Lookup,
+    /// A send: an in-flight request and one start in the rate window; the
+    /// attempt is recorded and the outcome marked unknown until it ends.
+    Send(Guarantee),
+}
+
+/// A request for one of a mailbox's slots.
+#[derive(Debug)]
+pub(crate) struct SlotRequest<'a> {
+    pub(crate) id: OutboxId,
+    pub(crate) worker: &'a str,
+    pub(crate) mailbox: &'a str,
+    /// How long the lease lasts from the moment the slot is taken.
+    pub(crate) lease: std::time::Duration,
+    pub(crate) slot: SlotFor,
+    /// Whether the mail was never attempted (no attempt row can be open).
+    pub(crate) first_attempt: bool,
+    pub(crate) rate: RateWindow,
+    pub(crate) max_in_flight: u32,
+}
+
+/// The answer to a [`SlotRequest`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Acquired {
+    /// The mail holds a slot; for a send, the id of its attempt row.
+    Granted(Option<i64>),
+    /// The mailbox cannot start it now.
+    Busy(Busy),
+    /// The worker no longer holds the mail.
+    Lost,
+}
+
+/// A mailbox row, for `outbox status`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct MailboxRow {
+    pub(crate) mailbox: String,
+    pub(crate) starts: String,
+    pub(crate) blocked_until: i64,
+    pub(crate) paused_until: i64,
+    pub(crate) sent_count: i64,
+    pub(crate) failed_count: i64,
+    pub(crate) retried_count: i64,
+    pub(crate) unknown_count: i64,
+    pub(crate) throttled_count: i64,
+}
+
+/// Per-mailbox counts of mails, for `outbox status`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct MailboxCounts {
+    pub(crate) mailbox: String,
+    pub(crate) queued: i64,
+    pub(crate) sending: i64,
+    pub(crate) in_flight: i64,
+    pub(crate) sent_minute: i64,
+    pub(crate) sent_day: i64,
+    pub(crate) oldest_queued: Option<i64>,
 }
 
 /// The database behind an [`Outbox`](crate::Outbox).
@@ -110,18 +186,37 @@ pub(crate) trait OutboxStore: Send + Sync + fmt::Debug {
         now: i64,
         mailbox: Option<&str>,
     ) -> Result<bool>;
-    /// Records that a send begins: counts the attempt, marks the outcome
+    /// Takes one of the mailbox's slots for a claimed mail, in one
+    /// transaction that holds the mailbox's row: checks the throttling pause,
+    /// the in-flight slots (mails of the mailbox with `in_flight` set and a
+    /// live lease) and, for a send, the rate window; then marks the mail
+    /// `in_flight`. For a send it also counts the attempt, marks the outcome
     /// unknown until it ends, closes attempts a dead worker left open and
-    /// returns the new attempt's id; `None` when the lease was lost.
-    async fn begin_send(
+    /// returns the new attempt's id.
+    async fn acquire(&self, req: &SlotRequest<'_>) -> Result<Acquired>;
+    /// Takes a slot (in flight and a start in the window) for a send made
+    /// outside the outbox: `Ok(Ok(id))` of the slot's row, or why not now.
+    async fn acquire_direct(
         &self,
-        id: OutboxId,
-        worker: &str,
-        now: i64,
-        lease_until: i64,
         mailbox: &str,
-        guarantee: Guarantee,
-    ) -> Result<Option<i64>>;
+        holder: &str,
+        lease: std::time::Duration,
+        rate: RateWindow,
+        max_in_flight: u32,
+    ) -> Result<std::result::Result<i64, Busy>>;
+    /// Extends a direct slot's lease.
+    async fn renew_direct(&self, id: i64, lease_until: i64) -> Result<()>;
+    /// Ends a direct slot.
+    async fn release_direct(&self, id: i64) -> Result<()>;
+    /// Gives back the mailbox slot a claimed mail holds (after a lookup).
+    async fn end_slot(&self, id: OutboxId, worker: &str) -> Result<()>;
+    /// Holds every send from `mailbox` until `until` (the provider throttled
+    /// it) and counts the throttle.
+    async fn pause(&self, mailbox: &str, until: i64) -> Result<()>;
+    /// The mailbox rows.
+    async fn mailboxes(&self) -> Result<Vec<MailboxRow>>;
+    /// Per-mailbox counts of queued, sending and recently sent mails.
+    async fn mailbox_counts(&self, now: i64) -> Result<Vec<MailboxCounts>>;
     /// Records a finished lookup.
     async fn record_lookup(
         &self,
@@ -175,6 +270,7 @@ pub(crate) struct ClaimRow {
     id: i64,
     uid: String,
     user_name: String,
+    mailbox: Option<String>,
     needs_lookup: bool,
     attempts: i32,
     message_format: i32,
@@ -187,6 +283,7 @@ impl ClaimRow {
             id: OutboxId::new(self.id),
             uid: MessageUid::parse(&self.uid)?,
             user: self.user_name,
+            mailbox: self.mailbox,
             needs_lookup: self.needs_lookup,
             attempts: u32::try_from(self.attempts).unwrap_or(0),
             format: self.message_format,
@@ -355,7 +452,8 @@ macro_rules! impl_outbox_store {
             ) -> Result<bool> {
                 let done = sqlx::query(
                     "UPDATE outbox_mail SET state = 'queued', locked_by = NULL, \
-                     locked_until = NULL, next_attempt_at = $3, updated_at = $4, \
+                     locked_until = NULL, in_flight = FALSE, next_attempt_at = $3, \
+                     updated_at = $4, \
                      mailbox = COALESCE($5, mailbox) \
                      WHERE id = $1 AND locked_by = $2 AND state = 'sending'",
                 )
@@ -370,54 +468,292 @@ macro_rules! impl_outbox_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn begin_send(
+            async fn acquire(
                 &self,
-                id: OutboxId,
-                worker: &str,
-                now: i64,
-                lease_until: i64,
-                mailbox: &str,
-                guarantee: $crate::model::Guarantee,
-            ) -> Result<Option<i64>> {
+                req: &$crate::store::SlotRequest<'_>,
+            ) -> Result<$crate::store::Acquired> {
+                use $crate::pacing::Busy;
+                use $crate::store::{Acquired, SlotFor};
                 let mut tx = self.begin().await?;
+                // The upsert locks the mailbox's row until the commit, so
+                // workers of every process take its slots one at a time.
+                let (starts, paused_until): (String, i64) = sqlx::query_as(
+                    "INSERT INTO outbox_mailbox (mailbox) VALUES ($1) \
+                     ON CONFLICT (mailbox) DO UPDATE SET mailbox = EXCLUDED.mailbox \
+                     RETURNING starts, paused_until",
+                )
+                .bind(req.mailbox)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                // The start counts from now, once the row is ours: time spent
+                // waiting for it must not let this send start early.
+                let now = $crate::outbox::now_ms();
+                let lease_until = $crate::outbox::after(now, req.lease);
+                if paused_until > now {
+                    tx.commit().await.map_err(db)?;
+                    return Ok(Acquired::Busy(Busy::Until(paused_until)));
+                }
+                let (in_flight,): (i64,) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM outbox_mail WHERE mailbox = $1 AND in_flight \
+                       AND state = 'sending' AND locked_until > $2 AND id <> $3) \
+                     + (SELECT COUNT(*) FROM outbox_direct WHERE mailbox = $1 \
+                       AND lease_until > $2)",
+                )
+                .bind(req.mailbox)
+                .bind(now)
+                .bind(req.id.get())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                if in_flight >= i64::from(req.max_in_flight) {
+                    tx.commit().await.map_err(db)?;
+                    return Ok(Acquired::Busy(Busy::InFlight));
+                }
+                let SlotFor::Send(guarantee) = req.slot else {
+                    let done = sqlx::query(
+                        "UPDATE outbox_mail SET in_flight = TRUE, mailbox = $3, \
+                         locked_until = $4 \
+                         WHERE id = $1 AND locked_by = $2 AND state = 'sending'",
+                    )
+                    .bind(req.id.get())
+                    .bind(req.worker)
+                    .bind(req.mailbox)
+                    .bind(lease_until)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    if done.rows_affected() != 1 {
+                        return Ok(Acquired::Lost);
+                    }
+                    tx.commit().await.map_err(db)?;
+                    return Ok(Acquired::Granted(None));
+                };
+                let starts = match req.rate.admit(&starts, now) {
+                    Ok(starts) => starts,
+                    Err(until) => {
+                        sqlx::query(
+                            "UPDATE outbox_mailbox SET blocked_until = $2 WHERE mailbox = $1",
+                        )
+                        .bind(req.mailbox)
+                        .bind(until)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        tx.commit().await.map_err(db)?;
+                        return Ok(Acquired::Busy(Busy::Until(until)));
+                    }
+                };
                 let done = sqlx::query(
                     "UPDATE outbox_mail SET needs_lookup = TRUE, attempts = attempts + 1, \
-                     locked_until = $3, updated_at = $4, mailbox = $5, guarantee = $6 \
+                     in_flight = TRUE, locked_until = $3, updated_at = $4, mailbox = $5, \
+                     guarantee = $6 \
                      WHERE id = $1 AND locked_by = $2 AND state = 'sending'",
                 )
-                .bind(id.get())
-                .bind(worker)
+                .bind(req.id.get())
+                .bind(req.worker)
                 .bind(lease_until)
                 .bind(now)
-                .bind(mailbox)
+                .bind(req.mailbox)
                 .bind(guarantee.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
                 if done.rows_affected() != 1 {
-                    return Ok(None);
+                    return Ok(Acquired::Lost);
                 }
-                sqlx::query(
-                    "UPDATE outbox_attempt SET finished_at = $2, result = 'interrupted' \
-                     WHERE mail_id = $1 AND finished_at IS NULL",
-                )
-                .bind(id.get())
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                sqlx::query("UPDATE outbox_mailbox SET starts = $2 WHERE mailbox = $1")
+                    .bind(req.mailbox)
+                    .bind(starts)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if !req.first_attempt {
+                    sqlx::query(
+                        "UPDATE outbox_attempt SET finished_at = $2, result = 'interrupted' \
+                         WHERE mail_id = $1 AND finished_at IS NULL",
+                    )
+                    .bind(req.id.get())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
                 let (attempt,): (i64,) = sqlx::query_as(
                     "INSERT INTO outbox_attempt (mail_id, action, worker, started_at, result) \
                      VALUES ($1, 'send', $2, $3, 'started') RETURNING id",
                 )
-                .bind(id.get())
-                .bind(worker)
+                .bind(req.id.get())
+                .bind(req.worker)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db)?;
                 tx.commit().await.map_err(db)?;
-                Ok(Some(attempt))
+                Ok(Acquired::Granted(Some(attempt)))
+            }
+
+            async fn acquire_direct(
+                &self,
+                mailbox: &str,
+                holder: &str,
+                lease: std::time::Duration,
+                rate: $crate::pacing::RateWindow,
+                max_in_flight: u32,
+            ) -> Result<std::result::Result<i64, $crate::pacing::Busy>> {
+                use $crate::pacing::Busy;
+                let mut tx = self.begin().await?;
+                let (starts, paused_until): (String, i64) = sqlx::query_as(
+                    "INSERT INTO outbox_mailbox (mailbox) VALUES ($1) \
+                     ON CONFLICT (mailbox) DO UPDATE SET mailbox = EXCLUDED.mailbox \
+                     RETURNING starts, paused_until",
+                )
+                .bind(mailbox)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                let now = $crate::outbox::now_ms();
+                if paused_until > now {
+                    tx.commit().await.map_err(db)?;
+                    return Ok(Err(Busy::Until(paused_until)));
+                }
+                sqlx::query("DELETE FROM outbox_direct WHERE mailbox = $1 AND lease_until <= $2")
+                    .bind(mailbox)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                let (in_flight,): (i64,) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM outbox_mail WHERE mailbox = $1 AND in_flight \
+                       AND state = 'sending' AND locked_until > $2) \
+                     + (SELECT COUNT(*) FROM outbox_direct WHERE mailbox = $1)",
+                )
+                .bind(mailbox)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                if in_flight >= i64::from(max_in_flight) {
+                    tx.commit().await.map_err(db)?;
+                    return Ok(Err(Busy::InFlight));
+                }
+                let starts = match rate.admit(&starts, now) {
+                    Ok(starts) => starts,
+                    Err(until) => {
+                        sqlx::query(
+                            "UPDATE outbox_mailbox SET blocked_until = $2 WHERE mailbox = $1",
+                        )
+                        .bind(mailbox)
+                        .bind(until)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        tx.commit().await.map_err(db)?;
+                        return Ok(Err(Busy::Until(until)));
+                    }
+                };
+                sqlx::query("UPDATE outbox_mailbox SET starts = $2 WHERE mailbox = $1")
+                    .bind(mailbox)
+                    .bind(starts)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO outbox_direct (mailbox, holder, lease_until) \
+                     VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(mailbox)
+                .bind(holder)
+                .bind($crate::outbox::after(now, lease))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(Ok(id))
+            }
+
+            async fn renew_direct(&self, id: i64, lease_until: i64) -> Result<()> {
+                sqlx::query("UPDATE outbox_direct SET lease_until = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(lease_until)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn release_direct(&self, id: i64) -> Result<()> {
+                sqlx::query("DELETE FROM outbox_direct WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn end_slot(&self, id: OutboxId, worker: &str) -> Result<()> {
+                sqlx::query(
+                    "UPDATE outbox_mail SET in_flight = FALSE WHERE id = $1 AND locked_by = $2",
+                )
+                .bind(id.get())
+                .bind(worker)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn pause(&self, mailbox: &str, until: i64) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO outbox_mailbox (mailbox, paused_until, blocked_until, \
+                     throttled_count) VALUES ($1, $2, $2, 1) \
+                     ON CONFLICT (mailbox) DO UPDATE SET \
+                     paused_until = CASE WHEN outbox_mailbox.paused_until > $2 \
+                       THEN outbox_mailbox.paused_until ELSE $2 END, \
+                     blocked_until = CASE WHEN outbox_mailbox.blocked_until > $2 \
+                       THEN outbox_mailbox.blocked_until ELSE $2 END, \
+                     throttled_count = outbox_mailbox.throttled_count + 1",
+                )
+                .bind(mailbox)
+                .bind(until)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn mailboxes(&self) -> Result<Vec<$crate::store::MailboxRow>> {
+                sqlx::query_as(
+                    "SELECT mailbox, starts, blocked_until, paused_until, sent_count, \
+                     failed_count, retried_count, unknown_count, throttled_count \
+                     FROM outbox_mailbox ORDER BY mailbox",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)
+            }
+
+            async fn mailbox_counts(&self, now: i64) -> Result<Vec<$crate::store::MailboxCounts>> {
+                sqlx::query_as(
+                    "SELECT COALESCE(mailbox, '') AS mailbox, \
+                     COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS queued, \
+                     COALESCE(SUM(CASE WHEN state = 'sending' THEN 1 ELSE 0 END), 0) AS sending, \
+                     COALESCE(SUM(CASE WHEN state = 'sending' AND in_flight AND locked_until > $1 \
+                       THEN 1 ELSE 0 END), 0) AS in_flight, \
+                     COALESCE(SUM(CASE WHEN state = 'sent' AND sent_at >= $2 THEN 1 ELSE 0 END), 0) \
+                       AS sent_minute, \
+                     COALESCE(SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END), 0) AS sent_day, \
+                     MIN(CASE WHEN state = 'queued' THEN created_at END) AS oldest_queued \
+                     FROM outbox_mail \
+                     WHERE state IN ('queued', 'sending') OR (state = 'sent' AND sent_at >= $3) \
+                     GROUP BY COALESCE(mailbox, '') ORDER BY 1",
+                )
+                .bind(now)
+                .bind(now.saturating_sub(60_000))
+                .bind(now.saturating_sub(86_400_000))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)
             }
 
             async fn record_lookup(
@@ -464,6 +800,7 @@ macro_rules! impl_outbox_store {
                     "UPDATE outbox_mail SET state = $3, needs_lookup = $4, \
                      attempts = attempts + $5, next_attempt_at = $6, updated_at = $7, \
                      sent_at = COALESCE($8, sent_at), locked_by = NULL, locked_until = NULL, \
+                     in_flight = FALSE, \
                      guarantee = COALESCE($9, guarantee), route = COALESCE($10, route), \
                      provider = COALESCE($11, provider), \
                      internet_message_id = COALESCE($12, internet_message_id), \
@@ -520,24 +857,49 @@ macro_rules! impl_outbox_store {
                     .await
                     .map_err(db)?;
                 }
-                sqlx::query(
-                    "UPDATE outbox_attempt SET finished_at = $2, result = 'interrupted' \
-                     WHERE mail_id = $1 AND finished_at IS NULL",
-                )
-                .bind(id.get())
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                // With an attempt of its own, the try's start already closed
+                // any attempt a dead worker left open.
+                if f.attempt.is_none() {
+                    sqlx::query(
+                        "UPDATE outbox_attempt SET finished_at = $2, result = 'interrupted' \
+                         WHERE mail_id = $1 AND finished_at IS NULL",
+                    )
+                    .bind(id.get())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                if let Some((mailbox, t)) = &f.tally {
+                    sqlx::query(
+                        "INSERT INTO outbox_mailbox (mailbox, sent_count, failed_count, \
+                         retried_count, unknown_count) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (mailbox) DO UPDATE SET \
+                         sent_count = outbox_mailbox.sent_count + EXCLUDED.sent_count, \
+                         failed_count = outbox_mailbox.failed_count + EXCLUDED.failed_count, \
+                         retried_count = outbox_mailbox.retried_count + EXCLUDED.retried_count, \
+                         unknown_count = outbox_mailbox.unknown_count + EXCLUDED.unknown_count",
+                    )
+                    .bind(mailbox)
+                    .bind(t.sent)
+                    .bind(t.failed)
+                    .bind(t.retried)
+                    .bind(t.unknown)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
                 tx.commit().await.map_err(db)?;
                 Ok(true)
             }
 
             async fn next_due(&self) -> Result<Option<i64>> {
                 let (due,): (Option<i64>,) = sqlx::query_as(
-                    "SELECT MIN(CASE WHEN state = 'queued' THEN next_attempt_at \
-                     ELSE locked_until END) FROM outbox_mail \
-                     WHERE state IN ('queued', 'sending')",
+                    "SELECT MIN(CASE WHEN m.state = 'sending' THEN m.locked_until \
+                     WHEN b.blocked_until > m.next_attempt_at THEN b.blocked_until \
+                     ELSE m.next_attempt_at END) \
+                     FROM outbox_mail m LEFT JOIN outbox_mailbox b ON b.mailbox = m.mailbox \
+                     WHERE m.state IN ('queued', 'sending')",
                 )
                 .fetch_one(&self.pool)
                 .await

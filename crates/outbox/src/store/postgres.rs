@@ -51,16 +51,18 @@ impl PgStore {
         exclude: &[String],
     ) -> Result<Vec<ClaimRow>> {
         sqlx::query_as(
-            "WITH picked AS (SELECT id FROM outbox_mail \
-               WHERE ((state = 'queued' AND next_attempt_at <= $3) \
-                   OR (state = 'sending' AND locked_until <= $3)) \
-                 AND (mailbox IS NULL OR NOT (mailbox = ANY($5))) \
-               ORDER BY next_attempt_at, id LIMIT $4 \
-               FOR UPDATE SKIP LOCKED) \
+            "WITH picked AS (SELECT c.id FROM outbox_mail c \
+               WHERE ((c.state = 'queued' AND c.next_attempt_at <= $3 \
+                     AND NOT EXISTS (SELECT 1 FROM outbox_mailbox b \
+                       WHERE b.mailbox = c.mailbox AND b.blocked_until > $3)) \
+                   OR (c.state = 'sending' AND c.locked_until <= $3)) \
+                 AND (c.mailbox IS NULL OR NOT (c.mailbox = ANY($5))) \
+               ORDER BY c.next_attempt_at, c.id LIMIT $4 \
+               FOR UPDATE OF c SKIP LOCKED) \
              UPDATE outbox_mail m SET state = 'sending', locked_by = $1, locked_until = $2, \
-               updated_at = $3 \
+               updated_at = $3, in_flight = FALSE \
              FROM picked WHERE m.id = picked.id \
-             RETURNING m.id, m.uid, m.user_name, m.needs_lookup, m.attempts, \
+             RETURNING m.id, m.uid, m.user_name, m.mailbox, m.needs_lookup, m.attempts, \
                m.message_format, m.message",
         )
         .bind(worker)

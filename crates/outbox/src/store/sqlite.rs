@@ -26,10 +26,21 @@ pub(crate) struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating when `mode=rwc`) the file of `url` and migrates it.
+    /// Opens the file of `url`, creating it when missing (unless the url
+    /// sets a `mode` of its own), and migrates it. A file created here is
+    /// readable by its owner only (0600, less if the umask says so); SQLite
+    /// gives its `-wal` and `-shm` files the same permissions.
     pub(crate) async fn open(url: &str, options: &OutboxOptions) -> Result<Self> {
-        let connect = SqliteConnectOptions::from_str(url)
-            .map_err(StoreError::Open)?
+        let mut connect = SqliteConnectOptions::from_str(url).map_err(StoreError::Open)?;
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !url.contains("mode=") {
+            connect = connect.create_if_missing(true);
+        }
+        let file = connect.get_filename().display().to_string();
+        if !memory && (!url.contains("mode=") || url.contains("mode=rwc")) {
+            create_private(connect.get_filename()).map_err(|e| e.with_context("file", &file))?;
+        }
+        let connect = connect
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a mail is on disk when enqueue returns, even after a power cut.
             .synchronous(SqliteSynchronous::Full)
@@ -40,7 +51,9 @@ impl SqliteStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await
-            .map_err(StoreError::Open)?;
+            .map_err(|e| {
+                g360_mail_core::Error::from(StoreError::OpenFile(e)).with_context("file", &file)
+            })?;
         Self::from_pool(pool).await
     }
 
@@ -71,13 +84,16 @@ impl SqliteStore {
         let mut tx = self.begin().await?;
         let rows = sqlx::query_as(
             "UPDATE outbox_mail SET state = 'sending', locked_by = $1, locked_until = $2, \
-             updated_at = $3 \
-             WHERE id IN (SELECT id FROM outbox_mail \
-               WHERE ((state = 'queued' AND next_attempt_at <= $3) \
-                   OR (state = 'sending' AND locked_until <= $3)) \
-                 AND (mailbox IS NULL OR mailbox NOT IN (SELECT value FROM json_each($5))) \
-               ORDER BY next_attempt_at, id LIMIT $4) \
-             RETURNING id, uid, user_name, needs_lookup, attempts, message_format, message",
+             updated_at = $3, in_flight = FALSE \
+             WHERE id IN (SELECT m.id FROM outbox_mail m \
+               WHERE ((m.state = 'queued' AND m.next_attempt_at <= $3 \
+                     AND NOT EXISTS (SELECT 1 FROM outbox_mailbox b \
+                       WHERE b.mailbox = m.mailbox AND b.blocked_until > $3)) \
+                   OR (m.state = 'sending' AND m.locked_until <= $3)) \
+                 AND (m.mailbox IS NULL OR m.mailbox NOT IN (SELECT value FROM json_each($5))) \
+               ORDER BY m.next_attempt_at, m.id LIMIT $4) \
+             RETURNING id, uid, user_name, mailbox, needs_lookup, attempts, message_format, \
+               message",
         )
         .bind(worker)
         .bind(lease_until)
@@ -89,6 +105,21 @@ impl SqliteStore {
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(rows)
+    }
+}
+
+/// Creates `path` empty and private (0600 before the umask) when it does not
+/// exist yet, so the mails it will hold (contents, Bcc) are never readable by
+/// other users, not even for a moment.
+fn create_private(path: &std::path::Path) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    match file.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::CreateFile(e).into()),
     }
 }
 

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use g360_mail_core::{ErrorKind, MessageUid};
 use g360_mail_outbox::{
-    AttemptAction, AttemptResult, Guarantee, MailState, Outbox, OutboxId, OutboxOptions, Worker,
+    AttemptAction, AttemptResult, DeliveryEvent, Guarantee, MailState, Outbox, OutboxId,
+    OutboxOptions, Worker,
 };
 use tokio::time::Instant;
 use util::{
@@ -56,6 +57,9 @@ both!(
     failed_mail_can_be_retried,
     setup_error_fails_with_remedy,
     run_stops_on_shutdown_and_wakes_on_enqueue,
+    limits_hold_across_outboxes_sharing_the_database,
+    shutdown_lets_sends_finish_and_gives_the_rest_back,
+    shutdown_cuts_off_a_hung_send_after_the_grace_period,
 );
 
 fn worker(outbox: &Outbox, sender: &Arc<FakeSender>, id: &str) -> Worker {
@@ -231,14 +235,20 @@ async fn unknown_outcome_not_found_is_sent_once_after_settling(db: &TestDb) {
 
 async fn lookup_lag_within_the_settle_delay_prevents_a_duplicate(db: &TestDb) {
     let outbox = db.open(fast_options()).await;
-    // The sent mail shows the message 150 ms after delivery; settle is 250 ms.
+    // The sent mail shows the message 800 ms after delivery; settle is 1.5 s
+    // (wide margins: the first lookup must come before the lag has passed,
+    // also on a loaded machine).
     let sender =
-        Arc::new(FakeSender { lookup_lag: Duration::from_millis(150), ..FakeSender::new() });
+        Arc::new(FakeSender { lookup_lag: Duration::from_millis(800), ..FakeSender::new() });
     let msg = message("a@example.com");
     sender.script(msg.uid(), vec![Step::DeliverThenFail(unknown())]);
     let id = outbox.enqueue("ventas", &msg).await.unwrap();
     // Retry at once, before the lag has passed.
-    let opts = OutboxOptions { base_backoff: Duration::from_millis(1), ..fast_options() };
+    let opts = OutboxOptions {
+        base_backoff: Duration::from_millis(1),
+        settle_delay: Duration::from_millis(1_500),
+        ..fast_options()
+    };
     let outbox2 = db.open(opts).await;
     drop(outbox);
     let summary = worker(&outbox2, &sender, "w1").run_until_empty().await.unwrap();
@@ -468,6 +478,231 @@ async fn run_stops_on_shutdown_and_wakes_on_enqueue(db: &TestDb) {
     tx.send(()).unwrap();
     let summary = task.await.unwrap().unwrap();
     assert_eq!(summary.sent, 1);
+}
+
+/// Two outboxes on one database stand for two processes: they share nothing
+/// but the database, yet together keep one mailbox's limits.
+async fn limits_hold_across_outboxes_sharing_the_database(db: &TestDb) {
+    let window = Duration::from_millis(300);
+    let options = OutboxOptions {
+        messages_per_minute: 20,
+        max_in_flight_per_mailbox: 3,
+        rate_window: window,
+        ..fast_options()
+    };
+    let a = db.open(options.clone()).await;
+    let b = db.open(options).await;
+    let sender =
+        Arc::new(FakeSender { send_delay: Duration::from_millis(25), ..FakeSender::new() });
+    for i in 0..120 {
+        a.enqueue("ventas", &message(&format!("c{i}@example.com"))).await.unwrap();
+    }
+    let runs = [(&a, "a1"), (&a, "a2"), (&b, "b1"), (&b, "b2")]
+        .map(|(o, id)| worker(o, &sender, id))
+        .map(|w| tokio::spawn(async move { w.run_until_empty().await.unwrap() }));
+    let mut sent = 0;
+    for r in runs {
+        sent += tokio::time::timeout(Duration::from_secs(60), r).await.unwrap().unwrap().sent;
+    }
+    assert_eq!(sent, 120);
+    assert!(sender.all_deliveries().values().all(|n| *n == 1), "a uid went out twice");
+    assert!(sender.max_in_flight() <= 3, "in flight: {}", sender.max_in_flight());
+    let starts = sender.starts();
+    for pair in starts.windows(21) {
+        let span = pair[20] - pair[0];
+        assert!(span + Duration::from_millis(5) >= window, "21 sends within {span:?}");
+    }
+    let status = b.mailbox_status().await.unwrap();
+    assert_eq!(status.len(), 1, "{status:?}");
+    let s = &status[0];
+    assert_eq!(s.mailbox, "ventas@contoso.com");
+    assert_eq!((s.queued, s.sending, s.in_flight, s.sent_total), (0, 0, 0, 120));
+    assert_eq!(s.sent_last_day, 120);
+    assert!(s.window_starts <= 20, "{s:?}");
+    let metrics = a.metrics().await.unwrap();
+    assert!(
+        metrics.contains("g360_outbox_sent_total{mailbox=\"ventas@contoso.com\"} 120\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("g360_outbox_mails{state=\"sent\"} 120\n"), "{metrics}");
+    assert!(metrics.contains("# TYPE g360_outbox_throttled_total counter\n"), "{metrics}");
+}
+
+/// Collects the delivery events of an outbox.
+fn collect_events(outbox: &Outbox) -> Arc<std::sync::Mutex<Vec<DeliveryEvent>>> {
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    outbox.on_event(move |e| sink.lock().unwrap().push(e.clone()));
+    events
+}
+
+async fn shutdown_lets_sends_finish_and_gives_the_rest_back(db: &TestDb) {
+    let outbox = db.open(OutboxOptions { max_in_flight_per_mailbox: 4, ..fast_options() }).await;
+    let events = collect_events(&outbox);
+    let sender =
+        Arc::new(FakeSender { send_delay: Duration::from_millis(400), ..FakeSender::new() });
+    let mut uids = HashSet::new();
+    for i in 0..12 {
+        let m = message(&format!("c{i}@example.com"));
+        uids.insert(m.uid());
+        outbox.enqueue("ventas", &m).await.unwrap();
+    }
+    let handle = worker(&outbox, &sender, "svc").spawn();
+    let started = Instant::now();
+    while sender.starts().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(10), "no send began");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let stopping = Instant::now();
+    let summary = handle.shutdown(Duration::from_secs(5)).await.unwrap();
+    assert!(stopping.elapsed() < Duration::from_secs(5), "{:?}", stopping.elapsed());
+    assert_eq!(summary.interrupted, 0);
+    assert!(summary.sent >= 1 && summary.sent < 12, "{summary:?}");
+    let status = outbox.status().await.unwrap();
+    assert_eq!(status.sending, 0, "nothing stays sending: {status:?}");
+    assert_eq!(status.sent, summary.sent);
+    assert_eq!(status.queued, 12 - summary.sent);
+    let sent_events = |events: &[DeliveryEvent]| {
+        events.iter().filter(|e| matches!(e, DeliveryEvent::Sent { .. })).count()
+    };
+    assert_eq!(sent_events(&events.lock().unwrap()), summary.sent as usize);
+    // A restart sends the rest; no mail twice.
+    worker(&outbox, &sender, "svc2").run_until_empty().await.unwrap();
+    assert!(sender.all_deliveries().values().all(|n| *n == 1), "a uid went out twice");
+    assert_eq!(sender.all_deliveries().keys().copied().collect::<HashSet<_>>(), uids);
+    let events = events.lock().unwrap();
+    assert_eq!(sent_events(&events), 12);
+    let queued = events.iter().filter(|e| e.name() == "queued").count();
+    let sending = events.iter().filter(|e| e.name() == "sending").count();
+    assert_eq!((queued, sending), (12, 12));
+    let Some(DeliveryEvent::Sent { receipt, recovered: false, .. }) =
+        events.iter().find(|e| e.name() == "sent")
+    else {
+        panic!("no sent event: {events:?}")
+    };
+    assert!(receipt.request_id.as_deref().is_some_and(|r| r.starts_with("req-")));
+}
+
+async fn shutdown_cuts_off_a_hung_send_after_the_grace_period(db: &TestDb) {
+    let outbox = db.open(fast_options()).await;
+    let events = collect_events(&outbox);
+    let sender = FakeSender::new().arc();
+    let m = message("a@example.com");
+    sender.script(m.uid(), vec![Step::DeliverThenHang]);
+    let id = outbox.enqueue("ventas", &m).await.unwrap();
+    let handle = worker(&outbox, &sender, "svc").spawn();
+    let started = Instant::now();
+    while sender.deliveries(m.uid()) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "no send began");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let stopping = Instant::now();
+    let summary = handle.shutdown(Duration::from_millis(300)).await.unwrap();
+    let took = stopping.elapsed();
+    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(3), "{took:?}");
+    assert_eq!((summary.sent, summary.interrupted), (0, 1));
+    let mail = outbox.show(id).await.unwrap().mail;
+    assert_eq!(mail.state, MailState::Queued);
+    assert!(mail.needs_lookup, "a cut-off send may have gone out");
+    // The next worker finds it sent instead of sending it again.
+    let summary = worker(&outbox, &sender, "svc2").run_until_empty().await.unwrap();
+    assert_eq!((summary.sent, summary.recovered), (1, 1));
+    assert_eq!(sender.deliveries(m.uid()), 1);
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, DeliveryEvent::Sent { recovered: true, .. }))
+    );
+}
+
+/// `sqlite:///path/outbox.db`, as people write it (no `?mode=rwc`), creates
+/// the file; the file and its `-wal` and `-shm` are private to the owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_url_without_mode_creates_a_private_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.db");
+    let outbox = Outbox::open(&format!("sqlite://{}", path.display()), fast_options()).await;
+    let outbox = outbox.unwrap();
+    outbox.enqueue("ventas", &message("a@example.com")).await.unwrap();
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let file = dir.path().join(format!("outbox.db{suffix}"));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", file.display());
+    }
+    drop(outbox);
+    let reopened = Outbox::open(&format!("sqlite://{}", path.display()), fast_options()).await;
+    assert_eq!(reopened.unwrap().status().await.unwrap().queued, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_in_a_missing_folder_is_a_config_error_with_a_remedy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-folder").join("outbox.db");
+    let e =
+        Outbox::open(&format!("sqlite://{}", path.display()), fast_options()).await.unwrap_err();
+    assert_eq!((e.kind(), e.code()), (ErrorKind::Config, Some("outbox.open-file")), "{e:?}");
+    assert!(e.remedy().unwrap().contains("folder"), "{e:?}");
+    assert_eq!(e.context_value("file"), Some(path.display().to_string().as_str()));
+}
+
+/// `sslmode=require` against a server without TLS fails with an error that
+/// says so. The server is scripted: it answers PostgreSQL's SSLRequest with
+/// `N`, exactly as a PostgreSQL server with `ssl = off` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_require_against_a_server_without_tls_fails_clearly() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 8];
+        conn.read_exact(&mut request).await.unwrap();
+        // Length 8, code 80877103: the SSLRequest.
+        assert_eq!(request, [0, 0, 0, 8, 4, 210, 22, 47]);
+        conn.write_all(b"N").await.unwrap();
+        let mut rest = Vec::new();
+        let _ = conn.read_to_end(&mut rest).await;
+        rest
+    });
+    let url = format!("postgres://g360:secreto@{addr}/test?sslmode=require");
+    let options = OutboxOptions { acquire_timeout: Duration::from_secs(5), ..fast_options() };
+    let e = Outbox::open(&url, options).await.unwrap_err();
+    assert_eq!((e.kind(), e.code()), (ErrorKind::Config, Some("outbox.tls")), "{e:?}");
+    assert!(e.remedy().unwrap().contains("ssl"), "{e:?}");
+    let rest = tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap();
+    assert!(rest.is_empty(), "nothing may follow in clear after TLS was refused: {rest:?}");
+}
+
+/// Against the real server: with `ssl = on` (as the test machines run it),
+/// `sslmode=require` gives a TLS connection; with `ssl = off` it fails as
+/// above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_require_uses_tls_with_the_real_server() {
+    let Some(db) = TestDb::postgres().await else { return };
+    let url = db.url().replace("options=", "sslmode=require&options=");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(db.url()).await.unwrap();
+    let (ssl,): (String,) = sqlx::query_as("SHOW ssl").fetch_one(&mut conn).await.unwrap();
+    match Outbox::open(&url, fast_options()).await {
+        Ok(outbox) => {
+            assert_eq!(ssl, "on");
+            outbox.enqueue("ventas", &message("a@example.com")).await.unwrap();
+            let mut tls = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+            let (on,): (bool,) =
+                sqlx::query_as("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                    .fetch_one(&mut tls)
+                    .await
+                    .unwrap();
+            assert!(on, "the connection is encrypted");
+        }
+        Err(e) => {
+            assert_eq!(ssl, "off", "{e:?}");
+            assert_eq!(e.code(), Some("outbox.tls"), "{e:?}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -223,8 +223,14 @@ fn record_form(endpoint: Endpoint, body: &[u8]) -> Vec<(String, String)> {
     parse_pairs(body)
         .into_iter()
         .map(|(k, v)| {
-            if k == "client_secret" || k == "client_assertion" {
+            if k == "client_secret" {
                 let redacted = format!("<redacted len={}>", v.chars().count());
+                (k, redacted)
+            } else if k == "client_assertion" {
+                // Header and claims stay readable for tests; the signature,
+                // which makes the assertion usable, does not.
+                let (signed, sig) = v.rsplit_once('.').unwrap_or(("", v.as_str()));
+                let redacted = format!("{signed}.<redacted len={}>", sig.chars().count());
                 (k, redacted)
             } else {
                 (k, v)

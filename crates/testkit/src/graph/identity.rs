@@ -264,36 +264,16 @@ pub(crate) fn token(shared: &Shared, ctx: &Ctx, tenant: &str) -> Response {
         );
     }
 
-    let Some(secret) = auth.secret.filter(|s| !s.is_empty()) else {
-        return unauthorized(
-            base,
-            7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        );
-    };
     let now = Timestamp::now();
-    match app.secrets.iter().find(|s| s.value == secret) {
-        None => {
-            return unauthorized(
-                base,
-                7000215,
-                &format!(
-                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
-                    app.client_id
-                ),
-            );
+    if let Some(kind) = field("client_assertion_type") {
+        let assertion = field("client_assertion");
+        if let Err(resp) =
+            super::assertion::verify(shared, &app, &tenant, &kind, assertion.as_deref(), now)
+        {
+            return *resp;
         }
-        Some(s) if s.expires_at <= now => {
-            return unauthorized(
-                base,
-                7000222,
-                &format!(
-                    "The provided client secret keys for app '{}' are expired.",
-                    app.client_id
-                ),
-            );
-        }
-        Some(_) => {}
+    } else if let Err(resp) = check_secret(base, &app, auth.secret, now) {
+        return *resp;
     }
 
     let scopes: Vec<&str> = scope.split_whitespace().collect();
@@ -346,6 +326,46 @@ pub(crate) fn token(shared: &Shared, ctx: &Ctx, tenant: &str) -> Response {
     }
 
     issue_for(shared, &tenant.id, &app, now, GRAPH_RESOURCE, &app.roles)
+}
+
+/// Checks a client secret; `Err` is the answer to give.
+fn check_secret(
+    base: &str,
+    app: &super::App,
+    secret: Option<String>,
+    now: Timestamp,
+) -> Result<(), Box<Response>> {
+    let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+        return Err(Box::new(unauthorized(
+            base,
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        )));
+    };
+    match app.secrets.iter().find(|s| s.value == secret) {
+        None => {
+            return Err(Box::new(unauthorized(
+                base,
+                7000215,
+                &format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
+                    app.client_id
+                ),
+            )));
+        }
+        Some(s) if s.expires_at <= now => {
+            return Err(Box::new(unauthorized(
+                base,
+                7000222,
+                &format!(
+                    "The provided client secret keys for app '{}' are expired.",
+                    app.client_id
+                ),
+            )));
+        }
+        Some(_) => {}
+    }
+    Ok(())
 }
 
 /// A token for `audience` carrying `roles`: Graph's roles for Graph,

@@ -116,6 +116,7 @@
 //! `$batch`, change notifications, certificate credentials, national clouds
 //! (one listener answers for one cloud), per-day sending limits.
 
+mod assertion;
 mod fault;
 mod handlers;
 mod identity;
@@ -134,6 +135,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use assertion::{ALLOWED_SKEW_SECS, AppCertificate};
 pub use fault::{Endpoint, Fault, FaultMatch, ScriptedFault};
 pub use model::{
     AccessPolicy, App, BodyType, ClientSecret, EXCHANGE_APP_ID, EXCHANGE_RESOURCE, EmailAddress,
@@ -184,6 +186,10 @@ pub struct EmulatorOptions {
     pub enforce_inefficient_filter: bool,
     /// Lifetime of upload sessions (default 15 minutes).
     pub upload_session_lifetime: Duration,
+    /// How many seconds the emulator's clock is ahead of the client's when
+    /// it checks a client assertion's `nbf`/`exp` (default 0; negative =
+    /// behind), to model a server whose clock is wrong.
+    pub clock_offset_secs: i64,
 }
 
 impl Default for EmulatorOptions {
@@ -203,6 +209,7 @@ impl Default for EmulatorOptions {
             no_roles_answers_401: false,
             enforce_inefficient_filter: true,
             upload_session_lifetime: Duration::from_secs(15 * 60),
+            clock_offset_secs: 0,
         }
     }
 }

@@ -184,6 +184,8 @@ pub struct App {
     pub object_id: String,
     /// Client secrets.
     pub secrets: Vec<ClientSecret>,
+    /// Uploaded certificates (client assertions signed with their keys).
+    pub certificates: Vec<super::assertion::AppCertificate>,
     /// Application roles granted **with admin consent**; they go into the
     /// token's `roles`. Empty = no consent: the token has no `roles` claim.
     pub roles: Vec<String>,
@@ -207,6 +209,7 @@ impl App {
             display_name: "G360 ERP Mail".into(),
             object_id: uuid::Uuid::new_v4().to_string(),
             secrets: Vec::new(),
+            certificates: Vec::new(),
             roles: Vec::new(),
             exchange_roles: Vec::new(),
             rbac: Vec::new(),
@@ -223,6 +226,12 @@ impl App {
     /// Adds a client secret.
     pub fn with_secret(mut self, secret: ClientSecret) -> Self {
         self.secrets.push(secret);
+        self
+    }
+
+    /// Uploads a certificate.
+    pub fn with_certificate(mut self, certificate: super::assertion::AppCertificate) -> Self {
+        self.certificates.push(certificate);
         self
     }
 
@@ -278,6 +287,7 @@ impl fmt::Debug for App {
             .field("client_id", &self.client_id)
             .field("display_name", &self.display_name)
             .field("secrets", &self.secrets)
+            .field("certificates", &self.certificates)
             .field("roles", &self.roles)
             .field("rbac", &self.rbac)
             .field("access_policy", &self.access_policy)

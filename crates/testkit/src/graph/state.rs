@@ -1,6 +1,6 @@
 //! The emulator's mutable state: directory, tokens, mailboxes, records.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -28,6 +28,8 @@ pub(crate) struct State {
     pub(crate) options: EmulatorOptions,
     pub(crate) tenants: Vec<TenantEntry>,
     pub(crate) tokens: HashMap<String, IssuedToken>,
+    /// `client id \0 jti` of every client assertion accepted.
+    pub(crate) assertion_ids: HashSet<String>,
     pub(crate) faults: Vec<ScriptedFault>,
     pub(crate) requests: Vec<RequestRecord>,
     pub(crate) token_requests: usize,
