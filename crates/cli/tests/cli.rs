@@ -542,16 +542,16 @@ fn outbox_errors_are_translated() {
     let r = run(dir.path(), &["outbox", "status"]);
     assert_ne!(r.code, 0, "{}", r.stdout);
     assert!(
-        r.stderr.starts_with("error: No se puede abrir la base de datos de la bandeja de salida"),
+        r.stderr.starts_with("error: No se puede abrir el fichero de la bandeja de salida"),
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("qué hacer: Revise url en [outbox]"), "{}", r.stderr);
+    assert!(r.stderr.contains("qué hacer: Compruebe que la carpeta"), "{}", r.stderr);
     let r = run(dir.path(), &["--lang", "en", "outbox", "status"]);
-    assert!(r.stderr.starts_with("error: Cannot open the outbox database"), "{}", r.stderr);
+    assert!(r.stderr.starts_with("error: Cannot open the outbox database file"), "{}", r.stderr);
     let r = run(dir.path(), &["--json", "outbox", "status"]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["error"]["code"], "outbox.open", "{v}");
+    assert_eq!(v["error"]["code"], "outbox.open-file", "{v}");
     assert_eq!(v["exit_code"], r.code, "{v}");
 }
 

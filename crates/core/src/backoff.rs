@@ -98,6 +98,17 @@ impl Backoff {
     }
 }
 
+/// A random delay in `[0, max]` from the thread's generator: the spread added
+/// to a server's `Retry-After`, so that mails throttled together do not all
+/// come back at the same instant.
+pub fn jitter(max: Duration) -> Duration {
+    let spread = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+    if spread == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_nanos(rand::rng().random_range(0..=spread))
+}
+
 impl Default for Backoff {
     /// One second, doubling up to one minute.
     fn default() -> Self {
@@ -108,6 +119,15 @@ impl Default for Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jitter_stays_within_its_bound() {
+        assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
+        let max = Duration::from_millis(5);
+        let draws: Vec<Duration> = (0..200).map(|_| jitter(max)).collect();
+        assert!(draws.iter().all(|d| *d <= max), "{draws:?}");
+        assert!(draws.iter().any(|d| *d != draws[0]), "the draws vary");
+    }
 
     #[test]
     fn grows_doubles_and_caps() {

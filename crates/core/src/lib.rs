@@ -32,7 +32,7 @@ pub use account::{Integration, MailAccount};
 pub use address::{
     EmailAddress, MAX_ADDRESS_LEN, MAX_DISPLAY_NAME_LEN, MAX_LOCAL_PART_LEN, parse_address_list,
 };
-pub use backoff::{Backoff, MAX_SERVER_DELAY};
+pub use backoff::{Backoff, MAX_SERVER_DELAY, jitter};
 pub use capability::Capabilities;
 pub use error::{Error, ErrorKind, ErrorStatus, Result};
 pub use factory::{ConfigProblem, ProviderFactory, ProviderInfo, ProviderRegistry};

@@ -602,14 +602,7 @@ pub(crate) fn deadline_passed(what: &'static str) -> Error {
 
 /// A malformed client or tenant id, reported instead of asking for a token.
 pub(crate) fn setup_problem(code: &'static str, p: &g360_mail_core::ConfigProblem) -> Error {
-    let mut err = Error::new(ErrorKind::Config, p.message.clone())
-        .with_provider(O365_PROVIDER_TYPE)
-        .with_code(code)
-        .with_context("key", &p.path);
-    if let Some(r) = &p.remedy {
-        err = err.with_remedy(r.clone());
-    }
-    err
+    p.clone().with_code(code).into_error(O365_PROVIDER_TYPE)
 }
 
 /// The problems of the ids and secret, for the configuration check; the
@@ -630,14 +623,12 @@ pub(crate) fn identity_problems(
 
 /// A setting out of range, for the builder.
 pub(crate) fn invalid_setting(p: &g360_mail_core::ConfigProblem) -> Error {
-    let mut err = Error::new(ErrorKind::Config, format!("invalid setting: {}", p.message))
-        .with_provider(O365_PROVIDER_TYPE)
-        .with_code("config.invalid")
-        .with_context("key", &p.path);
-    if let Some(r) = &p.remedy {
-        err = err.with_remedy(r.clone());
-    }
-    err
+    let p = g360_mail_core::ConfigProblem {
+        message: format!("invalid setting: {}", p.message),
+        code: Some("config.invalid".to_owned()),
+        ..p.clone()
+    };
+    p.into_error(O365_PROVIDER_TYPE)
 }
 
 /// The account has no mailbox address.

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use g360_mail_core::{Error, ErrorKind, ErrorStatus, SendReceipt};
+use g360_mail_core::{Backoff, Error, ErrorKind, ErrorStatus, SendReceipt, jitter};
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -959,16 +959,10 @@ fn gave_up(e: &Error, tries: u32) -> StoredError {
 /// fixed, half random) so mails failing together do not retry together.
 pub(crate) fn backoff(o: &OutboxOptions, attempts: u32, retry_after: Option<Duration>) -> Duration {
     if let Some(ra) = retry_after {
-        return ra + jitter(ra / 10);
+        let ra = Backoff::clamp_server_delay(ra);
+        return ra.saturating_add(jitter(ra / 10));
     }
-    let exp = o.base_backoff.saturating_mul(1 << attempts.saturating_sub(1).min(20));
-    let exp = exp.min(o.max_backoff);
-    exp / 2 + jitter(exp / 2)
-}
-
-fn jitter(max: Duration) -> Duration {
-    let random = (uuid::Uuid::new_v4().as_u128() >> 64) as u64;
-    max.mul_f64(random as f64 / u64::MAX as f64)
+    Backoff::new(o.base_backoff, o.max_backoff).delay(attempts)
 }
 
 #[cfg(test)]

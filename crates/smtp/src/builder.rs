@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use g360_mail_core::{AccessTokenSource, EmailAddress, Error, ErrorKind, Result, Secret};
+use g360_mail_core::{
+    AccessTokenSource, ConfigProblem, EmailAddress, Error, ErrorKind, Result, Secret,
+};
 use lettre::transport::smtp::authentication::Mechanism;
 use lettre::transport::smtp::extension::ClientId;
 use rustls::pki_types::ServerName;
@@ -191,15 +193,12 @@ impl SmtpBuilder {
         let problems = s.problems();
         if let Some(first) = problems.first() {
             let all: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            let mut err =
-                Error::new(ErrorKind::Config, format!("invalid smtp settings: {}", all.join("; ")))
-                    .with_code("config.invalid")
-                    .with_provider(SMTP_PROVIDER_TYPE)
-                    .with_context("key", &first.path);
-            if let Some(remedy) = &first.remedy {
-                err = err.with_remedy(remedy.clone());
-            }
-            return Err(err);
+            let all = ConfigProblem {
+                message: format!("invalid smtp settings: {}", all.join("; ")),
+                code: Some("config.invalid".to_owned()),
+                ..first.clone()
+            };
+            return Err(all.into_error(SMTP_PROVIDER_TYPE));
         }
         let sender = self.sender.ok_or_else(|| {
             config_error("the account's address (the sender) is missing", "smtp.sender-missing")
