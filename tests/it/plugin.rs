@@ -122,7 +122,7 @@ fn without_the_register_call_the_type_is_unknown_and_the_known_ones_are_listed()
         panic!("expected an invalid configuration");
     };
     assert!(
-        problems.iter().any(|p| p.path == "integrations[0].provider"
+        problems.iter().any(|p| p.path == "integrations[p].provider"
             && p.message == "unknown provider type \"pigeon\"; registered types: file"),
         "{problems:?}"
     );
@@ -143,7 +143,7 @@ fn the_plugin_settings_are_validated_with_paths() {
     assert!(
         problems
             .iter()
-            .any(|p| p.path == "integrations[0].lofts" && p.message.contains("unknown field")),
+            .any(|p| p.path == "integrations[p].lofts" && p.message.contains("unknown field")),
         "{problems:?}"
     );
 }

@@ -165,10 +165,26 @@ fn config_check(out: &Out, bridge: &MailBridge) -> Result<u8, Error> {
                 json!({ "path": p.path, "code": p.code, "message": message, "detail": p.message, "remedy": remedy })
             })
             .collect();
+        let warnings: Vec<_> = c
+            .warnings()
+            .iter()
+            .map(|p| {
+                let (message, remedy) = problem_text(out, p);
+                json!({ "path": p.path, "code": p.code, "message": message, "detail": p.message, "remedy": remedy })
+            })
+            .collect();
         out.json_value(&json!({ "ok": setup.is_empty(), "source": c.source().describe(),
             "integrations": c.integrations().len(), "accounts": c.accounts().len(),
-            "setup_problems": problems, "exit_code": code }));
+            "setup_problems": problems, "warnings": warnings, "exit_code": code }));
         return Ok(code);
+    }
+    // Warnings change nothing: they are listed, the exit code stays.
+    for p in c.warnings() {
+        let (message, remedy) = problem_text(out, p);
+        eprintln!("{}: {}: {message}", out.t(Msg::Note), p.path);
+        if let Some(r) = remedy {
+            eprintln!("      {}: {r}", out.t(Msg::WhatToDo));
+        }
     }
     if setup.is_empty() {
         out.line(format!(
@@ -191,9 +207,9 @@ fn config_check(out: &Out, bridge: &MailBridge) -> Result<u8, Error> {
     Ok(code)
 }
 
-fn user<'a>(bridge: &'a MailBridge, given: Option<&'a str>) -> Result<&'a str, Error> {
+fn user(bridge: &MailBridge, given: Option<&str>) -> Result<String, Error> {
     match given {
-        Some(u) => Ok(u),
+        Some(u) => Ok(u.to_owned()),
         None => bridge.default_user(),
     }
 }
@@ -266,7 +282,7 @@ fn build_message(args: &SendArgs) -> Result<OutgoingMessage, Error> {
 }
 
 async fn send(out: &Out, bridge: &std::sync::Arc<MailBridge>, args: SendArgs) -> Result<u8, Error> {
-    let user = user(bridge, args.user.user.as_deref())?.to_owned();
+    let user = user(bridge, args.user.user.as_deref())?;
     if !args.queue {
         crate::outbox_cmd::share_limits(bridge).await;
     }
@@ -275,7 +291,7 @@ async fn send(out: &Out, bridge: &std::sync::Arc<MailBridge>, args: SendArgs) ->
         let options = crate::bulk::CsvOptions {
             attach_root: args.attach_root.clone(),
             delimiter: args.delimiter,
-            private: private_files(bridge.config()),
+            private: private_files(&bridge.config()),
         };
         let rows = match crate::bulk::read(csv, &options) {
             Ok(rows) => rows,
@@ -340,7 +356,7 @@ fn print_receipt(out: &Out, user: &str, receipt: &SendReceipt) {
 }
 
 async fn inbox(out: &Out, bridge: &MailBridge, args: InboxArgs) -> Result<u8, Error> {
-    let user = user(bridge, args.user.user.as_deref())?.to_owned();
+    let user = user(bridge, args.user.user.as_deref())?;
     let mut query = MailboxQuery::folder(Folder::parse(&args.folder)?)
         .unread_only(args.unread)
         .page_size(args.top);
@@ -415,7 +431,7 @@ async fn read_all(
 }
 
 async fn show(out: &Out, bridge: &MailBridge, args: ShowArgs) -> Result<u8, Error> {
-    let user = user(bridge, args.user.user.as_deref())?.to_owned();
+    let user = user(bridge, args.user.user.as_deref())?;
     let m = bridge.get_as(&user, &args.id).await?;
     if out.json {
         out.json_value(&json!({ "ok": true, "user": user, "message": m }));
@@ -468,7 +484,7 @@ async fn verify(out: &Out, bridge: &MailBridge, args: VerifyArgs) -> Result<u8, 
     let users: Vec<String> = if args.all {
         bridge.config().accounts().iter().map(|a| a.user.clone()).collect()
     } else {
-        vec![user(bridge, args.user.as_deref())?.to_owned()]
+        vec![user(bridge, args.user.as_deref())?]
     };
     let mut options = VerifyOptions::default();
     if let Some(to) = &args.send_test_to {

@@ -51,6 +51,7 @@ pub(crate) enum Msg {
     ConfigUnreadable,
     SetupProblems,
     MessagesRead,
+    Note,
     // outbox: status per mailbox, shutdown
     OutboxInterrupted,
     OutboxNow,
@@ -145,6 +146,8 @@ impl Msg {
             }
             (Msg::MessagesRead, Es) => "mensajes leídos",
             (Msg::MessagesRead, En) => "messages read",
+            (Msg::Note, Es) => "Aviso",
+            (Msg::Note, En) => "Note",
             (Msg::SetupProblems, En) => {
                 "Some setup values must be fixed (the accounts concerned cannot send)"
             }
@@ -1559,6 +1562,27 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
             (
                 "Several integrations have that provider type",
                 "Set integration to the id of the one this account uses",
+            ),
+        ),
+        // ----- erp-bridge: changes at run time, one secret per integration (issues 12.3, 13.2) -----
+        "bridge.account-removed" => (
+            (
+                "La cuenta de correo de ese usuario se ha quitado de la configuración",
+                "Vuelva a dar de alta la cuenta de correo del usuario o envíe como otro usuario; los e-mails ya encolados para él siguen en la cola",
+            ),
+            (
+                "The mail account of that user was removed from the configuration",
+                "Add the user's mail account again, or send as another user; mail already queued for this user stays queued",
+            ),
+        ),
+        "config.secret-repeated" => (
+            (
+                "Varias cuentas de la integración repiten el mismo secreto",
+                "Ponga secret (o secret_env) una sola vez en la integración y quítelo de esas cuentas; el secreto propio de una cuenta sigue teniendo prioridad",
+            ),
+            (
+                "Several accounts of the integration repeat the same secret",
+                "Set secret (or secret_env) once on the integration and remove it from those accounts; an account's own secret still wins",
             ),
         ),
         // ----- cli: `send --from-csv` files and header (issue 10.5) -----

@@ -14,7 +14,8 @@ use crate::output::{Out, exit};
 
 /// Opens the configured outbox (creating and migrating it).
 pub(crate) async fn open(bridge: &MailBridge) -> Result<Outbox, Error> {
-    let config = bridge.config().outbox();
+    let config = bridge.config();
+    let config = config.outbox();
     Outbox::open(&config.url, config.options())
         .await
         .map_err(|e| e.with_context("outbox", config.redacted_url()))
@@ -25,7 +26,8 @@ pub(crate) async fn open(bridge: &MailBridge) -> Result<Outbox, Error> {
 /// direct send never creates one). A database that does not answer within
 /// 2 s is skipped with a warning.
 pub(crate) async fn share_limits(bridge: &MailBridge) {
-    let config = bridge.config().outbox();
+    let config = bridge.config();
+    let config = config.outbox();
     if let Some(rest) = config.url.strip_prefix("sqlite:") {
         let path = rest.trim_start_matches("//");
         let path = path.split('?').next().unwrap_or(path);

@@ -12,15 +12,13 @@
 //!
 //! Validation reports every problem at once, each with its key path.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use g360_mail_core::{
-    ConfigProblem, EmailAddress, Integration, MailAccount, ProviderRegistry, Secret,
-};
+use g360_mail_core::{ConfigProblem, Integration, MailAccount, ProviderRegistry, Secret};
 use serde_json::{Map, Value, json};
 
 use crate::error::ConfigError;
@@ -78,6 +76,8 @@ pub enum ConfigSource {
     File(PathBuf),
     /// No file: the embedded default (plus environment variables).
     Embedded,
+    /// Rows the application gave [`BridgeConfig::builder`].
+    Application,
 }
 
 impl ConfigSource {
@@ -100,6 +100,7 @@ impl ConfigSource {
         match self {
             ConfigSource::File(p) => p.display().to_string(),
             ConfigSource::Embedded => "embedded default".to_owned(),
+            ConfigSource::Application => "application rows".to_owned(),
         }
     }
 }
@@ -115,6 +116,12 @@ pub struct BridgeConfig {
     accounts: Vec<MailAccount>,
     /// Where each account's secret came from, for `config show`.
     secret_sources: BTreeMap<String, SecretSource>,
+    /// Where each integration's secret came from, by integration id.
+    integration_secrets: BTreeMap<String, SecretSource>,
+    /// The path of each account's row (by user) and integration's (by id).
+    account_paths: BTreeMap<String, String>,
+    integration_paths: BTreeMap<String, String>,
+    warnings: Vec<ConfigProblem>,
     outbox: OutboxConfig,
     setup_problems: Vec<ConfigProblem>,
     source: ConfigSource,
@@ -157,10 +164,21 @@ pub struct OutboxConfig {
 pub(crate) const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 30_000;
 
 impl OutboxConfig {
+    /// The defaults with the database at `url` (`sqlite://…` or
+    /// `postgres://…`), for [`BridgeConfig::builder`].
+    pub fn new(url: impl Into<String>) -> Self {
+        OutboxConfig { url: url.into(), ..OutboxConfig::defaults(&ConfigSource::Application) }
+    }
+
+    /// The defaults for a configuration from `source`.
+    pub(crate) fn new_for(source: &ConfigSource) -> Self {
+        OutboxConfig::defaults(source)
+    }
+
     fn defaults(source: &ConfigSource) -> Self {
         let dir = match source {
             ConfigSource::File(p) => p.parent().map(PathBuf::from).unwrap_or_default(),
-            ConfigSource::Embedded => PathBuf::new(),
+            ConfigSource::Embedded | ConfigSource::Application => PathBuf::new(),
         };
         let file = dir.join(DEFAULT_OUTBOX_FILE);
         let options = g360_mail_outbox::OutboxOptions::default();
@@ -237,8 +255,9 @@ fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Where a secret came from, for `config show`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum SecretSource {
+pub(crate) enum SecretSource {
     Inline,
     Env(String),
 }
@@ -268,6 +287,7 @@ impl BridgeConfig {
         match source {
             ConfigSource::File(path) => base.merge(Toml::file_exact(path)),
             ConfigSource::Embedded => base.merge(Serialized::defaults(embedded_default())),
+            ConfigSource::Application => base,
         }
     }
 
@@ -325,8 +345,6 @@ impl BridgeConfig {
     ) -> Result<Self, ConfigError> {
         let mut secrets = Vec::new();
         secret_values(&value, false, &mut secrets);
-        // Longest first, so that a secret containing another goes whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         let Value::Object(mut root) = value else {
             return Err(ConfigError::invalid(
                 &source,
@@ -347,29 +365,65 @@ impl BridgeConfig {
             },
         };
         let integrations =
-            validate_integrations(root.remove("integrations"), registry, &mut problems);
-        let (accounts, secret_sources) =
-            validate_accounts(root.remove("accounts"), &integrations, registry, &mut problems);
+            crate::rows::read_integrations(root.remove("integrations"), &mut problems);
+        let accounts = crate::rows::read_accounts(root.remove("accounts"), &mut problems);
         let outbox = validate_outbox(root.remove("outbox"), &source, &mut problems);
         for key in root.keys() {
             problems.push(unknown_key(key, &["lang", "integrations", "accounts", "outbox"]));
         }
+        let validated = crate::rows::validate_rows(integrations, accounts, registry, &mut problems);
+        Self::assemble(lang, validated, outbox, source, problems, &secrets)
+    }
+
+    /// The configuration from validated rows, or every problem found.
+    /// `secrets` (longest first) are scrubbed from the problems' texts.
+    pub(crate) fn assemble(
+        lang: Lang,
+        validated: crate::rows::Validated,
+        outbox: OutboxConfig,
+        source: ConfigSource,
+        mut problems: Vec<ConfigProblem>,
+        secrets: &[String],
+    ) -> Result<Self, ConfigError> {
+        let mut secrets = secrets.to_vec();
+        secrets.extend(validated.secrets.iter().cloned());
+        // Longest first, so that a secret containing another goes whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         scrub(&mut problems, &secrets);
         // Setup problems (a malformed client id, say) do not stop loading:
         // other accounts keep working and `verify` diagnoses them.
         if problems.iter().any(|p| !p.setup) {
             return Err(ConfigError::invalid(&source, problems));
         }
-        let setup_problems = problems;
+        let mut warnings = validated.warnings;
+        scrub(&mut warnings, &secrets);
         Ok(BridgeConfig {
             lang,
-            integrations,
-            accounts,
-            secret_sources,
+            integrations: validated.integrations,
+            accounts: validated.accounts,
+            secret_sources: validated.secret_sources,
+            integration_secrets: validated.integration_secrets,
+            account_paths: validated.account_paths,
+            integration_paths: validated.integration_paths,
+            warnings,
             outbox,
-            setup_problems,
+            setup_problems: problems,
             source,
         })
+    }
+
+    /// The problems `registry` finds in this configuration's integrations
+    /// (an unregistered provider type, settings it refuses): a
+    /// configuration validated with another registry may have some.
+    pub(crate) fn check_against(&self, registry: &ProviderRegistry) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        for i in &self.integrations {
+            if let Err(found) = registry.check_settings(&i.provider, &i.settings) {
+                let path = format!("integrations[{}]", i.id);
+                problems.extend(found.into_iter().filter(|p| !p.setup).map(|p| p.under(&path)));
+            }
+        }
+        problems
     }
 
     /// The configured language.
@@ -393,29 +447,43 @@ impl BridgeConfig {
     /// integration's and its fallback integration's. Such an account cannot
     /// send or read until they are fixed; `verify` still diagnoses it.
     pub fn setup_problems_of(&self, user: &str) -> Vec<&ConfigProblem> {
-        let Some(index) = self.accounts.iter().position(|a| a.user == user) else {
+        let Some(account) = self.account(user) else {
             return Vec::new();
         };
-        let account = &self.accounts[index];
-        let mut prefixes = vec![format!("accounts[{index}]")];
+        let mut prefixes: Vec<(&String, bool)> =
+            self.account_paths.get(user).map(|p| (p, true)).into_iter().collect();
+        // An integration's secret concerns only the accounts that use it,
+        // those without a secret of their own.
         let routes = [
-            self.integration_of(account),
-            account.fallback.as_deref().and_then(|f| self.integration(f)),
+            (self.integration_of(account), self.secret_sources.contains_key(user)),
+            (
+                account.fallback.as_deref().and_then(|f| self.integration(f)),
+                self.secret_sources.contains_key(&format!("{user}\u{0}fallback")),
+            ),
         ];
-        for integration in routes.into_iter().flatten() {
-            if let Some(i) = self.integrations.iter().position(|x| x.id == integration.id) {
-                prefixes.push(format!("integrations[{i}]"));
+        for (integration, own_secret) in routes {
+            if let Some(path) = integration.and_then(|i| self.integration_paths.get(&i.id)) {
+                prefixes.push((path, !own_secret));
             }
         }
         self.setup_problems
             .iter()
             .filter(|p| {
-                prefixes.iter().any(|prefix| {
-                    p.path == *prefix
-                        || p.path.strip_prefix(prefix.as_str()).is_some_and(|r| r.starts_with('.'))
+                prefixes.iter().any(|(prefix, with_secret)| {
+                    let rest = p.path.strip_prefix(prefix.as_str());
+                    let secret = rest.is_some_and(|r| r == ".secret" || r.starts_with(".secret."));
+                    (p.path == **prefix || rest.is_some_and(|r| r.starts_with('.')))
+                        && (*with_secret || !secret)
                 })
             })
             .collect()
+    }
+
+    /// Notes that do not stop anything: several accounts of one integration
+    /// repeating the same secret (`config.secret-repeated`), which the
+    /// integration could hold once. `config check` shows them.
+    pub fn warnings(&self) -> &[ConfigProblem] {
+        &self.warnings
     }
 
     /// The `[outbox]` settings (defaults when the section is absent).
@@ -510,6 +578,11 @@ impl BridgeConfig {
                         };
                         m.push((k.clone(), v));
                     }
+                }
+                match self.integration_secrets.get(&i.id) {
+                    Some(SecretSource::Env(var)) => m.push(("secret_env".into(), json!(var))),
+                    Some(SecretSource::Inline) => m.push(("secret".into(), secret())),
+                    None => {}
                 }
                 m
             })
@@ -710,12 +783,21 @@ fn syntax_error(text: &str, e: &toml::de::Error) -> String {
     message
 }
 
-fn short(v: &Value) -> String {
+pub(crate) fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 60 {
         format!("{}…", &s[..s.char_indices().nth(57).map_or(s.len(), |(i, _)| i)])
     } else {
         s
+    }
+}
+
+/// A number or boolean as written, anything else by its type: a text or a
+/// list may hold a URL with its password.
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::Number(_) | Value::Bool(_) => v.to_string(),
+        other => json_type(other).to_owned(),
     }
 }
 
@@ -768,7 +850,7 @@ fn scrub(problems: &mut [ConfigProblem], secrets: &[String]) {
     }
 }
 
-fn unknown_key(path: &str, known: &[&str]) -> ConfigProblem {
+pub(crate) fn unknown_key(path: &str, known: &[&str]) -> ConfigProblem {
     ConfigProblem::new(path, "unknown key")
         .with_code("config.unknown-key")
         .with_remedy(format!("check the spelling; known keys here: {}", known.join(", ")))
@@ -848,353 +930,17 @@ fn take_text(
     match as_text(&v) {
         Some(s) => Some(s),
         None => {
-            // A secret's value is never echoed, only its type.
-            let found = if looks_secret(key) { json_type(&v).to_owned() } else { short(&v) };
+            // Only the type: a list may hold a URL with its password.
             problems.push(ConfigProblem::new(
                 format!("{path}.{key}"),
-                format!("expected a text value, found {found}"),
+                format!("expected a text value, found {}", json_type(&v)),
             ));
             None
         }
     }
 }
 
-fn take_list(value: Option<Value>, name: &str, problems: &mut Vec<ConfigProblem>) -> Vec<Value> {
-    match value {
-        None => Vec::new(),
-        Some(Value::Array(items)) => items,
-        Some(other) => {
-            problems.push(
-                ConfigProblem::new(
-                    name,
-                    format!("expected a list of tables, found {}", short(&other)),
-                )
-                .with_remedy(format!("write each entry as a [[{name}]] table")),
-            );
-            Vec::new()
-        }
-    }
-}
-
-fn validate_integrations(
-    value: Option<Value>,
-    registry: &ProviderRegistry,
-    problems: &mut Vec<ConfigProblem>,
-) -> Vec<Integration> {
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
-    for (i, item) in take_list(value, "integrations", problems).into_iter().enumerate() {
-        let path = format!("integrations[{i}]");
-        let Value::Object(mut obj) = item else {
-            problems.push(ConfigProblem::new(&path, "expected a table"));
-            continue;
-        };
-        let id = take_text(&mut obj, "id", &path, problems);
-        let description = take_text(&mut obj, "description", &path, problems).unwrap_or_default();
-        let provider = take_text(&mut obj, "provider", &path, problems);
-        match &id {
-            None => problems.push(
-                ConfigProblem::new(format!("{path}.id"), "missing")
-                    .with_remedy("give the integration a unique id, e.g. id = \"o365\""),
-            ),
-            Some(id) if id.trim().is_empty() => {
-                problems.push(ConfigProblem::new(format!("{path}.id"), "is empty"))
-            }
-            Some(id) if !seen.insert(id.clone()) => problems.push(
-                ConfigProblem::new(
-                    format!("{path}.id"),
-                    format!("duplicate integration id {id:?}"),
-                )
-                .with_code("config.duplicate")
-                .with_remedy("give each integration its own id"),
-            ),
-            _ => {}
-        }
-        let Some(provider) = provider else {
-            problems.push(
-                ConfigProblem::new(format!("{path}.provider"), "missing").with_remedy(format!(
-                    "set provider to one of: {}",
-                    registry.types().join(", ")
-                )),
-            );
-            continue;
-        };
-        let settings = Value::Object(obj);
-        problems.extend(
-            check_settings(registry, &provider, &settings).into_iter().map(|p| p.under(&path)),
-        );
-        if let Some(id) = id {
-            out.push(Integration::new(id, provider, settings).with_description(description));
-        }
-    }
-    out
-}
-
-/// Every problem of an integration's settings in one pass. A provider's
-/// parser stops at the first key it cannot take (an unknown key, a value of
-/// the wrong type), which would hide a malformed `client_id` behind a typo:
-/// each such key is set aside and the rest checked again, until nothing more
-/// is found.
-fn check_settings(
-    registry: &ProviderRegistry,
-    provider: &str,
-    settings: &Value,
-) -> Vec<ConfigProblem> {
-    let mut current = settings.clone();
-    let mut found: Vec<ConfigProblem> = Vec::new();
-    let mut set_aside: Vec<String> = Vec::new();
-    while let Err(problems) = registry.check_settings(provider, &current) {
-        let mut removed = false;
-        for p in problems {
-            // A key set aside is now "missing": that is the same problem.
-            let missing_again =
-                set_aside.iter().any(|k| p.message.starts_with(&format!("missing field `{k}`")));
-            if missing_again || found.iter().any(|f| f.path == p.path && f.message == p.message) {
-                continue;
-            }
-            let key = p.path.split(['.', '[']).next().unwrap_or("").to_owned();
-            if let Value::Object(map) = &mut current
-                && !p.setup
-                && !key.is_empty()
-                && map.remove(&key).is_some()
-            {
-                set_aside.push(key);
-                removed = true;
-            }
-            found.push(p);
-        }
-        if !removed {
-            break;
-        }
-    }
-    found
-}
-
-type Accounts = (Vec<MailAccount>, BTreeMap<String, SecretSource>);
-
-fn validate_accounts(
-    value: Option<Value>,
-    integrations: &[Integration],
-    registry: &ProviderRegistry,
-    problems: &mut Vec<ConfigProblem>,
-) -> Accounts {
-    const KNOWN: &[&str] = &[
-        "user",
-        "provider",
-        "integration",
-        "address",
-        "secret",
-        "secret_env",
-        "secret_next",
-        "secret_next_env",
-        "fallback",
-        "fallback_secret",
-        "fallback_secret_env",
-    ];
-    let mut out = Vec::new();
-    let mut sources = BTreeMap::new();
-    let mut seen = BTreeSet::new();
-    for (i, item) in take_list(value, "accounts", problems).into_iter().enumerate() {
-        let path = format!("accounts[{i}]");
-        let Value::Object(mut obj) = item else {
-            problems.push(ConfigProblem::new(&path, "expected a table"));
-            continue;
-        };
-        let user = take_text(&mut obj, "user", &path, problems);
-        let provider = take_text(&mut obj, "provider", &path, problems);
-        let integration = take_text(&mut obj, "integration", &path, problems);
-        let address = take_text(&mut obj, "address", &path, problems);
-        let secret = take_text(&mut obj, "secret", &path, problems);
-        let secret_env = take_text(&mut obj, "secret_env", &path, problems);
-        let secret_next = take_text(&mut obj, "secret_next", &path, problems);
-        let secret_next_env = take_text(&mut obj, "secret_next_env", &path, problems);
-        let fallback = take_text(&mut obj, "fallback", &path, problems);
-        let fallback_secret = take_text(&mut obj, "fallback_secret", &path, problems);
-        let fallback_secret_env = take_text(&mut obj, "fallback_secret_env", &path, problems);
-        for key in obj.keys() {
-            problems.push(unknown_key(&format!("{path}.{key}"), KNOWN));
-        }
-        let before = problems.len();
-
-        match &user {
-            None => problems.push(
-                ConfigProblem::new(format!("{path}.user"), "missing")
-                    .with_remedy("set user to the ERP user id"),
-            ),
-            Some(u) if u.trim().is_empty() => {
-                problems.push(ConfigProblem::new(format!("{path}.user"), "is empty"))
-            }
-            Some(u) if !seen.insert(u.clone()) => problems.push(
-                ConfigProblem::new(
-                    format!("{path}.user"),
-                    format!("duplicate account for user {u:?}"),
-                )
-                .with_code("config.duplicate")
-                .with_remedy("each ERP user has one account"),
-            ),
-            _ => {}
-        }
-        let address = match address {
-            None => {
-                problems
-                    .push(ConfigProblem::new(format!("{path}.address"), "missing").with_remedy(
-                        "set address to the user's mailbox, e.g. jgarcia@contoso.com",
-                    ));
-                None
-            }
-            Some(a) => match EmailAddress::parse(&a) {
-                Ok(a) => Some(a),
-                Err(e) => {
-                    let mut p = ConfigProblem::new(format!("{path}.address"), e.to_string())
-                        .with_code("address.invalid");
-                    if let Some(r) = e.remedy() {
-                        p = p.with_remedy(r);
-                    }
-                    problems.push(p);
-                    None
-                }
-            },
-        };
-        let needs_secret = match &provider {
-            None => {
-                problems.push(
-                    ConfigProblem::new(format!("{path}.provider"), "missing").with_remedy(format!(
-                        "set provider to one of: {}",
-                        registry.types().join(", ")
-                    )),
-                );
-                None
-            }
-            Some(p) => match registry.needs_secret(p) {
-                None => {
-                    problems.push(
-                        ConfigProblem::new(
-                            format!("{path}.provider"),
-                            format!(
-                                "unknown provider type {p:?}; registered types: {}",
-                                registry.types().join(", ")
-                            ),
-                        )
-                        .with_code("config.unknown-provider")
-                        .with_remedy("use one of the registered types"),
-                    );
-                    None
-                }
-                Some(n) => {
-                    check_binding(&path, p, integration.as_deref(), integrations, problems);
-                    Some(n)
-                }
-            },
-        };
-        if let Some(f) = &fallback {
-            match integrations.iter().find(|i| &i.id == f) {
-                None => problems.push(
-                    ConfigProblem::new(
-                        format!("{path}.fallback"),
-                        format!("no integration has id {f:?}"),
-                    )
-                    .with_remedy(format!("use one of: {}", ids(integrations))),
-                ),
-                Some(fb)
-                    if Some(&fb.id) == integration.as_ref()
-                        || (integration.is_none() && Some(&fb.provider) == provider.as_ref()) =>
-                {
-                    problems.push(
-                        ConfigProblem::new(
-                            format!("{path}.fallback"),
-                            "the fallback is the account's own integration",
-                        )
-                        .with_remedy("name a different integration as fallback"),
-                    )
-                }
-                _ => {}
-            }
-        }
-        let (secret, source) = read_secret(secret, secret_env, &path, "secret", problems);
-        let (secret_next, next_source) =
-            read_secret(secret_next, secret_next_env, &path, "secret_next", problems);
-        let (fallback_secret, fallback_source) =
-            read_secret(fallback_secret, fallback_secret_env, &path, "fallback_secret", problems);
-        let no_secret_problem = |problems: &[ConfigProblem], key: &str| {
-            !problems[before..].iter().any(|p| p.path.starts_with(&format!("{path}.{key}")))
-        };
-        if let (Some(true), Some(p)) = (needs_secret, provider.as_deref()) {
-            let bound = match integration.as_deref() {
-                Some(id) => integrations.iter().find(|i| i.id == id),
-                None => integrations.iter().find(|i| i.provider == p),
-            };
-            let required = bound.and_then(|i| registry.secret_required(i)).unwrap_or(true);
-            if required && source.is_none() && no_secret_problem(problems, "secret") {
-                problems.push(
-                    ConfigProblem::new(format!("{path}.secret"), format!("missing: accounts of provider {p:?} need a secret"))
-                        .with_code("config.secret-missing")
-                        .with_remedy("set secret (for Office 365 the client secret VALUE, for SMTP the password) or secret_env"),
-                );
-            }
-        }
-        if let Some(fb) = fallback.as_deref().and_then(|f| integrations.iter().find(|i| i.id == f))
-            && registry.secret_required(fb) == Some(true)
-            && fallback_source.is_none()
-            && no_secret_problem(problems, "fallback_secret")
-        {
-            problems.push(
-                ConfigProblem::new(
-                    format!("{path}.fallback_secret"),
-                    format!(
-                        "missing: the fallback integration {:?} ({}) needs a secret",
-                        fb.id, fb.provider
-                    ),
-                )
-                .with_code("config.secret-missing")
-                .with_remedy(
-                    "set fallback_secret or fallback_secret_env (e.g. the SMTP relay's password)",
-                ),
-            );
-        }
-        // The secrets' shapes, checked by their providers: setup problems,
-        // which do not keep the account from loading.
-        let mut setup = Vec::new();
-        if let (Some(s), Some(p)) = (&secret, provider.as_deref()) {
-            let p = match integration.as_deref() {
-                Some(id) => integrations.iter().find(|i| i.id == id).map_or(p, |i| &i.provider),
-                None => p,
-            };
-            let found = registry.check_secret(p, s);
-            setup.extend(found.into_iter().map(|f| f.under(&format!("{path}.secret"))));
-        }
-        if let (Some(s), Some(fb)) = (
-            &fallback_secret,
-            fallback.as_deref().and_then(|f| integrations.iter().find(|i| i.id == f)),
-        ) {
-            let found = registry.check_secret(&fb.provider, s);
-            setup.extend(found.into_iter().map(|f| f.under(&format!("{path}.fallback_secret"))));
-        }
-        if problems.len() == before
-            && let (Some(user), Some(provider), Some(address)) = (user, provider, address)
-        {
-            let mut account = MailAccount::new(&user, provider, address);
-            account.integration = integration;
-            account.secret = secret;
-            account.secret_next = secret_next;
-            account.fallback = fallback;
-            account.fallback_secret = fallback_secret;
-            if let Some(s) = fallback_source {
-                sources.insert(format!("{user}\u{0}fallback"), s);
-            }
-            if let Some(s) = next_source {
-                sources.insert(format!("{user}\u{0}next"), s);
-            }
-            if let Some(s) = source {
-                sources.insert(user, s);
-            }
-            out.push(account);
-        }
-        problems.extend(setup.into_iter().map(ConfigProblem::as_setup));
-    }
-    (out, sources)
-}
-
-fn validate_outbox(
+pub(crate) fn validate_outbox(
     value: Option<Value>,
     source: &ConfigSource,
     problems: &mut Vec<ConfigProblem>,
@@ -1242,7 +988,7 @@ fn validate_outbox(
                 Some(n) => *slot = n as u32,
                 None => problems.push(ConfigProblem::new(
                     format!("outbox.{key}"),
-                    format!("expected a whole number from 1 to {max}, found {}", short(&v)),
+                    format!("expected a whole number from 1 to {max}, found {}", scalar(&v)),
                 )),
             }
         }
@@ -1258,7 +1004,7 @@ fn validate_outbox(
                     format!("outbox.{key}"),
                     format!(
                         "expected milliseconds from 1 to 604800000 (a week), found {}",
-                        short(&v)
+                        scalar(&v)
                     ),
                 )),
             }
@@ -1277,13 +1023,13 @@ fn validate_outbox(
 }
 
 /// Reads `key` or `key_env` (the name of an environment variable holding it).
-fn read_secret(
+pub(crate) fn read_secret(
     inline: Option<String>,
     env: Option<String>,
     path: &str,
     key: &str,
     problems: &mut Vec<ConfigProblem>,
-) -> (Option<Secret>, Option<SecretSource>) {
+) -> Option<(Secret, SecretSource)> {
     match (inline, env) {
         (Some(_), Some(_)) => {
             problems.push(
@@ -1293,9 +1039,9 @@ fn read_secret(
                 )
                 .with_remedy("keep only one of them"),
             );
-            (None, None)
+            None
         }
-        (Some(s), None) => (Some(Secret::new(s)), Some(SecretSource::Inline)),
+        (Some(s), None) => Some((Secret::new(s), SecretSource::Inline)),
         (None, Some(var)) =>
         {
             #[allow(
@@ -1303,9 +1049,7 @@ fn read_secret(
                 reason = "configuration code reads the environment"
             )]
             match std::env::var(&var) {
-                Ok(v) if !v.trim().is_empty() => {
-                    (Some(Secret::new(v)), Some(SecretSource::Env(var)))
-                }
+                Ok(v) if !v.trim().is_empty() => Some((Secret::new(v), SecretSource::Env(var))),
                 _ => {
                     problems.push(
                         ConfigProblem::new(
@@ -1317,20 +1061,20 @@ fn read_secret(
                             "export {var} with the secret value before starting, or use {key}"
                         )),
                     );
-                    (None, None)
+                    None
                 }
             }
         }
-        (None, None) => (None, None),
+        (None, None) => None,
     }
 }
 
-fn ids(integrations: &[Integration]) -> String {
+pub(crate) fn ids(integrations: &[Integration]) -> String {
     let ids: Vec<&str> = integrations.iter().map(|i| i.id.as_str()).collect();
     if ids.is_empty() { "(no integrations are configured)".into() } else { ids.join(", ") }
 }
 
-fn check_binding(
+pub(crate) fn check_binding(
     path: &str,
     provider: &str,
     integration: Option<&str>,

@@ -1,16 +1,20 @@
 #![doc = include_str!("../README.md")]
 
+mod apply;
 mod bridge;
 mod config;
 mod error;
 mod outbox;
+mod rows;
 
+pub use apply::ApplyReport;
 pub use bridge::MailBridge;
 pub use config::{
     BridgeConfig, CONFIG_ENV, ConfigSource, DEFAULT_CONFIG_FILE, DEFAULT_MAIL_DIRECTORY,
     DEFAULT_OUTBOX_FILE, ENV_PREFIX, Lang, OutboxConfig,
 };
 pub use error::ConfigError;
+pub use rows::{AccountRow, BridgeConfigBuilder, IntegrationRow};
 
 /// A registry with every provider type built into g360-mail: `file`,
 /// `office365` and `smtp`, each registered once with a fresh factory (so the

@@ -162,7 +162,7 @@ fn a_fallback_needing_a_secret_requires_fallback_secret() {
         panic!("expected a problem");
     };
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert_eq!(problems[0].path, "accounts[0].fallback_secret");
+    assert_eq!(problems[0].path, "accounts[u].fallback_secret");
     let ok =
         BridgeConfig::from_value(value(json!({ "fallback_secret": "relay-password" })), &registry)
             .unwrap();

@@ -254,10 +254,10 @@ fn config_check_lists_every_problem_and_exits_2() {
     let r = run(dir.path(), &["config", "check"]);
     assert_eq!(r.code, 2, "{}", r.stdout);
     for needle in [
-        "integrations[0].colour: Clave desconocida (unknown field `colour`",
+        "integrations[local].colour: Clave desconocida (unknown field `colour`",
         "integrations[1].id: Identificador repetido (duplicate integration id",
         "integrations[1].provider: Tipo de proveedor desconocido (unknown provider type \"pigeon\"; registered types: file, office365, smtp)",
-        "accounts[0].address: Dirección de e-mail no válida",
+        "accounts[jgarcia].address: Dirección de e-mail no válida",
     ] {
         assert!(r.stderr.contains(needle), "{needle} not in\n{}", r.stderr);
     }
@@ -590,11 +590,11 @@ fn config_check_reports_every_problem_in_one_pass() {
         })
         .collect();
     for want in [
-        ("integrations[0].colour", "config.unknown-key"),
-        ("integrations[0].max_attempts", "config.invalid-value"),
-        ("integrations[0].client_id", "o365.client-id-invalid"),
-        ("accounts[0].secret", "o365.whitespace"),
-        ("accounts[0].secret", "o365.secret-is-id"),
+        ("integrations[o365].colour", "config.unknown-key"),
+        ("integrations[o365].max_attempts", "config.invalid-value"),
+        ("integrations[o365].client_id", "o365.client-id-invalid"),
+        ("accounts[jgarcia].secret", "o365.whitespace"),
+        ("accounts[jgarcia].secret", "o365.secret-is-id"),
     ] {
         assert!(
             found.contains(&(want.0.to_owned(), want.1.to_owned())),
@@ -669,4 +669,44 @@ fn config_show_keeps_the_readme_order() {
     let positions: Vec<usize> = order.iter().map(|n| at(n)).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{order:?} {positions:?}\n{}", r.stdout);
     assert!(!r.stdout.contains("Abc8Q"), "{}", r.stdout);
+}
+
+/// Accounts of one integration repeating the same secret are a note, in
+/// both languages, pointing to the integration-level key; the check passes.
+#[test]
+fn config_check_notes_a_secret_repeated_by_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "Abc8Q~repeated-secret-value-0123456789abcd";
+    let config = format!(
+        "{}\n[[accounts]]\nuser = \"mlopez\"\nprovider = \"office365\"\naddress = \"mlopez@contoso.com\"\nsecret = \"{secret}\"\n",
+        o365_config("", CLIENT_ID, secret)
+    );
+    std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
+    let r = run(dir.path(), &["config", "check"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("Aviso: integrations[o365].secret: Varias cuentas de la integración repiten el mismo secreto"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("una sola vez en la integración"), "{}", r.stderr);
+    let r = run(dir.path(), &["--json", "--lang", "en", "config", "check"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["warnings"][0]["code"], "config.secret-repeated");
+    assert_eq!(v["warnings"][0]["path"], "integrations[o365].secret");
+    for shown in [&r.stdout, &r.stderr] {
+        assert!(!shown.contains("repeated-secret"), "{shown}");
+    }
+    // Once on the integration, there is nothing to note.
+    let config = o365_config("", CLIENT_ID, secret)
+        .replace(&format!("secret = \"{secret}\"\n"), "")
+        .replace("graph_url", &format!("secret = \"{secret}\"\ngraph_url"));
+    std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
+    let r = run(dir.path(), &["config", "check"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stderr.contains("Aviso"), "{}", r.stderr);
+    let r = run(dir.path(), &["config", "show"]);
+    assert!(r.stdout.contains("secret = \"[redacted]\""), "{}", r.stdout);
+    assert!(!r.stdout.contains("repeated-secret"), "{}", r.stdout);
 }

@@ -257,7 +257,7 @@ async fn o365_client_id_invalid() {
     })
     .await;
     diagnose(&s, want("o365.client-id-invalid")).await;
-    config_check_lists(&s, "integrations[0].client_id", "o365.client-id-invalid").await;
+    config_check_lists(&s, "integrations[o365].client_id", "o365.client-id-invalid").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -268,7 +268,7 @@ async fn o365_tenant_id_invalid() {
     })
     .await;
     diagnose(&s, want("o365.tenant-id-invalid")).await;
-    config_check_lists(&s, "integrations[0].tenant_id", "o365.tenant-id-invalid").await;
+    config_check_lists(&s, "integrations[o365].tenant_id", "o365.tenant-id-invalid").await;
 }
 
 /// `common` and `organizations` are not tenants for client credentials.
@@ -305,7 +305,7 @@ async fn o365_secret_missing() {
     refused_on_load(
         &s,
         None,
-        "accounts[0].secret",
+        "accounts[jgarcia].secret",
         "missing: accounts of provider \"office365\" need a secret",
     )
     .await;
@@ -426,7 +426,7 @@ async fn o365_secret_expired_by_its_date() {
     })
     .await;
     diagnose(&s, want("o365.secret-expired")).await;
-    config_check_lists(&s, "integrations[0].secret_expires", "o365.secret-expired").await;
+    config_check_lists(&s, "integrations[o365].secret_expires", "o365.secret-expired").await;
 }
 
 use g360_mail_testkit::certs::openssl;
@@ -512,7 +512,8 @@ async fn a_certificate_passes_verify_in_both_languages_and_names_its_thumbprint(
 async fn o365_certificate_unreadable() {
     let s = office365_certificate(|_, _, _| ("missing.crt", "app.key")).await;
     diagnose(&s, want("o365.certificate-unreadable")).await;
-    config_check_lists(&s, "integrations[0].certificate_file", "o365.certificate-unreadable").await;
+    config_check_lists(&s, "integrations[o365].certificate_file", "o365.certificate-unreadable")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -523,7 +524,7 @@ async fn o365_certificate_key_mismatch() {
     })
     .await;
     diagnose(&s, want("o365.certificate-key-mismatch")).await;
-    config_check_lists(&s, "integrations[0].private_key_file", "o365.certificate-key-mismatch")
+    config_check_lists(&s, "integrations[o365].private_key_file", "o365.certificate-key-mismatch")
         .await;
 }
 
@@ -536,7 +537,7 @@ async fn o365_certificate_expired() {
     })
     .await;
     diagnose(&s, want("o365.certificate-expired")).await;
-    config_check_lists(&s, "integrations[0].certificate_file", "o365.certificate-expired").await;
+    config_check_lists(&s, "integrations[o365].certificate_file", "o365.certificate-expired").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -141,7 +141,7 @@ async fn a_malformed_client_id_does_not_stop_other_accounts_and_is_refused_befor
 
     let r = run(dir.path(), &["config", "check"]).await;
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("integrations[1].client_id"), "{}", r.stderr);
+    assert!(r.stderr.contains("integrations[o365-broken].client_id"), "{}", r.stderr);
     assert_no_secret(&setup, &r);
 }
 
@@ -284,4 +284,43 @@ async fn no_warn_line_repeats_the_error_at_the_default_level() {
     // log line, changed).
     let r = run(dir.path(), &send).await;
     assert!(r.stderr.contains("WARN"), "{}", r.stderr);
+}
+
+/// One secret on the integration (`secret_env`), none on the accounts:
+/// `config check` passes without a note, both users send and verify, and
+/// nothing prints the secret.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_secret_on_the_integration_serves_every_account() {
+    let emulator = GraphEmulator::start().await;
+    let setup = emulator.quick_setup(&["jgarcia@contoso.com", "mlopez@contoso.com"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup
+        .toml_config(&emulator.url())
+        .replace(&format!("secret = \"{}\"\n", setup.secret), "")
+        .replace(
+            "allow_insecure_http = true\n",
+            "allow_insecure_http = true\nsecret_env = \"O365_SECRET\"\n",
+        );
+    assert!(!config.contains(&setup.secret));
+    std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
+    let d = dir.path();
+    let env = [("O365_SECRET", setup.secret.as_str())];
+
+    let r = support::run_env(d, &["config", "check"], &env).await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stderr.contains("Aviso"), "{}", r.stderr);
+    let r = support::run_env(d, &["config", "show"], &env).await;
+    assert!(r.stdout.contains("secret_env = \"O365_SECRET\""), "{}", r.stdout);
+    assert_no_secret(&setup, &r);
+    for user in ["jgarcia", "mlopez"] {
+        let args =
+            ["send", "--user", user, "--to", "c@example.com", "--subject", "s", "--body", "b"];
+        let r = support::run_env(d, &args, &env).await;
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        assert_no_secret(&setup, &r);
+    }
+    let r = support::run_env(d, &["verify", "--all"], &env).await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_no_secret(&setup, &r);
+    assert_eq!(emulator.sent_items("mlopez@contoso.com").len(), 1);
 }

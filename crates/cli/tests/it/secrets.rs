@@ -54,6 +54,23 @@ fn configurations() -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "integration secret",
+            o365.replace("tenant_id = ", &format!("secret = \"{SECRET}\"\ntenant_id = ")),
+        ),
+        (
+            "integration secret with a space, repeated by accounts",
+            format!(
+                "{}secret = \"{SECRET}\"\n\n[[accounts]]\nuser = \"mlopez\"\nprovider = \"office365\"\n\
+                 address = \"mlopez@contoso.com\"\nsecret = \"{SECRET}\"\n",
+                o365.replace("tenant_id = ", &format!("secret = \"{SECRET} \"\ntenant_id = "))
+            ),
+        ),
+        (
+            "integration secret_env and a list",
+            o365.replace("tenant_id = ", "secret_env = \"SCAN_SECRET\"\ntenant_id = ")
+                + &format!("fallback_secret = [\"{SECRET}\"]\n"),
+        ),
+        (
             "environment secret with a bad key",
             format!("{o365}secret_env = \"SCAN_SECRET\"\ncolour = \"blue\"\n"),
         ),
