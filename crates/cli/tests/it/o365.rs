@@ -306,20 +306,20 @@ async fn one_secret_on_the_integration_serves_every_account() {
     let d = dir.path();
     let env = [("O365_SECRET", setup.secret.as_str())];
 
-    let r = support::run_env(d, &["config", "check"], &env).await;
+    let r = crate::support::run_env(d, &["config", "check"], &env).await;
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(!r.stderr.contains("Aviso"), "{}", r.stderr);
-    let r = support::run_env(d, &["config", "show"], &env).await;
+    let r = crate::support::run_env(d, &["config", "show"], &env).await;
     assert!(r.stdout.contains("secret_env = \"O365_SECRET\""), "{}", r.stdout);
     assert_no_secret(&setup, &r);
     for user in ["jgarcia", "mlopez"] {
         let args =
             ["send", "--user", user, "--to", "c@example.com", "--subject", "s", "--body", "b"];
-        let r = support::run_env(d, &args, &env).await;
+        let r = crate::support::run_env(d, &args, &env).await;
         assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
         assert_no_secret(&setup, &r);
     }
-    let r = support::run_env(d, &["verify", "--all"], &env).await;
+    let r = crate::support::run_env(d, &["verify", "--all"], &env).await;
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_no_secret(&setup, &r);
     assert_eq!(emulator.sent_items("mlopez@contoso.com").len(), 1);
