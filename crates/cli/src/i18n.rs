@@ -881,8 +881,8 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         ),
         "o365.client-id-missing" => (
             (
-                "Falta el ID de aplicación (cliente)",
-                "Copie el ID de aplicación (cliente) de Entra ID > Registros de aplicaciones > la aplicación > Información general en client_id de la integración",
+                "Falta el Id. de aplicación (cliente)",
+                "Copie el Id. de aplicación (cliente) de Entra ID > Registros de aplicaciones > la aplicación > Información general en client_id de la integración",
             ),
             (
                 "The application (client) ID is missing",
@@ -891,8 +891,8 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         ),
         "o365.client-id-invalid" => (
             (
-                "El ID de aplicación (cliente) no es un GUID",
-                "Copie el ID de aplicación (cliente), un GUID como 11111111-2222-3333-4444-555555555555, de Entra ID > Registros de aplicaciones > la aplicación > Información general",
+                "El Id. de aplicación (cliente) no es un GUID",
+                "Copie el Id. de aplicación (cliente), un GUID como 11111111-2222-3333-4444-555555555555, de Entra ID > Registros de aplicaciones > la aplicación > Información general",
             ),
             (
                 "The application (client) ID is not a GUID",
@@ -901,8 +901,8 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         ),
         "o365.tenant-id-missing" => (
             (
-                "Falta el ID de directorio (inquilino)",
-                "Copie el ID de directorio (inquilino) de Entra ID > Registros de aplicaciones > la aplicación > Información general en tenant_id de la integración",
+                "Falta el Id. de directorio (inquilino)",
+                "Copie el Id. de directorio (inquilino) de Entra ID > Registros de aplicaciones > la aplicación > Información general en tenant_id de la integración",
             ),
             (
                 "The directory (tenant) ID is missing",
@@ -911,8 +911,8 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         ),
         "o365.tenant-id-invalid" => (
             (
-                "El ID de directorio (inquilino) no es un GUID ni un dominio",
-                "Copie el ID de directorio (inquilino), un GUID, de Entra ID > Información general, o use un dominio verificado como contoso.onmicrosoft.com",
+                "El Id. de directorio (inquilino) no es un GUID ni un dominio",
+                "Copie el Id. de directorio (inquilino), un GUID, de Entra ID > Información general, o use un dominio verificado como contoso.onmicrosoft.com",
             ),
             (
                 "The directory (tenant) ID is neither a GUID nor a domain",
@@ -1091,7 +1091,7 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         "AADSTS900023" => (
             (
                 "El identificador de inquilino no es válido",
-                "Escriba tenant_id como el GUID del ID de directorio (inquilino) o un dominio verificado, sin espacios ni rutas",
+                "Escriba tenant_id como el GUID del Id. de directorio (inquilino) o un dominio verificado, sin espacios ni rutas",
             ),
             (
                 "The tenant identifier is not valid",
@@ -1181,7 +1181,7 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         "AADSTS50194" => (
             (
                 "Hay que indicar el inquilino explícitamente",
-                "Ponga en tenant_id el ID de directorio (inquilino) del cliente en lugar de common u organizations",
+                "Ponga en tenant_id el Id. de directorio (inquilino) del cliente en lugar de common u organizations",
             ),
             (
                 "The tenant must be given explicitly",
@@ -1191,7 +1191,7 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         "AADSTS9001023" => (
             (
                 "Hay que indicar el inquilino explícitamente",
-                "Ponga en tenant_id el ID de directorio (inquilino) del cliente en lugar de common u organizations",
+                "Ponga en tenant_id el Id. de directorio (inquilino) del cliente en lugar de common u organizations",
             ),
             (
                 "The tenant must be given explicitly",

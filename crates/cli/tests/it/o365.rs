@@ -132,7 +132,7 @@ async fn a_malformed_client_id_does_not_stop_other_accounts_and_is_refused_befor
     .await;
     // A setup problem: 3, as from `config check` below and from `verify`.
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("El ID de aplicación (cliente) no es un GUID"), "{}", r.stderr);
+    assert!(r.stderr.contains("El Id. de aplicación (cliente) no es un GUID"), "{}", r.stderr);
     assert_eq!(
         emulator.token_requests(),
         tokens,
