@@ -5,8 +5,8 @@
 //!     [--port N] [--tenant GUID] [--client-id GUID] [--secret VALUE] [--mailbox ADDR]...
 //! ```
 //!
-//! Prints the URL and a ready-to-paste g360-mail TOML configuration, then
-//! serves until Ctrl-C.
+//! Prints a ready-to-save g360-mail TOML configuration alone on standard
+//! output (the URL and hints go to standard error), then serves until Ctrl-C.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -117,23 +117,30 @@ async fn main() -> ExitCode {
     }
     let setup = QuickSetup::new(&tenant_copy, client_id, &secret, addresses);
 
-    println!("Graph emulator listening on {}", emulator.url());
-    println!("  token:     {}/{}/oauth2/v2.0/token", emulator.url(), setup.tenant_id);
-    println!(
+    // Standard output carries the configuration alone, so that
+    // `graph-emulator > g360-mail.toml` saves a file that parses; the banner
+    // and the hints go to standard error.
+    eprintln!("Graph emulator listening on {}", emulator.url());
+    eprintln!("  token:     {}/{}/oauth2/v2.0/token", emulator.url(), setup.tenant_id);
+    eprintln!(
         "  discovery: {}/{}/v2.0/.well-known/openid-configuration",
         emulator.url(),
         setup.tenant_id
     );
-    println!("  graph:     {}/v1.0/users/{{address}}/...", emulator.url());
-    println!();
+    eprintln!("  graph:     {}/v1.0/users/{{address}}/...", emulator.url());
+    eprintln!();
     println!("# g360-mail configuration (the secret is the emulator's test secret)");
-    println!("{}", setup.toml_config(&emulator.url()));
-    println!("# Press Ctrl-C to stop.");
+    print!("{}", setup.toml_config(&emulator.url()));
+    if let Err(e) = std::io::Write::flush(&mut std::io::stdout()) {
+        eprintln!("graph-emulator: cannot write the configuration: {e}");
+        return ExitCode::FAILURE;
+    }
+    eprintln!("configuration written to standard output; press Ctrl-C to stop.");
 
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("graph-emulator: cannot wait for Ctrl-C: {e}");
         return ExitCode::FAILURE;
     }
-    println!("stopping; {} requests served", emulator.requests().len());
+    eprintln!("stopping; {} requests served", emulator.requests().len());
     ExitCode::SUCCESS
 }
