@@ -146,8 +146,15 @@ fn providers(out: &Out, registry: &ProviderRegistry) -> u8 {
     out.line(format!("{}:", out.t(Msg::ProviderTypes)));
     let width = list.iter().map(|p| p.provider_type.len()).max().unwrap_or(0);
     for p in list {
-        let secret =
-            if p.needs_secret { format!(" ({})", out.t(Msg::NeedsSecret)) } else { String::new() };
+        let secret = if !p.needs_secret {
+            String::new()
+        } else if p.secret_not_needed_with.is_empty() {
+            format!(" ({})", out.t(Msg::NeedsSecret))
+        } else {
+            let or = format!(" {} ", out.t(Msg::Or));
+            let unless = p.secret_not_needed_with.join(&or);
+            format!(" ({} {unless})", out.t(Msg::NeedsSecretUnless))
+        };
         out.line(format!("  {:width$}  {}{secret}", p.provider_type, p.description));
     }
     exit::OK

@@ -32,6 +32,8 @@ pub(crate) enum Msg {
     Account,
     ProviderTypes,
     NeedsSecret,
+    NeedsSecretUnless,
+    Or,
     CsvInvalid,
     Line,
     Sent,
@@ -107,6 +109,10 @@ impl Msg {
             (Msg::ProviderTypes, En) => "Registered provider types",
             (Msg::NeedsSecret, Es) => "necesita secreto",
             (Msg::NeedsSecret, En) => "needs a secret",
+            (Msg::NeedsSecretUnless, Es) => "necesita secreto salvo con",
+            (Msg::NeedsSecretUnless, En) => "needs a secret except with",
+            (Msg::Or, Es) => "o",
+            (Msg::Or, En) => "or",
             (Msg::CsvInvalid, Es) => "Hay filas que no se pueden enviar; no se ha enviado nada",
             (Msg::CsvInvalid, En) => "Some rows cannot be sent; nothing was sent",
             (Msg::Line, Es) => "línea",
@@ -951,6 +957,16 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         ),
         // Certificate credentials, expiry and rotation of the app's
         // credential (issue 13).
+        "o365.tls-ca-file" => (
+            (
+                "No se puede usar el archivo de CA de tls_ca_file",
+                "Indique en tls_ca_file el certificado PEM (-----BEGIN CERTIFICATE-----) de la CA de la empresa con la que el proxy inspecciona TLS, en un archivo que el servicio pueda leer",
+            ),
+            (
+                "The CA file of tls_ca_file cannot be used",
+                "Point tls_ca_file at the PEM certificate (-----BEGIN CERTIFICATE-----) of the company CA the proxy inspects TLS with, in a file the service may read",
+            ),
+        ),
         "o365.certificate-unreadable" => (
             (
                 "No se puede leer el certificado o su clave privada",

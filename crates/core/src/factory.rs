@@ -128,6 +128,14 @@ pub trait ProviderFactory: Send + Sync + 'static {
         self.needs_secret()
     }
 
+    /// The settings under which accounts need no secret although
+    /// [`ProviderFactory::needs_secret`] says they do, as configuration text
+    /// (for example `auth = "none"`), for `g360-mail providers`; they must
+    /// agree with [`ProviderFactory::secret_required`]. Defaults to none.
+    fn secret_not_needed_with(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Checks settings beyond their shape; paths are relative to the integration.
     fn validate(&self, settings: &Self::Settings) -> Vec<ConfigProblem> {
         let _ = settings;
@@ -202,6 +210,7 @@ trait ErasedFactory: Send + Sync {
     fn description(&self) -> &'static str;
     fn needs_secret(&self) -> bool;
     fn secret_required(&self, settings: &serde_json::Value) -> bool;
+    fn secret_not_needed_with(&self) -> &'static [&'static str];
     fn check(&self, settings: &serde_json::Value) -> Vec<ConfigProblem>;
     fn check_secret(&self, secret: &crate::Secret) -> Vec<ConfigProblem>;
     fn build(
@@ -267,6 +276,9 @@ impl<F: ProviderFactory> ErasedFactory for Erased<F> {
     fn secret_required(&self, settings: &serde_json::Value) -> bool {
         self.parse(settings).map_or_else(|_| self.0.needs_secret(), |s| self.0.secret_required(&s))
     }
+    fn secret_not_needed_with(&self) -> &'static [&'static str] {
+        self.0.secret_not_needed_with()
+    }
     fn check(&self, settings: &serde_json::Value) -> Vec<ConfigProblem> {
         match self.parse(settings) {
             Ok(s) => self.0.validate(&s),
@@ -316,6 +328,10 @@ pub struct ProviderInfo {
     pub description: &'static str,
     /// Whether its accounts need a secret.
     pub needs_secret: bool,
+    /// The settings under which they need none after all (configuration
+    /// text such as `auth = "none"`; empty when a secret is always needed).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub secret_not_needed_with: &'static [&'static str],
 }
 
 /// Provider types and their factories.
@@ -371,6 +387,7 @@ impl ProviderRegistry {
                 provider_type: f.provider_type(),
                 description: f.description(),
                 needs_secret: f.needs_secret(),
+                secret_not_needed_with: f.secret_not_needed_with(),
             })
             .collect()
     }

@@ -95,14 +95,17 @@ pub(crate) fn decode_claims(token: &str) -> Option<TokenClaims> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Identifies a token cache: tokens are shared only when all four match.
-/// The credential is kept as [`Credential::fingerprint`], never in clear.
+/// Identifies a token cache: tokens are shared only when all five match.
+/// The credential is kept as [`Credential::fingerprint`], never in clear. The
+/// CA file is part of it because the cache keeps its own HTTP client, which
+/// trusts that file's CAs.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct TokenKey {
     pub(crate) authority: String,
     pub(crate) tenant: String,
     pub(crate) client_id: String,
     pub(crate) credential: String,
+    pub(crate) tls_ca_file: Option<String>,
 }
 
 /// Tokens of one app registration and credential.

@@ -268,22 +268,15 @@ impl O365Builder {
             p.pop_if_empty().extend([s.tenant_id.trim(), "oauth2", "v2.0", "token"]);
         }
 
-        // The rustls crypto provider is ours to install; another one already
-        // installed by the application is fine too.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        // No redirects: a 3xx is an error naming the host (see
-        // `error::redirected`), so the client secret and mail never go to
-        // another origin. The read timeout ends a stalled body early; the
-        // per-request timeout ends a trickling one.
-        let mut http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(s.connect_timeout())
+        // No redirects (see `error::redirected`), HTTPS only, the company CA
+        // of `tls_ca_file`: `O365Settings::http_client_builder`. The read
+        // timeout ends a stalled body early; the per-request timeout ends a
+        // trickling one.
+        let http = s
+            .http_client_builder()?
             .read_timeout(s.request_timeout())
-            .user_agent(concat!("g360-mail-o365/", env!("CARGO_PKG_VERSION")));
-        if !s.allow_insecure_http {
-            http = http.https_only(true);
-        }
-        let http = http.build().map_err(error::http_client)?;
+            .build()
+            .map_err(error::http_client)?;
 
         let shared = self.shared.unwrap_or_default();
         let key = TokenKey {
@@ -291,6 +284,7 @@ impl O365Builder {
             tenant: s.tenant_id.trim().to_ascii_lowercase(),
             client_id: s.client_id.trim().to_ascii_lowercase(),
             credential: credential.fingerprint(),
+            tls_ca_file: s.tls_ca_file.clone(),
         };
         let secret_shape = match &credential {
             Credential::Secret { secret, .. } => SecretShape::of(secret.expose()),

@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use g360_mail_core::ConfigProblem;
+use g360_mail_core::{ConfigProblem, Error};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -183,6 +183,10 @@ pub struct O365Settings {
     /// How many days before a secret or certificate expires `verify` starts
     /// warning.
     pub expiry_warning_days: u32,
+    /// Path of a PEM file of CA certificates to trust besides the system's,
+    /// for a proxy that inspects TLS with the company's own CA. Used by the
+    /// token and Graph clients and by the SMTP OAuth token source.
+    pub tls_ca_file: Option<String>,
 }
 
 impl Default for O365Settings {
@@ -209,6 +213,7 @@ impl Default for O365Settings {
             private_key_file: None,
             secret_expires: None,
             expiry_warning_days: 30,
+            tls_ca_file: None,
         }
     }
 }
@@ -226,6 +231,7 @@ impl fmt::Debug for O365Settings {
             .field("certificate_file", &self.certificate_file)
             .field("private_key_file", &self.private_key_file)
             .field("secret_expires", &self.secret_expires)
+            .field("tls_ca_file", &self.tls_ca_file)
             .finish_non_exhaustive()
     }
 }
@@ -259,6 +265,28 @@ impl O365Settings {
 
     pub(crate) fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    /// A reqwest client builder for these settings: no redirects (a 3xx is an
+    /// error naming the host, so the client secret and mail never go to
+    /// another origin), the connect timeout, our user agent, HTTPS only
+    /// unless `allow_insecure_http`, and the CAs of `tls_ca_file` trusted
+    /// besides the system's.
+    pub(crate) fn http_client_builder(&self) -> Result<reqwest::ClientBuilder, Error> {
+        // The rustls crypto provider is ours to install; another one already
+        // installed by the application is fine too.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(self.connect_timeout())
+            .user_agent(concat!("g360-mail-o365/", env!("CARGO_PKG_VERSION")));
+        if !self.allow_insecure_http {
+            http = http.https_only(true);
+        }
+        if let Some(path) = self.tls_ca_file.as_deref() {
+            http = http.tls_certs_merge(read_ca_file(path)?);
+        }
+        Ok(http)
     }
 
     pub(crate) fn token_refresh_margin(&self) -> Duration {
@@ -505,6 +533,35 @@ pub(crate) fn parse_endpoint(
             .with_remedy("remove /v1.0 from graph_url; the provider adds it"));
     }
     Ok(url)
+}
+
+/// The CA certificates of `tls_ca_file`: a readable PEM file with at least
+/// one certificate, each of them parseable.
+fn read_ca_file(path: &str) -> Result<Vec<reqwest::Certificate>, Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let pem = std::fs::read(path).map_err(|e| crate::error::ca_file_unreadable(path, e))?;
+    let ders = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| crate::error::ca_file_invalid(path, e.to_string()))?;
+    if ders.is_empty() {
+        return Err(crate::error::ca_file_invalid(path, "no PEM certificate in it".to_owned()));
+    }
+    let mut certs = Vec::with_capacity(ders.len());
+    let mut store = rustls::RootCertStore::empty();
+    for der in ders {
+        // Parse each one as a trust anchor now, so a broken certificate is
+        // reported here rather than as a failed connection later.
+        store.add(der.clone()).map_err(|e| {
+            crate::error::ca_file_invalid(path, format!("a certificate in it: {e}"))
+        })?;
+        certs.push(
+            reqwest::Certificate::from_der(&der)
+                .map_err(|e| crate::error::ca_file_invalid(path, e.to_string()))?,
+        );
+    }
+    Ok(certs)
 }
 
 #[cfg(test)]

@@ -724,6 +724,23 @@ pub(crate) fn invalid_key(message: String, key: &str) -> Error {
     own(ErrorKind::Config, "config.invalid", message).with_context("key", key)
 }
 
+/// The file of `tls_ca_file` cannot be read.
+pub(crate) fn ca_file_unreadable(path: &str, e: std::io::Error) -> Error {
+    own(ErrorKind::Config, "o365.tls-ca-file", "the file of tls_ca_file cannot be read")
+        .with_context("key", "tls_ca_file")
+        .with_context("path", path)
+        .with_remedy("check that tls_ca_file names an existing PEM file of CA certificates that this service's user may read")
+        .with_source(e)
+}
+
+/// The file of `tls_ca_file` holds no usable CA certificate.
+pub(crate) fn ca_file_invalid(path: &str, why: String) -> Error {
+    own(ErrorKind::Config, "o365.tls-ca-file", format!("tls_ca_file holds no usable CA certificate: {why}"))
+        .with_context("key", "tls_ca_file")
+        .with_context("path", path)
+        .with_remedy("point tls_ca_file at the company CA's certificate in PEM (-----BEGIN CERTIFICATE-----), as exported for the proxy that inspects TLS")
+}
+
 /// reqwest could not build its client (no TLS roots, for instance).
 pub(crate) fn http_client(e: reqwest::Error) -> Error {
     own(ErrorKind::Unexpected, "o365.http-client", "could not build the HTTP client").with_source(e)

@@ -70,6 +70,10 @@ impl ProviderFactory for O365Factory {
         !settings.uses_certificate()
     }
 
+    fn secret_not_needed_with(&self) -> &'static [&'static str] {
+        &["certificate_file = \"…\""]
+    }
+
     fn validate(&self, settings: &O365Settings) -> Vec<ConfigProblem> {
         let mut out = settings.problems();
         out.extend(expired_credentials(settings, jiff::Timestamp::now()));
@@ -132,6 +136,7 @@ impl ProviderFactory for O365Factory {
             tenant: settings.tenant_id.trim().to_ascii_lowercase(),
             client_id: settings.client_id.trim().to_ascii_lowercase(),
             credential: credential.fingerprint(),
+            tls_ca_file: settings.tls_ca_file.clone(),
         };
         let cache = self
             .shared

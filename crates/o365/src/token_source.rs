@@ -77,15 +77,7 @@ pub(crate) fn exchange_cache(
     if let Ok(mut p) = token_url.path_segments_mut() {
         p.pop_if_empty().extend([settings.tenant_id.trim(), "oauth2", "v2.0", "token"]);
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut http = reqwest::Client::builder()
-        .connect_timeout(settings.connect_timeout())
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("g360-mail-o365/", env!("CARGO_PKG_VERSION")));
-    if !settings.allow_insecure_http {
-        http = http.https_only(true);
-    }
-    let http = http.build().map_err(error::http_client)?;
+    let http = settings.http_client_builder()?.build().map_err(error::http_client)?;
     Ok(TokenCache::new(
         http,
         token_url,

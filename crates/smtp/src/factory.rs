@@ -43,6 +43,10 @@ impl ProviderFactory for SmtpFactory {
         !matches!(settings.auth, SmtpAuth::None | SmtpAuth::OAuth2)
     }
 
+    fn secret_not_needed_with(&self) -> &'static [&'static str] {
+        &["auth = \"none\"", "auth = \"oauth2\""]
+    }
+
     fn token_integration(&self, settings: &SmtpSettings) -> Option<String> {
         (settings.auth == SmtpAuth::OAuth2)
             .then(|| settings.oauth_integration.clone())

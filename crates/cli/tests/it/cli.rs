@@ -375,6 +375,43 @@ fn verify_and_providers() {
 }
 
 #[test]
+fn providers_says_when_no_secret_is_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |stdout: &str, ty: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{ty} ")))
+            .unwrap_or_else(|| panic!("no {ty} line: {stdout}"))
+            .to_owned()
+    };
+    let r = run(dir.path(), &["--lang", "en", "providers"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let smtp = line(&r.stdout, "smtp");
+    assert!(
+        smtp.ends_with("(needs a secret except with auth = \"none\" or auth = \"oauth2\")"),
+        "{smtp}"
+    );
+    let o365 = line(&r.stdout, "office365");
+    assert!(o365.ends_with("(needs a secret except with certificate_file = \"…\")"), "{o365}");
+    assert!(!line(&r.stdout, "file").contains("secret"), "{}", r.stdout);
+
+    let r = run(dir.path(), &["--lang", "es", "providers"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let smtp = line(&r.stdout, "smtp");
+    assert!(
+        smtp.ends_with("(necesita secreto salvo con auth = \"none\" o auth = \"oauth2\")"),
+        "{smtp}"
+    );
+
+    let r = run(dir.path(), &["--json", "providers"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let smtp = v["providers"].as_array().unwrap().iter().find(|p| p["provider_type"] == "smtp");
+    let smtp = smtp.unwrap();
+    assert_eq!(smtp["needs_secret"], true);
+    assert_eq!(smtp["secret_not_needed_with"][0], "auth = \"none\"");
+}
+
+#[test]
 fn no_colour_when_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(dir.path(), &["verify"]);

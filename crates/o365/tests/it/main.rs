@@ -13,5 +13,6 @@ mod read;
 mod retry;
 mod secrets;
 mod send;
+mod tls_ca;
 mod token;
 mod verify;
