@@ -478,3 +478,39 @@ fn a_wrongly_typed_outbox_value_is_not_echoed() {
     assert!(has(&found, "outbox.max_attempts", "found a list"), "{shown}");
     assert!(has(&found, "outbox.lease_ms", "found a list"), "{shown}");
 }
+
+/// What `g360-mail providers` lists as the settings without a secret agrees
+/// with what the factories require, for every registered type.
+#[test]
+fn listed_secret_exceptions_agree_with_secret_required() {
+    let mut r = ProviderRegistry::new();
+    g360_mail_file::register(&mut r);
+    g360_mail_o365::register(&mut r);
+    g360_mail_smtp::register(&mut r);
+    let base = |ty: &str| match ty {
+        "smtp" => json!({ "host": "smtp.example.com" }),
+        "office365" => json!({
+            "client_id": "11111111-2222-3333-4444-555555555555",
+            "tenant_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        }),
+        _ => json!({ "directory": "mail" }),
+    };
+    let mut checked = 0;
+    for info in r.list() {
+        let plain = Integration::new("i", info.provider_type, base(info.provider_type));
+        assert_eq!(r.secret_required(&plain), Some(info.needs_secret), "{}", info.provider_type);
+        for entry in info.secret_not_needed_with {
+            let (key, value) = entry.split_once(" = ").expect("key = value");
+            let value = value.trim_matches('"').replace('…', "/etc/g360-mail/app.pem");
+            let mut settings = base(info.provider_type);
+            settings[key] = json!(value);
+            if key == "certificate_file" {
+                settings["private_key_file"] = json!("/etc/g360-mail/app.key");
+            }
+            let with = Integration::new("i", info.provider_type, settings);
+            assert_eq!(r.secret_required(&with), Some(false), "{}: {entry}", info.provider_type);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 3, "smtp lists two exceptions, office365 one");
+}
