@@ -1458,11 +1458,11 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
         "o365.network" => (
             (
                 "No se pudo conectar con Microsoft",
-                "Revise el camino de red hacia Microsoft (proxy, cortafuegos, DNS) e inténtelo de nuevo",
+                "Revise el camino de red hacia Microsoft (proxy, cortafuegos, DNS; tras un proxy que inspecciona TLS, indique su CA en tls_ca_file) e inténtelo de nuevo",
             ),
             (
                 "Cannot connect to Microsoft",
-                "Check the network path to Microsoft (proxy, firewall, DNS) and try again",
+                "Check the network path to Microsoft (proxy, firewall, DNS; behind a proxy that inspects TLS, name its CA in tls_ca_file) and try again",
             ),
         ),
         "o365.deadline" => (

@@ -132,7 +132,7 @@ impl From<O365Error> for Error {
                 Error::new(kind, format!("{what} {why}"))
                     .with_code(if source.is_timeout() { "o365.timeout" } else { "o365.network" })
                     .with_remedy(
-                        "check the network path to Microsoft (proxy, firewall, DNS) and try again",
+                        "check the network path to Microsoft (proxy, firewall, DNS; behind a proxy that inspects TLS, name its CA in tls_ca_file) and try again",
                     )
             }
             O365Error::Decode { what, .. } => {

@@ -140,6 +140,7 @@ async fn a_company_ca_in_tls_ca_file_is_trusted_for_token_and_graph() {
     let p = build(&env, tls_settings(&env, &url, None)).unwrap();
     let err = p.send(&simple("sin CA")).await.unwrap_err();
     assert_ne!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.remedy().is_some_and(|r| r.contains("tls_ca_file")), "{err:?}");
     assert_eq!(env.send_requests(), 0);
 
     // With it, the token and the send go through the TLS front.
