@@ -70,7 +70,7 @@ pub(crate) enum OutboxCommand {
         #[arg(long)]
         until_empty: bool,
         /// On SIGTERM or Ctrl-C, how long sends in flight may still take, e.g. 30s or 2m
-        /// (default: [outbox] shutdown_grace_ms, 30 s).
+        /// (default: `[outbox] shutdown_grace_ms`, 30 s).
         #[arg(long, value_name = "AGE")]
         grace: Option<String>,
         /// Serve Prometheus metrics at http://ADDR/metrics while running, e.g. 127.0.0.1:9464.
