@@ -6,6 +6,8 @@ mod builder;
 mod client;
 mod config;
 mod error;
+#[cfg(test)]
+mod fuzz_tests;
 mod graph_model;
 mod provider;
 
