@@ -7,6 +7,8 @@ mod builder;
 mod client;
 mod config;
 mod error;
+#[cfg(test)]
+mod fuzz_tests;
 mod provider;
 
 use std::sync::Arc;
