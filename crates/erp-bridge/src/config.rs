@@ -118,7 +118,8 @@ pub struct BridgeConfig {
 }
 
 /// The `[outbox]` section: where queued mail is kept and how fast it is sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Its `Debug` shows the URL redacted.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OutboxConfig {
     /// `sqlite://…` or `postgres://…`; by default a SQLite file
@@ -183,12 +184,48 @@ impl OutboxConfig {
     }
 }
 
+impl fmt::Debug for OutboxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutboxConfig")
+            .field("url", &self.redacted_url())
+            .field("messages_per_minute", &self.messages_per_minute)
+            .field("max_in_flight_per_mailbox", &self.max_in_flight_per_mailbox)
+            .field("max_attempts", &self.max_attempts)
+            .field("lease_ms", &self.lease_ms)
+            .field("settle_delay_ms", &self.settle_delay_ms)
+            .field("base_backoff_ms", &self.base_backoff_ms)
+            .field("max_backoff_ms", &self.max_backoff_ms)
+            .finish()
+    }
+}
+
 fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// `scheme://user:password@host/…` → `scheme://user:[redacted]@host/…`.
+/// `scheme://user:password@host/…` → `scheme://user:[redacted]@host/…`, and
+/// `?password=…` (also `sslpassword`, `passwd`, `pwd`) → `?password=[redacted]`.
 fn redact_url_password(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((u, q)) => (u, Some(q)),
+        None => (url, None),
+    };
+    let query = query.map(|q| {
+        let pairs = q.split('&').map(|pair| match pair.split_once('=') {
+            Some((k, _))
+                if looks_secret(k)
+                    || ["passwd", "pwd"].contains(&k.to_ascii_lowercase().as_str()) =>
+            {
+                format!("{k}={}", g360_mail_core::REDACTED)
+            }
+            _ => pair.to_owned(),
+        });
+        format!("?{}", pairs.collect::<Vec<_>>().join("&"))
+    });
+    redact_userinfo(url) + query.as_deref().unwrap_or_default()
+}
+
+fn redact_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
     let authority_end = rest.find('/').unwrap_or(rest.len());
     let (authority, path) = rest.split_at(authority_end);
@@ -449,11 +486,27 @@ fn looks_secret(key: &str) -> bool {
 }
 
 fn figment_message(e: &figment::Error) -> String {
-    // figment's Display already says where (file, line) the problem is.
-    e.to_string()
+    // figment's Display says where (file, line, column) the problem is; toml
+    // adds the offending line with a caret under it, and that line may hold a
+    // secret: it is left out.
+    let snippet = |line: &str| {
+        line.trim_start()
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start()
+            .starts_with('|')
+    };
+    let text = e.to_string();
+    let kept: Vec<&str> = text.lines().filter(|l| !snippet(l)).map(str::trim).collect();
+    kept.join(" ")
 }
 
 fn short(v: &Value) -> String {
+    // A list or a table may be a secret written in the wrong shape: only its kind is named.
+    match v {
+        Value::Array(_) => return "a list".to_owned(),
+        Value::Object(_) => return "a table".to_owned(),
+        _ => {}
+    }
     let s = v.to_string();
     if s.len() > 60 {
         format!("{}…", &s[..s.char_indices().nth(57).map_or(s.len(), |(i, _)| i)])
