@@ -332,3 +332,7 @@ pub(crate) async fn send(
     }
     code
 }
+
+#[cfg(test)]
+#[path = "bulk_fuzz.rs"]
+mod fuzz;
