@@ -10,6 +10,9 @@
 //! - `cargo xtask dist` — the release binary and its SHA-256 checksum.
 //! - `cargo xtask bench [--quick] [--write-doc]` — the benchmark of issue 7
 //!   (`docs/performance.md`).
+//! - `cargo xtask fuzz [--target NAME] [--minutes N] [--release]` — the
+//!   property tests of every parser of outside input, with many more cases,
+//!   for a time budget per target (CONTRIBUTING.md, "Fuzzing").
 //! - `cargo xtask new-provider NAME` — the scaffold of a provider crate in
 //!   `crates/NAME`, added to the workspace (not registered anywhere).
 
@@ -19,6 +22,7 @@
 mod bench;
 mod deny;
 mod dist;
+mod fuzz;
 mod new_provider;
 mod release;
 mod run;
@@ -34,6 +38,7 @@ tasks:
   deny                                cargo deny check: licences, bans, sources, advisories (offline)
   dist                                release build of g360-mail and its SHA-256 checksum in target/dist/
   bench [--quick] [--write-doc]       benchmark against raw HTTP/SMTP baselines; target/bench/report.json
+  fuzz [--target NAME] [--minutes N]  property tests of the parsers of outside input, N minutes per target (--list, --release)
   new-provider NAME                   scaffold crates/NAME (package g360-mail-NAME) and add it to the workspace";
 
 fn main() -> ExitCode {
@@ -45,6 +50,7 @@ fn main() -> ExitCode {
         Some("deny") => deny::run(&root),
         Some("dist") => dist::run(&root),
         Some("bench") => bench::run(&root, &args[1..]),
+        Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("new-provider") => new_provider::main(&root, &args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");

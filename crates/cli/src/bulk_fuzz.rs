@@ -128,7 +128,7 @@ proptest! {
     #![proptest_config(config(128))]
 
     #[test]
-    fn any_csv_reads_without_panic_or_leak(csv in any_csv()) {
+    fn prop_any_csv_reads_without_panic_or_leak(csv in any_csv()) {
         prop_assume!(!csv.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
         let dir = folder(&csv);
         if let Err(errors) = read(&dir.path().join("rows.csv")) {
@@ -139,7 +139,7 @@ proptest! {
     }
 
     #[test]
-    fn rows_written_by_a_csv_writer_read_back(
+    fn prop_rows_written_by_a_csv_writer_read_back(
         rows in proptest::collection::vec(
             (
                 proptest::collection::vec(address(), 1..3),

@@ -58,7 +58,7 @@ proptest! {
     #![proptest_config(config(512))]
 
     #[test]
-    fn parsing_any_text_never_panics_and_errors_are_clean(input in tricky()) {
+    fn prop_parsing_any_text_never_panics_and_errors_are_clean(input in tricky()) {
         match EmailAddress::parse(&input) {
             Ok(a) => {
                 prop_assert!(!a.addr().chars().any(char::is_control));
@@ -75,7 +75,7 @@ proptest! {
     }
 
     #[test]
-    fn what_is_accepted_prints_back_to_the_same_address(
+    fn prop_what_is_accepted_prints_back_to_the_same_address(
         local in local_part(),
         domain in domain(),
         name in proptest::option::of(display_name()),

@@ -304,12 +304,12 @@ proptest! {
     #![proptest_config(config(64))]
 
     #[test]
-    fn any_file_and_environment_load_without_panic_or_leak(text in toml_text(), vars in env()) {
+    fn prop_any_file_and_environment_load_without_panic_or_leak(text in toml_text(), vars in env()) {
         load(Some(&text), &vars);
     }
 
     #[test]
-    fn any_environment_over_the_embedded_default_loads_without_panic_or_leak(vars in env()) {
+    fn prop_any_environment_over_the_embedded_default_loads_without_panic_or_leak(vars in env()) {
         load(None, &vars);
     }
 }

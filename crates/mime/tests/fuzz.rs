@@ -236,23 +236,23 @@ proptest! {
     #![proptest_config(config(64))]
 
     #[test]
-    fn parsing_any_bytes_never_panics(raw in proptest::collection::vec(any::<u8>(), 0..4096), at: prop::sample::Index) {
+    fn prop_parsing_any_bytes_never_panics(raw in proptest::collection::vec(any::<u8>(), 0..4096), at: prop::sample::Index) {
         check_parse(&with_secret(raw, at));
     }
 
     #[test]
-    fn parsing_header_soup_never_panics(raw in header_soup(), at: prop::sample::Index) {
+    fn prop_parsing_header_soup_never_panics(raw in header_soup(), at: prop::sample::Index) {
         check_parse(&raw);
         check_parse(&with_secret(raw, at));
     }
 
     #[test]
-    fn parsing_damaged_renders_never_panics(raw in damaged_render()) {
+    fn prop_parsing_damaged_renders_never_panics(raw in damaged_render()) {
         check_parse(&raw);
     }
 
     #[test]
-    fn render_then_parse_keeps_subject_recipients_and_attachments((from, sent) in message()) {
+    fn prop_render_then_parse_keeps_subject_recipients_and_attachments((from, sent) in message()) {
         let raw = match render(&sent, &from, &stored()) {
             Ok(raw) => raw,
             // Refusals are allowed (addresses lettre cannot write), cleanly.

@@ -191,7 +191,7 @@ proptest! {
     #![proptest_config(config(256))]
 
     #[test]
-    fn reading_messages_and_pages_never_panics(body in answer()) {
+    fn prop_reading_messages_and_pages_never_panics(body in answer()) {
         if let Ok(m) = serde_json::from_slice::<GraphMessage>(&body) {
             let _ = format!("{m:?}");
             let _ = to_received(m);
@@ -210,7 +210,7 @@ proptest! {
     }
 
     #[test]
-    fn graph_error_answers_classify_without_panic(status in 100u16..1000, body in answer(), retry in proptest::option::of(any::<u64>())) {
+    fn prop_graph_error_answers_classify_without_panic(status in 100u16..1000, body in answer(), retry in proptest::option::of(any::<u64>())) {
         let detail = serde_json::from_slice::<GraphErrorBody>(&body).unwrap_or_default().error;
         let retry_after = retry.map(std::time::Duration::from_secs);
         let err = Error::from(O365Error::graph(status, detail, Some("req".into()), None, retry_after));
@@ -223,13 +223,13 @@ proptest! {
     }
 
     #[test]
-    fn graph_error_codes_and_messages_never_panic(status in 0u16..1000, code in "\\PC{0,30}", inner in proptest::option::of("\\PC{0,30}"), message in "\\PC{0,80}") {
+    fn prop_graph_error_codes_and_messages_never_panic(status in 0u16..1000, code in "\\PC{0,30}", inner in proptest::option::of("\\PC{0,30}"), message in "\\PC{0,80}") {
         let err = graph_error(status, &code, inner.as_deref(), &message);
         prop_assert!(err.code().is_some());
     }
 
     #[test]
-    fn token_error_answers_classify_without_panic(status in 100u16..1000, body in answer()) {
+    fn prop_token_error_answers_classify_without_panic(status in 100u16..1000, body in answer()) {
         let parsed: TokenErrorBody = serde_json::from_slice(&body).unwrap_or_default();
         let err = Error::from(O365Error::token(status, parsed));
         prop_assert!(err.code().is_some_and(|c| !c.is_empty()));
@@ -237,7 +237,7 @@ proptest! {
     }
 
     #[test]
-    fn a_token_answer_never_shows_the_token(body in token_answer()) {
+    fn prop_a_token_answer_never_shows_the_token(body in token_answer()) {
         match read_token_answer(&body) {
             Ok(t) => {
                 let shown = format!("{t:?}");
@@ -251,7 +251,7 @@ proptest! {
     }
 
     #[test]
-    fn decoding_any_token_claims_never_panics(header in "[A-Za-z0-9_=-]{0,20}", payload in json(), sig in "[A-Za-z0-9_.=-]{0,20}", raw in "\\PC{0,60}") {
+    fn prop_decoding_any_token_claims_never_panics(header in "[A-Za-z0-9_=-]{0,20}", payload in json(), sig in "[A-Za-z0-9_.=-]{0,20}", raw in "\\PC{0,60}") {
         use base64::Engine as _;
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(serde_json::to_vec(&payload).expect("a value serialises"));

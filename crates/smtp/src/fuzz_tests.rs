@@ -121,7 +121,7 @@ proptest! {
     #![proptest_config(config(512))]
 
     #[test]
-    fn any_reply_text_classifies_without_panic(
+    fn prop_any_reply_text_classifies_without_panic(
         stage in proptest::sample::select(STAGES),
         code in prop_oneof![400u16..600, 0u16..1000],
         text in text(),
@@ -131,7 +131,7 @@ proptest! {
     }
 
     #[test]
-    fn any_reply_on_the_wire_parses_and_classifies_without_panic(
+    fn prop_any_reply_on_the_wire_parses_and_classifies_without_panic(
         raw in wire(),
         stage in proptest::sample::select(STAGES),
     ) {
