@@ -262,9 +262,12 @@ proptest! {
             }
         };
         let got = parse("id", &raw).expect("what we render parses");
-        // Blanks at either end of a header value are not part of it for an
-        // RFC 5322 reader; everything between is kept exactly.
-        prop_assert_eq!(sent.subject().trim_matches([' ', '\t']), got.subject.as_str());
+        // Blanks at either end of a header value may be lost (an RFC 5322
+        // reader drops them unless they are encoded); everything between is
+        // kept exactly.
+        let blank = [' ', '\t'];
+        prop_assert_eq!(sent.subject().trim_matches(blank), got.subject.trim_matches(blank));
+        prop_assert!(sent.subject().contains(got.subject.as_str()), "{:?} became {:?}", sent.subject(), got.subject);
         prop_assert_eq!(words(std::slice::from_ref(&from)), words(got.from.as_slice()));
         prop_assert_eq!(words(sent.to()), words(&got.to));
         prop_assert_eq!(words(sent.cc()), words(&got.cc));
@@ -288,6 +291,15 @@ proptest! {
 fn round_trip(message: &OutgoingMessage) -> g360_mail_core::ReceivedMessage {
     let from = EmailAddress::new("facturas@contoso.com").unwrap();
     parse("id", &render(message, &from, &stored()).unwrap()).unwrap()
+}
+
+#[test]
+fn a_subject_ending_in_a_run_of_blanks_reads_back() {
+    // Found by the 10-minute run: such a subject is now written as encoded
+    // words, which keep the blanks at its end too.
+    let subject = "00 0 A0AaAa0 A  Aaaa AAA0 A 0 aAaaa0A 00aAA Aa0 a000 a0aaAa   A a   ";
+    let m = OutgoingMessage::builder().to("a@b.cc").unwrap().subject(subject).build().unwrap();
+    assert_eq!(round_trip(&m).subject, subject);
 }
 
 #[test]
