@@ -356,3 +356,16 @@ fn a_password_in_the_url_query_is_redacted() {
         Ok(())
     });
 }
+
+#[test]
+fn a_mistyped_database_url_is_not_echoed() {
+    // Found by the 10-minute run: `postgres: //` escaped the redaction.
+    for url in [
+        format!("postgres: //g360:{SECRET}@db.example.com:5432/g360"),
+        format!("postgres:/ /g360:{SECRET}@db.example.com/g360"),
+        format!("g360:{SECRET}@db.example.com"),
+        SECRET.to_owned(),
+    ] {
+        load(None, &[("G360_MAIL_OUTBOX__URL".to_owned(), url)]);
+    }
+}
