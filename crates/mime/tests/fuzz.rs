@@ -303,6 +303,15 @@ fn a_subject_ending_in_a_run_of_blanks_reads_back() {
 }
 
 #[test]
+fn a_run_of_blanks_beside_non_ascii_text_is_kept() {
+    // Found by the second 10-minute run.
+    for subject in ["A  ¡", "Factura  nº 42", "Ñandú   S.A."] {
+        let m = OutgoingMessage::builder().to("a@b.cc").unwrap().subject(subject).build().unwrap();
+        assert_eq!(round_trip(&m).subject, subject);
+    }
+}
+
+#[test]
 fn a_folded_run_of_blanks_in_the_subject_is_kept() {
     let subject = " A00A00a0  AAAaAa0a    A  aa AAa0A0Aa0   A   AA   AAA0   aaA!a0Aa!00";
     let m = OutgoingMessage::builder().to("a@b.cc").unwrap().subject(subject).build().unwrap();
