@@ -10,6 +10,9 @@
 //! - `cargo xtask dist` — the release binary and its SHA-256 checksum.
 //! - `cargo xtask bench [--quick] [--write-doc]` — the benchmark of issue 7
 //!   (`docs/performance.md`).
+//! - `cargo xtask fuzz [--target NAME] [--minutes N] [--release]` — the
+//!   property tests of every parser of outside input, with many more cases,
+//!   for a time budget per target (CONTRIBUTING.md, "Fuzzing").
 //! - `cargo xtask new-provider NAME` — the scaffold of a provider crate in
 //!   `crates/NAME`, added to the workspace (not registered anywhere).
 //! - `cargo xtask tidy` — the house rules a machine can check (see `tidy.rs`);
@@ -21,6 +24,7 @@
 mod bench;
 mod deny;
 mod dist;
+mod fuzz;
 mod new_provider;
 mod release;
 mod run;
@@ -37,6 +41,7 @@ tasks:
   deny                                cargo deny check: licences, bans, sources, advisories (offline)
   dist                                release build of g360-mail and its SHA-256 checksum in target/dist/
   bench [--quick] [--write-doc]       benchmark against raw HTTP/SMTP baselines; target/bench/report.json
+  fuzz [--target NAME] [--minutes N]  property tests of the parsers of outside input, N minutes per target (--list, --release)
   new-provider NAME                   scaffold crates/NAME (package g360-mail-NAME) and add it to the workspace
   tidy                                the house rules a machine can check (also a test of cargo test)";
 
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
         Some("deny") => deny::run(&root),
         Some("dist") => dist::run(&root),
         Some("bench") => bench::run(&root, &args[1..]),
+        Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("new-provider") => new_provider::main(&root, &args[1..]),
         Some("tidy") => tidy::run(&root),
         Some("help" | "--help" | "-h") | None => {

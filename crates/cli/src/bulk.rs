@@ -580,3 +580,7 @@ pub(crate) async fn send(
     }
     code
 }
+
+#[cfg(test)]
+#[path = "bulk_fuzz.rs"]
+mod fuzz;

@@ -49,7 +49,7 @@ impl EmailAddress {
     pub fn parse(input: &str) -> Result<Self> {
         let input = input.trim();
         reject_controls(input, "address", input)?;
-        match (input.rfind('<'), input.ends_with('>')) {
+        match (open_angle(input), input.ends_with('>')) {
             (Some(open), true) => {
                 let addr = &input[open + 1..input.len() - 1];
                 let name = input[..open].trim();
@@ -105,6 +105,21 @@ impl EmailAddress {
         self.local_part() == other.local_part()
             && self.domain().eq_ignore_ascii_case(other.domain())
     }
+}
+
+/// The last `<` outside double quotes: a quoted name or local part may hold one.
+fn open_angle(input: &str) -> Option<usize> {
+    let (mut quoted, mut escaped, mut found) = (false, false, None);
+    for (i, c) in input.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => found = Some(i),
+            _ => {}
+        }
+    }
+    found
 }
 
 fn invalid(input: &str, why: &str) -> Error {
@@ -206,8 +221,18 @@ pub fn parse_address_list(input: &str) -> Result<Vec<EmailAddress>> {
     let mut out = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
+    let mut escaped = false;
     for c in input.chars() {
         match c {
+            // `\"` inside a quoted name is a quote of the name, not its end.
+            _ if escaped => {
+                escaped = false;
+                current.push(c);
+            }
+            '\\' if quoted => {
+                escaped = true;
+                current.push(c);
+            }
             '"' => {
                 quoted = !quoted;
                 current.push(c);
@@ -313,6 +338,26 @@ mod tests {
         let addrs: Vec<_> = list.iter().map(EmailAddress::addr).collect();
         assert_eq!(addrs, ["a@x.com", "b@x.com", "c@x.com"]);
         assert!(parse_address_list("a@x.com, nope").is_err());
+    }
+
+    #[test]
+    fn angle_brackets_inside_quotes_are_text() {
+        // Found by the `address` fuzz target: a quoted local part with `<`
+        // was accepted but its printed form did not parse back.
+        for shown in ["\"<\"@a", "\"a<b\"@x.com", "Name <\"a<b\"@x.com>", "\"N<\" <x@y.z>"] {
+            let a = EmailAddress::parse(shown).unwrap_or_else(|e| panic!("{shown}: {e}"));
+            assert_eq!(EmailAddress::parse(&a.to_string()).unwrap(), a);
+        }
+        assert_eq!(EmailAddress::parse("\"N<\" <x@y.z>").unwrap().name(), Some("N<"));
+    }
+
+    #[test]
+    fn lists_keep_escaped_quotes_inside_names() {
+        // Found by the `address` fuzz target: a name with a quote, as Display
+        // writes it, ended the quoted name early and swallowed the next entry.
+        let named = EmailAddress::new("a@x.com").unwrap().with_name("O\"Brien, Pat").unwrap();
+        let list = parse_address_list(&format!("{named}, b@x.com")).unwrap();
+        assert_eq!(list, [named, EmailAddress::new("b@x.com").unwrap()]);
     }
 
     #[test]

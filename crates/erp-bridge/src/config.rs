@@ -971,10 +971,18 @@ pub(crate) fn validate_outbox(
         if known.iter().any(|k| url.starts_with(k)) {
             config.url = url;
         } else {
+            // An unknown URL may be a known one mistyped (`postgres:/ /u:pw@h`),
+            // which no redaction recognises: only its scheme is named.
+            let scheme = url.split_once(':').map(|(s, _)| s).filter(|s| {
+                s.len() <= 20 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
+            });
             problems.push(
                 ConfigProblem::new(
                     "outbox.url",
-                    format!("unsupported database URL {:?}", g360_mail_core::redact_url(&url)),
+                    match scheme {
+                        Some(s) => format!("unsupported database URL (scheme {s:?})"),
+                        None => "unsupported database URL".to_owned(),
+                    },
                 )
                 .with_remedy(
                     "use sqlite://path/outbox.db?mode=rwc or postgres://user@host:5432/database",

@@ -4,7 +4,9 @@ use g360_mail_core::{
     EmailAddress, Error, ErrorKind, Importance, ReceivedAttachment, ReceivedMessage, Result,
     Timestamp,
 };
-use mail_parser::{Address, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::decoders::base64::base64_decode;
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::{Address, Encoding, MessageParser, MessagePart, MimeHeaders, PartType};
 
 /// Characters of body text kept in [`ReceivedMessage::preview`].
 const PREVIEW_CHARS: usize = 255;
@@ -53,7 +55,7 @@ pub fn parse(id: &str, raw: &[u8]) -> Result<ReceivedMessage> {
         .body_preview(PREVIEW_CHARS)
         .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|p| !p.is_empty());
-    out.attachments = mail.attachments().enumerate().map(|(i, p)| attachment(i, p)).collect();
+    out.attachments = mail.attachments().enumerate().map(|(i, p)| attachment(raw, i, p)).collect();
     out.has_attachments = !out.attachments.is_empty();
     Ok(out)
 }
@@ -89,7 +91,26 @@ fn importance(mail: &mail_parser::Message<'_>) -> Importance {
     }
 }
 
-fn attachment(index: usize, part: &MessagePart<'_>) -> ReceivedAttachment {
+/// The bytes of a part as they were sent. mail-parser holds text parts as
+/// UTF-8 text (converted from their charset, invalid bytes replaced); a text
+/// file attached is decoded again from the raw message, so that it comes back
+/// byte for byte.
+fn original_bytes(raw: &[u8], part: &MessagePart<'_>) -> Vec<u8> {
+    if matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
+        let body = raw.get(part.raw_body_offset() as usize..part.raw_end_offset() as usize);
+        let decoded = body.and_then(|b| match part.encoding {
+            Encoding::Base64 => base64_decode(b),
+            Encoding::QuotedPrintable => quoted_printable_decode(b),
+            Encoding::None => None,
+        });
+        if let Some(bytes) = decoded {
+            return bytes;
+        }
+    }
+    part.contents().to_vec()
+}
+
+fn attachment(raw: &[u8], index: usize, part: &MessagePart<'_>) -> ReceivedAttachment {
     let content_type = part
         .content_type()
         .map(|ct| match ct.subtype() {
@@ -100,7 +121,7 @@ fn attachment(index: usize, part: &MessagePart<'_>) -> ReceivedAttachment {
         .unwrap_or_else(|| "application/octet-stream".to_owned());
     let name =
         part.attachment_name().map_or_else(|| format!("attachment-{}", index + 1), str::to_owned);
-    let bytes = part.contents().to_vec();
+    let bytes = original_bytes(raw, part);
     let content_id = part
         .content_id()
         .map(|c| c.trim().trim_start_matches('<').trim_end_matches('>').to_owned())

@@ -126,13 +126,23 @@ fn mailbox(address: &EmailAddress) -> Result<Mailbox> {
 /// Longest line lettre's folding may produce before it needs a space to break at.
 const MAX_LINE: usize = 998;
 
+/// Longest line lettre writes before it folds at a space.
+const FOLD_AT: usize = 76;
+
 /// A header value as lettre writes it (encoded words for non-ASCII text,
 /// folded at spaces), unless a run of text without spaces would make a line
-/// longer than RFC 5322's 998 octets: such a value is written entirely as
-/// encoded words, which may break anywhere.
+/// longer than RFC 5322's 998 octets, or a run of blanks may be folded or sit
+/// beside an encoded word (readers such as mail-parser shrink such a run to
+/// one space): such a value is
+/// written entirely as encoded words, which may break anywhere and keep every
+/// blank.
 fn header_value(name: HeaderName, value: &str) -> HeaderValue {
     let longest_word = value.split([' ', '\t']).map(str::len).max().unwrap_or(0);
-    if name.len() + ": ".len() + longest_word <= MAX_LINE {
+    let blank_run = value.contains("  ") || value.contains('\t');
+    // lettre folds long values, and writes non-ASCII words as encoded words,
+    // next to which readers collapse blanks as well.
+    let may_fold = name.len() + ": ".len() + value.len() > FOLD_AT || !value.is_ascii();
+    if name.len() + ": ".len() + longest_word <= MAX_LINE && !(blank_run && may_fold) {
         return HeaderValue::new(name, value.to_owned());
     }
     let encoded = q_encoded_words(value).join("\r\n ");

@@ -135,9 +135,25 @@ impl From<O365Error> for Error {
                         "check the network path to Microsoft (proxy, firewall, DNS; behind a proxy that inspects TLS, name its CA in tls_ca_file) and try again",
                     )
             }
-            O365Error::Decode { what, .. } => {
-                Error::new(ErrorKind::Unexpected, format!("could not read the answer of {what}"))
-                    .with_code("o365.bad-answer")
+            O365Error::Decode { what, source } => {
+                // serde_json quotes the value it could not read (`invalid type:
+                // string "…"`); in a token answer that is the access token. So
+                // the serde error is not kept: where and what kind of problem is.
+                let problem = match source.classify() {
+                    serde_json::error::Category::Io => "io",
+                    serde_json::error::Category::Syntax => "syntax",
+                    serde_json::error::Category::Data => "data",
+                    serde_json::error::Category::Eof => "eof",
+                };
+                return Error::new(
+                    ErrorKind::Unexpected,
+                    format!("could not read the answer of {what}"),
+                )
+                .with_code("o365.bad-answer")
+                .with_context("problem", problem)
+                .with_context("line", source.line())
+                .with_context("column", source.column())
+                .with_provider(O365_PROVIDER_TYPE);
             }
         };
         err.with_provider(O365_PROVIDER_TYPE).with_source(e)

@@ -9,6 +9,8 @@ mod config;
 mod credential;
 mod error;
 mod factory;
+#[cfg(test)]
+mod fuzz_tests;
 mod graph_model;
 mod provider;
 mod read;

@@ -453,6 +453,12 @@ impl SmtpError {
                 if let Some(r) = recipient {
                     err = err.with_context("recipient", r);
                 }
+                // The reply is the server's text: escape control characters,
+                // so that a hostile server cannot drive a terminal or forge a log line.
+                let text: String = text
+                    .chars()
+                    .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.into() })
+                    .collect();
                 err.with_smtp_code(code).with_context("reply", format!("{code} {text}"))
             }
         };

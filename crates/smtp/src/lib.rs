@@ -8,6 +8,8 @@ mod client;
 mod config;
 mod error;
 mod factory;
+#[cfg(test)]
+mod fuzz_tests;
 mod provider;
 mod wire;
 
