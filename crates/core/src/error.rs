@@ -229,8 +229,13 @@ impl Error {
 
     /// Adds a `key: value` pair saying where the error happened (account,
     /// address, config key, request id). Values must not be secrets.
+    /// A pair already present (the same key and value, added by two layers)
+    /// is kept once.
     pub fn with_context(mut self, key: &'static str, value: impl fmt::Display) -> Self {
-        self.inner.context.push((key, value.to_string()));
+        let value = value.to_string();
+        if !self.inner.context.iter().any(|(k, v)| *k == key && *v == value) {
+            self.inner.context.push((key, value));
+        }
         self
     }
 
@@ -419,6 +424,20 @@ mod tests {
             .with_source(io);
         assert_eq!(err.to_string(), "cannot write the mail (path: /tmp/x)");
         assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "disk on fire");
+    }
+
+    #[test]
+    fn a_context_pair_added_by_two_layers_is_kept_once() {
+        let err = Error::new(ErrorKind::Config, "the account has no client secret")
+            .with_context("user", "jgarcia")
+            .with_context("integration", "o365")
+            .with_context("user", "jgarcia")
+            .with_context("also", "a")
+            .with_context("also", "b");
+        assert_eq!(
+            err.to_string(),
+            "the account has no client secret (user: jgarcia, integration: o365, also: a, also: b)"
+        );
     }
 
     #[test]
