@@ -9,7 +9,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use g360_mail_testkit::graph::{Endpoint, Fault, FaultMatch, GraphEmulator};
-use sqlx::Connection;
 
 const MAILBOX: &str = "facturas@contoso.com";
 
@@ -132,47 +131,16 @@ async fn sqlite_outbox_delivers_every_mail_exactly_once_across_kill_9() {
     assert_exactly_once(&emulator, dir.path(), 500);
 }
 
-#[allow(clippy::disallowed_methods, reason = "tests read their own variables")]
-fn pg_base() -> String {
-    std::env::var("G360_MAIL_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_outbox_two_workers_one_killed_never_send_a_mail_twice() {
-    let base = pg_base();
-    #[allow(clippy::disallowed_methods, reason = "tests read their own variables")]
-    let in_ci = std::env::var_os("CI").is_some();
-    let mut conn = match tokio::time::timeout(
-        Duration::from_secs(5),
-        sqlx::PgConnection::connect(&base),
-    )
-    .await
-    {
-        Ok(Ok(c)) => c,
-        other if in_ci => {
-            panic!("PostgreSQL at {base} is required in CI: {:?}", other.map(|r| r.map(|_| ())))
-        }
-        _ => {
-            eprintln!("NOTICE: skipping: no PostgreSQL at {base} (set CI to fail instead)");
-            return;
-        }
-    };
-    let schema = format!("g360_crash_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let url = format!("{base}?options=-c%20search_path%3D{schema}");
+    let Some(pg) = crate::support::PgSchema::fresh("g360_crash_test").await else { return };
+    let url = pg.url.clone();
     let (emulator, dir) = setup(&url, 300).await;
     drain_with_kills(dir.path(), 2, 5, 0xD1B5_4A32_D192_ED03).await;
     let s = status(dir.path()).await;
     assert_eq!(s["sent"], 300, "{s}");
     assert_exactly_once(&emulator, dir.path(), 300);
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    pg.drop_schema().await;
 }
 
 /// A worker whose output is not read (stderr kept for the failure message).

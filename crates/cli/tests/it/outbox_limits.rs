@@ -12,7 +12,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use g360_mail_testkit::graph::{Endpoint, Fault, FaultMatch, GraphEmulator};
-use sqlx::Connection;
 
 const MAILBOXES: [&str; 2] = ["facturas@contoso.com", "ventas@contoso.com"];
 const MAILS: usize = 300;
@@ -146,49 +145,18 @@ async fn check_status(dir: &Path) {
     }
 }
 
-#[allow(clippy::disallowed_methods, reason = "tests read their own variables")]
-fn pg_base() -> String {
-    std::env::var("G360_MAIL_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
 /// Exchange's real scale: a 60-second window. 150 mails per mailbox at 120
 /// per minute take one full window; the test lasts a little over a minute.
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_three_workers_keep_each_mailboxs_limits_through_a_kill() {
-    let base = pg_base();
-    #[allow(clippy::disallowed_methods, reason = "tests read their own variables")]
-    let in_ci = std::env::var_os("CI").is_some();
-    let mut conn = match tokio::time::timeout(
-        Duration::from_secs(5),
-        sqlx::PgConnection::connect(&base),
-    )
-    .await
-    {
-        Ok(Ok(c)) => c,
-        other if in_ci => {
-            panic!("PostgreSQL at {base} is required in CI: {:?}", other.map(|r| r.map(|_| ())))
-        }
-        _ => {
-            eprintln!("NOTICE: skipping: no PostgreSQL at {base} (set CI to fail instead)");
-            return;
-        }
-    };
-    let schema = format!("g360_limits_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let url = format!("{base}?options=-c%20search_path%3D{schema}");
+    let Some(pg) = crate::support::PgSchema::fresh("g360_limits_test").await else { return };
+    let url = pg.url.clone();
     let limits = Limits { per_window: 120, window_ms: 60_000 };
     let (emulator, dir) = setup(&url, &limits, Duration::from_millis(150)).await;
     drain(dir.path(), &emulator, 3, 60).await;
     check_record(&emulator, &limits);
     check_status(dir.path()).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    pg.drop_schema().await;
 }
 
 /// The same with two processes on one SQLite file, on a shortened window.

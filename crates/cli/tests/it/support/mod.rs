@@ -65,3 +65,57 @@ pub(crate) async fn run_default_log(dir: &Path, args: &[&str]) -> Run {
         command(dir, args).env_remove("G360_MAIL_LOG").output().await.expect("the binary runs");
     Run::from(out)
 }
+
+/// A fresh schema on the test PostgreSQL (`G360_MAIL_TEST_PG_URL`, by default
+/// 127.0.0.1:5432, database `test`), for tests that share one database
+/// between worker processes.
+pub(crate) struct PgSchema {
+    conn: sqlx::PgConnection,
+    schema: String,
+    /// The outbox URL whose `search_path` is this schema.
+    pub(crate) url: String,
+}
+
+impl PgSchema {
+    /// A new schema named `PREFIX_<uuid>`; `None` with a notice when no
+    /// server answers outside CI. In CI (`CI` set) a missing server fails the
+    /// test: the CI machine has one.
+    pub(crate) async fn fresh(prefix: &str) -> Option<PgSchema> {
+        use sqlx::Connection as _;
+        #[allow(clippy::disallowed_methods, reason = "tests read their own variables")]
+        let base = std::env::var("G360_MAIL_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        #[allow(clippy::disallowed_methods, reason = "tests read their own variables")]
+        let in_ci = std::env::var_os("CI").is_some();
+        let connect = sqlx::PgConnection::connect(&base);
+        let mut conn = match tokio::time::timeout(std::time::Duration::from_secs(5), connect).await
+        {
+            Ok(Ok(c)) => c,
+            other if in_ci => {
+                panic!("PostgreSQL at {base} is required in CI: {:?}", other.map(|r| r.map(|_| ())))
+            }
+            _ => {
+                #[allow(clippy::print_stderr, reason = "a skipped test says why")]
+                {
+                    eprintln!("NOTICE: skipping: no PostgreSQL at {base} (set CI to fail instead)");
+                }
+                return None;
+            }
+        };
+        let schema = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let url = format!("{base}?options=-c%20search_path%3D{schema}");
+        Some(PgSchema { conn, schema, url })
+    }
+
+    /// Drops the schema and everything in it.
+    pub(crate) async fn drop_schema(mut self) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.schema)))
+            .execute(&mut self.conn)
+            .await
+            .unwrap();
+    }
+}
