@@ -38,7 +38,7 @@ const PROVIDER_FILE_MAP: &[&str] =
 const PROVIDER_CRATES: &[&str] = &["file", "o365", "smtp"];
 
 /// Where the Spanish and English texts of error codes live.
-const TEXTS: &str = "crates/cli/src/i18n.rs";
+const TEXTS: &str = "crates/texts/src/lib.rs";
 
 /// Runs every check and reports all problems at once.
 pub(crate) fn run(root: &Path) -> Result<(), String> {

@@ -11,13 +11,14 @@ mod app;
 mod bounces_cmd;
 mod bulk;
 mod cli;
-mod i18n;
 mod outbox_cmd;
 mod output;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+/// The texts live in their own crate, shared with the ERP.
+use g360_mail_texts as i18n;
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {

@@ -34,40 +34,7 @@ pub const DEFAULT_MAIL_DIRECTORY: &str = "./mail-outbox";
 /// The SQLite file of the outbox, beside the configuration file by default.
 pub const DEFAULT_OUTBOX_FILE: &str = "g360-mail-outbox.db";
 
-/// Language of user-facing messages.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum Lang {
-    /// Spanish (the default).
-    #[default]
-    Es,
-    /// English.
-    En,
-}
-
-impl Lang {
-    /// `"es"` or `"en"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lang::Es => "es",
-            Lang::En => "en",
-        }
-    }
-
-    /// Parses `es` or `en` (case-insensitive).
-    pub fn parse(s: &str) -> Option<Lang> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "es" => Some(Lang::Es),
-            "en" => Some(Lang::En),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Lang {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use g360_mail_texts::Lang;
 
 /// Where the configuration comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

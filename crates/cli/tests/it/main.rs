@@ -2,9 +2,7 @@
 //! binary as a user or an ERP job would. One test binary for all of them, so
 //! the tests link once.
 
-#[path = "../../src/i18n.rs"]
-#[allow(dead_code, reason = "the CLI's texts; the tests use only error_text")]
-mod i18n;
+use g360_mail_texts as i18n;
 mod support;
 
 mod bounces;

@@ -5,11 +5,47 @@
 //! code ([`error_text`]); an unknown code falls back to the English text the
 //! provider wrote.
 
-pub(crate) use g360_erp_bridge::Lang;
+use std::fmt;
+
+/// Language of user-facing messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Lang {
+    /// Spanish (the default).
+    #[default]
+    Es,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// `"es"` or `"en"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::Es => "es",
+            Lang::En => "en",
+        }
+    }
+
+    /// Parses `es` or `en` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "es" => Some(Lang::Es),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A fixed text of the CLI.
+#[allow(missing_docs, reason = "each variant's text is its documentation")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Msg {
+pub enum Msg {
     SendOk,
     Error,
     Where,
@@ -64,7 +100,8 @@ pub(crate) enum Msg {
 }
 
 impl Msg {
-    pub(crate) fn text(self, lang: Lang) -> &'static str {
+    /// The text in `lang`.
+    pub fn text(self, lang: Lang) -> &'static str {
         use Lang::{En, Es};
         match (self, lang) {
             (Msg::SendOk, Es) => "El e-mail se envió correctamente",
@@ -180,7 +217,7 @@ impl Msg {
 
 /// The translated message and remedy of a diagnostic code, when known.
 /// `{}` placeholders are not used: details stay in the context lines.
-pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'static str)> {
+pub fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'static str)> {
     let (es, en) = match code {
         // outbox: opening the database
         "outbox.open-file" => (
@@ -1727,8 +1764,9 @@ pub(crate) fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'stat
 // --- `g360-mail bounces`: delivery reports -----------------------------------
 
 /// A text of `g360-mail bounces`.
+#[allow(missing_docs, reason = "each variant's text is its documentation")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BounceMsg {
+pub enum BounceMsg {
     OriginalMessageId,
     OriginalSubject,
     Unknown,
@@ -1739,7 +1777,8 @@ pub(crate) enum BounceMsg {
 }
 
 impl BounceMsg {
-    pub(crate) fn text(self, lang: Lang) -> &'static str {
+    /// The text in `lang`.
+    pub fn text(self, lang: Lang) -> &'static str {
         use Lang::{En, Es};
         use g360_mail_bounce::{Action as A, BounceKind as K};
         match (self, lang) {
@@ -1834,7 +1873,7 @@ mod tests {
 
     /// The codes of the table's match arms, read from this file.
     fn table_codes() -> Vec<&'static str> {
-        let source = include_str!("i18n.rs");
+        let source = include_str!("lib.rs");
         let start = source.find("fn error_text").unwrap();
         let body = &source[start..];
         let body = &body[..body.find("_ => return None").unwrap()];
