@@ -29,14 +29,18 @@ pub(crate) async fn run(cli: Cli) -> u8 {
         LangArg::En => Lang::En,
     });
     let registry = registry();
+    let source = ConfigSource::discover(cli.config.clone());
     if let Command::Providers = cli.command {
-        let out = Out::new(explicit_lang.unwrap_or_default(), cli.json, no_color);
+        let lang = explicit_lang.or_else(|| BridgeConfig::lang_hint(&source)).unwrap_or_default();
+        let out = Out::new(lang, cli.json, no_color);
         return providers(&out, &registry);
     }
-    let source = ConfigSource::discover(cli.config.clone());
     let loaded = BridgeConfig::load(&source, &registry);
-    let lang =
-        explicit_lang.or_else(|| loaded.as_ref().ok().map(BridgeConfig::lang)).unwrap_or_default();
+    // A file with problems still says its language.
+    let lang = explicit_lang
+        .or_else(|| loaded.as_ref().ok().map(BridgeConfig::lang))
+        .or_else(|| BridgeConfig::lang_hint(&source))
+        .unwrap_or_default();
     let out = Out::new(lang, cli.json, no_color);
     if let Command::Bounces(command) = cli.command {
         // Reading report files needs no configuration (a broken one only loses its `lang`).
@@ -107,6 +111,16 @@ fn problem_text(out: &Out, p: &g360_mail_core::ConfigProblem) -> (String, Option
 }
 
 fn config_error(out: &Out, e: &ConfigError) -> u8 {
+    let code = match e {
+        ConfigError::Missing { .. } => "config.missing",
+        ConfigError::Read { .. } => "config.unreadable",
+        _ => "config.invalid",
+    };
+    // The file itself is the problem: its message and remedy by code.
+    let unreadable = match e {
+        ConfigError::Invalid { .. } => None,
+        _ => crate::i18n::error_text(code, out.lang),
+    };
     if out.json {
         let problems: Vec<_> = e
             .problems()
@@ -116,16 +130,29 @@ fn config_error(out: &Out, e: &ConfigError) -> u8 {
                 json!({ "path": p.path, "code": p.code, "message": message, "detail": p.message, "remedy": remedy })
             })
             .collect();
+        let (message, remedy) = match unreadable {
+            Some((m, r)) => (m, Some(r)),
+            None => (out.t(Msg::Problems), None),
+        };
         out.json_value(&json!({ "ok": false, "error": {
-            "kind": "config", "code": "config.invalid", "message": e.to_string(), "problems": problems,
-            "exit_code": exit::USAGE } }));
+            "kind": "config", "code": code, "message": message, "detail": e.to_string(),
+            "remedy": remedy, "problems": problems, "exit_code": exit::USAGE } }));
         return exit::USAGE;
     }
-    match e {
-        ConfigError::Invalid { origin, problems } => {
-            eprintln!("{} ({origin}): {}", out.t(Msg::Problems), problems.len());
+    match (e, unreadable) {
+        (ConfigError::Invalid { origin, problems }, _) => {
+            eprintln!(
+                "{} ({origin}): {}",
+                out.t(Msg::Problems),
+                crate::i18n::count(problems.len(), crate::i18n::Noun::Problem, out.lang)
+            );
         }
-        other => eprintln!("{}: {other}", out.t(Msg::ConfigUnreadable)),
+        (_, Some((message, remedy))) => {
+            eprintln!("{}: {message}", out.t(Msg::Error));
+            eprintln!("  ({e})");
+            eprintln!("  {}: {remedy}", out.t(Msg::WhatToDo));
+        }
+        (other, None) => eprintln!("{}: {other}", out.t(Msg::ConfigUnreadable)),
     }
     for p in e.problems() {
         let (message, remedy) = problem_text(out, p);
@@ -155,7 +182,9 @@ fn providers(out: &Out, registry: &ProviderRegistry) -> u8 {
             let unless = p.secret_not_needed_with.join(&or);
             format!(" ({} {unless})", out.t(Msg::NeedsSecretUnless))
         };
-        out.line(format!("  {:width$}  {}{secret}", p.provider_type, p.description));
+        let description =
+            crate::i18n::provider_description(p.provider_type, out.lang).unwrap_or(p.description);
+        out.line(format!("  {:width$}  {description}{secret}", p.provider_type));
     }
     exit::OK
 }
@@ -194,12 +223,13 @@ fn config_check(out: &Out, bridge: &MailBridge) -> Result<u8, Error> {
         }
     }
     if setup.is_empty() {
+        use crate::i18n::{Noun, count};
         out.line(format!(
-            "{} ({}): {} integrations, {} accounts",
+            "{} ({}): {}, {}",
             out.t(Msg::ConfigOk),
             c.source().describe(),
-            c.integrations().len(),
-            c.accounts().len()
+            count(c.integrations().len(), Noun::Integration, out.lang),
+            count(c.accounts().len(), Noun::Account, out.lang)
         ));
     } else {
         eprintln!("{} ({}): {}", out.t(Msg::SetupProblems), c.source().describe(), setup.len());
@@ -550,13 +580,7 @@ fn print_report(out: &Out, user: &str, report: &VerifyReport, test_mail: bool) {
     );
     let width = report.checks.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
     for c in &report.checks {
-        let (detail, remedy) =
-            match c.code.as_deref().and_then(|code| crate::i18n::error_text(code, out.lang)) {
-                Some((m, r)) if c.status != CheckStatus::Pass => {
-                    (format!("{m} — {}", c.detail), Some(r.to_owned()))
-                }
-                _ => (c.detail.clone(), c.remedy.clone()),
-            };
+        let (detail, remedy) = crate::i18n::check_text(c, out.lang);
         // A server's words reach the detail: neutralised.
         let detail = safe_line(&detail);
         out.line(format!("  {} {:width$}  {detail}", out.status_mark(c.status), c.name));

@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use g360_mail_texts::{Lang, Msg, cli_help_es};
 
 /// g360-mail: send, read and verify the mail accounts of G360 ERP.
 #[derive(Debug, Parser)]
-#[command(name = "g360-mail", version, about, long_about = None,
-    after_help = crate::output::EXIT_CODES_HELP)]
+#[command(name = "g360-mail", version, about, long_about = None)]
 pub(crate) struct Cli {
     /// Configuration file (default: $G360_MAIL_CONFIG, else ./g360-mail.toml, else the embedded default).
     #[arg(long, global = true, value_name = "PATH")]
@@ -241,4 +241,142 @@ pub(crate) enum ConfigCommand {
     Check,
     /// Print the effective configuration, secrets redacted.
     Show,
+}
+
+/// The command line in `lang`: its help texts, headings and the exit codes
+/// after the help. clap takes texts at run time, so English (the doc
+/// comments above) is replaced text by text from the catalogue
+/// ([`g360_mail_texts::CLI_HELP_ES`]).
+pub(crate) fn command(lang: Lang) -> clap::Command {
+    let mut cmd = Cli::command().after_help(Msg::ExitCodesHelp.text(lang));
+    if lang == Lang::En {
+        return cmd;
+    }
+    // Built first, so the generated `help` command and the `--help` and
+    // `--version` flags exist and the global flags reach every subcommand.
+    cmd.build();
+    localise(cmd, "", lang)
+}
+
+/// The key of a command's about: clap's generated `help` commands
+/// (`outbox help`, `help send`) share the texts of `help` and of the command
+/// they show.
+fn about_key(path: &str) -> String {
+    if path.split(' ').next_back() == Some("help") {
+        return "cmd:help".to_owned();
+    }
+    let words: Vec<&str> = path.split(' ').filter(|w| *w != "help").collect();
+    format!("cmd:{}", words.join(" "))
+}
+
+fn localise(cmd: clap::Command, path: &str, lang: Lang) -> clap::Command {
+    let t = |m: Msg| m.text(lang);
+    let mut cmd = cmd
+        .help_template(format!(
+            "{{before-help}}{{about-with-newline}}\n{}: {{usage}}\n\n{{all-args}}{{after-help}}",
+            t(Msg::HelpUsage)
+        ))
+        .subcommand_help_heading(t(Msg::HelpCommands))
+        .subcommand_value_name(t(Msg::HelpCommand));
+    if let Some(about) = cli_help_es(&about_key(path)) {
+        cmd = cmd.about(about).long_about(None);
+    }
+    cmd = cmd.mut_args(|arg| {
+        let id = arg.get_id().as_str().to_owned();
+        let mut help = cli_help_es(&format!("{path}.{id}"))
+            .or_else(|| cli_help_es(&format!(".{id}")))
+            .map(str::to_owned)
+            .or_else(|| arg.get_help().map(ToString::to_string))
+            .unwrap_or_default();
+        let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
+        let defaults: Vec<String> =
+            arg.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect();
+        if takes_value && !defaults.is_empty() {
+            help.push_str(&format!(" [{}: {}]", t(Msg::HelpDefault), defaults.join(", ")));
+        }
+        let possible: Vec<String> = if takes_value {
+            arg.get_possible_values().iter().map(|v| v.get_name().to_owned()).collect()
+        } else {
+            Vec::new()
+        };
+        if !possible.is_empty() {
+            help.push_str(&format!(" [{}: {}]", t(Msg::HelpPossibleValues), possible.join(", ")));
+        }
+        let heading = if arg.is_positional() { t(Msg::HelpArguments) } else { t(Msg::HelpOptions) };
+        arg.help(help).hide_default_value(true).hide_possible_values(true).help_heading(heading)
+    });
+    let names: Vec<String> = cmd.get_subcommands().map(|c| c.get_name().to_owned()).collect();
+    for name in names {
+        let child = if path.is_empty() { name.clone() } else { format!("{path} {name}") };
+        cmd = cmd.mut_subcommand(&name, |sub| localise(sub, &child, lang));
+    }
+    cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and argument `--help` shows has a Spanish text, and
+    /// every Spanish text names a command or argument that exists.
+    #[test]
+    fn every_help_text_has_its_spanish_one_and_none_is_orphaned() {
+        fn walk(cmd: &clap::Command, path: &str, keys: &mut Vec<String>) {
+            keys.push(about_key(path));
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_global_set() || ["help", "version"].contains(&id) {
+                    keys.push(format!(".{id}"));
+                } else {
+                    keys.push(format!("{path}.{id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let child = if path.is_empty() {
+                    sub.get_name().to_owned()
+                } else {
+                    format!("{path} {}", sub.get_name())
+                };
+                walk(sub, &child, keys);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut keys = Vec::new();
+        walk(&cmd, "", &mut keys);
+        keys.sort();
+        keys.dedup();
+        let missing: Vec<&String> = keys.iter().filter(|k| cli_help_es(k).is_none()).collect();
+        assert!(
+            missing.is_empty(),
+            "no Spanish help text (crates/texts/src/cli_help.rs): {missing:?}"
+        );
+        let orphans: Vec<&str> = g360_mail_texts::CLI_HELP_ES
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| !keys.iter().any(|key| key == k))
+            .collect();
+        assert!(orphans.is_empty(), "Spanish help texts of nothing: {orphans:?}");
+    }
+
+    #[test]
+    fn spanish_help_has_spanish_headings_and_texts() {
+        let mut cmd = command(Lang::Es);
+        let help = cmd.render_help().to_string();
+        for text in
+            ["Uso: g360-mail", "Comandos:", "Opciones:", "Envía un e-mail", "Códigos de salida"]
+        {
+            assert!(help.contains(text), "{text} missing in\n{help}");
+        }
+        let send = cmd.find_subcommand_mut("send").unwrap().render_help().to_string();
+        for text in [
+            "Destinatarios, separados por comas",
+            "[por defecto: 8]",
+            "[valores posibles: low, normal, high]",
+            "Muestra la ayuda",
+        ] {
+            assert!(send.contains(text), "{text} missing in\n{send}");
+        }
+        assert!(!send.contains("Options:") && !send.contains("[default"), "{send}");
+    }
 }

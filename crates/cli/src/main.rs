@@ -13,38 +13,23 @@ mod bulk;
 mod cli;
 mod outbox_cmd;
 mod output;
+mod usage;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 /// The texts live in their own crate, shared with the ERP.
 use g360_mail_texts as i18n;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let lang = early_lang(&args);
+    let parsed = cli::command(lang)
+        .try_get_matches_from(&args)
+        .and_then(|m| <cli::Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
-            // clap prints help/version (exit 0) and usage errors (exit 2);
-            // with --json a usage error is one JSON object too.
-            if e.use_stderr() && std::env::args_os().any(|a| a == "--json") {
-                let message = e.kind().as_str().unwrap_or("invalid usage").to_owned();
-                let detail = e.render().to_string();
-                let detail: Vec<&str> =
-                    detail.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
-                let detail = detail.join(" ");
-                let detail = detail.trim_start_matches("error: ");
-                let value = serde_json::json!({ "ok": false, "exit_code": output::exit::USAGE,
-                    "error": { "kind": "usage", "code": "usage.invalid", "message": message,
-                    "detail": detail, "exit_code": output::exit::USAGE, "outcome": "failed" } });
-                println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
-                return ExitCode::from(output::exit::USAGE);
-            }
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                output::exit::USAGE
-            } else {
-                output::exit::OK
-            });
+            return ExitCode::from(usage::report(&e, lang, args.iter().any(|a| a == "--json")));
         }
     };
     // A person running a command reads its result, translated: warnings
@@ -75,4 +60,31 @@ fn init_logging(default: &str) {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
+}
+
+/// The language of the help and the usage errors, known before clap parses:
+/// `--lang`, else the configuration's `lang` (read leniently: a file with
+/// problems still says its language), else Spanish.
+fn early_lang(args: &[std::ffi::OsString]) -> g360_erp_bridge::Lang {
+    let value_of = |name: &str| {
+        let mut it = args.iter().skip(1).map(|a| a.to_string_lossy());
+        let prefix = format!("{name}=");
+        while let Some(arg) = it.next() {
+            if arg == "--" {
+                break;
+            }
+            if arg == name {
+                return it.next().map(|v| v.into_owned());
+            }
+            if let Some(v) = arg.strip_prefix(&prefix) {
+                return Some(v.to_owned());
+            }
+        }
+        None
+    };
+    if let Some(lang) = value_of("--lang").as_deref().and_then(g360_erp_bridge::Lang::parse) {
+        return lang;
+    }
+    let source = g360_erp_bridge::ConfigSource::discover(value_of("--config").map(Into::into));
+    g360_erp_bridge::BridgeConfig::lang_hint(&source).unwrap_or_default()
 }

@@ -203,7 +203,7 @@ pub(crate) async fn run(
                     out.line(format!(
                         "{:>6}  {:8}  {}  {:24}  {}",
                         m.id.get(),
-                        m.state.as_str(),
+                        out.t(state_msg(m.state)),
                         m.created_at.strftime("%Y-%m-%d %H:%M"),
                         m.recipients,
                         m.subject
@@ -218,7 +218,7 @@ pub(crate) async fn run(
                 out.json_value(&json!({ "ok": true, "mail": d }));
             } else {
                 let m = &d.mail;
-                out.line(format!("{} {}  ({})", m.id.get(), m.state.as_str(), m.uid));
+                out.line(format!("{} {}  ({})", m.id.get(), out.t(state_msg(m.state)), m.uid));
                 out.line(format!("  {}: {}", out.t(Msg::Subject), m.subject));
                 out.line(format!("  {}: {}", out.t(Msg::To), m.recipients));
                 if let Some(g) = m.guarantee {
@@ -267,6 +267,16 @@ pub(crate) async fn run(
             }
             Ok(exit::OK)
         }
+    }
+}
+
+/// The text of one mail's state (`outbox list`, `outbox show`).
+fn state_msg(state: MailState) -> Msg {
+    match state {
+        MailState::Queued => Msg::MailQueued,
+        MailState::Sending => Msg::MailSending,
+        MailState::Sent => Msg::MailSent,
+        MailState::Failed => Msg::MailFailed,
     }
 }
 

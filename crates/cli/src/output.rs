@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use g360_mail_core::{CheckStatus, Error, ErrorKind};
 use serde_json::json;
 
-use crate::i18n::{Lang, Msg, error_text};
+use crate::i18n::{Lang, Msg};
 
 /// Exit codes, stable and documented in the README.
 pub(crate) mod exit {
@@ -21,19 +21,10 @@ pub(crate) mod exit {
     pub(crate) const UNKNOWN: u8 = 6;
 }
 
-/// The exit codes as `--help` shows them (the README has the same table).
-pub(crate) const EXIT_CODES_HELP: &str = "\
-Exit codes (stable):
-  0  success
-  1  anything else (not found, unsupported, unexpected)
-  2  usage or configuration error
-  3  authentication or permission (setup) error
-  4  message rejected
-  5  temporarily unavailable or throttled: retry later
-  6  outcome unknown: do not resend; look the mail up (Sent Items)
-
-With --json every result is one JSON object on stdout carrying \"exit_code\";
-a send whose outcome is unknown says \"outcome\": \"unknown\".";
+/// The version of the `--json` contract (docs/cli-json.md): every object
+/// carries it as `"schema"`. Raised only when a field changes meaning or
+/// goes away; new fields keep it.
+pub(crate) const SCHEMA: u32 = 1;
 
 /// The exit code for an error kind.
 pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
@@ -149,11 +140,14 @@ impl Out {
         let _ = writeln!(out, "{}", text.as_ref());
     }
 
-    /// Prints one JSON result. Every result carries a top-level `exit_code`:
-    /// when `value` has none, it is taken from its `error.exit_code`, else 0
-    /// for `"ok": true` and 1 otherwise.
+    /// Prints one JSON result. Every result carries `"schema"` ([`SCHEMA`])
+    /// and a top-level `exit_code`: when `value` has none, it is taken from
+    /// its `error.exit_code`, else 0 for `"ok": true` and 1 otherwise.
     pub(crate) fn json_value(&self, value: &serde_json::Value) {
         let mut value = value.clone();
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert("schema".into(), json!(SCHEMA));
+        }
         if let serde_json::Value::Object(map) = &mut value
             && !map.contains_key("exit_code")
         {
@@ -229,17 +223,9 @@ impl Out {
     }
 }
 
-/// The message and remedy of an error in `lang`: from the translation table
-/// by code when known, else the provider's own (English) text.
+/// The message and remedy of an error in `lang` (the catalogue's rule).
 pub(crate) fn localized(err: &Error, lang: Lang) -> (String, Option<String>) {
-    match err.code().and_then(|c| error_text(c, lang)) {
-        Some((m, r)) if lang == Lang::Es || err.remedy().is_none() => {
-            (m.to_owned(), Some(r.to_owned()))
-        }
-        // In English the provider's own remedy is usually more precise.
-        Some((m, _)) => (m.to_owned(), err.remedy().map(str::to_owned)),
-        None => (err.message().to_owned(), err.remedy().map(str::to_owned)),
-    }
+    g360_mail_texts::localized(err, lang)
 }
 
 #[cfg(test)]

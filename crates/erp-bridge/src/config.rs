@@ -398,6 +398,31 @@ impl BridgeConfig {
         self.lang
     }
 
+    /// The language a configuration asks for, read leniently so that its
+    /// problems, or a usage error, are reported in that language even when
+    /// [`BridgeConfig::load`] fails: `G360_MAIL_LANG`, else the top-level
+    /// `lang = "…"` line of the file (before any `[table]`), however broken
+    /// the rest is. `None` when neither names `es` or `en`.
+    pub fn lang_hint(source: &ConfigSource) -> Option<Lang> {
+        #[allow(clippy::disallowed_methods, reason = "configuration code reads the environment")]
+        if let Some(lang) =
+            std::env::var(format!("{ENV_PREFIX}LANG")).ok().as_deref().and_then(Lang::parse)
+        {
+            return Some(lang);
+        }
+        let ConfigSource::File(path) = source else { return None };
+        let text = std::fs::read_to_string(path).ok()?;
+        text.lines()
+            .map(str::trim)
+            .take_while(|line| !line.starts_with('['))
+            .filter_map(|line| line.strip_prefix("lang"))
+            .filter_map(|rest| rest.trim_start().strip_prefix('='))
+            .find_map(|value| {
+                let value = value.split('#').next().unwrap_or("").trim();
+                Lang::parse(value.trim_matches(['"', '\'']))
+            })
+    }
+
     /// Where the configuration came from.
     pub fn source(&self) -> &ConfigSource {
         &self.source

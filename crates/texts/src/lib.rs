@@ -1,11 +1,35 @@
-//! User-facing texts in Spanish and English.
+//! The user-facing texts of g360-mail in Spanish and English, for the CLI
+//! and for the ERP that embeds the bridge.
 //!
-//! Every text is a [`Msg`]; the exhaustive `match` makes a missing translation
-//! a compile error. Errors and verify checks are translated by their stable
-//! code ([`error_text`]); an unknown code falls back to the English text the
-//! provider wrote.
+//! - Fixed texts are a [`Msg`] (typed: the exhaustive `match` makes a missing
+//!   translation a compile error): `Msg::SendOk.text(Lang::Es)` is
+//!   "El e-mail se envió correctamente".
+//! - Errors, configuration problems and verify checks are translated by their
+//!   stable code ([`error_text`], [`localized`] for a [`g360_mail_core::Error`],
+//!   [`check_text`] for a [`g360_mail_core::Check`]); an unknown code falls
+//!   back to the English text the provider wrote. `cargo xtask tidy` checks
+//!   that every code a crate emits has a text here and that no text is
+//!   orphaned.
+//! - Provider descriptions ([`provider_description`]), counts with their
+//!   plural ([`count`]) and the Spanish `--help` of the CLI ([`CLI_HELP_ES`]).
+//!
+//! ```
+//! use g360_mail_texts::{Lang, Msg, Noun, count, error_text};
+//!
+//! assert_eq!(Msg::SendOk.text(Lang::Es), "El e-mail se envió correctamente");
+//! let (message, _remedy) = error_text("outbox.mailbox-busy", Lang::En).unwrap();
+//! assert!(message.starts_with("The mailbox is at its sending limits"));
+//! assert_eq!(count(1, Noun::Account, Lang::Es), "1 cuenta");
+//! ```
+//!
+//! The crate knows core's types but no provider, HTTP or database crate: the
+//! ERP can show any text without the CLI.
 
 use std::fmt;
+
+mod cli_help;
+
+pub use cli_help::{CLI_HELP_ES, cli_help_es};
 
 /// Language of user-facing messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -97,6 +121,35 @@ pub enum Msg {
     OutboxLastMinute,
     OutboxLastDay,
     OutboxOldest,
+    // verify: checks not run
+    CheckNotRun,
+    CheckNotRequested,
+    // the state of one outbox mail (`outbox list`, `outbox show`)
+    MailQueued,
+    MailSending,
+    MailSent,
+    MailFailed,
+    // clap: help headings and usage errors
+    HelpUsage,
+    HelpCommands,
+    HelpCommand,
+    HelpOptions,
+    HelpArguments,
+    HelpDefault,
+    HelpPossibleValues,
+    HelpMoreInfo,
+    HelpTip,
+    UsageInvalid,
+    UsageUnknownArgument,
+    UsageMissingArgument,
+    UsageInvalidValue,
+    UsageConflict,
+    UsageUnknownCommand,
+    UsageMissingCommand,
+    UsageTooManyValues,
+    UsageWrongNumberOfValues,
+    UsageArgumentOnce,
+    ExitCodesHelp,
 }
 
 impl Msg {
@@ -211,7 +264,209 @@ impl Msg {
             (Msg::OutboxLastDay, En) => "in the last day",
             (Msg::OutboxOldest, Es) => "el más antiguo en cola hace",
             (Msg::OutboxOldest, En) => "oldest queued",
+            (Msg::CheckNotRun, Es) => "no se ha hecho: ha fallado una comprobación anterior",
+            (Msg::CheckNotRun, En) => "not run: an earlier check failed",
+            (Msg::CheckNotRequested, Es) => "no pedido (use --send-test-to)",
+            (Msg::CheckNotRequested, En) => "not requested (use --send-test-to)",
+            (Msg::MailQueued, Es) => "en cola",
+            (Msg::MailQueued, En) => "queued",
+            (Msg::MailSending, Es) => "enviando",
+            (Msg::MailSending, En) => "sending",
+            (Msg::MailSent, Es) => "enviado",
+            (Msg::MailSent, En) => "sent",
+            (Msg::MailFailed, Es) => "fallido",
+            (Msg::MailFailed, En) => "failed",
+            (Msg::HelpUsage, Es) => "Uso",
+            (Msg::HelpUsage, En) => "Usage",
+            (Msg::HelpCommands, Es) => "Comandos",
+            (Msg::HelpCommands, En) => "Commands",
+            (Msg::HelpCommand, Es) => "COMANDO",
+            (Msg::HelpCommand, En) => "COMMAND",
+            (Msg::HelpOptions, Es) => "Opciones",
+            (Msg::HelpOptions, En) => "Options",
+            (Msg::HelpArguments, Es) => "Argumentos",
+            (Msg::HelpArguments, En) => "Arguments",
+            (Msg::HelpDefault, Es) => "por defecto",
+            (Msg::HelpDefault, En) => "default",
+            (Msg::HelpPossibleValues, Es) => "valores posibles",
+            (Msg::HelpPossibleValues, En) => "possible values",
+            (Msg::HelpMoreInfo, Es) => "Para más información, pruebe con '--help'.",
+            (Msg::HelpMoreInfo, En) => "For more information, try '--help'.",
+            (Msg::HelpTip, Es) => "sugerencia",
+            (Msg::HelpTip, En) => "tip",
+            (Msg::UsageInvalid, Es) => "uso incorrecto",
+            (Msg::UsageInvalid, En) => "invalid usage",
+            (Msg::UsageUnknownArgument, Es) => "argumento no esperado",
+            (Msg::UsageUnknownArgument, En) => "unexpected argument",
+            (Msg::UsageMissingArgument, Es) => "faltan argumentos obligatorios",
+            (Msg::UsageMissingArgument, En) => "required arguments were not provided",
+            (Msg::UsageInvalidValue, Es) => "valor no válido",
+            (Msg::UsageInvalidValue, En) => "invalid value",
+            (Msg::UsageConflict, Es) => "estos argumentos no se pueden usar juntos",
+            (Msg::UsageConflict, En) => "these arguments cannot be used together",
+            (Msg::UsageUnknownCommand, Es) => "comando desconocido",
+            (Msg::UsageUnknownCommand, En) => "unrecognized subcommand",
+            (Msg::UsageMissingCommand, Es) => "falta el comando",
+            (Msg::UsageMissingCommand, En) => "a subcommand is required",
+            (Msg::UsageTooManyValues, Es) => "demasiados valores",
+            (Msg::UsageTooManyValues, En) => "too many values",
+            (Msg::UsageWrongNumberOfValues, Es) => "número de valores incorrecto",
+            (Msg::UsageWrongNumberOfValues, En) => "wrong number of values",
+            (Msg::UsageArgumentOnce, Es) => "este argumento solo se puede dar una vez",
+            (Msg::UsageArgumentOnce, En) => "this argument cannot be used more than once",
+            (Msg::ExitCodesHelp, Es) => EXIT_CODES_HELP_ES,
+            (Msg::ExitCodesHelp, En) => EXIT_CODES_HELP_EN,
         }
+    }
+}
+
+/// The exit codes as `g360-mail --help` shows them in English (the README
+/// has the same table).
+const EXIT_CODES_HELP_EN: &str = "\
+Exit codes (stable):
+  0  success
+  1  anything else (not found, unsupported, unexpected)
+  2  usage or configuration error
+  3  authentication or permission (setup) error
+  4  message rejected
+  5  temporarily unavailable or throttled: retry later
+  6  outcome unknown: do not resend; look the mail up (Sent Items)
+
+With --json every result is one JSON object on stdout carrying \"exit_code\";
+a send whose outcome is unknown says \"outcome\": \"unknown\".";
+
+/// The exit codes in Spanish.
+const EXIT_CODES_HELP_ES: &str = "\
+Códigos de salida (estables):
+  0  correcto
+  1  cualquier otro caso (no encontrado, no admitido, inesperado)
+  2  error de uso o de configuración
+  3  error de autenticación o de permisos (configuración de la cuenta)
+  4  mensaje rechazado
+  5  no disponible de momento o limitado: vuelva a intentarlo más tarde
+  6  resultado desconocido: no lo reenvíe; busque el e-mail (Elementos enviados)
+
+Con --json cada resultado es un objeto JSON en la salida estándar con \"exit_code\";
+un envío de resultado desconocido lleva \"outcome\": \"unknown\".";
+
+/// What a passed check proved, by the check's stable name
+/// ([`g360_mail_core::Check::name`]). The provider's own detail (paths,
+/// tenant, roles, in English) follows it on the line.
+pub fn check_pass_text(name: &str, lang: Lang) -> Option<&'static str> {
+    let (es, en) = match name {
+        "configuration" => (
+            "Los datos de la integración tienen la forma correcta",
+            "The integration's settings are well formed",
+        ),
+        "tenant" => ("El inquilino existe", "The tenant exists"),
+        "token" => ("Microsoft entregó un token de la aplicación", "Microsoft issued an app token"),
+        "permissions" => {
+            ("La aplicación tiene los permisos de correo", "The app holds the mail permissions")
+        }
+        "mailbox" => ("El buzón es accesible", "The mailbox is reachable"),
+        "test-mail" => ("El e-mail de prueba se envió", "The test mail was sent"),
+        "directory" => ("La carpeta del buzón existe", "The mailbox directory exists"),
+        "writable" => {
+            ("Se puede escribir en la carpeta del buzón", "The mailbox directory is writable")
+        }
+        "connect" => ("Conectado con el servidor SMTP", "Connected to the SMTP server"),
+        "tls" => ("La conexión es segura", "The connection is secure"),
+        "ehlo" => ("El servidor SMTP respondió al saludo", "The SMTP server answered the greeting"),
+        "auth" => ("Sesión iniciada en el servidor SMTP", "Logged in to the SMTP server"),
+        _ => return None,
+    };
+    Some(match lang {
+        Lang::Es => es,
+        Lang::En => en,
+    })
+}
+
+/// A check's line in `lang`: its detail and, when something is wrong, its
+/// remedy. Failures and warnings are translated by code, passed checks by
+/// name, skipped ones by [`Msg::CheckNotRun`]; the provider's own English
+/// detail follows a Spanish text after a dash.
+pub fn check_text(check: &g360_mail_core::Check, lang: Lang) -> (String, Option<String>) {
+    use g360_mail_core::CheckStatus;
+    match check.status {
+        CheckStatus::Skipped => {
+            let msg = if check.detail == "not requested" {
+                Msg::CheckNotRequested
+            } else {
+                Msg::CheckNotRun
+            };
+            (msg.text(lang).to_owned(), None)
+        }
+        CheckStatus::Pass => match (lang, check_pass_text(&check.name, lang)) {
+            (Lang::Es, Some(text)) => (format!("{text} — {}", check.detail), None),
+            _ => (check.detail.clone(), None),
+        },
+        CheckStatus::Fail | CheckStatus::Warn => {
+            match check.code.as_deref().and_then(|code| error_text(code, lang)) {
+                Some((m, r)) => (format!("{m} — {}", check.detail), Some(r.to_owned())),
+                None => (check.detail.clone(), check.remedy.clone()),
+            }
+        }
+    }
+}
+
+/// The description of a provider type in `lang` (`g360-mail providers`),
+/// keyed by its type string (`office365`, `smtp`, `file`).
+pub fn provider_description(provider_type: &str, lang: Lang) -> Option<&'static str> {
+    let (es, en) = match provider_type {
+        "file" => (
+            "guarda cada e-mail como un fichero .eml en una carpeta local; para desarrollo, sin cuenta",
+            "writes each mail as an .eml file into a local directory; for development, no account needed",
+        ),
+        "office365" => (
+            "buzón de Office 365 / Microsoft 365 a través de Microsoft Graph (Mail.Send, Mail.Read)",
+            "Office 365 / Microsoft 365 mailbox through Microsoft Graph (Mail.Send, Mail.Read)",
+        ),
+        "smtp" => (
+            "envío por SMTP (STARTTLS o TLS implícito; contraseña, XOAUTH2 o los tokens OAuth de una aplicación de office365); solo envía",
+            "SMTP submission (STARTTLS or implicit TLS; password, XOAUTH2 or an office365 app's OAuth tokens); sends only",
+        ),
+        _ => return None,
+    };
+    Some(match lang {
+        Lang::Es => es,
+        Lang::En => en,
+    })
+}
+
+/// What [`count`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noun {
+    /// `[[integrations]]` entries.
+    Integration,
+    /// Mail accounts of ERP users.
+    Account,
+    /// Problems of a configuration.
+    Problem,
+}
+
+/// `n` and the noun, singular or plural: "1 integración", "2 accounts".
+pub fn count(n: usize, noun: Noun, lang: Lang) -> String {
+    let (one, many) = match (noun, lang) {
+        (Noun::Integration, Lang::Es) => ("integración", "integraciones"),
+        (Noun::Integration, Lang::En) => ("integration", "integrations"),
+        (Noun::Account, Lang::Es) => ("cuenta", "cuentas"),
+        (Noun::Account, Lang::En) => ("account", "accounts"),
+        (Noun::Problem, Lang::Es) => ("problema", "problemas"),
+        (Noun::Problem, Lang::En) => ("problem", "problems"),
+    };
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The message and remedy of an error in `lang`: from the table by code
+/// when known, else the provider's own (English) text. In English the
+/// provider's own remedy, usually more precise, wins over the table's.
+pub fn localized(err: &g360_mail_core::Error, lang: Lang) -> (String, Option<String>) {
+    match err.code().and_then(|c| error_text(c, lang)) {
+        Some((m, r)) if lang == Lang::Es || err.remedy().is_none() => {
+            (m.to_owned(), Some(r.to_owned()))
+        }
+        Some((m, _)) => (m.to_owned(), err.remedy().map(str::to_owned)),
+        None => (err.message().to_owned(), err.remedy().map(str::to_owned)),
     }
 }
 
@@ -1556,6 +1811,37 @@ pub fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'static str)
                 "Use an id the current listing (inbox) returns",
             ),
         ),
+        // ----- cli: a configuration that cannot be read, usage errors (issue 12.1) -----
+        "config.missing" => (
+            (
+                "No existe el fichero de configuración",
+                "Indique la ruta de un fichero que exista con --config o G360_MAIL_CONFIG, o quítelas para usar ./g360-mail.toml o la configuración incluida",
+            ),
+            (
+                "The configuration file does not exist",
+                "Name an existing file with --config or G360_MAIL_CONFIG, or drop them to use ./g360-mail.toml or the embedded default",
+            ),
+        ),
+        "config.unreadable" => (
+            (
+                "No se puede leer la configuración",
+                "Corrija el fichero en la línea y columna indicadas (sintaxis TOML) y compruebe que este usuario puede leerlo",
+            ),
+            (
+                "Cannot read the configuration",
+                "Fix the file at the line and column shown (TOML syntax) and check that this user may read it",
+            ),
+        ),
+        "usage.invalid" => (
+            (
+                "La orden no está bien escrita",
+                "Corrija los argumentos según `g360-mail --help` (o `g360-mail COMANDO --help`); no se ha hecho nada",
+            ),
+            (
+                "The command line is not valid",
+                "Fix the arguments as `g360-mail --help` (or `g360-mail COMMAND --help`) shows; nothing was done",
+            ),
+        ),
         "config.unknown-key" => (
             (
                 "Clave desconocida",
@@ -1898,5 +2184,74 @@ mod tests {
             assert_ne!(es.1, en.1, "{code}: the Spanish remedy is the English one");
         }
         assert_eq!(error_text("nope", Lang::Es), None);
+    }
+}
+
+#[cfg(test)]
+mod catalogue_tests {
+    use super::*;
+    use g360_mail_core::{Check, Error, ErrorKind};
+
+    #[test]
+    fn counts_are_singular_for_one_only() {
+        assert_eq!(count(1, Noun::Integration, Lang::Es), "1 integración");
+        assert_eq!(count(0, Noun::Integration, Lang::Es), "0 integraciones");
+        assert_eq!(count(2, Noun::Account, Lang::En), "2 accounts");
+        assert_eq!(count(1, Noun::Problem, Lang::En), "1 problem");
+    }
+
+    #[test]
+    fn checks_read_in_both_languages() {
+        let pass = Check::pass("mailbox", "the mailbox a@b.c is reachable through Graph");
+        assert_eq!(
+            check_text(&pass, Lang::Es).0,
+            "El buzón es accesible — the mailbox a@b.c is reachable through Graph"
+        );
+        assert_eq!(check_text(&pass, Lang::En).0, pass.detail);
+        let skipped = Check::skipped("token");
+        assert_eq!(check_text(&skipped, Lang::Es).0, Msg::CheckNotRun.text(Lang::Es));
+        assert_eq!(check_text(&skipped, Lang::En).0, skipped.detail);
+        let err = Error::new(ErrorKind::Config, "bad").with_code("outbox.url");
+        let failed = check_text(&Check::fail("outbox", &err), Lang::Es);
+        assert!(failed.0.starts_with("La URL de la base de datos"), "{failed:?}");
+        assert!(failed.1.is_some_and(|r| r.starts_with("Use sqlite:")));
+    }
+
+    #[test]
+    fn every_check_name_and_provider_has_both_languages() {
+        let names = [
+            "configuration",
+            "tenant",
+            "token",
+            "permissions",
+            "mailbox",
+            "test-mail",
+            "directory",
+            "writable",
+            "connect",
+            "tls",
+            "ehlo",
+            "auth",
+        ];
+        for name in names {
+            let (es, en) = (check_pass_text(name, Lang::Es), check_pass_text(name, Lang::En));
+            assert!(es.is_some() && en.is_some() && es != en, "{name}");
+        }
+        for ty in ["file", "office365", "smtp"] {
+            assert_ne!(provider_description(ty, Lang::Es), provider_description(ty, Lang::En));
+            assert!(provider_description(ty, Lang::Es).is_some(), "{ty}");
+        }
+    }
+
+    #[test]
+    fn localized_prefers_the_providers_own_english_remedy() {
+        let err = Error::new(ErrorKind::Config, "bad url")
+            .with_code("outbox.url")
+            .with_remedy("use sqlite:///x.db");
+        let (es, en) = (localized(&err, Lang::Es), localized(&err, Lang::En));
+        assert!(es.1.unwrap().starts_with("Use sqlite:///ruta"));
+        assert_eq!(en.1.as_deref(), Some("use sqlite:///x.db"));
+        let unknown = Error::new(ErrorKind::Unexpected, "odd");
+        assert_eq!(localized(&unknown, Lang::Es), ("odd".to_owned(), None));
     }
 }

@@ -215,7 +215,7 @@ fn every_json_result_carries_its_exit_code() {
 #[test]
 fn help_lists_the_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run(dir.path(), &["--help"]);
+    let r = run(dir.path(), &["--lang", "en", "--help"]);
     assert_eq!(r.code, 0);
     assert!(
         r.stdout.contains("5  temporarily unavailable or throttled: retry later"),
@@ -227,6 +227,8 @@ fn help_lists_the_exit_codes() {
         "{}",
         r.stdout
     );
+    let r = run(dir.path(), &["--help"]);
+    assert!(r.stdout.contains("6  resultado desconocido: no lo reenvíe"), "{}", r.stdout);
 }
 
 const BAD_CONFIG: &str = r#"

@@ -19,3 +19,4 @@ mod outbox_pacing;
 mod outbox_signals;
 mod outbox_urls;
 mod secrets;
+mod texts;
