@@ -19,9 +19,11 @@ pub(crate) fn report(e: &clap::Error, lang: Lang, json: bool) -> u8 {
     }
     let message = message(e, lang);
     if json {
+        let remedy = crate::i18n::error_text("usage.invalid", lang).map(|(_, r)| r);
         let value = json!({ "schema": SCHEMA, "ok": false, "exit_code": exit::USAGE,
             "error": { "kind": "usage", "code": "usage.invalid", "message": message,
-            "detail": english_detail(e), "exit_code": exit::USAGE, "outcome": "failed" } });
+            "detail": english_detail(e), "remedy": remedy, "exit_code": exit::USAGE,
+            "outcome": "failed" } });
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&value).unwrap_or_default());
         return exit::USAGE;

@@ -8,6 +8,7 @@ mod support;
 mod bounces;
 mod bulk;
 mod cli;
+mod cli_json;
 mod diagnosis;
 mod fallback;
 mod guide_table;
