@@ -1,29 +1,4 @@
-//! The user-facing texts of g360-mail in Spanish and English, for the CLI
-//! and for the ERP that embeds the bridge.
-//!
-//! - Fixed texts are a [`Msg`] (typed: the exhaustive `match` makes a missing
-//!   translation a compile error): `Msg::SendOk.text(Lang::Es)` is
-//!   "El e-mail se envió correctamente".
-//! - Errors, configuration problems and verify checks are translated by their
-//!   stable code ([`error_text`], [`localized`] for a [`g360_mail_core::Error`],
-//!   [`check_text`] for a [`g360_mail_core::Check`]); an unknown code falls
-//!   back to the English text the provider wrote. `cargo xtask tidy` checks
-//!   that every code a crate emits has a text here and that no text is
-//!   orphaned.
-//! - Provider descriptions ([`provider_description`]), counts with their
-//!   plural ([`count`]) and the Spanish `--help` of the CLI ([`CLI_HELP_ES`]).
-//!
-//! ```
-//! use g360_mail_texts::{Lang, Msg, Noun, count, error_text};
-//!
-//! assert_eq!(Msg::SendOk.text(Lang::Es), "El e-mail se envió correctamente");
-//! let (message, _remedy) = error_text("outbox.mailbox-busy", Lang::En).unwrap();
-//! assert!(message.starts_with("The mailbox is at its sending limits"));
-//! assert_eq!(count(1, Noun::Account, Lang::Es), "1 cuenta");
-//! ```
-//!
-//! The crate knows core's types but no provider, HTTP or database crate: the
-//! ERP can show any text without the CLI.
+#![doc = include_str!("../README.md")]
 
 use std::fmt;
 

@@ -205,6 +205,7 @@ fn every_json_result_carries_its_exit_code() {
             .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}{}", r.stdout, r.stderr));
         assert_eq!(v["exit_code"], r.code, "{args:?}: {v}");
         assert_eq!(v["ok"], r.code == 0, "{args:?}: {v}");
+        assert_eq!(v["schema"], 1, "{args:?}: {v}");
     }
     let r = run(dir.path(), &send);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();

@@ -9,11 +9,11 @@ use crate::support::{Run, run};
 use std::any::Any;
 use std::path::Path;
 
-use crate::i18n::{Lang, error_text};
 use g360_mail_testkit::graph::{
     AccessPolicy, ClientSecret, EmulatorOptions, Fault, FaultMatch, GraphEmulator, MAIL_SEND,
     MailboxState, QuickSetup, RbacGrant, RbacScope, Tenant,
 };
+use g360_mail_texts::{Lang, error_text};
 use tokio::net::TcpListener;
 
 const LANGS: [Lang; 2] = [Lang::Es, Lang::En];

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::i18n::{Lang, error_text};
+use g360_mail_texts::{Lang, error_text};
 
 /// The diagnoses every guide must list.
 const REQUIRED: &[&str] = &[

@@ -2,7 +2,6 @@
 //! binary as a user or an ERP job would. One test binary for all of them, so
 //! the tests link once.
 
-use g360_mail_texts as i18n;
 mod support;
 
 mod bounces;
