@@ -279,13 +279,14 @@ fn localise(cmd: clap::Command, path: &str, lang: Lang) -> clap::Command {
         .subcommand_help_heading(t(Msg::HelpCommands))
         .subcommand_value_name(t(Msg::HelpCommand));
     if let Some(about) = cli_help_es(&about_key(path)) {
-        cmd = cmd.about(about).long_about(None);
+        // As clap writes doc comments: no final full stop.
+        cmd = cmd.about(about.trim_end_matches('.')).long_about(None);
     }
     cmd = cmd.mut_args(|arg| {
         let id = arg.get_id().as_str().to_owned();
         let mut help = cli_help_es(&format!("{path}.{id}"))
             .or_else(|| cli_help_es(&format!(".{id}")))
-            .map(str::to_owned)
+            .map(|text| text.trim_end_matches('.').to_owned())
             .or_else(|| arg.get_help().map(ToString::to_string))
             .unwrap_or_default();
         let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
