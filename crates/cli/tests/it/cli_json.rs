@@ -3,6 +3,11 @@
 //! ```` ```csv file=NAME ```` blocks), and must print the JSON the page shows
 //! after it. A string with `…` in the page matches any text in its place
 //! (`"…"` alone matches any value): ids, times and paths vary.
+//!
+//! After a change of the output, `UPDATE_EXPECT=1 cargo test -p g360-mail
+//! --test it -- cli_json` writes what the binary prints into the page,
+//! keeping the page's wildcards where they still match; replace any new
+//! volatile value by `"…"` by hand.
 
 use std::path::Path;
 
@@ -13,6 +18,8 @@ use crate::support::run_blocking;
 /// One example: the command line and the JSON the page promises.
 struct Example {
     line: usize,
+    /// The lines (0-based, end exclusive) of the JSON in the page.
+    json: std::ops::Range<usize>,
     args: Vec<String>,
     expected: Value,
 }
@@ -41,7 +48,7 @@ fn read_page(text: &str) -> (Vec<(String, String)>, Vec<Example>) {
                 command.take().unwrap_or_else(|| panic!("line {}: JSON without a command", i + 1));
             let expected = serde_json::from_str(&body)
                 .unwrap_or_else(|e| panic!("docs/cli-json.md:{}: not JSON: {e}", i + 2));
-            examples.push(Example { line: at, args, expected });
+            examples.push(Example { line: at, json: i + 1..end, args, expected });
             i = end;
         }
         i += 1;
@@ -62,6 +69,25 @@ fn matches(expected: &Value, actual: &Value) -> bool {
             e.len() == a.len() && e.iter().zip(a).all(|(x, y)| matches(x, y))
         }
         _ => expected == actual,
+    }
+}
+
+/// `actual`, keeping the wildcards of `expected` where they still match.
+fn merge(expected: &Value, actual: &Value) -> Value {
+    match (expected, actual) {
+        (Value::String(e), _) if e.contains('…') && matches(expected, actual) => expected.clone(),
+        (Value::Object(e), Value::Object(a)) => Value::Object(
+            a.iter()
+                .map(|(k, v)| (k.clone(), e.get(k).map_or_else(|| v.clone(), |x| merge(x, v))))
+                .collect(),
+        ),
+        (Value::Array(e), Value::Array(a)) => Value::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, v)| e.get(i).map_or_else(|| v.clone(), |x| merge(x, v)))
+                .collect(),
+        ),
+        _ => actual.clone(),
     }
 }
 
@@ -92,6 +118,9 @@ fn the_documented_json_is_what_the_binary_prints() {
     for (name, body) in files {
         std::fs::write(dir.path().join(name), body).unwrap();
     }
+    #[allow(clippy::disallowed_methods, reason = "expect-test's switch, read by a test")]
+    let update = std::env::var_os("UPDATE_EXPECT").is_some();
+    let mut updated: Vec<(std::ops::Range<usize>, String)> = Vec::new();
     let mut id = String::new();
     for example in examples {
         let args: Vec<String> =
@@ -104,6 +133,14 @@ fn the_documented_json_is_what_the_binary_prints() {
                 example.line, r.stdout, r.stderr
             )
         });
+        if let Some(first) = actual["page"]["messages"][0]["id"].as_str() {
+            id = first.to_owned();
+        }
+        if update {
+            let merged = merge(&example.expected, &actual);
+            updated.push((example.json.clone(), serde_json::to_string_pretty(&merged).unwrap()));
+            continue;
+        }
         assert_eq!(actual["schema"], 1, "docs/cli-json.md:{}: {actual}", example.line);
         assert_eq!(actual["exit_code"], r.code, "docs/cli-json.md:{}: {actual}", example.line);
         assert!(
@@ -114,9 +151,13 @@ fn the_documented_json_is_what_the_binary_prints() {
             serde_json::to_string_pretty(&actual).unwrap(),
             serde_json::to_string_pretty(&example.expected).unwrap()
         );
-        if let Some(first) = actual["page"]["messages"][0]["id"].as_str() {
-            id = first.to_owned();
+    }
+    if update {
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        for (range, json) in updated.into_iter().rev() {
+            lines.splice(range, json.lines().map(str::to_owned));
         }
+        std::fs::write(&page, lines.join("\n") + "\n").unwrap();
     }
 }
 
