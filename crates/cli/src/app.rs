@@ -88,7 +88,10 @@ fn exit_for(bridge: &MailBridge, e: &Error) -> u8 {
 
 /// A configuration problem in the user's language: by its code when known
 /// (with the precise English detail in brackets), else as written.
-fn problem_text(out: &Out, p: &g360_mail_core::ConfigProblem) -> (String, Option<String>) {
+pub(crate) fn problem_text(
+    out: &Out,
+    p: &g360_mail_core::ConfigProblem,
+) -> (String, Option<String>) {
     match p.code.as_deref().and_then(|c| crate::i18n::error_text(c, out.lang)) {
         Some((m, r)) => {
             let message = if m.eq_ignore_ascii_case(&p.message) {
@@ -160,39 +163,38 @@ fn providers(out: &Out, registry: &ProviderRegistry) -> u8 {
     exit::OK
 }
 
-fn config_check(out: &Out, bridge: &MailBridge) -> Result<u8, Error> {
-    let c = bridge.config();
-    let setup = c.setup_problems();
-    let code = if setup.is_empty() { exit::OK } else { exit::SETUP };
-    if out.json {
-        let problems: Vec<_> = setup
-            .iter()
-            .map(|p| {
-                let (message, remedy) = problem_text(out, p);
-                json!({ "path": p.path, "code": p.code, "message": message, "detail": p.message, "remedy": remedy })
-            })
-            .collect();
-        let warnings: Vec<_> = c
-            .warnings()
-            .iter()
-            .map(|p| {
-                let (message, remedy) = problem_text(out, p);
-                json!({ "path": p.path, "code": p.code, "message": message, "detail": p.message, "remedy": remedy })
-            })
-            .collect();
-        out.json_value(&json!({ "ok": setup.is_empty(), "source": c.source().describe(),
-            "integrations": c.integrations().len(), "accounts": c.accounts().len(),
-            "setup_problems": problems, "warnings": warnings, "exit_code": code }));
-        return Ok(code);
-    }
-    // Warnings change nothing: they are listed, the exit code stays.
-    for p in c.warnings() {
+/// A configuration problem or warning for `--json`.
+pub(crate) fn problem_json(out: &Out, p: &g360_mail_core::ConfigProblem) -> serde_json::Value {
+    let (message, remedy) = problem_text(out, p);
+    json!({ "path": p.path, "code": p.code, "message": message, "detail": p.message, "remedy": remedy })
+}
+
+/// Prints the configuration's warnings (a credential that expires soon, a
+/// repeated secret) on stderr, translated, each with its remedy.
+pub(crate) fn print_warnings(out: &Out, warnings: &[g360_mail_core::ConfigProblem]) {
+    for p in warnings {
         let (message, remedy) = problem_text(out, p);
         eprintln!("{}: {}: {message}", out.t(Msg::Note), p.path);
         if let Some(r) = remedy {
             eprintln!("      {}: {r}", out.t(Msg::WhatToDo));
         }
     }
+}
+
+fn config_check(out: &Out, bridge: &MailBridge) -> Result<u8, Error> {
+    let c = bridge.config();
+    let setup = c.setup_problems();
+    let code = if setup.is_empty() { exit::OK } else { exit::SETUP };
+    if out.json {
+        let problems: Vec<_> = setup.iter().map(|p| problem_json(out, p)).collect();
+        let warnings: Vec<_> = c.warnings().iter().map(|p| problem_json(out, p)).collect();
+        out.json_value(&json!({ "ok": setup.is_empty(), "source": c.source().describe(),
+            "integrations": c.integrations().len(), "accounts": c.accounts().len(),
+            "setup_problems": problems, "warnings": warnings, "exit_code": code }));
+        return Ok(code);
+    }
+    // Warnings change nothing: they are listed, the exit code stays.
+    print_warnings(out, c.warnings());
     if setup.is_empty() {
         out.line(format!(
             "{} ({}): {} integrations, {} accounts",
