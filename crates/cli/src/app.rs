@@ -343,13 +343,38 @@ fn private_files(config: &BridgeConfig) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// A receipt's warning (a credential that expires soon) in the user's
+/// language: the translated message with the provider's detail, and the remedy.
+fn warning_text(out: &Out, c: &g360_mail_core::Check) -> (String, Option<String>) {
+    match c.code.as_deref().and_then(|code| crate::i18n::error_text(code, out.lang)) {
+        Some((m, r)) => (format!("{m} — {}", c.detail), Some(r.to_owned())),
+        None => (c.detail.clone(), c.remedy.clone()),
+    }
+}
+
 fn print_receipt(out: &Out, user: &str, receipt: &SendReceipt) {
     if out.json {
+        let warnings: Vec<_> = receipt
+            .warnings
+            .iter()
+            .map(|c| {
+                let (message, remedy) = warning_text(out, c);
+                json!({ "code": c.code, "message": message, "detail": c.detail, "remedy": remedy })
+            })
+            .collect();
         out.json_value(
             &json!({ "ok": true, "outcome": "sent", "message": out.t(Msg::SendOk), "user": user,
-                "receipt": receipt, "exit_code": exit::OK }),
+                "receipt": receipt, "warnings": warnings, "exit_code": exit::OK }),
         );
         return;
+    }
+    // The mail went out; its warning goes to stderr.
+    for c in &receipt.warnings {
+        let (message, remedy) = warning_text(out, c);
+        eprintln!("{}: {}", out.t(Msg::Note), safe_line(&message));
+        if let Some(r) = remedy {
+            eprintln!("      {}: {}", out.t(Msg::WhatToDo), safe_line(&r));
+        }
     }
     out.line(out.paint(Color::Green, out.t(Msg::SendOk)));
     if let Some(route) = &receipt.route {

@@ -191,7 +191,11 @@ pub trait ProviderFactory: Send + Sync + 'static {
     /// Checks an account against its integration's settings without any
     /// network call (its `secret_expires`, say). Paths are relative to the
     /// account. By default nothing is checked.
-    fn check_account(&self, settings: &Self::Settings, account: &MailAccount) -> Vec<ConfigProblem> {
+    fn check_account(
+        &self,
+        settings: &Self::Settings,
+        account: &MailAccount,
+    ) -> Vec<ConfigProblem> {
         let _ = (settings, account);
         Vec::new()
     }
@@ -481,19 +485,25 @@ impl ProviderRegistry {
             return Vec::new();
         };
         if integration.certificate_pem.is_some() && !f.takes_certificate() {
-            return vec![ConfigProblem::new(
-                "certificate",
-                format!("integrations of type {} take no certificate", f.provider_type()),
-            )
-            .with_code("config.certificate-unsupported")
-            .with_remedy("remove the certificate and its private key from this integration")];
+            return vec![
+                ConfigProblem::new(
+                    "certificate",
+                    format!("integrations of type {} take no certificate", f.provider_type()),
+                )
+                .with_code("config.certificate-unsupported")
+                .with_remedy("remove the certificate and its private key from this integration"),
+            ];
         }
         f.check_integration(integration)
     }
 
     /// The problems of `account` on `integration` (see
     /// [`ProviderFactory::check_account`]), paths relative to the account.
-    pub fn check_account(&self, integration: &Integration, account: &MailAccount) -> Vec<ConfigProblem> {
+    pub fn check_account(
+        &self,
+        integration: &Integration,
+        account: &MailAccount,
+    ) -> Vec<ConfigProblem> {
         self.factories
             .get(integration.provider.as_str())
             .map(|f| f.check_account(integration, account))

@@ -607,7 +607,8 @@ impl BridgeConfig {
                     None => {}
                 }
                 if let Some(sources) = self.integration_certificates.get(&i.id) {
-                    for (key, source) in [("certificate", &sources.0), ("private_key", &sources.1)] {
+                    for (key, source) in [("certificate", &sources.0), ("private_key", &sources.1)]
+                    {
                         match source {
                             SecretSource::Env(var) => m.push((format!("{key}_env"), json!(var))),
                             SecretSource::Inline => m.push((key.into(), secret())),

@@ -94,7 +94,11 @@ impl IntegrationRow {
     /// RSA private key. For `office365`, instead of `certificate_file` and
     /// `private_key_file`; [`BridgeConfigBuilder::build`] checks that they
     /// belong together and when the certificate expires.
-    pub fn with_certificate_pem(mut self, certificate: impl Into<String>, private_key: Secret) -> Self {
+    pub fn with_certificate_pem(
+        mut self,
+        certificate: impl Into<String>,
+        private_key: Secret,
+    ) -> Self {
         self.certificate = Some(PemInput::Given(CertificatePem::new(certificate, private_key)));
         self
     }
