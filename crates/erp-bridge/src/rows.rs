@@ -1040,6 +1040,7 @@ pub(crate) fn validate_rows(
                 ),
             )
             .with_code("config.secret-repeated")
+            .as_warning()
             .with_remedy(
                 "set secret (or secret_env) once on the integration and remove it from these accounts; an account's own secret still wins",
             ),
