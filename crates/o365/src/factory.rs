@@ -71,7 +71,7 @@ impl ProviderFactory for O365Factory {
     }
 
     fn secret_not_needed_with(&self) -> &'static [&'static str] {
-        &["certificate_file = \"…\""]
+        &["certificate_file = \"…\"", "certificate_env = \"…\""]
     }
 
     fn validate(&self, settings: &O365Settings) -> Vec<ConfigProblem> {
