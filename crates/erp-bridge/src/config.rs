@@ -206,6 +206,10 @@ impl OutboxConfig {
     }
 
     /// The outbox options these settings stand for.
+    #[allow(
+        clippy::needless_update,
+        reason = "options the configuration does not set keep their defaults"
+    )]
     pub fn options(&self) -> g360_mail_outbox::OutboxOptions {
         use std::time::Duration;
         g360_mail_outbox::OutboxOptions {
