@@ -603,4 +603,51 @@ mod tests {
         let coded = Error::from(ConfigProblem::new("k", "m").with_code("o365.client-id-invalid"));
         assert_eq!(coded.code(), Some("o365.client-id-invalid"));
     }
+
+    #[test]
+    fn a_problem_is_a_warning_or_a_setup_problem_never_both() {
+        let p = ConfigProblem::new("k", "m").as_setup().as_warning();
+        assert!(p.warning && !p.setup);
+        let p = p.as_setup();
+        assert!(p.setup && !p.warning);
+    }
+
+    struct NoCertificate;
+
+    impl ProviderFactory for NoCertificate {
+        type Settings = serde_json::Value;
+        fn provider_type(&self) -> &'static str {
+            "plain"
+        }
+        fn description(&self) -> &'static str {
+            "a provider without certificates"
+        }
+        fn needs_secret(&self) -> bool {
+            true
+        }
+        fn build(
+            &self,
+            _: &Integration,
+            _: &serde_json::Value,
+            _: &MailAccount,
+        ) -> Result<Arc<dyn MailProvider>> {
+            Err(Error::new(ErrorKind::Unsupported, "not built in this test"))
+        }
+    }
+
+    #[test]
+    fn a_certificate_for_a_type_that_takes_none_is_a_problem_and_no_credential() {
+        let mut registry = ProviderRegistry::new();
+        registry.register(NoCertificate);
+        let pem = crate::CertificatePem::new("PEM", crate::Secret::new("KEY"));
+        let integration =
+            Integration::new("i", "plain", serde_json::json!({})).with_certificate_pem(pem);
+        let found = registry.check_integration(&integration);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].code.as_deref(), Some("config.certificate-unsupported"));
+        assert_eq!(found[0].path, "certificate");
+        // The certificate does not stand in for the secret it cannot replace.
+        assert_eq!(registry.secret_required(&integration), Some(true));
+        assert!(!format!("{integration:?}").contains("KEY"));
+    }
 }
