@@ -92,7 +92,10 @@ fn exit_for(bridge: &MailBridge, e: &Error) -> u8 {
 
 /// A configuration problem in the user's language: by its code when known
 /// (with the precise English detail in brackets), else as written.
-fn problem_text(out: &Out, p: &g360_mail_core::ConfigProblem) -> (String, Option<String>) {
+pub(crate) fn problem_text(
+    out: &Out,
+    p: &g360_mail_core::ConfigProblem,
+) -> (String, Option<String>) {
     match p.code.as_deref().and_then(|c| crate::i18n::error_text(c, out.lang)) {
         Some((m, r)) => {
             let message = if m.eq_ignore_ascii_case(&p.message) {
@@ -189,39 +192,38 @@ fn providers(out: &Out, registry: &ProviderRegistry) -> u8 {
     exit::OK
 }
 
-fn config_check(out: &Out, bridge: &MailBridge) -> Result<u8, Error> {
-    let c = bridge.config();
-    let setup = c.setup_problems();
-    let code = if setup.is_empty() { exit::OK } else { exit::SETUP };
-    if out.json {
-        let problems: Vec<_> = setup
-            .iter()
-            .map(|p| {
-                let (message, remedy) = problem_text(out, p);
-                json!({ "path": p.path, "code": p.code, "message": message, "detail": p.message, "remedy": remedy })
-            })
-            .collect();
-        let warnings: Vec<_> = c
-            .warnings()
-            .iter()
-            .map(|p| {
-                let (message, remedy) = problem_text(out, p);
-                json!({ "path": p.path, "code": p.code, "message": message, "detail": p.message, "remedy": remedy })
-            })
-            .collect();
-        out.json_value(&json!({ "ok": setup.is_empty(), "source": c.source().describe(),
-            "integrations": c.integrations().len(), "accounts": c.accounts().len(),
-            "setup_problems": problems, "warnings": warnings, "exit_code": code }));
-        return Ok(code);
-    }
-    // Warnings change nothing: they are listed, the exit code stays.
-    for p in c.warnings() {
+/// A configuration problem or warning for `--json`.
+pub(crate) fn problem_json(out: &Out, p: &g360_mail_core::ConfigProblem) -> serde_json::Value {
+    let (message, remedy) = problem_text(out, p);
+    json!({ "path": p.path, "code": p.code, "message": message, "detail": p.message, "remedy": remedy })
+}
+
+/// Prints the configuration's warnings (a credential that expires soon, a
+/// repeated secret) on stderr, translated, each with its remedy.
+pub(crate) fn print_warnings(out: &Out, warnings: &[g360_mail_core::ConfigProblem]) {
+    for p in warnings {
         let (message, remedy) = problem_text(out, p);
         eprintln!("{}: {}: {message}", out.t(Msg::Note), p.path);
         if let Some(r) = remedy {
             eprintln!("      {}: {r}", out.t(Msg::WhatToDo));
         }
     }
+}
+
+fn config_check(out: &Out, bridge: &MailBridge) -> Result<u8, Error> {
+    let c = bridge.config();
+    let setup = c.setup_problems();
+    let code = if setup.is_empty() { exit::OK } else { exit::SETUP };
+    if out.json {
+        let problems: Vec<_> = setup.iter().map(|p| problem_json(out, p)).collect();
+        let warnings: Vec<_> = c.warnings().iter().map(|p| problem_json(out, p)).collect();
+        out.json_value(&json!({ "ok": setup.is_empty(), "source": c.source().describe(),
+            "integrations": c.integrations().len(), "accounts": c.accounts().len(),
+            "setup_problems": problems, "warnings": warnings, "exit_code": code }));
+        return Ok(code);
+    }
+    // Warnings change nothing: they are listed, the exit code stays.
+    print_warnings(out, c.warnings());
     if setup.is_empty() {
         use crate::i18n::{Noun, count};
         out.line(format!(
@@ -371,13 +373,38 @@ fn private_files(config: &BridgeConfig) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// A receipt's warning (a credential that expires soon) in the user's
+/// language: the translated message with the provider's detail, and the remedy.
+fn warning_text(out: &Out, c: &g360_mail_core::Check) -> (String, Option<String>) {
+    match c.code.as_deref().and_then(|code| crate::i18n::error_text(code, out.lang)) {
+        Some((m, r)) => (format!("{m} — {}", c.detail), Some(r.to_owned())),
+        None => (c.detail.clone(), c.remedy.clone()),
+    }
+}
+
 fn print_receipt(out: &Out, user: &str, receipt: &SendReceipt) {
     if out.json {
+        let warnings: Vec<_> = receipt
+            .warnings
+            .iter()
+            .map(|c| {
+                let (message, remedy) = warning_text(out, c);
+                json!({ "code": c.code, "message": message, "detail": c.detail, "remedy": remedy })
+            })
+            .collect();
         out.json_value(
             &json!({ "ok": true, "outcome": "sent", "message": out.t(Msg::SendOk), "user": user,
-                "receipt": receipt, "exit_code": exit::OK }),
+                "receipt": receipt, "warnings": warnings, "exit_code": exit::OK }),
         );
         return;
+    }
+    // The mail went out; its warning goes to stderr.
+    for c in &receipt.warnings {
+        let (message, remedy) = warning_text(out, c);
+        eprintln!("{}: {}", out.t(Msg::Note), safe_line(&message));
+        if let Some(r) = remedy {
+            eprintln!("      {}: {}", out.t(Msg::WhatToDo), safe_line(&r));
+        }
     }
     out.line(out.paint(Color::Green, out.t(Msg::SendOk)));
     if let Some(route) = &receipt.route {

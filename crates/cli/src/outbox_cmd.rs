@@ -148,8 +148,19 @@ pub(crate) async fn run(
             }
             let c = outbox.status().await?;
             let mailboxes = outbox.mailbox_status().await?;
+            // What will stop mail from going out: credentials that expire
+            // soon (warnings) or have expired (setup problems).
+            let config = bridge.config();
             if out.json {
-                out.json_value(&json!({ "ok": true, "status": c, "mailboxes": mailboxes }));
+                let warnings: Vec<_> =
+                    config.warnings().iter().map(|p| crate::app::problem_json(out, p)).collect();
+                let setup: Vec<_> = config
+                    .setup_problems()
+                    .iter()
+                    .map(|p| crate::app::problem_json(out, p))
+                    .collect();
+                out.json_value(&json!({ "ok": true, "status": c, "mailboxes": mailboxes,
+                    "warnings": warnings, "setup_problems": setup }));
             } else {
                 for (name, n) in [
                     (out.t(Msg::StateQueued), c.queued),
@@ -189,6 +200,17 @@ pub(crate) async fn run(
                         m.sent_last_day,
                         out.t(Msg::OutboxLastDay),
                     ));
+                }
+                crate::app::print_warnings(out, config.warnings());
+                if !config.setup_problems().is_empty() {
+                    eprintln!("{}:", out.t(Msg::SetupProblems));
+                    for p in config.setup_problems() {
+                        let (message, remedy) = crate::app::problem_text(out, p);
+                        eprintln!("  - {}: {message}", p.path);
+                        if let Some(r) = remedy {
+                            eprintln!("      {}: {r}", out.t(Msg::WhatToDo));
+                        }
+                    }
                 }
             }
             Ok(exit::OK)

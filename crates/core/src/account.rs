@@ -21,6 +21,12 @@ pub struct Integration {
     pub provider: String,
     /// The provider-specific keys, as a JSON object.
     pub settings: serde_json::Value,
+    /// A certificate credential as PEM texts, which the bridge resolved from
+    /// the ERP's secret store or from environment variables (providers never
+    /// read the environment). For providers that take one (see
+    /// [`ProviderFactory::takes_certificate`](crate::ProviderFactory::takes_certificate)),
+    /// it stands in for certificate files in the settings.
+    pub certificate_pem: Option<CertificatePem>,
 }
 
 impl Integration {
@@ -35,7 +41,14 @@ impl Integration {
             description: String::new(),
             provider: provider.into(),
             settings,
+            certificate_pem: None,
         }
+    }
+
+    /// Sets the certificate credential (see [`Integration::certificate_pem`]).
+    pub fn with_certificate_pem(mut self, pem: CertificatePem) -> Self {
+        self.certificate_pem = Some(pem);
+        self
     }
 
     /// Sets the description.
@@ -58,7 +71,40 @@ impl fmt::Debug for Integration {
             .field("description", &self.description)
             .field("provider", &self.provider)
             .field("setting_keys", &keys)
+            .field("certificate_pem", &self.certificate_pem.is_some())
             .finish()
+    }
+}
+
+/// A certificate and its private key as PEM texts: an app's certificate
+/// credential. Its `Debug` shows neither text; the key is a [`Secret`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct CertificatePem {
+    certificate: String,
+    private_key: Secret,
+}
+
+impl CertificatePem {
+    /// The PEM certificate (`-----BEGIN CERTIFICATE-----`) and its private
+    /// key (`-----BEGIN PRIVATE KEY-----`).
+    pub fn new(certificate: impl Into<String>, private_key: Secret) -> Self {
+        CertificatePem { certificate: certificate.into(), private_key }
+    }
+
+    /// The PEM certificate.
+    pub fn certificate(&self) -> &str {
+        &self.certificate
+    }
+
+    /// The PEM private key.
+    pub fn private_key(&self) -> &Secret {
+        &self.private_key
+    }
+}
+
+impl fmt::Debug for CertificatePem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificatePem").finish_non_exhaustive()
     }
 }
 
@@ -85,6 +131,10 @@ pub struct MailAccount {
     /// The secret used on the fallback integration (for example the SMTP
     /// relay's password), when it needs one.
     pub fallback_secret: Option<Secret>,
+    /// When the account's own secret expires (`2027-06-30`, the portal's
+    /// "Expires" column), for providers that warn before (Office 365): it
+    /// wins over the integration's `secret_expires`.
+    pub secret_expires: Option<String>,
 }
 
 impl MailAccount {
@@ -103,6 +153,7 @@ impl MailAccount {
             secret_next: None,
             fallback: None,
             fallback_secret: None,
+            secret_expires: None,
         }
     }
 

@@ -32,6 +32,11 @@ pub struct ConfigProblem {
     /// loading — other accounts keep working — and `verify` diagnoses it on
     /// the accounts it concerns, which refuse to send until it is fixed.
     pub setup: bool,
+    /// A note that stops nothing: the configuration loads, every account
+    /// works and `config check` exits 0, but lists it (a credential that
+    /// expires within `expiry_warning_days`, a secret repeated on many
+    /// accounts). Never set together with [`ConfigProblem::setup`].
+    pub warning: bool,
 }
 
 impl ConfigProblem {
@@ -43,6 +48,7 @@ impl ConfigProblem {
             remedy: None,
             code: None,
             setup: false,
+            warning: false,
         }
     }
 
@@ -55,6 +61,14 @@ impl ConfigProblem {
     /// Marks the problem as a setup problem (see [`ConfigProblem::setup`]).
     pub fn as_setup(mut self) -> Self {
         self.setup = true;
+        self.warning = false;
+        self
+    }
+
+    /// Marks the problem as a warning (see [`ConfigProblem::warning`]).
+    pub fn as_warning(mut self) -> Self {
+        self.warning = true;
+        self.setup = false;
         self
     }
 
@@ -152,6 +166,40 @@ pub trait ProviderFactory: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Whether integrations of this type sign in with a certificate given
+    /// as PEM texts ([`Integration::certificate_pem`]) instead of a secret.
+    /// Defaults to `false`: the bridge then refuses such a certificate.
+    fn takes_certificate(&self) -> bool {
+        false
+    }
+
+    /// Checks what the bridge resolved for `integration` beyond its settings
+    /// (the certificate of [`Integration::certificate_pem`]: readable, its
+    /// key, its dates), without any network call. Paths are `certificate` and
+    /// `private_key`, relative to the integration; an expiry coming closer
+    /// is a warning ([`ConfigProblem::as_warning`]). By default nothing is
+    /// checked.
+    fn check_integration(
+        &self,
+        integration: &Integration,
+        settings: &Self::Settings,
+    ) -> Vec<ConfigProblem> {
+        let _ = (integration, settings);
+        Vec::new()
+    }
+
+    /// Checks an account against its integration's settings without any
+    /// network call (its `secret_expires`, say). Paths are relative to the
+    /// account. By default nothing is checked.
+    fn check_account(
+        &self,
+        settings: &Self::Settings,
+        account: &MailAccount,
+    ) -> Vec<ConfigProblem> {
+        let _ = (settings, account);
+        Vec::new()
+    }
+
     /// Builds the provider of `account` on `integration`.
     fn build(
         &self,
@@ -213,6 +261,10 @@ trait ErasedFactory: Send + Sync {
     fn secret_not_needed_with(&self) -> &'static [&'static str];
     fn check(&self, settings: &serde_json::Value) -> Vec<ConfigProblem>;
     fn check_secret(&self, secret: &crate::Secret) -> Vec<ConfigProblem>;
+    fn takes_certificate(&self) -> bool;
+    fn check_integration(&self, integration: &Integration) -> Vec<ConfigProblem>;
+    fn check_account(&self, integration: &Integration, account: &MailAccount)
+    -> Vec<ConfigProblem>;
     fn build(
         &self,
         integration: &Integration,
@@ -287,6 +339,24 @@ impl<F: ProviderFactory> ErasedFactory for Erased<F> {
     }
     fn check_secret(&self, secret: &crate::Secret) -> Vec<ConfigProblem> {
         self.0.check_secret(secret)
+    }
+    fn takes_certificate(&self) -> bool {
+        self.0.takes_certificate()
+    }
+    fn check_integration(&self, integration: &Integration) -> Vec<ConfigProblem> {
+        // Settings the factory refuses are reported by `check` already.
+        self.parse(&integration.settings)
+            .map(|s| self.0.check_integration(integration, &s))
+            .unwrap_or_default()
+    }
+    fn check_account(
+        &self,
+        integration: &Integration,
+        account: &MailAccount,
+    ) -> Vec<ConfigProblem> {
+        self.parse(&integration.settings)
+            .map(|s| self.0.check_account(&s, account))
+            .unwrap_or_default()
     }
     fn build(
         &self,
@@ -400,9 +470,44 @@ impl ProviderRegistry {
     /// Whether accounts on `integration` need a secret (`None` if its
     /// provider type is unknown).
     pub fn secret_required(&self, integration: &Integration) -> Option<bool> {
+        self.factories.get(integration.provider.as_str()).map(|f| {
+            let certificate = integration.certificate_pem.is_some() && f.takes_certificate();
+            !certificate && f.secret_required(&integration.settings)
+        })
+    }
+
+    /// The problems of what the bridge resolved for `integration` beyond
+    /// its settings (see [`ProviderFactory::check_integration`]), paths
+    /// relative to the integration. A certificate given to a type that
+    /// takes none is one of them.
+    pub fn check_integration(&self, integration: &Integration) -> Vec<ConfigProblem> {
+        let Some(f) = self.factories.get(integration.provider.as_str()) else {
+            return Vec::new();
+        };
+        if integration.certificate_pem.is_some() && !f.takes_certificate() {
+            return vec![
+                ConfigProblem::new(
+                    "certificate",
+                    format!("integrations of type {} take no certificate", f.provider_type()),
+                )
+                .with_code("config.certificate-unsupported")
+                .with_remedy("remove the certificate and its private key from this integration"),
+            ];
+        }
+        f.check_integration(integration)
+    }
+
+    /// The problems of `account` on `integration` (see
+    /// [`ProviderFactory::check_account`]), paths relative to the account.
+    pub fn check_account(
+        &self,
+        integration: &Integration,
+        account: &MailAccount,
+    ) -> Vec<ConfigProblem> {
         self.factories
             .get(integration.provider.as_str())
-            .map(|f| f.secret_required(&integration.settings))
+            .map(|f| f.check_account(integration, account))
+            .unwrap_or_default()
     }
 
     /// The problems of an account's secret for `provider_type` (see
@@ -497,5 +602,52 @@ mod tests {
         assert_eq!(err.to_string(), "the mailbox directory is empty (key: directory)");
         let coded = Error::from(ConfigProblem::new("k", "m").with_code("o365.client-id-invalid"));
         assert_eq!(coded.code(), Some("o365.client-id-invalid"));
+    }
+
+    #[test]
+    fn a_problem_is_a_warning_or_a_setup_problem_never_both() {
+        let p = ConfigProblem::new("k", "m").as_setup().as_warning();
+        assert!(p.warning && !p.setup);
+        let p = p.as_setup();
+        assert!(p.setup && !p.warning);
+    }
+
+    struct NoCertificate;
+
+    impl ProviderFactory for NoCertificate {
+        type Settings = serde_json::Value;
+        fn provider_type(&self) -> &'static str {
+            "plain"
+        }
+        fn description(&self) -> &'static str {
+            "a provider without certificates"
+        }
+        fn needs_secret(&self) -> bool {
+            true
+        }
+        fn build(
+            &self,
+            _: &Integration,
+            _: &serde_json::Value,
+            _: &MailAccount,
+        ) -> Result<Arc<dyn MailProvider>> {
+            Err(Error::new(ErrorKind::Unsupported, "not built in this test"))
+        }
+    }
+
+    #[test]
+    fn a_certificate_for_a_type_that_takes_none_is_a_problem_and_no_credential() {
+        let mut registry = ProviderRegistry::new();
+        registry.register(NoCertificate);
+        let pem = crate::CertificatePem::new("PEM", crate::Secret::new("KEY"));
+        let integration =
+            Integration::new("i", "plain", serde_json::json!({})).with_certificate_pem(pem);
+        let found = registry.check_integration(&integration);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].code.as_deref(), Some("config.certificate-unsupported"));
+        assert_eq!(found[0].path, "certificate");
+        // The certificate does not stand in for the secret it cannot replace.
+        assert_eq!(registry.secret_required(&integration), Some(true));
+        assert!(!format!("{integration:?}").contains("KEY"));
     }
 }

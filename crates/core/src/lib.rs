@@ -28,7 +28,7 @@ mod secret;
 mod token;
 mod verify;
 
-pub use account::{Integration, MailAccount};
+pub use account::{CertificatePem, Integration, MailAccount};
 pub use address::{
     EmailAddress, MAX_ADDRESS_LEN, MAX_DISPLAY_NAME_LEN, MAX_LOCAL_PART_LEN, parse_address_list,
 };

@@ -85,6 +85,8 @@ pub struct BridgeConfig {
     secret_sources: BTreeMap<String, SecretSource>,
     /// Where each integration's secret came from, by integration id.
     integration_secrets: BTreeMap<String, SecretSource>,
+    /// Where each integration's certificate and private key came from, by id.
+    integration_certificates: BTreeMap<String, (SecretSource, SecretSource)>,
     /// The path of each account's row (by user) and integration's (by id).
     account_paths: BTreeMap<String, String>,
     integration_paths: BTreeMap<String, String>,
@@ -125,6 +127,11 @@ pub struct OutboxConfig {
     /// How long `outbox run` lets sends in flight finish after SIGTERM or
     /// Ctrl-C before it cuts them off.
     pub shutdown_grace_ms: u64,
+    /// Most database connections of this process's pool.
+    pub max_connections: u32,
+    /// How long a caller waits for a free database connection before the
+    /// operation fails as temporary.
+    pub acquire_timeout_ms: u64,
 }
 
 /// How long `outbox run` waits for sends in flight on SIGTERM by default.
@@ -160,10 +167,16 @@ impl OutboxConfig {
             max_backoff_ms: millis(options.max_backoff),
             rate_window_ms: millis(options.rate_window),
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
+            max_connections: options.max_connections,
+            acquire_timeout_ms: millis(options.acquire_timeout),
         }
     }
 
     /// The outbox options these settings stand for.
+    #[allow(
+        clippy::needless_update,
+        reason = "options the configuration does not set keep their defaults"
+    )]
     pub fn options(&self) -> g360_mail_outbox::OutboxOptions {
         use std::time::Duration;
         g360_mail_outbox::OutboxOptions {
@@ -175,6 +188,8 @@ impl OutboxConfig {
             base_backoff: Duration::from_millis(self.base_backoff_ms),
             max_backoff: Duration::from_millis(self.max_backoff_ms),
             rate_window: Duration::from_millis(self.rate_window_ms),
+            max_connections: self.max_connections,
+            acquire_timeout: Duration::from_millis(self.acquire_timeout_ms),
             ..g360_mail_outbox::OutboxOptions::default()
         }
     }
@@ -197,6 +212,8 @@ impl fmt::Debug for OutboxConfig {
             .field("settle_delay_ms", &self.settle_delay_ms)
             .field("base_backoff_ms", &self.base_backoff_ms)
             .field("max_backoff_ms", &self.max_backoff_ms)
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_ms", &self.acquire_timeout_ms)
             .finish()
     }
 }
@@ -357,12 +374,15 @@ impl BridgeConfig {
         // Longest first, so that a secret containing another goes whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         scrub(&mut problems, &secrets);
+        let mut warnings = validated.warnings;
+        let (found_warnings, problems): (Vec<_>, Vec<_>) =
+            problems.into_iter().partition(|p| p.warning);
+        warnings.extend(found_warnings);
         // Setup problems (a malformed client id, say) do not stop loading:
         // other accounts keep working and `verify` diagnoses them.
         if problems.iter().any(|p| !p.setup) {
             return Err(ConfigError::invalid(&source, problems));
         }
-        let mut warnings = validated.warnings;
         scrub(&mut warnings, &secrets);
         Ok(BridgeConfig {
             lang,
@@ -370,6 +390,7 @@ impl BridgeConfig {
             accounts: validated.accounts,
             secret_sources: validated.secret_sources,
             integration_secrets: validated.integration_secrets,
+            integration_certificates: validated.integration_certificates,
             account_paths: validated.account_paths,
             integration_paths: validated.integration_paths,
             warnings,
@@ -387,7 +408,9 @@ impl BridgeConfig {
         for i in &self.integrations {
             if let Err(found) = registry.check_settings(&i.provider, &i.settings) {
                 let path = format!("integrations[{}]", i.id);
-                problems.extend(found.into_iter().filter(|p| !p.setup).map(|p| p.under(&path)));
+                problems.extend(
+                    found.into_iter().filter(|p| !p.setup && !p.warning).map(|p| p.under(&path)),
+                );
             }
         }
         problems
@@ -471,9 +494,12 @@ impl BridgeConfig {
             .collect()
     }
 
-    /// Notes that do not stop anything: several accounts of one integration
-    /// repeating the same secret (`config.secret-repeated`), which the
-    /// integration could hold once. `config check` shows them.
+    /// Notes that do not stop anything (see [`ConfigProblem::warning`]): a
+    /// secret or certificate that expires within `expiry_warning_days`
+    /// (`o365.secret-expiring`, `o365.certificate-expiring`), several
+    /// accounts of one integration repeating the same secret
+    /// (`config.secret-repeated`), which the integration could hold once.
+    /// `config check` and `outbox status` show them.
     pub fn warnings(&self) -> &[ConfigProblem] {
         &self.warnings
     }
@@ -576,6 +602,15 @@ impl BridgeConfig {
                     Some(SecretSource::Inline) => m.push(("secret".into(), secret())),
                     None => {}
                 }
+                if let Some(sources) = self.integration_certificates.get(&i.id) {
+                    for (key, source) in [("certificate", &sources.0), ("private_key", &sources.1)]
+                    {
+                        match source {
+                            SecretSource::Env(var) => m.push((format!("{key}_env"), json!(var))),
+                            SecretSource::Inline => m.push((key.into(), secret())),
+                        }
+                    }
+                }
                 m
             })
             .collect();
@@ -598,6 +633,9 @@ impl BridgeConfig {
                     Some(SecretSource::Env(var)) => m.push(("secret_next_env".into(), json!(var))),
                     Some(SecretSource::Inline) => m.push(("secret_next".into(), secret())),
                     None => {}
+                }
+                if let Some(date) = &a.secret_expires {
+                    m.push(("secret_expires".into(), json!(date)));
                 }
                 if let Some(f) = &a.fallback {
                     m.push(("fallback".into(), json!(f)));
@@ -624,6 +662,8 @@ impl BridgeConfig {
             ("max_backoff_ms".into(), json!(o.max_backoff_ms)),
             ("rate_window_ms".into(), json!(o.rate_window_ms)),
             ("shutdown_grace_ms".into(), json!(o.shutdown_grace_ms)),
+            ("max_connections".into(), json!(o.max_connections)),
+            ("acquire_timeout_ms".into(), json!(o.acquire_timeout_ms)),
         ];
         Redacted { lang: json!(self.lang.as_str()), integrations, accounts, outbox }
     }
@@ -948,6 +988,8 @@ pub(crate) fn validate_outbox(
         "max_backoff_ms",
         "rate_window_ms",
         "shutdown_grace_ms",
+        "max_connections",
+        "acquire_timeout_ms",
     ];
     let mut config = OutboxConfig::defaults(source);
     let Some(value) = value else { return config };
@@ -996,6 +1038,7 @@ pub(crate) fn validate_outbox(
     number("messages_per_minute", &mut config.messages_per_minute, 10_000);
     number("max_in_flight_per_mailbox", &mut config.max_in_flight_per_mailbox, 64);
     number("max_attempts", &mut config.max_attempts, 1_000);
+    number("max_connections", &mut config.max_connections, 1_000);
     let mut millis_key = |key: &str, slot: &mut u64| {
         if let Some(v) = obj.remove(key) {
             match v.as_u64().filter(|n| (1..=7 * 86_400_000).contains(n)) {
@@ -1016,6 +1059,7 @@ pub(crate) fn validate_outbox(
     millis_key("max_backoff_ms", &mut config.max_backoff_ms);
     millis_key("rate_window_ms", &mut config.rate_window_ms);
     millis_key("shutdown_grace_ms", &mut config.shutdown_grace_ms);
+    millis_key("acquire_timeout_ms", &mut config.acquire_timeout_ms);
     for key in obj.keys() {
         problems.push(unknown_key(&format!("outbox.{key}"), KNOWN));
     }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use g360_mail_core::{
-    ConfigProblem, EmailAddress, Integration, MailAccount, ProviderRegistry, Secret,
+    CertificatePem, ConfigProblem, EmailAddress, Integration, MailAccount, ProviderRegistry, Secret,
 };
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -34,6 +34,16 @@ pub struct IntegrationRow {
     provider: String,
     settings: Value,
     secret: Option<Secret>,
+    certificate: Option<PemInput>,
+}
+
+/// Where an integration row's certificate comes from.
+#[derive(Clone)]
+enum PemInput {
+    /// The PEM texts, from the ERP's secret store.
+    Given(CertificatePem),
+    /// The names of the environment variables holding them.
+    Env { certificate: String, private_key: String },
 }
 
 impl IntegrationRow {
@@ -46,6 +56,7 @@ impl IntegrationRow {
             provider: provider.into(),
             settings: Value::Object(Map::new()),
             secret: None,
+            certificate: None,
         }
     }
 
@@ -77,6 +88,35 @@ impl IntegrationRow {
         self.secret = Some(secret);
         self
     }
+
+    /// The app's certificate credential as PEM texts from the ERP's own
+    /// secret store: the certificate (`-----BEGIN CERTIFICATE-----`) and its
+    /// RSA private key. For `office365`, instead of `certificate_file` and
+    /// `private_key_file`; [`BridgeConfigBuilder::build`] checks that they
+    /// belong together and when the certificate expires.
+    pub fn with_certificate_pem(
+        mut self,
+        certificate: impl Into<String>,
+        private_key: Secret,
+    ) -> Self {
+        self.certificate = Some(PemInput::Given(CertificatePem::new(certificate, private_key)));
+        self
+    }
+
+    /// The certificate credential from two environment variables holding
+    /// the PEM texts (`certificate_env`, `private_key_env` in a file), read
+    /// by [`BridgeConfigBuilder::build`].
+    pub fn with_certificate_env(
+        mut self,
+        certificate_var: impl Into<String>,
+        private_key_var: impl Into<String>,
+    ) -> Self {
+        self.certificate = Some(PemInput::Env {
+            certificate: certificate_var.into(),
+            private_key: private_key_var.into(),
+        });
+        self
+    }
 }
 
 impl fmt::Debug for IntegrationRow {
@@ -91,6 +131,7 @@ impl fmt::Debug for IntegrationRow {
             .field("provider", &self.provider)
             .field("setting_keys", &keys)
             .field("secret", &self.secret.as_ref().map(|_| g360_mail_core::REDACTED))
+            .field("certificate", &self.certificate.as_ref().map(|_| g360_mail_core::REDACTED))
             .finish_non_exhaustive()
     }
 }
@@ -108,6 +149,7 @@ pub struct AccountRow {
     secret_next: Option<Secret>,
     fallback: Option<String>,
     fallback_secret: Option<Secret>,
+    secret_expires: Option<String>,
 }
 
 impl AccountRow {
@@ -127,7 +169,17 @@ impl AccountRow {
             secret_next: None,
             fallback: None,
             fallback_secret: None,
+            secret_expires: None,
         }
+    }
+
+    /// When the account's own secret expires (`2027-06-30`, the portal's
+    /// "Expires"): `config check` and `verify` warn within
+    /// `expiry_warning_days` and fail after. It wins over the integration's
+    /// `secret_expires`.
+    pub fn with_secret_expires(mut self, date: impl Into<String>) -> Self {
+        self.secret_expires = Some(date.into());
+        self
     }
 
     /// Names the integration (needed when several have the provider type).
@@ -212,7 +264,21 @@ impl BridgeConfigBuilder {
             .enumerate()
             .map(|(index, row)| {
                 let label = label("integrations", Some(&row.id), index, &mut used);
+                let certificate = match row.certificate {
+                    None => None,
+                    Some(PemInput::Given(pem)) => {
+                        Some((pem, SecretSource::Inline, SecretSource::Inline))
+                    }
+                    Some(PemInput::Env { certificate, private_key }) => read_pem(
+                        Some(certificate),
+                        Some(private_key),
+                        &row.settings,
+                        &label,
+                        &mut problems,
+                    ),
+                };
                 IntegrationInput {
+                    certificate,
                     id: Some(row.id),
                     description: row.description,
                     provider: Some(row.provider),
@@ -238,6 +304,7 @@ impl BridgeConfigBuilder {
                     secret_next: row.secret_next.map(|s| (s, SecretSource::Inline)),
                     fallback: row.fallback,
                     fallback_secret: row.fallback_secret.map(|s| (s, SecretSource::Inline)),
+                    secret_expires: row.secret_expires,
                     malformed: false,
                     secret_problem: false,
                     fallback_secret_problem: false,
@@ -259,6 +326,8 @@ impl BridgeConfigBuilder {
                     "max_backoff_ms": o.max_backoff_ms,
                     "rate_window_ms": o.rate_window_ms,
                     "shutdown_grace_ms": o.shutdown_grace_ms,
+                    "max_connections": o.max_connections,
+                    "acquire_timeout_ms": o.acquire_timeout_ms,
                 });
                 crate::config::validate_outbox(Some(value), &source, &mut problems)
             }
@@ -318,6 +387,8 @@ pub(crate) struct IntegrationInput {
     pub(crate) provider: Option<String>,
     pub(crate) settings: Value,
     pub(crate) secret: Option<(Secret, SecretSource)>,
+    /// The certificate credential, and where its two texts came from.
+    pub(crate) certificate: Option<(CertificatePem, SecretSource, SecretSource)>,
 }
 
 /// An account row on its way to validation.
@@ -331,6 +402,7 @@ pub(crate) struct AccountInput {
     pub(crate) secret_next: Option<(Secret, SecretSource)>,
     pub(crate) fallback: Option<String>,
     pub(crate) fallback_secret: Option<(Secret, SecretSource)>,
+    pub(crate) secret_expires: Option<String>,
     pub(crate) malformed: bool,
     /// `secret` / `secret_env` had a problem of its own (reported already).
     pub(crate) secret_problem: bool,
@@ -401,9 +473,19 @@ struct IntegrationEntry {
     provider: Text,
     secret: Text,
     secret_env: Text,
+    certificate_env: Text,
+    private_key_env: Text,
 }
 
-const INTEGRATION_KEYS: &[&str] = &["id", "description", "provider", "secret", "secret_env"];
+const INTEGRATION_KEYS: &[&str] = &[
+    "id",
+    "description",
+    "provider",
+    "secret",
+    "secret_env",
+    "certificate_env",
+    "private_key_env",
+];
 
 /// An `[[accounts]]` entry.
 #[derive(Deserialize, Default)]
@@ -420,6 +502,7 @@ struct AccountEntry {
     fallback: Text,
     fallback_secret: Text,
     fallback_secret_env: Text,
+    secret_expires: Text,
 }
 
 const ACCOUNT_KEYS: &[&str] = &[
@@ -434,6 +517,7 @@ const ACCOUNT_KEYS: &[&str] = &[
     "fallback",
     "fallback_secret",
     "fallback_secret_env",
+    "secret_expires",
 ];
 
 /// Reads one field: its text, or a problem naming what was found.
@@ -505,12 +589,21 @@ pub(crate) fn read_integrations(
         let secret = text(entry.secret, &path, "secret", problems);
         let secret_env = text(entry.secret_env, &path, "secret_env", problems);
         let secret = crate::config::read_secret(secret, secret_env, &path, "secret", problems);
+        let certificate_env = text(entry.certificate_env, &path, "certificate_env", problems);
+        let private_key_env = text(entry.private_key_env, &path, "private_key_env", problems);
+        let settings = Value::Object(map);
+        let certificate = if certificate_env.is_some() || private_key_env.is_some() {
+            read_pem(certificate_env, private_key_env, &settings, &path, problems)
+        } else {
+            None
+        };
         out.push(IntegrationInput {
+            certificate,
             label: path,
             id,
             description: description.unwrap_or_default(),
             provider,
-            settings: Value::Object(map),
+            settings,
             secret,
         });
     }
@@ -548,6 +641,7 @@ pub(crate) fn read_accounts(
         let fallback_secret = text(entry.fallback_secret, &path, "fallback_secret", problems);
         let fallback_secret_env =
             text(entry.fallback_secret_env, &path, "fallback_secret_env", problems);
+        let secret_expires = text(entry.secret_expires, &path, "secret_expires", problems);
         let at = problems.len();
         let secret = crate::config::read_secret(secret, secret_env, &path, "secret", problems);
         let about = |problems: &[ConfigProblem], key: &str| {
@@ -583,6 +677,7 @@ pub(crate) fn read_accounts(
             secret_next,
             fallback,
             fallback_secret,
+            secret_expires,
             secret_problem,
             fallback_secret_problem,
         });
@@ -599,6 +694,8 @@ pub(crate) struct Validated {
     pub(crate) secret_sources: BTreeMap<String, SecretSource>,
     /// Where each integration's secret came from, by integration id.
     pub(crate) integration_secrets: BTreeMap<String, SecretSource>,
+    /// Where each integration's certificate and key came from, by id.
+    pub(crate) integration_certificates: BTreeMap<String, (SecretSource, SecretSource)>,
     /// The path label of each account (by user) and integration (by id).
     pub(crate) account_paths: BTreeMap<String, String>,
     pub(crate) integration_paths: BTreeMap<String, String>,
@@ -620,6 +717,7 @@ pub(crate) fn validate_rows(
         accounts: Vec::new(),
         secret_sources: BTreeMap::new(),
         integration_secrets: BTreeMap::new(),
+        integration_certificates: BTreeMap::new(),
         account_paths: BTreeMap::new(),
         integration_paths: BTreeMap::new(),
         warnings: Vec::new(),
@@ -634,6 +732,9 @@ pub(crate) fn validate_rows(
     };
     for row in &integrations {
         remember(&row.secret);
+        if let Some((pem, ..)) = &row.certificate {
+            remember(&Some((pem.private_key().clone(), SecretSource::Inline)));
+        }
     }
     for row in &accounts {
         remember(&row.secret);
@@ -691,10 +792,28 @@ pub(crate) fn validate_rows(
             }
         }
         if let Some(id) = row.id {
-            out.integration_paths.entry(id.clone()).or_insert(path);
-            out.integrations.push(
-                Integration::new(id, provider, row.settings).with_description(row.description),
-            );
+            let mut integration =
+                Integration::new(&id, provider, row.settings).with_description(row.description);
+            if let Some((pem, cert_source, key_source)) = row.certificate {
+                integration = integration.with_certificate_pem(pem);
+                // A problem of a text is named by the key it came from.
+                let key_of = |text: &str, source: &SecretSource| match source {
+                    SecretSource::Env(_) => format!("{text}_env"),
+                    SecretSource::Inline => text.to_owned(),
+                };
+                let found = registry.check_integration(&integration);
+                problems.extend(found.into_iter().map(|p| {
+                    let key = match p.path.as_str() {
+                        "private_key" => key_of("private_key", &key_source),
+                        "certificate" => key_of("certificate", &cert_source),
+                        other => other.to_owned(),
+                    };
+                    ConfigProblem { path: key, ..p }.under(&path)
+                }));
+                out.integration_certificates.insert(id.clone(), (cert_source, key_source));
+            }
+            out.integration_paths.entry(id).or_insert(path);
+            out.integrations.push(integration);
         }
     }
     let integrations = &out.integrations;
@@ -888,6 +1007,11 @@ pub(crate) fn validate_rows(
             }
             account.fallback = fallback;
             account.fallback_secret = fallback_own.or_else(|| fallback_inherited.cloned());
+            account.secret_expires = row.secret_expires;
+            if let Some(i) = bound {
+                let found = registry.check_account(i, &account);
+                account_setup.extend(found.into_iter().map(|f| f.under(&path)));
+            }
             if let Some(s) = fallback_source {
                 out.secret_sources.insert(format!("{user}\u{0}fallback"), s);
             }
@@ -899,7 +1023,8 @@ pub(crate) fn validate_rows(
         }
         setup.extend(account_setup);
     }
-    problems.extend(setup.into_iter().map(ConfigProblem::as_setup));
+    // Warnings stay warnings; everything else found here is a setup problem.
+    problems.extend(setup.into_iter().map(|p| if p.warning { p } else { p.as_setup() }));
     for ((id, _), users) in own_secrets {
         if users.len() < 2 {
             continue;
@@ -915,6 +1040,7 @@ pub(crate) fn validate_rows(
                 ),
             )
             .with_code("config.secret-repeated")
+            .as_warning()
             .with_remedy(
                 "set secret (or secret_env) once on the integration and remove it from these accounts; an account's own secret still wins",
             ),
@@ -948,6 +1074,7 @@ fn check_settings(
             let key = p.path.split(['.', '[']).next().unwrap_or("").to_owned();
             if let Value::Object(map) = &mut current
                 && !p.setup
+                && !p.warning
                 && !key.is_empty()
                 && map.remove(&key).is_some()
             {
@@ -961,4 +1088,80 @@ fn check_settings(
         }
     }
     found
+}
+
+/// Reads an integration's certificate credential from the environment
+/// variables named by `certificate_env` and `private_key_env`: both or
+/// neither, and not together with `certificate_file` / `private_key_file`.
+fn read_pem(
+    certificate_env: Option<String>,
+    private_key_env: Option<String>,
+    settings: &Value,
+    path: &str,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<(CertificatePem, SecretSource, SecretSource)> {
+    let files: Vec<&str> = ["certificate_file", "private_key_file"]
+        .into_iter()
+        .filter(|k| settings.get(*k).is_some())
+        .collect();
+    if !files.is_empty() {
+        problems.push(
+            ConfigProblem::new(
+                format!("{path}.certificate_env"),
+                format!("both the PEM texts and {} are set", files.join(" and ")),
+            )
+            .with_remedy("keep either certificate_env and private_key_env, or certificate_file and private_key_file"),
+        );
+        return None;
+    }
+    let (certificate_var, key_var) = match (certificate_env, private_key_env) {
+        (Some(c), Some(k)) => (c, k),
+        (Some(_), None) => {
+            problems.push(
+                ConfigProblem::new(
+                    format!("{path}.private_key_env"),
+                    "missing: certificate_env needs the certificate's private key",
+                )
+                .with_remedy("set private_key_env to the variable holding the PEM private key made with the certificate"),
+            );
+            return None;
+        }
+        (None, Some(_)) => {
+            problems.push(
+                ConfigProblem::new(
+                    format!("{path}.certificate_env"),
+                    "missing: private_key_env needs its certificate",
+                )
+                .with_remedy("set certificate_env to the variable holding the PEM certificate uploaded to the app"),
+            );
+            return None;
+        }
+        (None, None) => return None,
+    };
+    let mut read = |var: &str, key: &str| {
+        #[allow(clippy::disallowed_methods, reason = "configuration code reads the environment")]
+        match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(v),
+            _ => {
+                problems.push(
+                    ConfigProblem::new(
+                        format!("{path}.{key}"),
+                        format!("environment variable {var} is not set or empty"),
+                    )
+                    .with_code("config.secret-env-missing")
+                    .with_remedy(format!(
+                        "export {var} with the PEM text (-----BEGIN ...) before starting"
+                    )),
+                );
+                None
+            }
+        }
+    };
+    let certificate = read(&certificate_var, "certificate_env");
+    let key = read(&key_var, "private_key_env");
+    Some((
+        CertificatePem::new(certificate?, Secret::new(key?)),
+        SecretSource::Env(certificate_var),
+        SecretSource::Env(key_var),
+    ))
 }

@@ -339,10 +339,7 @@ impl O365Settings {
         if let Some(d) = &self.secret_expires
             && d.trim().parse::<jiff::civil::Date>().is_err()
         {
-            out.push(
-                ConfigProblem::new("secret_expires", format!("{d:?} is not a date"))
-                    .with_remedy("write the Expires date of the secret (Entra ID > Certificates & secrets) as YYYY-MM-DD, e.g. 2027-06-30"),
-            );
+            out.push(bad_expiry_date(d));
         }
         if !(1..=365).contains(&self.expiry_warning_days) {
             out.push(ConfigProblem::new("expiry_warning_days", "must be between 1 and 365"));
@@ -404,6 +401,12 @@ impl O365Settings {
         }
         out
     }
+}
+
+/// A `secret_expires` that is not a date.
+pub(crate) fn bad_expiry_date(d: &str) -> ConfigProblem {
+    ConfigProblem::new("secret_expires", format!("{d:?} is not a date"))
+        .with_remedy("write the Expires date of the secret (Entra ID > Certificates & secrets) as YYYY-MM-DD, e.g. 2027-06-30")
 }
 
 /// Whether `s` is a GUID in its usual 8-4-4-4-12 form (braces allowed).

@@ -71,13 +71,72 @@ impl ProviderFactory for O365Factory {
     }
 
     fn secret_not_needed_with(&self) -> &'static [&'static str] {
-        &["certificate_file = \"…\""]
+        &["certificate_file = \"…\"", "certificate_env = \"…\""]
     }
 
     fn validate(&self, settings: &O365Settings) -> Vec<ConfigProblem> {
         let mut out = settings.problems();
         out.extend(expired_credentials(settings, jiff::Timestamp::now()));
         out
+    }
+
+    fn takes_certificate(&self) -> bool {
+        true
+    }
+
+    /// The certificate of PEM texts the bridge resolved: readable, its key
+    /// its own, its dates (expired: a setup problem; within
+    /// `expiry_warning_days`: a warning).
+    fn check_integration(
+        &self,
+        integration: &Integration,
+        settings: &O365Settings,
+    ) -> Vec<ConfigProblem> {
+        let Some(pem) = &integration.certificate_pem else {
+            return Vec::new();
+        };
+        let now = jiff::Timestamp::now();
+        let rename = |p: ConfigProblem| {
+            let path = match p.path.as_str() {
+                "private_key_file" => "private_key".to_owned(),
+                _ => "certificate".to_owned(),
+            };
+            ConfigProblem { path, ..p }
+        };
+        let pair = Some((pem.certificate().to_owned(), pem.private_key().clone()));
+        match crate::builder::credential(settings, None, None, pair) {
+            Err(e) => vec![rename(problem_of(e))],
+            Ok(Some(c)) => c
+                .certificate()
+                .and_then(|cert| match cert.check_validity(now) {
+                    Err(p) => Some(problem_of(error::certificate(&p))),
+                    Ok(()) => expiring(settings, "certificate_file", cert.not_after(), true, now),
+                })
+                .map(rename)
+                .into_iter()
+                .collect(),
+            Ok(None) => Vec::new(),
+        }
+    }
+
+    /// The account's own `secret_expires`: a date, not passed (a setup
+    /// problem), not within `expiry_warning_days` (a warning).
+    fn check_account(&self, settings: &O365Settings, account: &MailAccount) -> Vec<ConfigProblem> {
+        let Some(date) = &account.secret_expires else {
+            return Vec::new();
+        };
+        let mut own = settings.clone();
+        own.secret_expires = Some(date.clone());
+        let Some(when) = own.secret_expiry() else {
+            return vec![crate::config::bad_expiry_date(date)];
+        };
+        let now = jiff::Timestamp::now();
+        let found = if when <= now {
+            Some(problem_of(error::expired("secret_expires", when, false)))
+        } else {
+            expiring(settings, "secret_expires", when, false, now)
+        };
+        found.into_iter().collect()
     }
 
     fn check_secret(&self, secret: &g360_mail_core::Secret) -> Vec<ConfigProblem> {
@@ -94,7 +153,14 @@ impl ProviderFactory for O365Factory {
         settings: &O365Settings,
         account: &MailAccount,
     ) -> Result<Arc<dyn MailProvider>> {
-        let mut b = self.builder(settings.clone()).with_mailbox(account.address.clone());
+        let mut settings = settings.clone();
+        if let Some(date) = &account.secret_expires {
+            settings.secret_expires = Some(date.clone());
+        }
+        let mut b = self.builder(settings).with_mailbox(account.address.clone());
+        if let Some(pem) = &integration.certificate_pem {
+            b = b.with_certificate_pem(pem.certificate(), pem.private_key().clone());
+        }
         if let Some(s) = &account.secret {
             b = b.with_client_secret(s.clone());
         }
@@ -127,7 +193,10 @@ impl ProviderFactory for O365Factory {
             settings,
             account.secret.clone(),
             account.secret_next.clone(),
-            None,
+            integration
+                .certificate_pem
+                .as_ref()
+                .map(|p| (p.certificate().to_owned(), p.private_key().clone())),
         )
         .map_err(context)?
         .ok_or_else(|| context(error::secret_missing(account.address.addr())))?;
@@ -146,35 +215,76 @@ impl ProviderFactory for O365Factory {
     }
 }
 
+/// A credential error as a setup problem at the key it names.
+fn problem_of(e: Error) -> ConfigProblem {
+    let key = e.context_value("key").unwrap_or("certificate_file").to_owned();
+    let mut p = ConfigProblem::new(key, e.message()).as_setup();
+    if let Some(c) = e.code() {
+        p = p.with_code(c);
+    }
+    if let Some(r) = e.remedy() {
+        p = p.with_remedy(r);
+    }
+    p
+}
+
+/// The warning of a credential that expires at `when`, within
+/// `expiry_warning_days` of `now`: the words and code of `verify`'s.
+fn expiring(
+    settings: &O365Settings,
+    key: &str,
+    when: jiff::Timestamp,
+    certificate: bool,
+    now: jiff::Timestamp,
+) -> Option<ConfigProblem> {
+    let left = (when.as_second() - now.as_second()) / 86_400;
+    if left >= i64::from(settings.expiry_warning_days) {
+        return None;
+    }
+    let (code, thing) = if certificate {
+        ("o365.certificate-expiring", "the certificate")
+    } else {
+        ("o365.secret-expiring", "the client secret")
+    };
+    Some(
+        ConfigProblem::new(
+            key,
+            format!("{thing} expires on {}, in {left} days", when.strftime("%Y-%m-%d")),
+        )
+        .with_code(code)
+        .with_remedy(error::expiring_remedy(certificate))
+        .as_warning(),
+    )
+}
+
 /// The integration's credential files that cannot be used and the dates
 /// that have passed, as setup problems for `config check` (the accounts'
-/// `verify` diagnoses the same). Warnings before an expiry are `verify`'s.
+/// `verify` diagnoses the same), and the dates within
+/// `expiry_warning_days`, as warnings.
 fn expired_credentials(settings: &O365Settings, now: jiff::Timestamp) -> Vec<ConfigProblem> {
-    let problem = |e: Error| {
-        let key = e.context_value("key").unwrap_or("certificate_file").to_owned();
-        let mut p = ConfigProblem::new(key, e.message()).as_setup();
-        if let Some(c) = e.code() {
-            p = p.with_code(c);
-        }
-        if let Some(r) = e.remedy() {
-            p = p.with_remedy(r);
-        }
-        p
-    };
     let mut out = Vec::new();
-    if let Some(when) = settings.secret_expiry()
-        && when <= now
-    {
-        out.push(problem(error::expired("secret_expires", when, false)));
+    if let Some(when) = settings.secret_expiry() {
+        if when <= now {
+            out.push(problem_of(error::expired("secret_expires", when, false)));
+        } else {
+            out.extend(expiring(settings, "secret_expires", when, false, now));
+        }
     }
     if settings.certificate_file.is_some() && settings.private_key_file.is_some() {
         match crate::builder::credential(settings, None, None, None) {
-            Err(e) => out.push(problem(e)),
+            Err(e) => out.push(problem_of(e)),
             Ok(Some(c)) => {
-                if let Some(cert) = c.certificate()
-                    && let Err(p) = cert.check_validity(now)
-                {
-                    out.push(problem(error::certificate(&p)));
+                if let Some(cert) = c.certificate() {
+                    match cert.check_validity(now) {
+                        Err(p) => out.push(problem_of(error::certificate(&p))),
+                        Ok(()) => out.extend(expiring(
+                            settings,
+                            "certificate_file",
+                            cert.not_after(),
+                            true,
+                            now,
+                        )),
+                    }
                 }
             }
             Ok(None) => {}

@@ -1899,6 +1899,17 @@ pub fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'static str)
                 "Set secret (or secret_env) once on the integration and remove it from those accounts; an account's own secret still wins",
             ),
         ),
+        // ----- erp-bridge: certificate PEM texts from the ERP or the environment (issue 13.1) -----
+        "config.certificate-unsupported" => (
+            (
+                "Las integraciones de este tipo no usan certificado",
+                "Quite el certificado y su clave privada de esta integración (certificate_env, private_key_env)",
+            ),
+            (
+                "Integrations of this type take no certificate",
+                "Remove the certificate and its private key from this integration (certificate_env, private_key_env)",
+            ),
+        ),
         // ----- cli: `send --from-csv` files and header (issue 10.5) -----
         "csv.path-refused" => (
             (

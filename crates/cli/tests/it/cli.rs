@@ -395,7 +395,12 @@ fn providers_says_when_no_secret_is_needed() {
         "{smtp}"
     );
     let o365 = line(&r.stdout, "office365");
-    assert!(o365.ends_with("(needs a secret except with certificate_file = \"…\")"), "{o365}");
+    assert!(
+        o365.ends_with(
+            "(needs a secret except with certificate_file = \"…\" or certificate_env = \"…\")"
+        ),
+        "{o365}"
+    );
     assert!(!line(&r.stdout, "file").contains("secret"), "{}", r.stdout);
 
     let r = run(dir.path(), &["--lang", "es", "providers"]);

@@ -4,7 +4,7 @@
 //! in Spanish and in English: the exit code, the failing check, the
 //! translated message of its code, a remedy line, and no secret anywhere.
 
-use crate::support::{Run, run};
+use crate::support::{Run, run, run_env};
 
 use std::any::Any;
 use std::path::Path;
@@ -33,6 +33,8 @@ const FAST_O365: &str = "allow_insecure_http = true\nmax_attempts = 1\n\
 struct Situation {
     dir: tempfile::TempDir,
     secrets: Vec<String>,
+    /// Environment variables every command of the situation runs with.
+    env: Vec<(String, String)>,
     _server: Box<dyn Any + Send>,
 }
 
@@ -40,13 +42,21 @@ impl Situation {
     fn new(config: &str, secrets: Vec<String>, server: Box<dyn Any + Send>) -> Situation {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
-        Situation { dir, secrets, _server: server }
+        Situation { dir, secrets, env: Vec::new(), _server: server }
+    }
+
+    /// Runs the binary in the situation's directory with its environment;
+    /// no secret may be in the output.
+    async fn run(&self, args: &[&str]) -> Run {
+        let env: Vec<(&str, &str)> =
+            self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let r = run_env(self.dir.path(), args, &env).await;
+        self.assert_no_secret(&r);
+        r
     }
 
     async fn verify(&self, lang: Lang) -> Run {
-        let r = run(self.dir.path(), &["--lang", lang.as_str(), "verify", "--user", USER]).await;
-        self.assert_no_secret(&r);
-        r
+        self.run(&["--lang", lang.as_str(), "verify", "--user", USER]).await
     }
 
     fn assert_no_secret(&self, r: &Run) {
@@ -203,7 +213,7 @@ async fn diagnose(s: &Situation, want: Want) {
 /// configuration still loads.
 async fn config_check_lists(s: &Situation, key: &str, code: &str) {
     for lang in LANGS {
-        let r = run(s.dir.path(), &["--lang", lang.as_str(), "config", "check"]).await;
+        let r = s.run(&["--lang", lang.as_str(), "config", "check"]).await;
         let all = format!("{}\n{}", r.stdout, r.stderr);
         assert_eq!(r.code, 3, "{key} in {lang}:\n{all}");
         let (message, _) = error_text(code, lang).expect("a translated code");
@@ -634,6 +644,83 @@ async fn a_certificate_about_to_expire_warns_in_both_languages() {
     })
     .await;
     warned(&s, "configuration", "o365.certificate-expiring").await;
+    config_check_warns(&s, "integrations[o365].certificate_file", "o365.certificate-expiring")
+        .await;
+}
+
+/// [`office365_certificate`] with the PEM texts in the environment variables
+/// `APP_CERT` and `APP_KEY` (`certificate_env`, `private_key_env`) instead
+/// of files.
+async fn office365_certificate_env(
+    change: impl FnOnce(&GraphEmulator, &QuickSetup, &Path) -> (&'static str, &'static str),
+) -> Situation {
+    let mut s = office365_certificate(change).await;
+    let config = std::fs::read_to_string(s.dir.path().join("g360-mail.toml")).unwrap();
+    let mut lines = Vec::new();
+    for line in config.lines() {
+        if let Some(path) = line.strip_prefix("certificate_file = ") {
+            let path: String = serde_json::from_str(path).unwrap();
+            s.env.push(("APP_CERT".into(), std::fs::read_to_string(path).unwrap()));
+            lines.push("certificate_env = \"APP_CERT\"".to_owned());
+        } else if let Some(path) = line.strip_prefix("private_key_file = ") {
+            let path: String = serde_json::from_str(path).unwrap();
+            s.env.push(("APP_KEY".into(), std::fs::read_to_string(path).unwrap()));
+            lines.push("private_key_env = \"APP_KEY\"".to_owned());
+        } else {
+            lines.push(line.to_owned());
+        }
+    }
+    std::fs::write(s.dir.path().join("g360-mail.toml"), lines.join("\n") + "\n").unwrap();
+    s
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_from_the_environment_signs_in_and_never_prints() {
+    let s = office365_certificate_env(|emulator, setup, dir| {
+        upload(emulator, setup, &dir.join("app.crt"));
+        ("app.crt", "app.key")
+    })
+    .await;
+    for lang in LANGS {
+        let r = s.verify(lang).await;
+        assert_eq!(r.code, 0, "{lang}:\n{}\n{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("x5t#S256"), "{lang}: the thumbprint is shown:\n{}", r.stdout);
+    }
+    let r = s.run(&args_of_send()).await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = s.run(&["config", "show"]).await;
+    assert!(r.stdout.contains("certificate_env = \"APP_CERT\""), "{}", r.stdout);
+    assert!(r.stdout.contains("private_key_env = \"APP_KEY\""), "{}", r.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_from_the_environment_that_is_not_the_certificates_is_named_by_its_key() {
+    let s = office365_certificate_env(|emulator, setup, dir| {
+        upload(emulator, setup, &dir.join("app.crt"));
+        ("app.crt", "other.key")
+    })
+    .await;
+    diagnose(&s, want("o365.certificate-key-mismatch")).await;
+    config_check_lists(&s, "integrations[o365].private_key_env", "o365.certificate-key-mismatch")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_from_the_environment_about_to_expire_warns() {
+    let s = office365_certificate_env(|emulator, setup, dir| {
+        openssl(
+            dir,
+            &[
+                "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "10", "-nodes", "-subj",
+                "/CN=soon", "-keyout", "soon.key", "-out", "soon.crt",
+            ],
+        );
+        upload(emulator, setup, &dir.join("soon.crt"));
+        ("soon.crt", "soon.key")
+    })
+    .await;
+    warned(&s, "configuration", "o365.certificate-expiring").await;
+    config_check_warns(&s, "integrations[o365].certificate_env", "o365.certificate-expiring").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -669,6 +756,158 @@ async fn a_secret_about_to_expire_warns_in_both_languages() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["receipt"]["warnings"][0]["code"], "o365.secret-expiring", "{v}");
+    assert_eq!(v["warnings"][0]["code"], "o365.secret-expiring", "{v}");
+    config_check_warns(&s, "integrations[o365].secret_expires", "o365.secret-expiring").await;
+    outbox_status_warns(&s, "integrations[o365].secret_expires", "o365.secret-expiring").await;
+    // In text, the mail goes out and the warning follows on stderr.
+    for lang in LANGS {
+        let mut args = vec!["--lang", lang.as_str()];
+        args.extend_from_slice(&args_of_send()[1..]);
+        let r = s.run(&args).await;
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        let (message, remedy) = error_text("o365.secret-expiring", lang).unwrap();
+        assert!(r.stderr.contains(message) && r.stderr.contains(remedy), "{lang}:\n{}", r.stderr);
+    }
+}
+
+fn args_of_send() -> [&'static str; 10] {
+    [
+        "--json",
+        "send",
+        "--user",
+        USER,
+        "--to",
+        "mlopez@contoso.com",
+        "--subject",
+        "s",
+        "--body",
+        "b",
+    ]
+}
+
+/// A day `days` from today, as `secret_expires` takes it.
+fn day_from_today(days: i64) -> String {
+    (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * days))
+        .strftime("%Y-%m-%d")
+        .to_string()
+}
+
+/// The word that opens a warning line.
+fn note(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Es => "Aviso",
+        Lang::En => "Note",
+    }
+}
+
+/// `config check` in both languages: exit 0, the configuration loads, and
+/// the warning of `code` at `key` is printed, translated, with its remedy;
+/// `--json` lists it under `warnings`.
+async fn config_check_warns(s: &Situation, key: &str, code: &str) {
+    for lang in LANGS {
+        let r = s.run(&["--lang", lang.as_str(), "config", "check"]).await;
+        let all = format!("{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.code, 0, "{key} in {lang}:\n{all}");
+        let (message, _) = error_text(code, lang).expect("a translated code");
+        let line = format!("{}: {key}: {message}", note(lang));
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        let i = lines
+            .iter()
+            .position(|l| l.starts_with(&line))
+            .unwrap_or_else(|| panic!("{line:?} in {lang}:\n{all}"));
+        // The remedy names the portal step that renews the credential.
+        let (what, step) = match lang {
+            Lang::Es => ("qué hacer: ", "Certificados y secretos"),
+            Lang::En => ("what to do: ", "Certificates & secrets"),
+        };
+        let remedy = lines.get(i + 1).map(|l| l.trim_start()).unwrap_or_default();
+        assert!(remedy.starts_with(what) && remedy.contains(step), "{lang}:\n{all}");
+        let r = s.run(&["--lang", lang.as_str(), "--json", "config", "check"]).await;
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!((v["exit_code"].as_i64(), v["ok"].as_bool()), (Some(0), Some(true)), "{v}");
+        let w = v["warnings"].as_array().unwrap();
+        assert!(w.iter().any(|w| w["code"] == code && w["path"] == key), "{v}");
+    }
+}
+
+/// `outbox status` in both languages names the same warning.
+async fn outbox_status_warns(s: &Situation, key: &str, code: &str) {
+    for lang in LANGS {
+        let r = s.run(&["--lang", lang.as_str(), "outbox", "status"]).await;
+        let all = format!("{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.code, 0, "{all}");
+        let (message, _) = error_text(code, lang).expect("a translated code");
+        let line = format!("{}: {key}: {message}", note(lang));
+        assert!(r.stderr.contains(&line), "{line:?} in {lang}:\n{all}");
+    }
+    let r = s.run(&["--json", "outbox", "status"]).await;
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(v["warnings"].as_array().unwrap().iter().any(|w| w["code"] == code), "{v}");
+}
+
+/// `secret_expires` on an account: its own date, for its own secret.
+async fn account_secret_expires(days: i64) -> Situation {
+    office365(|_, setup, config| {
+        let own = format!("secret = \"{}\"\n", setup.secret);
+        *config = config.replacen(
+            &own,
+            &format!("{own}secret_expires = \"{}\"\n", day_from_today(days)),
+            1,
+        );
+        vec![]
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_secret_about_to_expire_warns_and_one_expired_fails() {
+    let s = account_secret_expires(5).await;
+    config_check_warns(&s, "accounts[jgarcia].secret_expires", "o365.secret-expiring").await;
+    warned(&s, "configuration", "o365.secret-expiring").await;
+    let s = account_secret_expires(-3).await;
+    diagnose(&s, want("o365.secret-expired")).await;
+    config_check_lists(&s, "accounts[jgarcia].secret_expires", "o365.secret-expired").await;
+    // The same setup problem exits 3 from `send` too.
+    let r = s.run(&args_of_send()).await;
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expiry_warning_days_moves_the_warning() {
+    let s = office365(|_, _, config| {
+        *config = config.replacen(
+            "allow_insecure_http = true\n",
+            &format!(
+                "allow_insecure_http = true\nsecret_expires = \"{}\"\nexpiry_warning_days = 7\n",
+                day_from_today(12)
+            ),
+            1,
+        );
+        vec![]
+    })
+    .await;
+    let r = s.run(&["--json", "config", "check"]).await;
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let expiring = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["code"] == "o365.secret-expiring")
+        .count();
+    assert_eq!(expiring, 0, "12 days left, warned from 7: {v}");
+    let s = office365(|_, _, config| {
+        *config = config.replacen(
+            "allow_insecure_http = true\n",
+            &format!(
+                "allow_insecure_http = true\nsecret_expires = \"{}\"\nexpiry_warning_days = 60\n",
+                day_from_today(45)
+            ),
+            1,
+        );
+        vec![]
+    })
+    .await;
+    config_check_warns(&s, "integrations[o365].secret_expires", "o365.secret-expiring").await;
 }
 
 // ----- Office 365: permissions --------------------------------------------

@@ -74,7 +74,44 @@ fn configurations() -> Vec<(&'static str, String)> {
             "environment secret with a bad key",
             format!("{o365}secret_env = \"SCAN_SECRET\"\ncolour = \"blue\"\n"),
         ),
+        (
+            "certificate and private key from the environment",
+            o365.replace(
+                "tenant_id = ",
+                "certificate_env = \"SCAN_CERT\"\nprivate_key_env = \"SCAN_KEY\"\ntenant_id = ",
+            ),
+        ),
+        (
+            "a private key from the environment that is no key",
+            o365.replace(
+                "tenant_id = ",
+                "certificate_env = \"SCAN_CERT\"\nprivate_key_env = \"SCAN_BAD_KEY\"\ntenant_id = ",
+            ),
+        ),
+        (
+            "a private key from the environment beside a key file",
+            o365.replace(
+                "tenant_id = ",
+                "certificate_env = \"SCAN_CERT\"\nprivate_key_env = \"SCAN_KEY\"\nprivate_key_file = \"k.pem\"\ntenant_id = ",
+            ),
+        ),
     ]
+}
+
+/// A private key that is no key, with a marker no output may hold.
+const BAD_KEY: &str = "-----BEGIN PRIVATE KEY-----\nscan-private-key-material-0123456789\n-----END PRIVATE KEY-----\n";
+
+/// A certificate and its private key (made with openssl) as PEM texts, and
+/// the base64 lines of the key, which no output may hold.
+fn certificate_texts(dir: &std::path::Path) -> (String, String, Vec<String>) {
+    let (crt, key) = g360_mail_testkit::certs::self_signed(dir, "scan", 365);
+    let (crt, key) = (std::fs::read_to_string(crt).unwrap(), std::fs::read_to_string(key).unwrap());
+    let lines = key
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 20)
+        .map(str::to_owned)
+        .collect();
+    (crt, key, lines)
 }
 
 const COMMANDS: &[&[&str]] = &[
@@ -87,7 +124,7 @@ const COMMANDS: &[&[&str]] = &[
 ];
 
 fn assert_clean(what: &str, r: &Run) {
-    for s in [SECRET, ENV_SECRET, "scan-secret", "scan-env-secret"] {
+    for s in [SECRET, ENV_SECRET, "scan-secret", "scan-env-secret", "scan-private-key"] {
         assert!(!r.stdout.contains(s), "{what}: a secret in stdout:\n{}", r.stdout);
         assert!(!r.stderr.contains(s), "{what}: a secret in stderr:\n{}", r.stderr);
     }
@@ -95,6 +132,8 @@ fn assert_clean(what: &str, r: &Run) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_output_of_any_command_holds_a_secret() {
+    let certs = tempfile::tempdir().unwrap();
+    let (crt, key, key_lines) = certificate_texts(certs.path());
     for (name, config) in configurations() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("g360-mail.toml"), &config).unwrap();
@@ -104,10 +143,22 @@ async fn no_output_of_any_command_holds_a_secret() {
                 let r = run_env(
                     dir.path(),
                     &args,
-                    &[("SCAN_SECRET", ENV_SECRET), ("G360_MAIL_ACCOUNTS__JGARCIA__FALLBACK", "x")],
+                    &[
+                        ("SCAN_SECRET", ENV_SECRET),
+                        ("G360_MAIL_ACCOUNTS__JGARCIA__FALLBACK", "x"),
+                        ("SCAN_CERT", &crt),
+                        ("SCAN_KEY", &key),
+                        ("SCAN_BAD_KEY", BAD_KEY),
+                    ],
                 )
                 .await;
                 assert_clean(&format!("{name}: {args:?}"), &r);
+                for line in &key_lines {
+                    assert!(
+                        !r.stdout.contains(line) && !r.stderr.contains(line),
+                        "{name}: {args:?}: a line of the private key in the output"
+                    );
+                }
                 if prefix.contains(&"--json") && r.code != 0 {
                     let v: serde_json::Value = serde_json::from_str(&r.stdout)
                         .unwrap_or_else(|e| panic!("{name}: {args:?}: {e}\n{}", r.stdout));
