@@ -24,6 +24,7 @@ pub mod layers;
 mod mailbox;
 mod message;
 mod provider;
+mod report;
 mod secret;
 mod token;
 mod verify;
@@ -45,6 +46,7 @@ pub use message::{
     content_type_for,
 };
 pub use provider::MailProvider;
+pub use report::{ReportCursor, ReportPage, ReportQuery, ReportRef};
 #[cfg(any(test, feature = "mock"))]
 pub use provider::MockMailProvider;
 pub use secret::{REDACTED, Secret, redact_url};

@@ -9,6 +9,7 @@ mod model;
 mod options;
 mod outbox;
 mod pacing;
+mod reports;
 mod sender;
 mod store;
 mod worker;
@@ -21,6 +22,10 @@ pub use model::{
     OutboxId, OutboxMail, StatusCounts, StoredError,
 };
 pub use options::{OutboxOptions, WorkerOptions};
+pub use reports::{
+    DeliveryState, RecipientRecord, RecipientStatus, RecordOutcome, ReportContent, ReportEntry,
+    ReportRecord,
+};
 pub use outbox::{Backend, Outbox};
 pub use sender::OutboxSender;
 pub use worker::{RunSummary, Worker, WorkerHandle};
