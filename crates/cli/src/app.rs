@@ -38,9 +38,9 @@ pub(crate) async fn run(cli: Cli) -> u8 {
     let lang =
         explicit_lang.or_else(|| loaded.as_ref().ok().map(BridgeConfig::lang)).unwrap_or_default();
     let out = Out::new(lang, cli.json, no_color);
-    if let Command::Bounces(command) = cli.command {
+    if let Command::Bounces(crate::cli::BouncesCommand::Parse { files }) = &cli.command {
         // Reading report files needs no configuration (a broken one only loses its `lang`).
-        return crate::bounces_cmd::run(&out, command);
+        return crate::bounces_cmd::parse_files(&out, files);
     }
     let config = match loaded {
         Ok(c) => c,
@@ -63,7 +63,8 @@ pub(crate) async fn run(cli: Cli) -> u8 {
             Ok(exit::OK)
         }
         Command::Outbox(command) => crate::outbox_cmd::run(&out, bridge.clone(), command).await,
-        Command::Providers | Command::Bounces(_) => unreachable!("handled above"),
+        Command::Bounces(command) => crate::bounces_cmd::run(&out, &bridge, command).await,
+        Command::Providers => unreachable!("handled above"),
     };
     match result {
         Ok(code) => code,

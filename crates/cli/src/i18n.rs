@@ -1736,12 +1736,22 @@ pub(crate) enum BounceMsg {
     RemoteMta,
     Action(g360_mail_bounce::Action),
     Kind(g360_mail_bounce::BounceKind),
+    State(g360_mail_outbox::DeliveryState),
+    ReportsRead,
+    SetAside,
+    UnknownMail,
+    Unmatched,
+    NoReports,
+    NoMailboxes,
+    NotOurs,
+    Recipients,
 }
 
 impl BounceMsg {
     pub(crate) fn text(self, lang: Lang) -> &'static str {
         use Lang::{En, Es};
         use g360_mail_bounce::{Action as A, BounceKind as K};
+        use g360_mail_outbox::DeliveryState as S;
         match (self, lang) {
             (BounceMsg::OriginalMessageId, Es) => "Message-ID original",
             (BounceMsg::OriginalMessageId, En) => "Original Message-ID",
@@ -1778,6 +1788,30 @@ impl BounceMsg {
             // `BounceKind` is non-exhaustive: a kind added later reads as "other".
             (BounceMsg::Kind(_), Es) => "otro motivo",
             (BounceMsg::Kind(_), En) => "other reason",
+            (BounceMsg::State(S::Bounced), Es) => "rebotado",
+            (BounceMsg::State(S::Bounced), En) => "bounced",
+            (BounceMsg::State(S::Delayed), Es) => "retrasado",
+            (BounceMsg::State(S::Delayed), En) => "delayed",
+            (BounceMsg::State(S::Delivered), Es) => "entregado",
+            (BounceMsg::State(S::Delivered), En) => "delivered",
+            (BounceMsg::State(_), Es) => "otro estado",
+            (BounceMsg::State(_), En) => "other state",
+            (BounceMsg::ReportsRead, Es) => "informes leídos",
+            (BounceMsg::ReportsRead, En) => "reports read",
+            (BounceMsg::SetAside, Es) => "ilegibles (apartados)",
+            (BounceMsg::SetAside, En) => "unreadable (set aside)",
+            (BounceMsg::UnknownMail, Es) => "de correo no enviado por g360-mail",
+            (BounceMsg::UnknownMail, En) => "about mail g360-mail did not send",
+            (BounceMsg::Unmatched, Es) => "direcciones que no son destinatarios del correo",
+            (BounceMsg::Unmatched, En) => "addresses that are none of the mail's recipients",
+            (BounceMsg::NoReports, Es) => "No hay informes de entrega en ese periodo",
+            (BounceMsg::NoReports, En) => "No delivery reports in that period",
+            (BounceMsg::NoMailboxes, Es) => "Ninguna cuenta puede leer informes de entrega",
+            (BounceMsg::NoMailboxes, En) => "No account can read delivery reports",
+            (BounceMsg::NotOurs, Es) => "(no enviado por g360-mail)",
+            (BounceMsg::NotOurs, En) => "(not sent by g360-mail)",
+            (BounceMsg::Recipients, Es) => "Destinatarios",
+            (BounceMsg::Recipients, En) => "Recipients",
         }
     }
 }
@@ -1799,6 +1833,16 @@ fn bounce_error_text(code: &str, lang: Lang) -> Option<(&'static str, &'static s
             ("No se puede leer el fichero", "Compruebe la ruta y los permisos del fichero"),
             ("Cannot read the file", "Check the file's path and permissions"),
         ),
+        "bounces.unsupported" => (
+            (
+                "La ruta de la cuenta no puede leer informes de entrega",
+                "Lea los informes con una ruta office365 o file; una ruta smtp solo envía",
+            ),
+            (
+                "The account's route cannot read delivery reports",
+                "Read reports through an office365 or file route; an smtp route only sends",
+            ),
+        ),
         _ => return None,
     };
     Some(match lang {
@@ -1813,7 +1857,7 @@ mod bounce_tests {
 
     #[test]
     fn bounce_codes_and_kinds_have_both_languages() {
-        for code in [g360_mail_bounce::NOT_A_REPORT, "bounce.unreadable"] {
+        for code in [g360_mail_bounce::NOT_A_REPORT, "bounce.unreadable", "bounces.unsupported"] {
             let es = error_text(code, Lang::Es).unwrap();
             let en = error_text(code, Lang::En).unwrap();
             assert_ne!(es, en, "{code}");

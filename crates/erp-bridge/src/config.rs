@@ -158,6 +158,9 @@ pub struct OutboxConfig {
     /// How long `outbox run` lets sends in flight finish after SIGTERM or
     /// Ctrl-C before it cuts them off.
     pub shutdown_grace_ms: u64,
+    /// How often `outbox run` reads the delivery reports (bounces) of every
+    /// account whose route can (`bounces sync --all`); 0, the default, never.
+    pub bounce_sync_ms: u64,
 }
 
 /// How long `outbox run` waits for sends in flight on SIGTERM by default.
@@ -193,6 +196,7 @@ impl OutboxConfig {
             max_backoff_ms: millis(options.max_backoff),
             rate_window_ms: millis(options.rate_window),
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
+            bounce_sync_ms: 0,
         }
     }
 
@@ -632,6 +636,7 @@ impl BridgeConfig {
             ("max_backoff_ms".into(), json!(o.max_backoff_ms)),
             ("rate_window_ms".into(), json!(o.rate_window_ms)),
             ("shutdown_grace_ms".into(), json!(o.shutdown_grace_ms)),
+            ("bounce_sync_ms".into(), json!(o.bounce_sync_ms)),
         ];
         Redacted { lang: json!(self.lang.as_str()), integrations, accounts, outbox }
     }
@@ -956,6 +961,7 @@ pub(crate) fn validate_outbox(
         "max_backoff_ms",
         "rate_window_ms",
         "shutdown_grace_ms",
+        "bounce_sync_ms",
     ];
     let mut config = OutboxConfig::defaults(source);
     let Some(value) = value else { return config };
@@ -1024,6 +1030,22 @@ pub(crate) fn validate_outbox(
     millis_key("max_backoff_ms", &mut config.max_backoff_ms);
     millis_key("rate_window_ms", &mut config.rate_window_ms);
     millis_key("shutdown_grace_ms", &mut config.shutdown_grace_ms);
+    // 0 turns the periodic sync off; else at least a second.
+    if let Some(v) = obj.remove("bounce_sync_ms") {
+        match v.as_u64().filter(|n| *n == 0 || (1_000..=7 * 86_400_000).contains(n)) {
+            Some(n) => config.bounce_sync_ms = n,
+            None => problems.push(
+                ConfigProblem::new(
+                    "outbox.bounce_sync_ms",
+                    format!(
+                        "expected 0 (off) or milliseconds from 1000 to 604800000, found {}",
+                        scalar(&v)
+                    ),
+                )
+                .with_remedy("write e.g. bounce_sync_ms = 300000 to read reports every 5 minutes"),
+            ),
+        }
+    }
     for key in obj.keys() {
         problems.push(unknown_key(&format!("outbox.{key}"), KNOWN));
     }

@@ -259,6 +259,7 @@ impl BridgeConfigBuilder {
                     "max_backoff_ms": o.max_backoff_ms,
                     "rate_window_ms": o.rate_window_ms,
                     "shutdown_grace_ms": o.shutdown_grace_ms,
+                    "bounce_sync_ms": o.bounce_sync_ms,
                 });
                 crate::config::validate_outbox(Some(value), &source, &mut problems)
             }
