@@ -8,6 +8,7 @@ mod i18n;
 mod support;
 
 mod bounces;
+mod bounces_sync;
 mod bulk;
 mod cli;
 mod diagnosis;

@@ -555,7 +555,9 @@ impl GraphEmulator {
 
     /// Messages of a mailbox folder, newest first; empty for unknown ones.
     pub fn folder(&self, address: &str, folder: &str) -> Vec<MailMessage> {
-        self.shared.lock().folder_messages(address, folder)
+        let mut st = self.shared.lock();
+        ndr::release_due(&mut st);
+        st.folder_messages(address, folder)
     }
 
     /// The Inbox of a mailbox, newest first.
