@@ -246,7 +246,9 @@ mod looks_like_report_tests {
     fn tells_reports_from_mail_by_headers() {
         let dsn = b"From: MAILER-DAEMON@x.example\r\nContent-Type: multipart/report; report-type=delivery-status;\r\n boundary=b\r\n\r\n--b\r\n";
         assert!(looks_like_report(dsn));
-        assert!(looks_like_report(b"X-MS-Exchange-Message-Is-Ndr:\r\nSubject: Undeliverable: x\r\n\r\nbody"));
+        assert!(looks_like_report(
+            b"X-MS-Exchange-Message-Is-Ndr:\r\nSubject: Undeliverable: x\r\n\r\nbody"
+        ));
         assert!(looks_like_report(b"X-Failed-Recipients: a@b.example\r\n\r\n"));
         assert!(looks_like_report(
             b"From: Mail Delivery System <Mailer-Daemon@h.example>\r\nAuto-Submitted: auto-replied\r\n\r\n"

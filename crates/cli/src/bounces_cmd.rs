@@ -170,15 +170,14 @@ async fn list(out: &Out, bridge: &Arc<MailBridge>, since: &str, limit: u32) -> R
 /// Each recipient of `mail` with its delivery state: the state a report
 /// recorded, else the mail's own state (`sent`, `queued`, ...); addresses
 /// a report named that are none of the mail's recipients come last.
-pub(crate) async fn recipient_states(outbox: &Outbox, mail: &OutboxMail) -> Result<Vec<Value>, Error> {
+pub(crate) async fn recipient_states(
+    outbox: &Outbox,
+    mail: &OutboxMail,
+) -> Result<Vec<Value>, Error> {
     let statuses = outbox.delivery_statuses(mail.uid).await?;
     let mut list = Vec::new();
-    let recipients: Vec<String> = mail
-        .recipients
-        .split(',')
-        .map(|a| a.trim().to_owned())
-        .filter(|a| !a.is_empty())
-        .collect();
+    let recipients: Vec<String> =
+        mail.recipients.split(',').map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect();
     let entry = |address: &str, s: Option<&RecipientStatus>| match s {
         Some(s) => json!({ "address": address, "state": s.state.as_str(), "status": s.status,
             "kind": s.kind, "diagnostic": s.diagnostic, "remote_mta": s.remote_mta,
@@ -189,7 +188,9 @@ pub(crate) async fn recipient_states(outbox: &Outbox, mail: &OutboxMail) -> Resu
         let s = statuses.iter().find(|s| s.address.eq_ignore_ascii_case(a));
         list.push(entry(a, s));
     }
-    for s in statuses.iter().filter(|s| !recipients.iter().any(|a| a.eq_ignore_ascii_case(&s.address))) {
+    for s in
+        statuses.iter().filter(|s| !recipients.iter().any(|a| a.eq_ignore_ascii_case(&s.address)))
+    {
         list.push(entry(&s.address, Some(s)));
     }
     Ok(list)
@@ -233,7 +234,10 @@ impl Drop for PeriodicSync {
 
 /// While `outbox run` runs, reads the delivery reports of every account
 /// that can, every `[outbox] bounce_sync_ms` (none when 0): first at start.
-pub(crate) fn spawn_periodic_sync(bridge: &Arc<MailBridge>, outbox: &Outbox) -> Option<PeriodicSync> {
+pub(crate) fn spawn_periodic_sync(
+    bridge: &Arc<MailBridge>,
+    outbox: &Outbox,
+) -> Option<PeriodicSync> {
     let every = bridge.config().outbox().bounce_sync_ms;
     if every == 0 {
         return None;

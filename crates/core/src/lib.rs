@@ -46,9 +46,9 @@ pub use message::{
     content_type_for,
 };
 pub use provider::MailProvider;
-pub use report::{ReportCursor, ReportPage, ReportQuery, ReportRef};
 #[cfg(any(test, feature = "mock"))]
 pub use provider::MockMailProvider;
+pub use report::{ReportCursor, ReportPage, ReportQuery, ReportRef};
 pub use secret::{REDACTED, Secret, redact_url};
 pub use token::{AccessTokenSource, TokenPurpose};
 pub use verify::{Check, CheckStatus, VerifyOptions, VerifyReport};

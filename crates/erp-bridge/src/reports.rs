@@ -189,8 +189,7 @@ impl MailBridge {
         &self,
         outbox: &Outbox,
     ) -> Vec<(String, Result<ReportSyncSummary>)> {
-        let users: Vec<String> =
-            self.config().accounts().iter().map(|a| a.user.clone()).collect();
+        let users: Vec<String> = self.config().accounts().iter().map(|a| a.user.clone()).collect();
         let mut out = Vec::with_capacity(users.len());
         for user in users {
             let can = self.provider(&user).map(|p| p.capabilities().delivery_reports);

@@ -806,6 +806,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn lists_report_files_oldest_first_after_the_cursor() {
+        let (_dir, provider) = setup();
+        assert!(provider.capabilities().delivery_reports);
+        provider.send(&simple("Factura 1")).await.unwrap();
+        let report = |n: u32| {
+            format!(
+                "From: MAILER-DAEMON@relay.example\r\nSubject: Undelivered {n}\r\n\
+                 Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n--b--\r\n"
+            )
+        };
+        let dir = provider.directory().to_path_buf();
+        fs::write(dir.join("bounce-a.eml"), report(1)).unwrap();
+        fs::write(dir.join("notes.eml"), "From: ana@example.com\r\n\r\nhola\r\n").unwrap();
+        let mut query = ReportQuery::default();
+        query.page_size = 1;
+        let first = provider.list_delivery_reports(&query).await.unwrap();
+        assert_eq!(first.reports.len(), 1);
+        assert_eq!(first.reports[0].id, "bounce-a");
+        assert_eq!(first.continuation, None, "the sent mail and the note are no reports");
+        // A report dropped later comes after the cursor; the first does not.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        fs::write(dir.join("bounce-b.eml"), report(2)).unwrap();
+        let after = ReportQuery::after(Some(first.reports[0].cursor.clone()));
+        let next = provider.list_delivery_reports(&after).await.unwrap();
+        assert_eq!(next.reports.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["bounce-b"]);
+        let bad = ReportQuery::after(Some(ReportCursor::new("../x")));
+        let err = provider.list_delivery_reports(&bad).await.unwrap_err();
+        assert_eq!(err.code(), Some("query.continuation"));
+    }
+
+    #[tokio::test]
     async fn finds_sent_mail_by_uid() {
         let (_tmp, provider) = setup();
         let message = full();

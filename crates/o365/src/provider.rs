@@ -7,7 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use g360_mail_core::{
     Capabilities, Check, EmailAddress, MAX_MESSAGE_BYTES, MailProvider, MailboxQuery, MessagePage,
-    MessageUid, OutgoingMessage, ReceivedMessage, ReportPage, ReportQuery, Result, SendReceipt, VerifyOptions, VerifyReport,
+    MessageUid, OutgoingMessage, ReceivedMessage, ReportPage, ReportQuery, Result, SendReceipt,
+    VerifyOptions, VerifyReport,
 };
 use url::Url;
 

@@ -22,11 +22,11 @@ pub use model::{
     OutboxId, OutboxMail, StatusCounts, StoredError,
 };
 pub use options::{OutboxOptions, WorkerOptions};
+pub use outbox::{Backend, Outbox};
 pub use reports::{
     DeliveryState, RecipientRecord, RecipientStatus, RecordOutcome, ReportContent, ReportEntry,
     ReportRecord,
 };
-pub use outbox::{Backend, Outbox};
 pub use sender::OutboxSender;
 pub use worker::{RunSummary, Worker, WorkerHandle};
 

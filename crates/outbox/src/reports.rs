@@ -305,7 +305,8 @@ impl Outbox {
                 out.unmatched += 1;
             }
             let r = recipients.iter().find(|r| r.address.eq_ignore_ascii_case(&address));
-            let (status, diagnostic) = r.map_or((None, None), |r| (r.status.clone(), r.diagnostic.clone()));
+            let (status, diagnostic) =
+                r.map_or((None, None), |r| (r.status.clone(), r.diagnostic.clone()));
             let event = match state {
                 "bounced" => {
                     out.bounced += 1;

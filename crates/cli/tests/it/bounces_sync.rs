@@ -8,7 +8,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use g360_mail_testkit::graph::{Bounce, GraphEmulator, MESSAGE_CLASS_PROPERTY, MailMessage, NDR_CLASS};
+use g360_mail_testkit::graph::{
+    Bounce, GraphEmulator, MESSAGE_CLASS_PROPERTY, MailMessage, NDR_CLASS,
+};
 use serde_json::Value;
 
 /// (address, status, diagnostic) of the recipients that do not get the mail.
@@ -218,7 +220,13 @@ async fn file_provider_reads_reports_dropped_into_its_directory() {
     check_summary(&second, 0, 0, 0, 0);
 
     // A report dropped later is read by the next sync, alone.
-    let late = dsn(&message_id("cliente0@example.com"), "cliente0@example.com", "failed", "5.1.1", "550 5.1.1 User unknown");
+    let late = dsn(
+        &message_id("cliente0@example.com"),
+        "cliente0@example.com",
+        "failed",
+        "5.1.1",
+        "550 5.1.1 User unknown",
+    );
     std::fs::write(mailbox.join("late.eml"), late).unwrap();
     let third = json(dir.path(), &["bounces", "sync"]).await;
     check_summary(&third, 1, 1, 0, 0);

@@ -133,9 +133,11 @@ impl Cond {
             Cond::ExtendedProperty { id, value } => {
                 m.extended_property(id).is_some_and(|v| v.eq_ignore_ascii_case(value))
             }
-            Cond::ExtendedPropertyPrefix { id, prefix } => m.extended_property(id).is_some_and(|v| {
-                v.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
-            }),
+            Cond::ExtendedPropertyPrefix { id, prefix } => {
+                m.extended_property(id).is_some_and(|v| {
+                    v.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+                })
+            }
         }
     }
 }
