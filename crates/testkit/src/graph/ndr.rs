@@ -77,16 +77,19 @@ pub(crate) fn in_tenant_domain(st: &State, address: &str) -> bool {
     st.tenants.iter().any(|t| t.tenant.domains.contains(&domain))
 }
 
+/// Recipients and what happens to their mail.
+type Failed = Vec<(String, Bounce)>;
+
 /// Queues the reports for `sent` (as delivered, with its final Message-ID)
 /// to `failed` recipients, grouped as Exchange does: one report per delay.
 pub(crate) fn queue(
     st: &mut State,
     sender: &EmailAddress,
     sent: &MailMessage,
-    failed: Vec<(String, Bounce)>,
+    failed: Failed,
 ) {
     let now = Timestamp::now();
-    let mut groups: Vec<(Duration, bool, Vec<(String, Bounce)>)> = Vec::new();
+    let mut groups: Vec<(Duration, bool, Failed)> = Vec::new();
     for (address, bounce) in failed {
         let key = (bounce.delay, bounce.is_delay());
         match groups.iter_mut().find(|(d, delayed, _)| (*d, *delayed) == key) {
