@@ -231,3 +231,54 @@ async fn file_provider_reads_reports_dropped_into_its_directory() {
     let third = json(dir.path(), &["bounces", "sync"]).await;
     check_summary(&third, 1, 1, 0, 0);
 }
+
+#[tokio::test]
+async fn the_worker_reads_reports_every_bounce_sync_ms() {
+    let emulator = GraphEmulator::start().await;
+    let setup = emulator.quick_setup(&["facturas@contoso.com"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = setup.toml_config(&emulator.url());
+    config.push_str("\n[outbox]\nbounce_sync_ms = 1000\n");
+    std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
+    // A recipient in the tenant's own domain without a mailbox: Exchange's 5.1.10.
+    std::fs::write(
+        dir.path().join("mails.csv"),
+        "to,subject,body\nnadie@contoso.com,Factura 1,x\ncliente@example.com,Factura 2,y\n",
+    )
+    .unwrap();
+    json(dir.path(), &["send", "--queue", "--from-csv", "mails.csv"]).await;
+    let mut worker = crate::support::command(dir.path(), &["outbox", "run"]);
+    worker.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut worker = worker.spawn().unwrap();
+    let started = tokio::time::Instant::now();
+    let bounced = loop {
+        let v = json(dir.path(), &["outbox", "list", "--state", "bounced"]).await;
+        if !v["mails"].as_array().unwrap().is_empty() {
+            break v;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the worker does not read the reports"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    worker.start_kill().unwrap();
+    let _ = worker.wait().await;
+    assert_eq!(bounced["mails"][0]["recipients"], "nadie@contoso.com", "{bounced}");
+    let id = bounced["mails"][0]["id"].as_u64().unwrap();
+    let r = recipient_of(dir.path(), id).await;
+    assert_eq!(
+        (r["state"].as_str(), r["status"].as_str()),
+        (Some("bounced"), Some("5.1.10")),
+        "{r}"
+    );
+    assert_eq!(r["kind"], "unknown-recipient", "{r}");
+    // English text on request.
+    let text =
+        crate::support::run(dir.path(), &["--lang", "en", "outbox", "show", &id.to_string()]).await;
+    assert!(
+        text.stdout.contains("Recipients:") && text.stdout.contains("bounced  5.1.10"),
+        "{}",
+        text.stdout
+    );
+}

@@ -82,12 +82,7 @@ type Failed = Vec<(String, Bounce)>;
 
 /// Queues the reports for `sent` (as delivered, with its final Message-ID)
 /// to `failed` recipients, grouped as Exchange does: one report per delay.
-pub(crate) fn queue(
-    st: &mut State,
-    sender: &EmailAddress,
-    sent: &MailMessage,
-    failed: Failed,
-) {
+pub(crate) fn queue(st: &mut State, sender: &EmailAddress, sent: &MailMessage, failed: Failed) {
     let now = Timestamp::now();
     let mut groups: Vec<(Duration, bool, Failed)> = Vec::new();
     for (address, bounce) in failed {
