@@ -45,11 +45,9 @@ async fn sync(
             Some(u) => u,
             None => bridge.default_user()?,
         };
-        let result = bridge.sync_reports(&outbox, &user).await;
-        if let Err(e) = result {
-            return Err(e);
-        }
-        vec![(user, result)]
+        // One mailbox: its error is the command's.
+        let summary = bridge.sync_reports(&outbox, &user).await?;
+        vec![(user, Ok(summary))]
     };
     let code = results
         .iter()
