@@ -90,6 +90,9 @@ async fn sync(
 
 fn summary_line(out: &Out, s: &ReportSyncSummary) -> String {
     let t = |m: BounceMsg| m.text(out.lang);
+    if s.busy {
+        return format!("{} ({}): {}", s.user, s.mailbox, t(BounceMsg::Busy));
+    }
     let mut line = format!(
         "{} ({}): {} {}, {} {}, {} {}, {} {}",
         s.user,

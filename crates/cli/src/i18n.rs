@@ -1745,6 +1745,7 @@ pub(crate) enum BounceMsg {
     NoMailboxes,
     NotOurs,
     Recipients,
+    Busy,
 }
 
 impl BounceMsg {
@@ -1812,6 +1813,12 @@ impl BounceMsg {
             (BounceMsg::NotOurs, En) => "(not sent by g360-mail)",
             (BounceMsg::Recipients, Es) => "Destinatarios",
             (BounceMsg::Recipients, En) => "Recipients",
+            (BounceMsg::Busy, Es) => {
+                "otro proceso está leyendo sus informes; la próxima sincronización leerá los nuevos"
+            }
+            (BounceMsg::Busy, En) => {
+                "another process is reading its reports; the next sync reads the new ones"
+            }
         }
     }
 }

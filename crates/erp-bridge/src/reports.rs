@@ -4,7 +4,9 @@
 //! ([`Outbox::record_report`]), once each.
 
 use g360_mail_bounce::{Action, DeliveryReport};
-use g360_mail_core::{Error, ErrorKind, ReportCursor, ReportQuery, Result};
+use g360_mail_core::{
+    Error, ErrorKind, MailProvider, MessageUid, ReportCursor, ReportQuery, Result,
+};
 use g360_mail_outbox::{DeliveryState, Outbox, RecipientRecord, ReportContent, ReportRecord};
 use serde::Serialize;
 
@@ -14,6 +16,9 @@ use crate::bridge::MailBridge;
 const PAGE_SIZE: u32 = 50;
 /// Most pages read in one sync; the next sync goes on where this one stopped.
 const MAX_PAGES: usize = 200;
+/// How long a sync holds a mailbox before another node may take it over;
+/// renewed with every page.
+const LEASE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 /// What one [`MailBridge::sync_reports`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -39,6 +44,9 @@ pub struct ReportSyncSummary {
     pub unmatched: u32,
     /// Reports that could not be read: recorded as set aside, never read again.
     pub unparseable: u32,
+    /// Another node (or process) was reading this mailbox's reports: nothing
+    /// was read now.
+    pub busy: bool,
 }
 
 /// The state a report's action gives a recipient.
@@ -107,12 +115,37 @@ impl MailBridge {
             mailbox: mailbox.clone(),
             ..ReportSyncSummary::default()
         };
+        let holder = format!("{}-{}", std::process::id(), MessageUid::new_random());
+        if !outbox.lease_report_sync(&mailbox, &holder, LEASE).await? {
+            tracing::debug!(user, mailbox, "another node is reading the delivery reports");
+            summary.busy = true;
+            return Ok(summary);
+        }
+        let result = self.sync_leased(outbox, user, &*provider, &holder, summary).await;
+        if let Err(e) = outbox.release_report_sync(&mailbox, &holder).await {
+            tracing::warn!(user, error = %e, "cannot give back the lease on the delivery reports");
+        }
+        result
+    }
+
+    async fn sync_leased(
+        &self,
+        outbox: &Outbox,
+        user: &str,
+        provider: &dyn MailProvider,
+        holder: &str,
+        mut summary: ReportSyncSummary,
+    ) -> Result<ReportSyncSummary> {
+        let mailbox = summary.mailbox.clone();
         let after = outbox.report_cursor(&mailbox).await?.map(ReportCursor::new);
         let mut query = ReportQuery::after(after);
         query.page_size = PAGE_SIZE;
         // The cursor of reports passed over (already recorded), saved at the end.
         let mut unsaved_cursor = None;
-        for _ in 0..MAX_PAGES {
+        for page_no in 0..MAX_PAGES {
+            if page_no > 0 && !outbox.lease_report_sync(&mailbox, holder, LEASE).await? {
+                break;
+            }
             let page = provider
                 .list_delivery_reports(&query)
                 .await

@@ -235,6 +235,26 @@ impl Outbox {
         self.store().set_report_cursor(&mailbox.to_ascii_lowercase(), cursor, now_ms()).await
     }
 
+    /// Takes the lease on reading `mailbox`'s reports for `ttl` (renewed when
+    /// `holder` holds it already): with several nodes, one reads a mailbox at
+    /// a time. False while another holder's lease is alive; a holder that
+    /// dies leaves it to expire.
+    pub async fn lease_report_sync(
+        &self,
+        mailbox: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool> {
+        let now = now_ms();
+        let until = crate::outbox::after(now, ttl);
+        self.store().lease_reports(&mailbox.to_ascii_lowercase(), holder, now, until).await
+    }
+
+    /// Gives back a lease taken with [`lease_report_sync`](Self::lease_report_sync).
+    pub async fn release_report_sync(&self, mailbox: &str, holder: &str) -> Result<()> {
+        self.store().release_reports(&mailbox.to_ascii_lowercase(), holder).await
+    }
+
     /// Whether report `provider_id` of `mailbox` is recorded already.
     pub async fn has_report(&self, mailbox: &str, provider_id: &str) -> Result<bool> {
         self.store().has_report(&mailbox.to_ascii_lowercase(), provider_id).await

@@ -44,9 +44,13 @@ CREATE TABLE delivery_status (
 );
 CREATE INDEX delivery_status_state ON delivery_status (state, mail_uid);
 
--- Per mailbox, where the last report listing stopped (the provider's cursor).
+-- Per mailbox, where the last report listing stopped (the provider's cursor;
+-- empty before the first report), and a lease so that with several nodes one
+-- reads a mailbox's reports at a time.
 CREATE TABLE delivery_cursor (
-    mailbox    TEXT    PRIMARY KEY,
-    cursor     TEXT    NOT NULL,
-    updated_at BIGINT NOT NULL
+    mailbox      TEXT    PRIMARY KEY,
+    cursor       TEXT    NOT NULL DEFAULT '',
+    updated_at   BIGINT NOT NULL,
+    locked_by    TEXT,
+    locked_until BIGINT NOT NULL DEFAULT 0
 );

@@ -83,6 +83,17 @@ pub(crate) trait ReportStore: Send + Sync {
     async fn report_cursor(&self, mailbox: &str) -> Result<Option<String>>;
     /// Stores `cursor` for `mailbox`.
     async fn set_report_cursor(&self, mailbox: &str, cursor: &str, now: i64) -> Result<()>;
+    /// Takes (or renews) the lease on reading `mailbox`'s reports until
+    /// `until`; false when another holder's lease is alive.
+    async fn lease_reports(
+        &self,
+        mailbox: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool>;
+    /// Gives the lease back.
+    async fn release_reports(&self, mailbox: &str, holder: &str) -> Result<()>;
     /// Whether the report is recorded already.
     async fn has_report(&self, mailbox: &str, provider_id: &str) -> Result<bool>;
     /// Records a report, its statuses and the cursor in one transaction.
@@ -108,7 +119,44 @@ macro_rules! impl_report_store {
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(db)?;
-                Ok(row.map(|(c,)| c))
+                Ok(row.map(|(c,)| c).filter(|c| !c.is_empty()))
+            }
+
+            async fn lease_reports(
+                &self,
+                mailbox: &str,
+                holder: &str,
+                now: i64,
+                until: i64,
+            ) -> Result<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO delivery_cursor (mailbox, updated_at, locked_by, locked_until) \
+                     VALUES ($1, $3, $2, $4) \
+                     ON CONFLICT (mailbox) DO UPDATE SET locked_by = excluded.locked_by, \
+                     locked_until = excluded.locked_until \
+                     WHERE delivery_cursor.locked_until <= $3 OR delivery_cursor.locked_by = $2",
+                )
+                .bind(mailbox)
+                .bind(holder)
+                .bind(now)
+                .bind(until)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn release_reports(&self, mailbox: &str, holder: &str) -> Result<()> {
+                sqlx::query(
+                    "UPDATE delivery_cursor SET locked_by = NULL, locked_until = 0 \
+                     WHERE mailbox = $1 AND locked_by = $2",
+                )
+                .bind(mailbox)
+                .bind(holder)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
             }
 
             async fn set_report_cursor(&self, mailbox: &str, cursor: &str, now: i64) -> Result<()> {

@@ -120,4 +120,17 @@ pub(crate) async fn reports_are_recorded_once_with_precedence(db: &TestDb) {
     assert_eq!(names.iter().filter(|n| **n == "bounced").count(), 2, "{names:?}");
     assert_eq!(names.iter().filter(|n| **n == "delayed").count(), 1, "{names:?}");
     assert_eq!(outbox.report_cursor(mailbox).await.unwrap().as_deref(), Some("c5"));
+
+    // One reader per mailbox at a time; a released lease is free again.
+    let ttl = std::time::Duration::from_secs(60);
+    assert!(outbox.lease_report_sync(mailbox, "node-a", ttl).await.unwrap());
+    assert!(!outbox.lease_report_sync(mailbox, "node-b", ttl).await.unwrap());
+    assert!(outbox.lease_report_sync(mailbox, "node-a", ttl).await.unwrap(), "renewed");
+    outbox.release_report_sync(mailbox, "node-b").await.unwrap();
+    assert!(!outbox.lease_report_sync(mailbox, "node-b", ttl).await.unwrap(), "not b's to give");
+    outbox.release_report_sync(mailbox, "node-a").await.unwrap();
+    assert!(outbox.lease_report_sync(mailbox, "node-b", ttl).await.unwrap());
+    assert!(outbox.lease_report_sync("other@contoso.example", "node-a", ttl).await.unwrap());
+    assert_eq!(outbox.report_cursor("other@contoso.example").await.unwrap(), None);
+    assert_eq!(outbox.report_cursor(mailbox).await.unwrap().as_deref(), Some("c5"), "kept");
 }
