@@ -48,66 +48,64 @@ pub(crate) const REPORT_CLASS_PREFIX: &str = "REPORT.IPM.Note.";
 /// before a report already read.
 const REPORT_OVERLAP: jiff::SignedDuration = jiff::SignedDuration::from_secs(10 * 60);
 
-/// Read receipts share the `REPORT.` prefix but are no delivery reports.
-fn is_receipt_class(class: &str) -> bool {
+/// Whether a message class is a delivery report's: `REPORT.IPM.Note.*`
+/// except read receipts (`.IPNRN`, `.IPNNRN`), which share the prefix.
+fn is_report_class(class: &str) -> bool {
     let class = class.to_ascii_uppercase();
-    class.ends_with(".IPNRN") || class.ends_with(".IPNNRN")
+    class.starts_with(&REPORT_CLASS_PREFIX.to_ascii_uppercase())
+        && !class.ends_with(".IPNRN")
+        && !class.ends_with(".IPNNRN")
+}
+
+/// The `receivedDateTime` a listing after `after` starts from: the stored
+/// watermark less the overlap, to the second.
+fn report_watermark(after: Option<&ReportCursor>) -> Result<String> {
+    let Some(c) = after else { return Ok("1900-01-01T00:00:00Z".to_owned()) };
+    let w: Timestamp = c.as_str().parse().map_err(|_| {
+        g360_mail_core::Error::invalid_input("invalid report cursor")
+            .with_provider(crate::O365_PROVIDER_TYPE)
+            .with_code("query.continuation")
+            .with_context("cursor", c.as_str().escape_debug())
+            .with_remedy("pass back the cursor the provider gave, unchanged")
+    })?;
+    let w = w.checked_sub(REPORT_OVERLAP).unwrap_or(w);
+    Ok(Timestamp::from_second(w.as_second()).unwrap_or(w).to_string())
 }
 
 impl O365Provider {
-    /// One page of the Inbox's delivery reports after `query.after`, oldest first.
+    /// One page of the Inbox's delivery reports after `query.after`, oldest
+    /// first. A mailbox that answers the class filter with 400
+    /// `InefficientFilter` is asked again without it, and the class expanded
+    /// on each message decides.
     pub(crate) async fn reports_page(&self, query: &ReportQuery) -> Result<ReportPage> {
         query.validate()?;
-        let url = match &query.continuation {
-            Some(c) => self.client.own_link(c)?,
+        let page: GraphPage<GraphReportRef> = match &query.continuation {
+            Some(c) => {
+                let url = self.client.own_link(c)?;
+                self.client.get_json(&Call::get(url, "the delivery reports")).await?
+            }
             None => {
-                let since = match &query.after {
-                    Some(c) => {
-                        let w: Timestamp = c.as_str().parse().map_err(|_| {
-                            g360_mail_core::Error::invalid_input("invalid report cursor")
-                                .with_provider(crate::O365_PROVIDER_TYPE)
-                                .with_code("query.continuation")
-                                .with_context("cursor", c.as_str().escape_debug())
-                                .with_remedy("pass back the cursor the provider gave, unchanged")
-                        })?;
-                        let w = w.checked_sub(REPORT_OVERLAP).unwrap_or(w);
-                        Timestamp::from_second(w.as_second()).unwrap_or(w).to_string()
+                let since = report_watermark(query.after.as_ref())?;
+                let url = self.reports_url(&since, query.page_size, true);
+                match self.client.get_json(&Call::get(url, "the delivery reports")).await {
+                    Err(e) if e.code() == Some("InefficientFilter") => {
+                        tracing::info!(
+                            "the mailbox refuses the message class filter; filtering the Inbox by class here"
+                        );
+                        let url = self.reports_url(&since, query.page_size, false);
+                        self.client.get_json(&Call::get(url, "the delivery reports")).await?
                     }
-                    None => "1900-01-01T00:00:00Z".to_owned(),
-                };
-                let mut url = self.client.user_url(&["mailFolders", "inbox", "messages"]);
-                // $orderby's property leads the $filter (else InefficientFilter).
-                let filter = format!(
-                    "receivedDateTime ge {since} and singleValueExtendedProperties/any(ep: ep/id eq {} and startswith(ep/value, {}))",
-                    odata_string(MESSAGE_CLASS_PROPERTY),
-                    odata_string(REPORT_CLASS_PREFIX)
-                );
-                let pairs = [
-                    ("$filter", filter),
-                    ("$orderby", "receivedDateTime asc".to_owned()),
-                    ("$select", "id,receivedDateTime,internetMessageId".to_owned()),
-                    (
-                        "$expand",
-                        format!(
-                            "singleValueExtendedProperties($filter=id eq {})",
-                            odata_string(MESSAGE_CLASS_PROPERTY)
-                        ),
-                    ),
-                    ("$top", query.page_size.to_string()),
-                ];
-                url.set_query(Some(&encode_query(&pairs)));
-                url
+                    other => other?,
+                }
             }
         };
-        let page: GraphPage<GraphReportRef> =
-            self.client.get_json(&Call::get(url, "the delivery reports")).await?;
         let reports = page
             .value
             .into_iter()
             .filter(|m| {
-                !m.single_value_extended_properties.iter().any(|p| {
+                m.single_value_extended_properties.iter().any(|p| {
                     p.id.eq_ignore_ascii_case(MESSAGE_CLASS_PROPERTY)
-                        && p.value.as_deref().is_some_and(is_receipt_class)
+                        && p.value.as_deref().is_some_and(is_report_class)
                 })
             })
             .filter_map(|m| {
@@ -122,6 +120,36 @@ impl O365Provider {
             })
             .collect();
         Ok(ReportPage::new(reports, page.next_link))
+    }
+
+    /// The Inbox listing from `since`, oldest first, with the message class
+    /// expanded; only report classes when `class_filter`.
+    fn reports_url(&self, since: &str, top: u32, class_filter: bool) -> url::Url {
+        let mut url = self.client.user_url(&["mailFolders", "inbox", "messages"]);
+        // $orderby's property leads the $filter (else InefficientFilter).
+        let mut filter = format!("receivedDateTime ge {since}");
+        if class_filter {
+            filter.push_str(&format!(
+                " and singleValueExtendedProperties/any(ep: ep/id eq {} and startswith(ep/value, {}))",
+                odata_string(MESSAGE_CLASS_PROPERTY),
+                odata_string(REPORT_CLASS_PREFIX)
+            ));
+        }
+        let pairs = [
+            ("$filter", filter),
+            ("$orderby", "receivedDateTime asc".to_owned()),
+            ("$select", "id,receivedDateTime,internetMessageId".to_owned()),
+            (
+                "$expand",
+                format!(
+                    "singleValueExtendedProperties($filter=id eq {})",
+                    odata_string(MESSAGE_CLASS_PROPERTY)
+                ),
+            ),
+            ("$top", top.to_string()),
+        ];
+        url.set_query(Some(&encode_query(&pairs)));
+        url
     }
 
     /// One page of `query`.

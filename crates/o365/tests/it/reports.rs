@@ -3,7 +3,7 @@
 
 use g360_mail_core::{MailProvider, OutgoingMessage, ReportCursor, ReportQuery, Timestamp};
 use g360_mail_testkit::graph::{
-    EmailAddress as E, Endpoint, MESSAGE_CLASS_PROPERTY, MailMessage, NDR_CLASS,
+    EmailAddress as E, Endpoint, Fault, FaultMatch, MESSAGE_CLASS_PROPERTY, MailMessage, NDR_CLASS,
 };
 
 use crate::util::*;
@@ -57,4 +57,22 @@ async fn lists_the_reports_exchange_writes_and_nothing_else() {
     assert_eq!(again.reports.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [ndr.id.as_str()]);
     let bad = ReportQuery::after(Some(ReportCursor::new("yesterday")));
     assert_eq!(p.list_delivery_reports(&bad).await.unwrap_err().code(), Some("query.continuation"));
+
+    // A mailbox that refuses the class filter: the Inbox, filtered here.
+    env.emu.reset_records();
+    env.emu.push_fault(
+        FaultMatch::endpoint(Endpoint::ListMessages),
+        Fault::status(
+            400,
+            "InefficientFilter",
+            "The restriction or sort order is too complex for this operation.",
+        ),
+        1,
+    );
+    let fallback = p.list_delivery_reports(&ReportQuery::default()).await.unwrap();
+    assert_eq!(fallback.reports, page.reports);
+    let requests = env.emu.requests_to(Endpoint::ListMessages);
+    assert_eq!(requests.len(), 2);
+    let plain = requests[1].query_param("$filter").unwrap();
+    assert!(!plain.contains("singleValueExtendedProperties"), "{plain}");
 }
