@@ -167,6 +167,33 @@ async fn office365_bounces_are_read_once_and_tied_to_their_recipients() {
     check_summary(&second, 0, 0, 0, 0);
     let again = json(dir.path(), &["bounces", "list", "--since", "1d"]).await;
     assert_eq!(again["reports"].as_array().unwrap().len(), 5, "a second sync adds nothing");
+
+    // A mail sent directly (not queued) is tied by its Message-ID too.
+    let sent = json(
+        dir.path(),
+        &[
+            "send",
+            "--user",
+            "facturas",
+            "--to",
+            BOUNCING[1].0,
+            "--subject",
+            "Directa",
+            "--body",
+            "x",
+        ],
+    )
+    .await;
+    let uid = sent.to_string();
+    let direct = json(dir.path(), &["bounces", "sync", "--user", "facturas"]).await;
+    check_summary(&direct, 1, 1, 0, 0);
+    let list = json(dir.path(), &["bounces", "list", "--since", "1d"]).await;
+    let newest = &list["reports"][0];
+    assert_eq!(newest["original_subject"], "Directa", "{list}");
+    assert!(newest["outbox_id"].is_null(), "{newest}");
+    let mail_uid = newest["mail_uid"].as_str().unwrap();
+    assert!(uid.contains(mail_uid), "the direct send's uid {mail_uid} in {uid}");
+    assert_eq!(newest["recipients"][0]["status"], "5.2.2", "{newest}");
 }
 
 /// An RFC 3464 report of `message_id` for `recipient`, as Postfix writes it.
