@@ -200,3 +200,65 @@ fn enrich(recipients: &mut [RecipientReport], from_text: &[RecipientReport]) {
         }
     }
 }
+
+/// Whether a mail's headers mark it as a delivery report, read from the
+/// headers alone (the start of an `.eml` file is enough): a
+/// `multipart/report; report-type=delivery-status` (or RFC 6533's
+/// `global-delivery-status`) content type, Exchange's
+/// `X-MS-Exchange-Message-Is-Ndr`, `X-Failed-Recipients` (Exim, Gmail), or a
+/// `MAILER-DAEMON` / `postmaster` sender with `Auto-Submitted`. Read
+/// receipts (`report-type=disposition-notification`) are not delivery reports.
+pub fn looks_like_report(raw: &[u8]) -> bool {
+    let raw = skip_mbox_separator(&raw[..raw.len().min(MAX_READ_BYTES)]);
+    let Some(mail) = MessageParser::default().parse_headers(raw) else { return false };
+    let mut auto_submitted = false;
+    let mut daemon_sender = false;
+    for (name, value) in mail.headers_raw() {
+        let value = value.to_ascii_lowercase();
+        if name.eq_ignore_ascii_case("X-MS-Exchange-Message-Is-Ndr")
+            || name.eq_ignore_ascii_case("X-Failed-Recipients")
+        {
+            return true;
+        }
+        if name.eq_ignore_ascii_case("Content-Type")
+            && value.contains("multipart/report")
+            && value.contains("delivery-status")
+        {
+            return true;
+        }
+        if name.eq_ignore_ascii_case("Auto-Submitted") && !value.trim().starts_with("no") {
+            auto_submitted = true;
+        }
+        if (name.eq_ignore_ascii_case("From") || name.eq_ignore_ascii_case("Return-Path"))
+            && (value.contains("mailer-daemon") || value.contains("postmaster"))
+        {
+            daemon_sender = true;
+        }
+    }
+    auto_submitted && daemon_sender
+}
+
+#[cfg(test)]
+mod looks_like_report_tests {
+    use super::looks_like_report;
+
+    #[test]
+    fn tells_reports_from_mail_by_headers() {
+        let dsn = b"From: MAILER-DAEMON@x.example\r\nContent-Type: multipart/report; report-type=delivery-status;\r\n boundary=b\r\n\r\n--b\r\n";
+        assert!(looks_like_report(dsn));
+        assert!(looks_like_report(
+            b"X-MS-Exchange-Message-Is-Ndr:\r\nSubject: Undeliverable: x\r\n\r\nbody"
+        ));
+        assert!(looks_like_report(b"X-Failed-Recipients: a@b.example\r\n\r\n"));
+        assert!(looks_like_report(
+            b"From: Mail Delivery System <Mailer-Daemon@h.example>\r\nAuto-Submitted: auto-replied\r\n\r\n"
+        ));
+        assert!(!looks_like_report(b"From: ana@example.com\r\nSubject: Factura\r\n\r\nhola"));
+        assert!(!looks_like_report(
+            b"Content-Type: multipart/report; report-type=disposition-notification; boundary=b\r\n\r\n"
+        ));
+        assert!(!looks_like_report(b"From: postmaster@x.example\r\nAuto-Submitted: no\r\n\r\n"));
+        assert!(!looks_like_report(b""));
+        assert!(!looks_like_report(&[0xff; 64]));
+    }
+}

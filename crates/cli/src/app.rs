@@ -42,9 +42,9 @@ pub(crate) async fn run(cli: Cli) -> u8 {
         .or_else(|| BridgeConfig::lang_hint(&source))
         .unwrap_or_default();
     let out = Out::new(lang, cli.json, no_color);
-    if let Command::Bounces(command) = cli.command {
+    if let Command::Bounces(crate::cli::BouncesCommand::Parse { files }) = &cli.command {
         // Reading report files needs no configuration (a broken one only loses its `lang`).
-        return crate::bounces_cmd::run(&out, command);
+        return crate::bounces_cmd::parse_files(&out, files);
     }
     let config = match loaded {
         Ok(c) => c,
@@ -67,7 +67,8 @@ pub(crate) async fn run(cli: Cli) -> u8 {
             Ok(exit::OK)
         }
         Command::Outbox(command) => crate::outbox_cmd::run(&out, bridge.clone(), command).await,
-        Command::Providers | Command::Bounces(_) => unreachable!("handled above"),
+        Command::Bounces(command) => crate::bounces_cmd::run(&out, &bridge, command).await,
+        Command::Providers => unreachable!("handled above"),
     };
     match result {
         Ok(code) => code,

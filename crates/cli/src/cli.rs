@@ -60,6 +60,26 @@ pub(crate) enum BouncesCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Read the new delivery reports of a mailbox and record, per mail and
+    /// recipient, bounced, delayed or delivered (each report once).
+    Sync {
+        /// The user whose mailbox is read (default: the only account).
+        #[arg(long, conflicts_with = "all")]
+        user: Option<String>,
+        /// Every account whose route can read reports.
+        #[arg(long)]
+        all: bool,
+    },
+    /// List the delivery reports recorded recently: the original subject and
+    /// each recipient's result.
+    List {
+        /// How far back, e.g. 7d, 12h or 30m.
+        #[arg(long, default_value = "7d", value_name = "AGE")]
+        since: String,
+        /// How many reports at most.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,7 +106,9 @@ pub(crate) enum OutboxCommand {
     /// List mails, newest first.
     List {
         /// Only mails in this state.
-        #[arg(long, value_parser = ["queued", "sending", "sent", "failed"])]
+        /// (`bounced` and `delayed`: a recipient has that delivery state,
+        /// from a delivery report.)
+        #[arg(long, value_parser = ["queued", "sending", "sent", "failed", "bounced", "delayed"])]
         state: Option<String>,
         /// How many mails at most.
         #[arg(long, default_value_t = 50)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use g360_erp_bridge::MailBridge;
 use g360_mail_core::{Error, OutgoingMessage};
-use g360_mail_outbox::{MailState, Outbox, OutboxId, Worker, WorkerOptions};
+use g360_mail_outbox::{DeliveryState, MailState, Outbox, OutboxId, Worker, WorkerOptions};
 use serde_json::json;
 
 use crate::cli::OutboxCommand;
@@ -97,9 +97,11 @@ pub(crate) async fn run(
             // Listen for signals before anything else runs, so SIGTERM never
             // takes the default action (death, exit 143).
             let stop = stop_signal()?;
+            let bridge_for_reports = bridge.clone();
             let worker = Worker::new(outbox.clone(), bridge, WorkerOptions::default());
             let id = worker.id().to_owned();
             let mut handle = if until_empty { worker.spawn_until_empty() } else { worker.spawn() };
+            let _reports = crate::bounces_cmd::spawn_periodic_sync(&bridge_for_reports, &outbox);
             let _metrics = match metrics_addr {
                 Some(addr) => Some(serve_metrics(addr, outbox.clone()).await?),
                 None => None,
@@ -216,8 +218,18 @@ pub(crate) async fn run(
             Ok(exit::OK)
         }
         OutboxCommand::List { state, limit } => {
-            let state = state.as_deref().map(str::parse::<MailState>).transpose()?;
-            let mails = outbox.list(state, limit).await?;
+            let mails = match state.as_deref() {
+                Some("bounced") => {
+                    outbox.list_with_delivery_state(DeliveryState::Bounced, limit).await?
+                }
+                Some("delayed") => {
+                    outbox.list_with_delivery_state(DeliveryState::Delayed, limit).await?
+                }
+                other => {
+                    let state = other.map(str::parse::<MailState>).transpose()?;
+                    outbox.list(state, limit).await?
+                }
+            };
             if out.json {
                 out.json_value(&json!({ "ok": true, "mails": mails }));
             } else {
@@ -236,8 +248,9 @@ pub(crate) async fn run(
         }
         OutboxCommand::Show { id } => {
             let d = outbox.show(OutboxId::new(id)).await?;
+            let delivery = crate::bounces_cmd::recipient_states(&outbox, &d.mail).await?;
             if out.json {
-                out.json_value(&json!({ "ok": true, "mail": d }));
+                out.json_value(&json!({ "ok": true, "mail": d, "recipients": delivery }));
             } else {
                 let m = &d.mail;
                 out.line(format!("{} {}  ({})", m.id.get(), out.t(state_msg(m.state)), m.uid));
@@ -256,6 +269,7 @@ pub(crate) async fn run(
                         serde_json::to_string(e).unwrap_or_default()
                     ));
                 }
+                crate::bounces_cmd::print_recipient_states(out, &delivery);
                 for a in &d.attempts {
                     out.line(format!(
                         "  - {} {} {}",
@@ -382,7 +396,7 @@ async fn serve_metrics(
 }
 
 /// `30d`, `12h`, `90m`, `45s`.
-fn parse_age(text: &str, option: &'static str) -> Result<Duration, Error> {
+pub(crate) fn parse_age(text: &str, option: &'static str) -> Result<Duration, Error> {
     let bad = || {
         Error::invalid_input("invalid age")
             .with_code("outbox.age")

@@ -25,6 +25,9 @@ pub struct Capabilities {
     pub find_sent: bool,
     /// Can return a message as raw MIME.
     pub raw_mime: bool,
+    /// Can list the delivery reports the mailbox received
+    /// ([`MailProvider::list_delivery_reports`](crate::MailProvider::list_delivery_reports)).
+    pub delivery_reports: bool,
     /// Largest message it accepts, in bytes of content before encoding.
     pub max_message_bytes: Option<usize>,
 }
@@ -37,7 +40,7 @@ impl Capabilities {
 
     /// What a message may use so that *either* of two routes can send it: the
     /// intersection of the sending capabilities (the smaller size limit when
-    /// both have one). Reading, `find_sent` and raw MIME stay `self`'s, since
+    /// both have one). Reading, `find_sent`, raw MIME and delivery reports stay `self`'s, since
     /// reads and lookups go to this route alone.
     pub fn sendable_by_both(&self, other: &Capabilities) -> Capabilities {
         Capabilities {

@@ -24,6 +24,7 @@ pub mod layers;
 mod mailbox;
 mod message;
 mod provider;
+mod report;
 mod secret;
 mod token;
 mod verify;
@@ -47,6 +48,7 @@ pub use message::{
 pub use provider::MailProvider;
 #[cfg(any(test, feature = "mock"))]
 pub use provider::MockMailProvider;
+pub use report::{ReportCursor, ReportPage, ReportQuery, ReportRef};
 pub use secret::{REDACTED, Secret, redact_url};
 pub use token::{AccessTokenSource, TokenPurpose};
 pub use verify::{Check, CheckStatus, VerifyOptions, VerifyReport};

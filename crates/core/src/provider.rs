@@ -8,6 +8,7 @@ use crate::capability::Capabilities;
 use crate::error::Result;
 use crate::mailbox::{MailboxQuery, MessagePage, ReceivedMessage};
 use crate::message::{MessageUid, OutgoingMessage, SendReceipt};
+use crate::report::{ReportPage, ReportQuery};
 use crate::verify::{VerifyOptions, VerifyReport};
 
 /// A mail route for one account: Office 365, SMTP, a directory of `.eml` files.
@@ -58,5 +59,14 @@ pub trait MailProvider: Send + Sync + fmt::Debug + 'static {
     async fn raw_message(&self, id: &str) -> Result<Vec<u8>> {
         let _ = id;
         Err(crate::Error::unsupported(self.provider_type(), "return raw MIME"))
+    }
+
+    /// Lists the delivery reports (bounces, non-delivery and delay reports)
+    /// the mailbox received after `query.after`, oldest first, without their
+    /// bytes ([`raw_message`](Self::raw_message) gives them). Providers that
+    /// cannot ([`Capabilities::delivery_reports`] false) return `Unsupported`.
+    async fn list_delivery_reports(&self, query: &ReportQuery) -> Result<ReportPage> {
+        let _ = query;
+        Err(crate::Error::unsupported(self.provider_type(), "list delivery reports"))
     }
 }

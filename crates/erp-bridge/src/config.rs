@@ -132,6 +132,9 @@ pub struct OutboxConfig {
     /// How long a caller waits for a free database connection before the
     /// operation fails as temporary.
     pub acquire_timeout_ms: u64,
+    /// How often `outbox run` reads the delivery reports (bounces) of every
+    /// account whose route can (`bounces sync --all`); 0, the default, never.
+    pub bounce_sync_ms: u64,
 }
 
 /// How long `outbox run` waits for sends in flight on SIGTERM by default.
@@ -169,6 +172,7 @@ impl OutboxConfig {
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             max_connections: options.max_connections,
             acquire_timeout_ms: millis(options.acquire_timeout),
+            bounce_sync_ms: 0,
         }
     }
 
@@ -664,6 +668,7 @@ impl BridgeConfig {
             ("shutdown_grace_ms".into(), json!(o.shutdown_grace_ms)),
             ("max_connections".into(), json!(o.max_connections)),
             ("acquire_timeout_ms".into(), json!(o.acquire_timeout_ms)),
+            ("bounce_sync_ms".into(), json!(o.bounce_sync_ms)),
         ];
         Redacted { lang: json!(self.lang.as_str()), integrations, accounts, outbox }
     }
@@ -990,6 +995,7 @@ pub(crate) fn validate_outbox(
         "shutdown_grace_ms",
         "max_connections",
         "acquire_timeout_ms",
+        "bounce_sync_ms",
     ];
     let mut config = OutboxConfig::defaults(source);
     let Some(value) = value else { return config };
@@ -1060,6 +1066,22 @@ pub(crate) fn validate_outbox(
     millis_key("rate_window_ms", &mut config.rate_window_ms);
     millis_key("shutdown_grace_ms", &mut config.shutdown_grace_ms);
     millis_key("acquire_timeout_ms", &mut config.acquire_timeout_ms);
+    // 0 turns the periodic sync off; else at least a second.
+    if let Some(v) = obj.remove("bounce_sync_ms") {
+        match v.as_u64().filter(|n| *n == 0 || (1_000..=7 * 86_400_000).contains(n)) {
+            Some(n) => config.bounce_sync_ms = n,
+            None => problems.push(
+                ConfigProblem::new(
+                    "outbox.bounce_sync_ms",
+                    format!(
+                        "expected 0 (off) or milliseconds from 1000 to 604800000, found {}",
+                        scalar(&v)
+                    ),
+                )
+                .with_remedy("write e.g. bounce_sync_ms = 300000 to read reports every 5 minutes"),
+            ),
+        }
+    }
     for key in obj.keys() {
         problems.push(unknown_key(&format!("outbox.{key}"), KNOWN));
     }

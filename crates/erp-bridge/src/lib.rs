@@ -5,6 +5,7 @@ mod bridge;
 mod config;
 mod error;
 mod outbox;
+mod reports;
 mod rows;
 
 pub use apply::ApplyReport;
@@ -14,6 +15,7 @@ pub use config::{
     DEFAULT_OUTBOX_FILE, ENV_PREFIX, Lang, OutboxConfig,
 };
 pub use error::ConfigError;
+pub use reports::ReportSyncSummary;
 pub use rows::{AccountRow, BridgeConfigBuilder, IntegrationRow};
 
 /// A registry with every provider type built into g360-mail: `file`,

@@ -328,6 +328,7 @@ impl BridgeConfigBuilder {
                     "shutdown_grace_ms": o.shutdown_grace_ms,
                     "max_connections": o.max_connections,
                     "acquire_timeout_ms": o.acquire_timeout_ms,
+                    "bounce_sync_ms": o.bounce_sync_ms,
                 });
                 crate::config::validate_outbox(Some(value), &source, &mut problems)
             }

@@ -521,3 +521,21 @@ fn listed_secret_exceptions_agree_with_secret_required() {
     }
     assert_eq!(checked, 4, "smtp and office365 list two exceptions each");
 }
+
+/// `[outbox] bounce_sync_ms`: 0 (off, the default) or at least a second.
+#[test]
+fn bounce_sync_ms_is_off_by_default_and_checked() {
+    let account = json!([{ "user": "u", "provider": "file", "address": "u@x.com" }]);
+    let integration = json!([{ "id": "local", "provider": "file", "directory": "mail" }]);
+    let ok = |outbox: serde_json::Value| {
+        let config = json!({ "integrations": integration, "accounts": account, "outbox": outbox });
+        BridgeConfig::from_value(config, &registry()).unwrap().outbox().bounce_sync_ms
+    };
+    assert_eq!(ok(json!({})), 0);
+    assert_eq!(ok(json!({ "bounce_sync_ms": 0 })), 0);
+    assert_eq!(ok(json!({ "bounce_sync_ms": 300_000 })), 300_000);
+    for bad in [json!(500), json!(-1), json!("5m")] {
+        let found = problems(json!({ "accounts": account, "outbox": { "bounce_sync_ms": bad } }));
+        assert!(has(&found, "outbox.bounce_sync_ms", "expected 0 (off)"), "{found:?}");
+    }
+}

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use g360_mail_core::{
     Capabilities, Check, EmailAddress, Error, ErrorKind, Folder, MailProvider, MailboxQuery,
-    MessagePage, MessageUid, OutgoingMessage, ReceivedMessage, Result, SendReceipt, Timestamp,
-    VerifyOptions, VerifyReport,
+    MessagePage, MessageUid, OutgoingMessage, ReceivedMessage, ReportCursor, ReportPage,
+    ReportQuery, ReportRef, Result, SendReceipt, Timestamp, VerifyOptions, VerifyReport,
 };
 use g360_mail_mime::{RenderOptions, parse, render};
 
@@ -193,6 +193,69 @@ fn summary(mut message: ReceivedMessage) -> ReceivedMessage {
     message
 }
 
+/// How much of each file is read to tell a delivery report by its headers.
+const REPORT_SNIFF_BYTES: u64 = 64 * 1024;
+
+/// A file's place in the report listing: when it was stored (its name, else
+/// its modification time), to the millisecond, then its id.
+fn report_key(store: &Store, id: &str) -> (i64, String) {
+    (store.received_at(id).map_or(0, |t| t.as_millisecond()), id.to_owned())
+}
+
+fn parse_report_cursor(text: &str, what: &'static str) -> Result<(i64, String)> {
+    text.split_once(':')
+        .and_then(|(ms, id)| Some((ms.parse().ok()?, id.to_owned())))
+        .filter(|(_, id)| id.is_empty() || store::is_valid_id(id))
+        .ok_or_else(|| {
+            Error::invalid_input(format!("invalid report {what}"))
+                .with_provider(FILE_PROVIDER_TYPE)
+                .with_code("query.continuation")
+                .with_context(what, text.escape_debug())
+                .with_remedy("pass back the value the provider gave, unchanged")
+        })
+}
+
+/// The delivery reports dropped into the directory after the cursor, oldest
+/// first: files whose headers mark them as reports
+/// ([`g360_mail_bounce::looks_like_report`]).
+fn reports(store: &Store, query: &ReportQuery) -> Result<ReportPage> {
+    let after = match (&query.continuation, &query.after) {
+        (Some(c), _) => Some(parse_report_cursor(c, "continuation")?),
+        (None, Some(a)) => Some(parse_report_cursor(a.as_str(), "cursor")?),
+        (None, None) => None,
+    };
+    let mut keys: Vec<(i64, String)> = store
+        .ids_newest_first()?
+        .iter()
+        .map(|id| report_key(store, id))
+        .filter(|k| after.as_ref().is_none_or(|a| k > a))
+        .collect();
+    keys.sort_unstable();
+    let page_size = query.page_size as usize;
+    let mut page = Vec::new();
+    let mut more = false;
+    for (ms, id) in keys {
+        let head = match store.read_head(&id, REPORT_SNIFF_BYTES) {
+            Ok(head) => head,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if !g360_mail_bounce::looks_like_report(&head) {
+            continue;
+        }
+        if page.len() == page_size {
+            more = true;
+            break;
+        }
+        let mut r = ReportRef::new(id.as_str(), ReportCursor::new(format!("{ms}:{id}")));
+        r.received_at = Timestamp::from_millisecond(ms).ok();
+        page.push(r);
+    }
+    let continuation =
+        if more { page.last().map(|r: &ReportRef| r.cursor.as_str().to_owned()) } else { None };
+    Ok(ReportPage::new(page, continuation))
+}
+
 fn find(store: &Store, uid: MessageUid) -> Result<Option<(String, PathBuf)>> {
     let suffix = format!("-{uid}");
     let found = store.ids_newest_first()?.into_iter().rev().find(|id| id.ends_with(&suffix));
@@ -218,6 +281,7 @@ impl MailProvider for FileProvider {
         c.save_to_sent = true;
         c.find_sent = true;
         c.raw_mime = true;
+        c.delivery_reports = true;
         c.max_message_bytes = None;
         c
     }
@@ -313,6 +377,12 @@ impl MailProvider for FileProvider {
     async fn raw_message(&self, id: &str) -> Result<Vec<u8>> {
         let id = id.to_owned();
         self.blocking(move |store| store.read(&id)).await
+    }
+
+    async fn list_delivery_reports(&self, query: &ReportQuery) -> Result<ReportPage> {
+        query.validate()?;
+        let query = query.clone();
+        self.blocking(move |store| reports(&store, &query)).await
     }
 }
 
@@ -733,6 +803,37 @@ mod tests {
             provider.list_messages(&MailboxQuery::default()).await.unwrap_err().kind(),
             ErrorKind::Config
         );
+    }
+
+    #[tokio::test]
+    async fn lists_report_files_oldest_first_after_the_cursor() {
+        let (_dir, provider) = setup();
+        assert!(provider.capabilities().delivery_reports);
+        provider.send(&simple("Factura 1")).await.unwrap();
+        let report = |n: u32| {
+            format!(
+                "From: MAILER-DAEMON@relay.example\r\nSubject: Undelivered {n}\r\n\
+                 Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n--b--\r\n"
+            )
+        };
+        let dir = provider.directory().to_path_buf();
+        fs::write(dir.join("bounce-a.eml"), report(1)).unwrap();
+        fs::write(dir.join("notes.eml"), "From: ana@example.com\r\n\r\nhola\r\n").unwrap();
+        let mut query = ReportQuery::default();
+        query.page_size = 1;
+        let first = provider.list_delivery_reports(&query).await.unwrap();
+        assert_eq!(first.reports.len(), 1);
+        assert_eq!(first.reports[0].id, "bounce-a");
+        assert_eq!(first.continuation, None, "the sent mail and the note are no reports");
+        // A report dropped later comes after the cursor; the first does not.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        fs::write(dir.join("bounce-b.eml"), report(2)).unwrap();
+        let after = ReportQuery::after(Some(first.reports[0].cursor.clone()));
+        let next = provider.list_delivery_reports(&after).await.unwrap();
+        assert_eq!(next.reports.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["bounce-b"]);
+        let bad = ReportQuery::after(Some(ReportCursor::new("../x")));
+        let err = provider.list_delivery_reports(&bad).await.unwrap_err();
+        assert_eq!(err.code(), Some("query.continuation"));
     }
 
     #[tokio::test]

@@ -220,6 +220,25 @@ impl Store {
         })
     }
 
+    /// The first `limit` bytes of a stored mail (enough for its headers).
+    pub(crate) fn read_head(&self, id: &str, limit: u64) -> Result<Vec<u8>> {
+        use std::io::Read;
+        check_id(id)?;
+        let path = self.path(id);
+        let mut bytes = Vec::new();
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(NO_FOLLOW)
+            .open(&path)
+            .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => message_not_found(id),
+                _ if is_link_error(&e) => link_refused(&path),
+                _ => io_error(e, "cannot read the mail", &path),
+            })?;
+        Ok(bytes)
+    }
+
     /// When the mail was stored: from its name, else the file's modification time.
     pub(crate) fn received_at(&self, id: &str) -> Option<Timestamp> {
         stored_at(id).or_else(|| {

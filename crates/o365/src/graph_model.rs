@@ -297,3 +297,23 @@ pub(crate) struct OpenIdConfiguration {
     pub(crate) msgraph_host: Option<String>,
     pub(crate) tenant_region_scope: Option<String>,
 }
+
+/// A delivery report as listed: `message` with only `id`,
+/// `receivedDateTime`, `internetMessageId` and its message class expanded
+/// (<https://learn.microsoft.com/graph/api/singlevaluelegacyextendedproperty-get>).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct GraphReportRef {
+    pub(crate) id: String,
+    pub(crate) received_date_time: Option<String>,
+    pub(crate) internet_message_id: Option<String>,
+    pub(crate) single_value_extended_properties: Vec<GraphExtendedPropertyIn>,
+}
+
+/// `singleValueLegacyExtendedProperty`: an id such as `String 0x001A` and its value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct GraphExtendedPropertyIn {
+    pub(crate) id: String,
+    pub(crate) value: Option<String>,
+}

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use g360_mail_core::{
     Capabilities, Check, EmailAddress, MAX_MESSAGE_BYTES, MailProvider, MailboxQuery, MessagePage,
-    MessageUid, OutgoingMessage, ReceivedMessage, Result, SendReceipt, VerifyOptions, VerifyReport,
+    MessageUid, OutgoingMessage, ReceivedMessage, ReportPage, ReportQuery, Result, SendReceipt,
+    VerifyOptions, VerifyReport,
 };
 use url::Url;
 
@@ -148,6 +149,7 @@ impl MailProvider for O365Provider {
         c.save_to_sent = true;
         c.find_sent = true;
         c.raw_mime = true;
+        c.delivery_reports = true;
         // The upload-session path takes up to Exchange's largest message; whether
         // it is open (Mail.ReadWrite) is known only from a token, so `send`
         // refuses a request over 4 MB without it, with the remedy.
@@ -194,6 +196,10 @@ impl MailProvider for O365Provider {
 
     async fn raw_message(&self, id: &str) -> Result<Vec<u8>> {
         self.raw(id).await
+    }
+
+    async fn list_delivery_reports(&self, query: &ReportQuery) -> Result<ReportPage> {
+        self.reports_page(query).await
     }
 
     async fn find_sent(&self, uid: MessageUid) -> Result<Option<SendReceipt>> {

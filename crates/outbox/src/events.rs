@@ -75,6 +75,33 @@ pub enum DeliveryEvent {
         /// When the lookup (and maybe a resend) is due.
         next_attempt_at: Timestamp,
     },
+    /// A delivery report says the mail will not reach one recipient
+    /// (recorded by [`Outbox::record_report`](crate::Outbox::record_report)).
+    Bounced {
+        /// The outbox id.
+        id: OutboxId,
+        /// The message's uid.
+        uid: MessageUid,
+        /// The recipient, lowercase.
+        address: String,
+        /// The enhanced status code (`5.1.1`).
+        status: Option<String>,
+        /// The remote server's answer.
+        diagnostic: Option<String>,
+    },
+    /// A delivery report says delivery to one recipient is delayed.
+    Delayed {
+        /// The outbox id.
+        id: OutboxId,
+        /// The message's uid.
+        uid: MessageUid,
+        /// The recipient, lowercase.
+        address: String,
+        /// The enhanced status code (`4.4.7`).
+        status: Option<String>,
+        /// The remote server's answer.
+        diagnostic: Option<String>,
+    },
 }
 
 impl DeliveryEvent {
@@ -86,12 +113,14 @@ impl DeliveryEvent {
             | DeliveryEvent::Sent { id, .. }
             | DeliveryEvent::Retried { id, .. }
             | DeliveryEvent::Failed { id, .. }
-            | DeliveryEvent::OutcomeUnknown { id, .. } => *id,
+            | DeliveryEvent::OutcomeUnknown { id, .. }
+            | DeliveryEvent::Bounced { id, .. }
+            | DeliveryEvent::Delayed { id, .. } => *id,
         }
     }
 
     /// The event's name: `queued`, `sending`, `sent`, `retried`, `failed`,
-    /// `outcome-unknown`.
+    /// `outcome-unknown`, `bounced`, `delayed`.
     pub fn name(&self) -> &'static str {
         match self {
             DeliveryEvent::Queued { .. } => "queued",
@@ -100,6 +129,8 @@ impl DeliveryEvent {
             DeliveryEvent::Retried { .. } => "retried",
             DeliveryEvent::Failed { .. } => "failed",
             DeliveryEvent::OutcomeUnknown { .. } => "outcome-unknown",
+            DeliveryEvent::Bounced { .. } => "bounced",
+            DeliveryEvent::Delayed { .. } => "delayed",
         }
     }
 }

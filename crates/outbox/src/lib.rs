@@ -9,6 +9,7 @@ mod model;
 mod options;
 mod outbox;
 mod pacing;
+mod reports;
 mod sender;
 mod store;
 mod worker;
@@ -22,6 +23,10 @@ pub use model::{
 };
 pub use options::{OutboxOptions, WorkerOptions};
 pub use outbox::{Backend, Outbox};
+pub use reports::{
+    DeliveryState, RecipientRecord, RecipientStatus, RecordOutcome, ReportContent, ReportEntry,
+    ReportRecord,
+};
 pub use sender::OutboxSender;
 pub use worker::{RunSummary, Worker, WorkerHandle};
 

@@ -129,6 +129,18 @@ pub const CLI_HELP_ES: &[(&str, &str)] = &[
         "Lee informes de entrega (ficheros .eml): por fichero el Message-ID original, por destinatario la dirección, la acción, el estado, el tipo y el diagnóstico.",
     ),
     ("bounces parse.files", "Los ficheros de los informes."),
+    (
+        "cmd:bounces sync",
+        "Lee los informes de entrega nuevos de un buzón y anota, por correo y destinatario, rebotado, retrasado o entregado (cada informe una vez).",
+    ),
+    ("bounces sync.user", "El usuario cuyo buzón se lee (por defecto: la única cuenta)."),
+    ("bounces sync.all", "Todas las cuentas cuya ruta puede leer informes."),
+    (
+        "cmd:bounces list",
+        "Lista los informes de entrega anotados hace poco: el asunto original y el resultado de cada destinatario.",
+    ),
+    ("bounces list.since", "Hasta cuándo atrás, p. ej. 7d, 12h o 30m."),
+    ("bounces list.limit", "Cuántos informes como mucho."),
 ];
 
 /// The Spanish help text of `key`, if any.

@@ -2035,6 +2035,21 @@ pub fn error_text(code: &str, lang: Lang) -> Option<(&'static str, &'static str)
 
 // --- `g360-mail bounces`: delivery reports -----------------------------------
 
+/// A recipient's delivery state as a delivery report left it (the outbox's
+/// `DeliveryState`, mirrored here so the texts need no database crate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecipientState {
+    /// A permanent failure: the mail will not reach the recipient.
+    Bounced,
+    /// The receiving server keeps trying.
+    Delayed,
+    /// A report says it was delivered or relayed.
+    Delivered,
+    /// A state this catalogue does not know yet.
+    Other,
+}
+
 /// A text of `g360-mail bounces`.
 #[allow(missing_docs, reason = "each variant's text is its documentation")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -2046,6 +2061,16 @@ pub enum BounceMsg {
     RemoteMta,
     Action(g360_mail_bounce::Action),
     Kind(g360_mail_bounce::BounceKind),
+    State(RecipientState),
+    ReportsRead,
+    SetAside,
+    UnknownMail,
+    Unmatched,
+    NoReports,
+    NoMailboxes,
+    NotOurs,
+    Recipients,
+    Busy,
 }
 
 impl BounceMsg {
@@ -2053,6 +2078,7 @@ impl BounceMsg {
     pub fn text(self, lang: Lang) -> &'static str {
         use Lang::{En, Es};
         use g360_mail_bounce::{Action as A, BounceKind as K};
+        use RecipientState as S;
         match (self, lang) {
             (BounceMsg::OriginalMessageId, Es) => "Message-ID original",
             (BounceMsg::OriginalMessageId, En) => "Original Message-ID",
@@ -2089,6 +2115,36 @@ impl BounceMsg {
             // `BounceKind` is non-exhaustive: a kind added later reads as "other".
             (BounceMsg::Kind(_), Es) => "otro motivo",
             (BounceMsg::Kind(_), En) => "other reason",
+            (BounceMsg::State(S::Bounced), Es) => "rebotado",
+            (BounceMsg::State(S::Bounced), En) => "bounced",
+            (BounceMsg::State(S::Delayed), Es) => "retrasado",
+            (BounceMsg::State(S::Delayed), En) => "delayed",
+            (BounceMsg::State(S::Delivered), Es) => "entregado",
+            (BounceMsg::State(S::Delivered), En) => "delivered",
+            (BounceMsg::State(S::Other), Es) => "otro estado",
+            (BounceMsg::State(S::Other), En) => "other state",
+            (BounceMsg::ReportsRead, Es) => "informes leídos",
+            (BounceMsg::ReportsRead, En) => "reports read",
+            (BounceMsg::SetAside, Es) => "ilegibles (apartados)",
+            (BounceMsg::SetAside, En) => "unreadable (set aside)",
+            (BounceMsg::UnknownMail, Es) => "de correo no enviado por g360-mail",
+            (BounceMsg::UnknownMail, En) => "about mail g360-mail did not send",
+            (BounceMsg::Unmatched, Es) => "direcciones que no son destinatarios del correo",
+            (BounceMsg::Unmatched, En) => "addresses that are none of the mail's recipients",
+            (BounceMsg::NoReports, Es) => "No hay informes de entrega en ese periodo",
+            (BounceMsg::NoReports, En) => "No delivery reports in that period",
+            (BounceMsg::NoMailboxes, Es) => "Ninguna cuenta puede leer informes de entrega",
+            (BounceMsg::NoMailboxes, En) => "No account can read delivery reports",
+            (BounceMsg::NotOurs, Es) => "(no enviado por g360-mail)",
+            (BounceMsg::NotOurs, En) => "(not sent by g360-mail)",
+            (BounceMsg::Recipients, Es) => "Destinatarios",
+            (BounceMsg::Recipients, En) => "Recipients",
+            (BounceMsg::Busy, Es) => {
+                "otro proceso está leyendo sus informes; la próxima sincronización leerá los nuevos"
+            }
+            (BounceMsg::Busy, En) => {
+                "another process is reading its reports; the next sync reads the new ones"
+            }
         }
     }
 }
@@ -2110,6 +2166,16 @@ fn bounce_error_text(code: &str, lang: Lang) -> Option<(&'static str, &'static s
             ("No se puede leer el fichero", "Compruebe la ruta y los permisos del fichero"),
             ("Cannot read the file", "Check the file's path and permissions"),
         ),
+        "bounces.unsupported" => (
+            (
+                "La ruta de la cuenta no puede leer informes de entrega",
+                "Lea los informes con una ruta office365 o file; una ruta smtp solo envía",
+            ),
+            (
+                "The account's route cannot read delivery reports",
+                "Read reports through an office365 or file route; an smtp route only sends",
+            ),
+        ),
         _ => return None,
     };
     Some(match lang {
@@ -2124,7 +2190,7 @@ mod bounce_tests {
 
     #[test]
     fn bounce_codes_and_kinds_have_both_languages() {
-        for code in [g360_mail_bounce::NOT_A_REPORT, "bounce.unreadable"] {
+        for code in [g360_mail_bounce::NOT_A_REPORT, "bounce.unreadable", "bounces.unsupported"] {
             let es = error_text(code, Lang::Es).unwrap();
             let en = error_text(code, Lang::En).unwrap();
             assert_ne!(es, en, "{code}");

@@ -5,6 +5,7 @@
 mod support;
 
 mod bounces;
+mod bounces_sync;
 mod bulk;
 mod cli;
 mod cli_json;

@@ -11,6 +11,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::mailbox::{MailboxQuery, MessagePage, ReceivedMessage};
 use crate::message::{MessageUid, OutgoingMessage, SendReceipt};
 use crate::provider::MailProvider;
+use crate::report::{ReportPage, ReportQuery};
 use crate::verify::{VerifyOptions, VerifyReport};
 
 /// Why a failed send may go to another route, or `None` when it must not.
@@ -139,6 +140,10 @@ impl MailProvider for FallbackProvider {
 
     async fn raw_message(&self, id: &str) -> Result<Vec<u8>> {
         self.primary.raw_message(id).await
+    }
+
+    async fn list_delivery_reports(&self, query: &ReportQuery) -> Result<ReportPage> {
+        self.primary.list_delivery_reports(query).await
     }
 }
 

@@ -10,6 +10,7 @@ mod factory;
 mod hostile;
 mod limits;
 mod read;
+mod reports;
 mod retry;
 mod secrets;
 mod send;

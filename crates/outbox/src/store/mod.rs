@@ -22,6 +22,7 @@ use crate::model::{
 use crate::pacing::{Busy, RateWindow};
 
 mod postgres;
+pub(crate) mod reports;
 mod sqlite;
 
 pub(crate) use postgres::{PgStore, enqueue_pg};
@@ -161,7 +162,7 @@ pub(crate) struct MailboxCounts {
 
 /// The database behind an [`Outbox`](crate::Outbox).
 #[async_trait]
-pub(crate) trait OutboxStore: Send + Sync + fmt::Debug {
+pub(crate) trait OutboxStore: reports::ReportStore + Send + Sync + fmt::Debug {
     /// Inserts a queued mail; an existing uid returns the existing id.
     async fn enqueue(&self, mail: &NewMail) -> Result<OutboxId>;
     /// Claims up to `limit` due mails (queued and due, or sending with an

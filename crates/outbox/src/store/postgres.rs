@@ -102,3 +102,4 @@ async fn enqueue_on(conn: &mut PgConnection, mail: &NewMail) -> Result<OutboxId>
 }
 
 impl_outbox_store!(PgStore);
+super::reports::impl_report_store!(PgStore);

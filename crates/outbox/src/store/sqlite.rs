@@ -144,3 +144,4 @@ async fn enqueue_on(conn: &mut SqliteConnection, mail: &NewMail) -> Result<Outbo
 }
 
 impl_outbox_store!(SqliteStore);
+super::reports::impl_report_store!(SqliteStore);

@@ -4,6 +4,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "tests report skips and timings")]
 
+mod reports;
 mod util;
 
 use std::collections::HashSet;
@@ -61,6 +62,9 @@ both!(
     shutdown_lets_sends_finish_and_gives_the_rest_back,
     shutdown_cuts_off_a_hung_send_after_the_grace_period,
 );
+
+use reports::reports_are_recorded_once_with_precedence;
+both!(reports_are_recorded_once_with_precedence);
 
 fn worker(outbox: &Outbox, sender: &Arc<FakeSender>, id: &str) -> Worker {
     Worker::new(outbox.clone(), sender.clone(), worker_options(id))

@@ -299,6 +299,7 @@ pub(crate) fn handle(shared: &Shared, ctx: &Ctx, user: Option<&str>, rest: &[Str
         Ok(op) => op,
         Err(e) => return respond(ctx, e),
     };
+    super::ndr::release_due(&mut shared.lock());
     let caller = match authorize(shared, ctx, user, op.perm()) {
         Ok(c) => c,
         Err(e) => return respond(ctx, e),
@@ -1462,6 +1463,26 @@ fn deliver(
             Some(_) => {}
             None => external.push(r.address.to_ascii_lowercase()),
         }
+    }
+    let mut failed = Vec::new();
+    for r in m.to.iter().chain(&m.cc).chain(&m.bcc) {
+        let address = r.address.to_ascii_lowercase();
+        if failed.iter().any(|(a, _)| *a == address) {
+            continue;
+        }
+        if let Some(b) = st.options.bounces.get(&address) {
+            failed.push((address, b.clone()));
+        } else if st.options.ndr_for_unknown_recipients
+            && external.contains(&address)
+            && super::ndr::in_tenant_domain(st, &address)
+        {
+            let d = "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup";
+            failed.push((address, super::ndr::Bounce::new("5.1.10", d)));
+        }
+    }
+    if !failed.is_empty() {
+        let sender = EmailAddress::named(mb.address.clone(), mb.display_name.clone());
+        super::ndr::queue(st, &sender, &m, failed);
     }
     let addrs = |v: &[EmailAddress]| v.iter().map(|a| a.address.clone()).collect::<Vec<_>>();
     st.deliveries.push(Delivery {

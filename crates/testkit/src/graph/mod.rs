@@ -123,6 +123,7 @@ mod identity;
 mod mail;
 mod mime;
 mod model;
+mod ndr;
 mod odata;
 mod record;
 mod server;
@@ -143,6 +144,7 @@ pub use model::{
     MailMessage, Mailbox, MailboxState, MessageBody, RbacGrant, RbacScope, SMTP_SEND_AS_APP,
     Tenant,
 };
+pub use ndr::{Bounce, DELAYED_CLASS, MESSAGE_CLASS_PROPERTY, NDR_CLASS};
 pub use record::{Delivery, RECORDED_HEADERS, RequestRecord, SendVia};
 
 use state::State;
@@ -190,6 +192,12 @@ pub struct EmulatorOptions {
     /// it checks a client assertion's `nbf`/`exp` (default 0; negative =
     /// behind), to model a server whose clock is wrong.
     pub clock_offset_secs: i64,
+    /// Addresses (lowercase) whose mail bounces: a non-delivery or delay
+    /// report arrives in the sender's Inbox after the send (default none).
+    pub bounces: BTreeMap<String, Bounce>,
+    /// Write a non-delivery report (`5.1.10`) for recipients in a tenant's
+    /// domains without an active mailbox, as Exchange Online does (default true).
+    pub ndr_for_unknown_recipients: bool,
 }
 
 impl Default for EmulatorOptions {
@@ -210,6 +218,8 @@ impl Default for EmulatorOptions {
             enforce_inefficient_filter: true,
             upload_session_lifetime: Duration::from_secs(15 * 60),
             clock_offset_secs: 0,
+            bounces: BTreeMap::new(),
+            ndr_for_unknown_recipients: true,
         }
     }
 }
@@ -545,7 +555,9 @@ impl GraphEmulator {
 
     /// Messages of a mailbox folder, newest first; empty for unknown ones.
     pub fn folder(&self, address: &str, folder: &str) -> Vec<MailMessage> {
-        self.shared.lock().folder_messages(address, folder)
+        let mut st = self.shared.lock();
+        ndr::release_due(&mut st);
+        st.folder_messages(address, folder)
     }
 
     /// The Inbox of a mailbox, newest first.

@@ -106,6 +106,7 @@ pub(crate) enum Cond {
     Received(Cmp, Timestamp),
     InternetMessageId(String),
     ExtendedProperty { id: String, value: String },
+    ExtendedPropertyPrefix { id: String, prefix: String },
 }
 
 impl Cond {
@@ -116,7 +117,9 @@ impl Cond {
             Cond::HasAttachments(_) => "hasattachments",
             Cond::Received(..) => "receiveddatetime",
             Cond::InternetMessageId(_) => "internetmessageid",
-            Cond::ExtendedProperty { .. } => "singlevalueextendedproperties",
+            Cond::ExtendedProperty { .. } | Cond::ExtendedPropertyPrefix { .. } => {
+                "singlevalueextendedproperties"
+            }
         }
     }
 
@@ -126,7 +129,15 @@ impl Cond {
             Cond::HasAttachments(v) => m.has_attachments() == *v,
             Cond::Received(cmp, ts) => cmp.holds(&m.received_at, ts),
             Cond::InternetMessageId(id) => m.internet_message_id == *id,
-            Cond::ExtendedProperty { id, value } => m.extended_property(id) == Some(value.as_str()),
+            // Graph compares extended property values case-insensitively.
+            Cond::ExtendedProperty { id, value } => {
+                m.extended_property(id).is_some_and(|v| v.eq_ignore_ascii_case(value))
+            }
+            Cond::ExtendedPropertyPrefix { id, prefix } => {
+                m.extended_property(id).is_some_and(|v| {
+                    v.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+                })
+            }
         }
     }
 }
@@ -314,7 +325,32 @@ fn parse_any(c: &mut Cursor<'_>) -> Result<Cond, QueryError> {
     }
     let mut id = None;
     let mut value = None;
+    let mut prefix = None;
     loop {
+        // `startswith(ep/value, '...')` (Graph allows it on string values).
+        let save = c.pos;
+        let word = c.word(false);
+        if word.eq_ignore_ascii_case("startswith") && c.eat('(') {
+            let path = c.word(false);
+            let ok = path
+                .split_once('/')
+                .is_some_and(|(v, f)| v == var && f.eq_ignore_ascii_case("value"));
+            if !ok || !c.eat(',') {
+                return Err(c.syntax_error());
+            }
+            prefix = Some(c.string().ok_or_else(|| c.syntax_error())?);
+            if !c.eat(')') {
+                return Err(c.syntax_error());
+            }
+            if c.eat(')') {
+                break;
+            }
+            if !c.word(false).eq_ignore_ascii_case("and") {
+                return Err(c.syntax_error());
+            }
+            continue;
+        }
+        c.pos = save;
         let path = c.word(false);
         let (v, field) = path.split_once('/').ok_or_else(|| c.syntax_error())?;
         if v != var {
@@ -336,8 +372,9 @@ fn parse_any(c: &mut Cursor<'_>) -> Result<Cond, QueryError> {
             return Err(c.syntax_error());
         }
     }
-    match (id, value) {
-        (Some(id), Some(value)) => Ok(Cond::ExtendedProperty { id, value }),
+    match (id, value, prefix) {
+        (Some(id), None, Some(prefix)) => Ok(Cond::ExtendedPropertyPrefix { id, prefix }),
+        (Some(id), Some(value), None) => Ok(Cond::ExtendedProperty { id, value }),
         _ => {
             Err(bad("Invalid filter clause: the lambda must compare both ep/id and ep/value."
                 .to_string()))

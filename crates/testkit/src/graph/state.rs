@@ -44,6 +44,8 @@ pub(crate) struct State {
     pub(crate) change_seq: u64,
     pub(crate) delta_tokens: HashMap<String, DeltaState>,
     pub(crate) upload_sessions: HashMap<String, UploadSession>,
+    /// Delivery reports not yet arrived (`Bounce::delay`).
+    pub(crate) pending_reports: Vec<super::ndr::PendingReport>,
 }
 
 #[derive(Debug)]
