@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use g360_erp_bridge::{BridgeConfig, ConfigSource};
 use g360_mail_core::{
-    ConfigProblem, Error, Integration, MailAccount, MailProvider, ProviderFactory,
+    ConfigProblem, Error, Integration, MailProvider, MailboxAccess, ProviderFactory,
     ProviderRegistry, Result,
 };
 use g360_mail_testkit::{MockMailProvider, Recorder, RecordingFactory};
@@ -66,7 +66,7 @@ impl ProviderFactory for SecretFactory {
         &self,
         _: &Integration,
         _: &SecretSettings,
-        _: &MailAccount,
+        _: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>> {
         Ok(Arc::new(MockMailProvider::new()))
     }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use g360_mail_core::{
-    AccessTokenSource, ConfigProblem, Error, Integration, MailAccount, MailProvider,
+    AccessTokenSource, ConfigProblem, Error, Integration, MailProvider, MailboxAccess,
     ProviderFactory, Result, TokenPurpose,
 };
 
@@ -92,45 +92,41 @@ impl ProviderFactory for O365Factory {
         &self,
         integration: &Integration,
         settings: &O365Settings,
-        account: &MailAccount,
+        access: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>> {
-        let mut b = self.builder(settings.clone()).with_mailbox(account.address.clone());
-        if let Some(s) = &account.secret {
+        let mut b = self.builder(settings.clone()).with_mailbox(access.mailbox.clone());
+        if let Some(s) = &access.secret {
             b = b.with_client_secret(s.clone());
         }
-        if let Some(s) = &account.secret_next {
+        if let Some(s) = &access.secret_next {
             b = b.with_client_secret_next(s.clone());
         }
-        let provider = b.build().map_err(|e| {
-            e.with_context("integration", &integration.id).with_context("user", &account.user)
-        })?;
+        let provider = b.build().map_err(|e| e.with_context("integration", &integration.id))?;
         Ok(Arc::new(provider))
     }
 
     /// App-only tokens of this integration's app for Exchange Online, with
-    /// the account's client secret (and `secret_next`) or the integration's
+    /// the mailbox's client secret (and `secret_next`) or the integration's
     /// certificate; shared by every account of the same app and credential.
     fn token_source(
         &self,
         integration: &Integration,
         settings: &O365Settings,
-        account: &MailAccount,
+        access: &MailboxAccess,
         purpose: TokenPurpose,
     ) -> Result<Arc<dyn AccessTokenSource>> {
-        let context = |e: Error| {
-            e.with_context("integration", &integration.id).with_context("user", &account.user)
-        };
+        let context = |e: Error| e.with_context("integration", &integration.id);
         if purpose != TokenPurpose::ExchangeSmtp {
             return Err(context(error::no_token_source(purpose)));
         }
         let credential = crate::builder::credential(
             settings,
-            account.secret.clone(),
-            account.secret_next.clone(),
+            access.secret.clone(),
+            access.secret_next.clone(),
             None,
         )
         .map_err(context)?
-        .ok_or_else(|| context(error::secret_missing(account.address.addr())))?;
+        .ok_or_else(|| context(error::secret_missing(access.mailbox.addr())))?;
         let key = TokenKey {
             authority: settings.authority_url().trim_end_matches('/').to_owned(),
             tenant: settings.tenant_id.trim().to_ascii_lowercase(),
