@@ -6,29 +6,40 @@
 //! it, and every mail goes out exactly once: the SMTP server's and the
 //! emulator's records prove which route delivered it.
 
+use std::ops::{Deref, DerefMut};
 use std::time::Instant;
 
 use g360_erp_bridge::{BridgeConfig, MailBridge};
 use g360_mail_core::{ErrorKind, OutgoingMessage, ProviderRegistry};
-use g360_mail_testkit::graph::{Endpoint, Fault, FaultMatch, GraphEmulator, QuickSetup};
-use g360_mail_testkit::smtp::{Certs, SmtpTestServer, raw_message};
+use g360_mail_testkit::graph::{Endpoint, Fault, FaultMatch};
+use g360_mail_testkit::routes::Routes as TestRoutes;
+use g360_mail_testkit::smtp::raw_message;
 use serde_json::{Value, json};
 
-const USER: &str = "jgarcia";
-const MAILBOX: &str = "jgarcia@contoso.com";
+const USER: &str = TestRoutes::USER;
+const MAILBOX: &str = TestRoutes::MAILBOX;
 const CUSTOMER: &str = "cliente@example.com";
-const SMTP_PASSWORD: &str = "relay password of the backup route";
-const PRIMARY: &str = "o365";
-const FALLBACK: &str = "smtp-backup";
+const PRIMARY: &str = TestRoutes::PRIMARY;
+const FALLBACK: &str = TestRoutes::FALLBACK;
 
-/// The emulator, the SMTP server and a bridge whose account `jgarcia` sends
+/// The testkit's two routes and a bridge whose account `jgarcia` sends
 /// through Office 365 with an SMTP fallback.
 struct Routes {
-    emulator: GraphEmulator,
-    setup: QuickSetup,
-    smtp: SmtpTestServer,
+    routes: TestRoutes,
     bridge: MailBridge,
-    _certs: tempfile::TempDir,
+}
+
+impl Deref for Routes {
+    type Target = TestRoutes;
+    fn deref(&self) -> &TestRoutes {
+        &self.routes
+    }
+}
+
+impl DerefMut for Routes {
+    fn deref_mut(&mut self) -> &mut TestRoutes {
+        &mut self.routes
+    }
 }
 
 impl Routes {
@@ -39,22 +50,14 @@ impl Routes {
 
     /// Both routes up; the account uses `secret` as client secret when given.
     async fn start_with_secret(secret: Option<&str>) -> Routes {
-        let emulator = GraphEmulator::start().await;
-        let setup = emulator.quick_setup(&[MAILBOX]);
-        let dir = tempfile::tempdir().unwrap();
-        let certs = Certs::generate(dir.path());
-        let smtp = SmtpTestServer::start(json!({
-            "tls": certs.server_tls(),
-            "auth": { "methods": ["PLAIN", "LOGIN"], "users": { MAILBOX: SMTP_PASSWORD } },
-        }))
-        .await;
-        let config = config(&emulator, &setup, secret.unwrap_or(&setup.secret), &smtp, &certs);
+        let routes = TestRoutes::start().await;
+        let config = routes.config(secret.unwrap_or(&routes.setup.secret));
         let mut registry = ProviderRegistry::new();
         g360_mail_o365::register(&mut registry);
         g360_mail_smtp::register(&mut registry);
         let config = BridgeConfig::from_value(config, &registry).unwrap();
         let bridge = MailBridge::new(config, registry);
-        Routes { emulator, setup, smtp, bridge, _certs: dir }
+        Routes { routes, bridge }
     }
 
     fn send_mail_requests(&self) -> usize {
@@ -79,59 +82,6 @@ impl Routes {
         assert!(raw.contains("Subject: Factura 2026-0042"), "{raw}");
         assert_eq!(self.smtp.all("message").await, Vec::<Value>::new(), "sent twice");
     }
-}
-
-/// The bridge configuration: an `office365` integration with retries and
-/// Sent Items settling of milliseconds, and an `smtp` one on the test server.
-fn config(
-    emulator: &GraphEmulator,
-    setup: &QuickSetup,
-    client_secret: &str,
-    smtp: &SmtpTestServer,
-    certs: &Certs,
-) -> Value {
-    json!({
-        "integrations": [
-            {
-                "id": PRIMARY,
-                "provider": "office365",
-                "tenant_id": setup.tenant_id,
-                "client_id": setup.client_id,
-                "authority_url": emulator.url(),
-                "graph_url": emulator.url(),
-                "allow_insecure_http": true,
-                "request_timeout_ms": 5_000,
-                "connect_timeout_ms": 1_000,
-                "max_attempts": 3,
-                "initial_backoff_ms": 5,
-                "max_backoff_ms": 20,
-                "max_total_delay_ms": 2_000,
-                "sent_lookup_delay_ms": 10,
-            },
-            {
-                "id": FALLBACK,
-                "provider": "smtp",
-                "host": "127.0.0.1",
-                "port": smtp.port(),
-                "security": "starttls",
-                "tls_ca_file": certs.ca,
-                "hello_name": "erp.contoso.com",
-                "connect_timeout_ms": 5_000,
-                "command_timeout_ms": 5_000,
-                "data_timeout_ms": 5_000,
-                "retry_delay_ms": 10,
-            },
-        ],
-        "accounts": [{
-            "user": USER,
-            "provider": "office365",
-            "integration": PRIMARY,
-            "address": MAILBOX,
-            "secret": client_secret,
-            "fallback": FALLBACK,
-            "fallback_secret": SMTP_PASSWORD,
-        }],
-    })
 }
 
 fn invoice() -> OutgoingMessage {

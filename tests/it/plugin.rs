@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use g360_erp_bridge::{BridgeConfig, ConfigError, MailBridge};
 use g360_mail_core::{
-    Capabilities, Check, ConfigProblem, Error, ErrorKind, Integration, MailAccount, MailProvider,
+    Capabilities, Check, ConfigProblem, Error, ErrorKind, Integration, MailProvider, MailboxAccess,
     MailboxQuery, MessagePage, OutgoingMessage, ProviderFactory, ProviderRegistry, ReceivedMessage,
     Result, SendReceipt, VerifyOptions, VerifyReport,
 };
@@ -78,7 +78,7 @@ impl ProviderFactory for PigeonFactory {
         &self,
         _: &Integration,
         s: &PigeonSettings,
-        _: &MailAccount,
+        _: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>> {
         Ok(Arc::new(Pigeon { loft: s.loft.clone(), flown: self.flown.clone() }))
     }

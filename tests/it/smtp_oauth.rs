@@ -10,6 +10,7 @@ use g360_mail_core::{CheckStatus, ErrorKind, OutgoingMessage, ProviderRegistry, 
 use g360_mail_testkit::graph::{
     EXCHANGE_RESOURCE, Endpoint, GraphEmulator, QuickSetup, SMTP_SEND_AS_APP,
 };
+use g360_mail_testkit::routes::{integration, o365_settings};
 use g360_mail_testkit::smtp::{Certs, SmtpTestServer};
 use serde_json::{Value, json};
 
@@ -48,20 +49,10 @@ impl Setup {
 
     fn integrations(&self) -> Value {
         let ca = self._certs.path().join("ca.pem");
+        let mut o365 = o365_settings(&self.emulator, &self.setup);
+        o365["max_attempts"] = json!(1);
         json!([
-            {
-                "id": APP,
-                "provider": "office365",
-                "tenant_id": self.setup.tenant_id,
-                "client_id": self.setup.client_id,
-                "authority_url": self.emulator.url(),
-                "graph_url": self.emulator.url(),
-                "allow_insecure_http": true,
-                "request_timeout_ms": 5_000,
-                "connect_timeout_ms": 1_000,
-                "max_attempts": 1,
-                "sent_lookup_delay_ms": 10,
-            },
+            integration(APP, "office365", o365),
             {
                 "id": RELAY,
                 "provider": "smtp",

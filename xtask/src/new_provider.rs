@@ -3,7 +3,8 @@
 //! Writes `crates/NAME/` (package `g360-mail-NAME`, provider type `NAME`)
 //! from the templates in `xtask/templates/provider/`, formats it with
 //! rustfmt, and adds it to `members` and `[workspace.dependencies]` of the
-//! root `Cargo.toml` next to the other internal crates. It registers nothing:
+//! root `Cargo.toml` next to the other internal crates (toml_edit keeps the
+//! rest of the file as it was). It registers nothing:
 //! the application decides which providers it offers, so the command prints
 //! the one line to add to the CLI.
 //!
@@ -15,6 +16,8 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use toml_edit::{Array, DocumentMut, InlineTable, Item, Key, Value};
 
 use crate::run;
 
@@ -281,88 +284,92 @@ fn write_crate(root: &Path, dir: &Path, names: &Names) -> Result<Vec<PathBuf>, S
 /// `manifest` with `"crates/NAME"` in `[workspace] members` and
 /// `g360-mail-NAME = { path = "crates/NAME", version = "…" }` in
 /// `[workspace.dependencies]`, each among the other internal crates: after
-/// `core`, in the alphabetical run of crates that follows it. Every other
-/// byte stays as it was.
+/// `core`, in the alphabetical run of crates that follows it. toml_edit
+/// keeps every other byte as it was (comments, spacing, order).
 fn add_to_workspace(manifest: &str, name: &str) -> Result<String, String> {
     let package = format!("g360-mail-{name}");
-    let eol = if manifest.contains("\r\n") { "\r\n" } else { "\n" };
-    let mut lines: Vec<String> = manifest.split_inclusive('\n').map(str::to_owned).collect();
+    let mut doc: DocumentMut =
+        manifest.parse().map_err(|e| format!("Cargo.toml does not parse: {e}"))?;
+    let workspace = doc
+        .get_mut("workspace")
+        .and_then(Item::as_table_mut)
+        .ok_or("no [workspace] in Cargo.toml")?;
 
-    let mut section = String::new();
-    let mut in_members = false;
-    let mut members_open = None;
-    let mut members = Vec::new();
-    let mut deps_header = None;
-    let mut deps = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        let t = line.trim();
-        if in_members {
-            if t.starts_with(']') {
-                in_members = false;
-            } else if let Some(dir) = quoted_crate_dir(t) {
-                members.push((i, dir));
-            }
-            continue;
-        }
-        if t.starts_with('[') {
-            section = t.to_owned();
-            if t == "[workspace.dependencies]" {
-                deps_header = Some(i);
-            }
-            continue;
-        }
-        if section == "[workspace]" && t.starts_with("members") {
-            if !t.ends_with('[') {
-                return Err(
-                    "the members list of Cargo.toml is not one entry per line: add the crate by hand"
-                        .into(),
-                );
-            }
-            in_members = true;
-            members_open = Some(i);
-        } else if section == "[workspace.dependencies]" {
-            if t.starts_with(&format!("{package} ")) || t.starts_with(&format!("{package}=")) {
-                return Err(format!("{package} is in [workspace.dependencies] already"));
-            }
-            if let Some(dir) = path_crate_dir(t) {
-                deps.push((i, dir));
-            }
-        }
+    let members = workspace
+        .get_mut("members")
+        .and_then(Item::as_array_mut)
+        .ok_or("no members list in [workspace] of Cargo.toml")?;
+    let one_per_line = members
+        .iter()
+        .all(|v| v.decor().prefix().and_then(|p| p.as_str()).is_some_and(|p| p.contains('\n')));
+    if !one_per_line {
+        return Err(
+            "the members list of Cargo.toml is not one entry per line: add the crate by hand"
+                .into(),
+        );
     }
-    let members_open = members_open.ok_or("no members list in [workspace] of Cargo.toml")?;
-    let deps_header = deps_header.ok_or("no [workspace.dependencies] in Cargo.toml")?;
-    if members.iter().chain(&deps).any(|(_, dir)| dir == name) {
+    let member_dirs = member_dirs(members);
+    let indent = members
+        .get(0)
+        .and_then(|v| v.decor().prefix().and_then(|p| p.as_str()))
+        .map_or("\n    ".to_owned(), str::to_owned);
+
+    let deps = workspace
+        .get("dependencies")
+        .and_then(Item::as_table)
+        .ok_or("no [workspace.dependencies] in Cargo.toml")?;
+    if deps.contains_key(&package) {
+        return Err(format!("{package} is in [workspace.dependencies] already"));
+    }
+    let dep_dirs: Vec<(usize, String)> = deps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, item))| path_crate_dir(item).map(|dir| (i, dir)))
+        .collect();
+    if member_dirs.iter().chain(&dep_dirs).any(|(_, dir)| dir == name) {
         return Err(format!("crates/{name} is in Cargo.toml already"));
     }
     let version = deps
         .iter()
-        .find_map(|&(i, _)| quoted_value(&lines[i], "version"))
+        .filter(|(_, item)| path_crate_dir(item).is_some())
+        .find_map(|(_, item)| item.get("version").and_then(Item::as_str))
         .ok_or("no internal crate in [workspace.dependencies] has a version to copy")?
         .to_owned();
 
-    let indent = members.first().map_or("    ", |&(i, _)| leading_space(&lines[i]));
-    let member_line = format!("{indent}\"crates/{name}\",{eol}");
-    let dep_line =
-        format!("{package} = {{ path = \"crates/{name}\", version = \"{version}\" }}{eol}");
-
-    // The later insertion first, so the earlier index stays right.
-    let at_members = insertion_index(&members, name, members_open + 1);
-    let at_deps = insertion_index(&deps, name, deps_header + 1);
-    let mut edits = [(at_members, member_line), (at_deps, dep_line)];
-    edits.sort_by_key(|edit| std::cmp::Reverse(edit.0));
-    for (at, line) in edits {
-        if at == lines.len()
-            && let Some(last) = lines.last_mut()
-            && !last.ends_with('\n')
-        {
-            last.push_str(eol);
-        }
-        lines.insert(at, line);
+    let mut member = Value::from(format!("crates/{name}"));
+    member.decor_mut().set_prefix(indent);
+    let members = workspace["members"].as_array_mut().ok_or("no members list")?;
+    members.insert_formatted(insertion_index(&member_dirs, name, 0), member);
+    members.set_trailing_comma(true);
+    if members.len() == 1 && !members.trailing().as_str().is_some_and(|t| t.contains('\n')) {
+        members.set_trailing("\n");
     }
-    Ok(lines.concat())
+
+    let mut dep = InlineTable::new();
+    dep.insert("path", format!("crates/{name}").into());
+    dep.insert("version", version.into());
+    dep.fmt();
+    let deps = workspace["dependencies"].as_table_mut().ok_or("no [workspace.dependencies]")?;
+    // Entries keep their order only when inserted in order: take off the
+    // ones after the new entry and put them back behind it.
+    let at = insertion_index(&dep_dirs, name, 0);
+    let after: Vec<String> = deps.iter().skip(at).map(|(k, _)| k.to_owned()).collect();
+    let after: Vec<(Key, Item)> = after.iter().filter_map(|k| deps.remove_entry(k)).collect();
+    deps.insert(&package, Item::Value(Value::InlineTable(dep)));
+    for (key, item) in after {
+        deps.insert_formatted(&key, item);
+    }
+
+    let out = doc.to_string();
+    // toml_edit ends the lines it writes with `\n`.
+    Ok(if manifest.contains("\r\n") {
+        out.replace("\r\n", "\n").replace('\n', "\r\n")
+    } else {
+        out
+    })
 }
 
-/// Where a new entry `name` goes among `entries` (line index, crate folder):
+/// Where a new entry `name` goes among `entries` (index, crate folder):
 /// after `core` if present, at its alphabetical place in the sorted run that
 /// follows; `empty` when there are no entries.
 fn insertion_index(entries: &[(usize, String)], name: &str, empty: usize) -> usize {
@@ -383,37 +390,18 @@ fn insertion_index(entries: &[(usize, String)], name: &str, empty: usize) -> usi
     }
 }
 
-/// `X` of a members entry `"crates/X",`.
-fn quoted_crate_dir(entry: &str) -> Option<String> {
-    let rest = entry.strip_prefix("\"crates/")?;
-    rest.split_once('"').map(|(dir, _)| dir.to_owned())
+/// The `(index, X)` of the members `"crates/X"`.
+fn member_dirs(members: &Array) -> Vec<(usize, String)> {
+    members
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| Some((i, v.as_str()?.strip_prefix("crates/")?.to_owned())))
+        .collect()
 }
 
-/// `X` of a dependency entry with `path = "crates/X"`.
-fn path_crate_dir(entry: &str) -> Option<String> {
-    quoted_value(entry, "path")?.strip_prefix("crates/").map(str::to_owned)
-}
-
-/// The string value of `key = "…"` inside an inline table line.
-fn quoted_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let mut rest = line;
-    while let Some(at) = rest.find(key) {
-        let before = rest[..at].chars().next_back();
-        let after = rest[at + key.len()..].trim_start();
-        rest = &rest[at + key.len()..];
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_') {
-            continue;
-        }
-        if let Some(value) = after.strip_prefix('=') {
-            let value = value.trim_start().strip_prefix('"')?;
-            return value.split_once('"').map(|(v, _)| v);
-        }
-    }
-    None
-}
-
-fn leading_space(line: &str) -> &str {
-    &line[..line.len() - line.trim_start().len()]
+/// `X` of a dependency `{ path = "crates/X", … }`.
+fn path_crate_dir(dep: &Item) -> Option<String> {
+    dep.get("path")?.as_str()?.strip_prefix("crates/").map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -655,28 +643,17 @@ serde = "1"
     /// and the internal dependencies on them; the rest stays as it is.
     fn minimal_manifest(real: &str) -> String {
         let keep = |dir: &str| dir == "core" || dir == "testkit";
-        let mut out = String::new();
-        let mut section = "";
-        let mut in_members = false;
-        for line in real.lines() {
-            let t = line.trim();
-            let skip = if in_members {
-                in_members = !t.starts_with(']');
-                !(t.starts_with(']') || quoted_crate_dir(t).is_some_and(|d| keep(&d)))
-            } else {
-                if t.starts_with('[') {
-                    section = t;
-                }
-                in_members = section == "[workspace]" && t.starts_with("members");
-                section == "[workspace.dependencies]"
-                    && path_crate_dir(t).is_some_and(|d| !keep(&d))
-            };
-            if !skip {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-        out
+        let mut doc: DocumentMut = real.parse().unwrap();
+        let workspace = doc["workspace"].as_table_mut().unwrap();
+        workspace["members"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|v| v.as_str().and_then(|m| m.strip_prefix("crates/")).is_some_and(keep));
+        workspace["dependencies"]
+            .as_table_mut()
+            .unwrap()
+            .retain(|_, item| path_crate_dir(item).is_none_or(|d| keep(&d)));
+        doc.to_string()
     }
 
     #[test]
@@ -686,7 +663,13 @@ serde = "1"
             out.contains("members = [\n    \"crates/core\",\n    \"crates/testkit\",\n]\n"),
             "{out}"
         );
-        let internal: Vec<_> = out.lines().filter_map(path_crate_dir).collect();
+        let doc: DocumentMut = out.parse().unwrap();
+        let internal: Vec<_> = doc["workspace"]["dependencies"]
+            .as_table()
+            .unwrap()
+            .iter()
+            .filter_map(|(_, i)| path_crate_dir(i))
+            .collect();
         assert_eq!(internal, ["core", "testkit"]);
         assert!(out.contains("[workspace.lints.rust]"));
     }

@@ -11,22 +11,13 @@
 use std::path::Path;
 
 use g360_mail_core::{EmailAddress, Error};
+use g360_mail_testkit::fuzz::config;
 use proptest::prelude::*;
 
 use super::{COLUMNS, read};
 
 /// Kept in `secret.txt` beside the CSV.
 const SECRET: &str = "Zq8Q~csvSecret7f3a9c";
-
-fn config(default_cases: u32) -> ProptestConfig {
-    #[allow(clippy::disallowed_methods, reason = "the fuzz budget is a test setting")]
-    let cases = std::env::var("G360_FUZZ_CASES").ok().and_then(|v| v.parse().ok());
-    ProptestConfig {
-        cases: cases.unwrap_or(default_cases),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 fn cell() -> impl Strategy<Value = String> {
     prop_oneof![

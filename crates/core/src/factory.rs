@@ -12,9 +12,76 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::account::{Integration, MailAccount};
+use crate::address::EmailAddress;
 use crate::error::{Error, ErrorKind, Result};
 use crate::provider::MailProvider;
+use crate::secret::Secret;
 use crate::token::{AccessTokenSource, TokenPurpose};
+
+/// What a factory gets of an account: the mailbox it sends as and reads,
+/// and the credential for it. No ERP user id: only the bridge knows ERP
+/// users, and it adds the user to the errors it returns.
+///
+/// ```
+/// use g360_mail_core::{MailboxAccess, Secret};
+///
+/// let access = MailboxAccess::new("erp@contoso.com".parse().unwrap())
+///     .with_secret(Secret::new("s3cret"));
+/// assert_eq!(access.mailbox.addr(), "erp@contoso.com");
+/// assert!(!format!("{access:?}").contains("s3cret"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MailboxAccess {
+    /// The mailbox address.
+    pub mailbox: EmailAddress,
+    /// The secret: for Office 365 the client secret *value*, for SMTP the
+    /// password; `None` when the route needs none.
+    pub secret: Option<Secret>,
+    /// The new secret during a rotation: providers that support it try it
+    /// first and use `secret` only when it is refused.
+    pub secret_next: Option<Secret>,
+    /// When `secret` expires, as the ERP recorded it (`"2027-06-30"`): wins
+    /// over the integration's own date.
+    pub secret_expires: Option<String>,
+}
+
+impl MailboxAccess {
+    /// Access to `mailbox` without a secret.
+    pub fn new(mailbox: EmailAddress) -> Self {
+        MailboxAccess { mailbox, secret: None, secret_next: None, secret_expires: None }
+    }
+
+    /// Sets the secret.
+    pub fn with_secret(mut self, secret: Secret) -> Self {
+        self.secret = Some(secret);
+        self
+    }
+
+    /// Sets the new secret of a rotation.
+    pub fn with_secret_next(mut self, secret: Secret) -> Self {
+        self.secret_next = Some(secret);
+        self
+    }
+
+    /// Sets when `secret` expires (`"2027-06-30"`).
+    pub fn with_secret_expires(mut self, date: impl Into<String>) -> Self {
+        self.secret_expires = Some(date.into());
+        self
+    }
+}
+
+impl From<&MailAccount> for MailboxAccess {
+    /// The account's mailbox with its primary route's secrets.
+    fn from(account: &MailAccount) -> Self {
+        MailboxAccess {
+            mailbox: account.address.clone(),
+            secret: account.secret.clone(),
+            secret_next: account.secret_next.clone(),
+            secret_expires: account.secret_expires.clone(),
+        }
+    }
+}
 
 /// One problem found in configuration: where, what, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,7 +228,7 @@ pub trait ProviderFactory: Send + Sync + 'static {
     /// `config check` reports it with the other problems. Paths are relative
     /// to the secret's key (`""`); problems are setup problems. By default
     /// nothing is checked.
-    fn check_secret(&self, secret: &crate::Secret) -> Vec<ConfigProblem> {
+    fn check_secret(&self, secret: &Secret) -> Vec<ConfigProblem> {
         let _ = secret;
         Vec::new()
     }
@@ -188,24 +255,24 @@ pub trait ProviderFactory: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Checks an account against its integration's settings without any
-    /// network call (its `secret_expires`, say). Paths are relative to the
-    /// account. By default nothing is checked.
+    /// Checks a mailbox's access against its integration's settings without
+    /// any network call (its `secret_expires`, say). Paths are relative to
+    /// the account. By default nothing is checked.
     fn check_account(
         &self,
         settings: &Self::Settings,
-        account: &MailAccount,
+        access: &MailboxAccess,
     ) -> Vec<ConfigProblem> {
-        let _ = (settings, account);
+        let _ = (settings, access);
         Vec::new()
     }
 
-    /// Builds the provider of `account` on `integration`.
+    /// Builds the provider of the mailbox of `access` on `integration`.
     fn build(
         &self,
         integration: &Integration,
         settings: &Self::Settings,
-        account: &MailAccount,
+        access: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>>;
 
     /// The id of the integration whose identity (an Entra app) these
@@ -218,30 +285,31 @@ pub trait ProviderFactory: Send + Sync + 'static {
         None
     }
 
-    /// Builds the provider of `account` with access tokens from `tokens`.
+    /// Builds the provider of the mailbox of `access` with access tokens
+    /// from `tokens`.
     /// By default the tokens are not used.
     fn build_with_tokens(
         &self,
         integration: &Integration,
         settings: &Self::Settings,
-        account: &MailAccount,
+        access: &MailboxAccess,
         tokens: Arc<dyn AccessTokenSource>,
     ) -> Result<Arc<dyn MailProvider>> {
         let _ = tokens;
-        self.build(integration, settings, account)
+        self.build(integration, settings, access)
     }
 
     /// A source of access tokens for `purpose`, with the identity this
-    /// integration configures and `account`'s credential. By default this
+    /// integration configures and the credential of `access`. By default this
     /// provider type issues none (`Unsupported`).
     fn token_source(
         &self,
         integration: &Integration,
         settings: &Self::Settings,
-        account: &MailAccount,
+        access: &MailboxAccess,
         purpose: TokenPurpose,
     ) -> Result<Arc<dyn AccessTokenSource>> {
-        let _ = (settings, account, purpose);
+        let _ = (settings, access, purpose);
         Err(Error::new(
             ErrorKind::Config,
             format!("integrations of type {} issue no access tokens", self.provider_type()),
@@ -260,27 +328,27 @@ trait ErasedFactory: Send + Sync {
     fn secret_required(&self, settings: &serde_json::Value) -> bool;
     fn secret_not_needed_with(&self) -> &'static [&'static str];
     fn check(&self, settings: &serde_json::Value) -> Vec<ConfigProblem>;
-    fn check_secret(&self, secret: &crate::Secret) -> Vec<ConfigProblem>;
+    fn check_secret(&self, secret: &Secret) -> Vec<ConfigProblem>;
     fn takes_certificate(&self) -> bool;
     fn check_integration(&self, integration: &Integration) -> Vec<ConfigProblem>;
-    fn check_account(&self, integration: &Integration, account: &MailAccount)
+    fn check_account(&self, integration: &Integration, access: &MailboxAccess)
     -> Vec<ConfigProblem>;
     fn build(
         &self,
         integration: &Integration,
-        account: &MailAccount,
+        access: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>>;
     fn token_integration(&self, settings: &serde_json::Value) -> Option<String>;
     fn build_with_tokens(
         &self,
         integration: &Integration,
-        account: &MailAccount,
+        access: &MailboxAccess,
         tokens: Arc<dyn AccessTokenSource>,
     ) -> Result<Arc<dyn MailProvider>>;
     fn token_source(
         &self,
         integration: &Integration,
-        account: &MailAccount,
+        access: &MailboxAccess,
         purpose: TokenPurpose,
     ) -> Result<Arc<dyn AccessTokenSource>>;
 }
@@ -337,7 +405,7 @@ impl<F: ProviderFactory> ErasedFactory for Erased<F> {
             Err(p) => vec![p],
         }
     }
-    fn check_secret(&self, secret: &crate::Secret) -> Vec<ConfigProblem> {
+    fn check_secret(&self, secret: &Secret) -> Vec<ConfigProblem> {
         self.0.check_secret(secret)
     }
     fn takes_certificate(&self) -> bool {
@@ -352,19 +420,19 @@ impl<F: ProviderFactory> ErasedFactory for Erased<F> {
     fn check_account(
         &self,
         integration: &Integration,
-        account: &MailAccount,
+        access: &MailboxAccess,
     ) -> Vec<ConfigProblem> {
         self.parse(&integration.settings)
-            .map(|s| self.0.check_account(&s, account))
+            .map(|s| self.0.check_account(&s, access))
             .unwrap_or_default()
     }
     fn build(
         &self,
         integration: &Integration,
-        account: &MailAccount,
+        access: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>> {
         let settings = self.settings_of(integration)?;
-        self.0.build(integration, &settings, account)
+        self.0.build(integration, &settings, access)
     }
     fn token_integration(&self, settings: &serde_json::Value) -> Option<String> {
         self.parse(settings).ok().and_then(|s| self.0.token_integration(&s))
@@ -372,20 +440,20 @@ impl<F: ProviderFactory> ErasedFactory for Erased<F> {
     fn build_with_tokens(
         &self,
         integration: &Integration,
-        account: &MailAccount,
+        access: &MailboxAccess,
         tokens: Arc<dyn AccessTokenSource>,
     ) -> Result<Arc<dyn MailProvider>> {
         let settings = self.settings_of(integration)?;
-        self.0.build_with_tokens(integration, &settings, account, tokens)
+        self.0.build_with_tokens(integration, &settings, access, tokens)
     }
     fn token_source(
         &self,
         integration: &Integration,
-        account: &MailAccount,
+        access: &MailboxAccess,
         purpose: TokenPurpose,
     ) -> Result<Arc<dyn AccessTokenSource>> {
         let settings = self.settings_of(integration)?;
-        self.0.token_source(integration, &settings, account, purpose)
+        self.0.token_source(integration, &settings, access, purpose)
     }
 }
 
@@ -506,13 +574,13 @@ impl ProviderRegistry {
     ) -> Vec<ConfigProblem> {
         self.factories
             .get(integration.provider.as_str())
-            .map(|f| f.check_account(integration, account))
+            .map(|f| f.check_account(integration, &MailboxAccess::from(account)))
             .unwrap_or_default()
     }
 
     /// The problems of an account's secret for `provider_type` (see
     /// [`ProviderFactory::check_secret`]); none for an unknown type.
-    pub fn check_secret(&self, provider_type: &str, secret: &crate::Secret) -> Vec<ConfigProblem> {
+    pub fn check_secret(&self, provider_type: &str, secret: &Secret) -> Vec<ConfigProblem> {
         self.factories.get(provider_type).map(|f| f.check_secret(secret)).unwrap_or_default()
     }
 
@@ -547,13 +615,13 @@ impl ProviderRegistry {
         })
     }
 
-    /// Builds the provider of `account` on `integration`.
+    /// Builds the provider of the mailbox of `access` on `integration`.
     pub fn build(
         &self,
         integration: &Integration,
-        account: &MailAccount,
+        access: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>> {
-        self.factory_of(integration)?.build(integration, account)
+        self.factory_of(integration)?.build(integration, access)
     }
 
     /// The id of the integration whose identity `integration` borrows for
@@ -563,26 +631,26 @@ impl ProviderRegistry {
         factory.token_integration(&integration.settings)
     }
 
-    /// Builds the provider of `account` on `integration` with access tokens
+    /// Builds the provider of the mailbox of `access` on `integration` with access tokens
     /// from `tokens` (see [`ProviderFactory::build_with_tokens`]).
     pub fn build_with_tokens(
         &self,
         integration: &Integration,
-        account: &MailAccount,
+        access: &MailboxAccess,
         tokens: Arc<dyn AccessTokenSource>,
     ) -> Result<Arc<dyn MailProvider>> {
-        self.factory_of(integration)?.build_with_tokens(integration, account, tokens)
+        self.factory_of(integration)?.build_with_tokens(integration, access, tokens)
     }
 
     /// A source of access tokens for `purpose` from `integration`'s identity
-    /// and `account`'s credential (see [`ProviderFactory::token_source`]).
+    /// and the credential of `access` (see [`ProviderFactory::token_source`]).
     pub fn token_source(
         &self,
         integration: &Integration,
-        account: &MailAccount,
+        access: &MailboxAccess,
         purpose: TokenPurpose,
     ) -> Result<Arc<dyn AccessTokenSource>> {
-        self.factory_of(integration)?.token_source(integration, account, purpose)
+        self.factory_of(integration)?.token_source(integration, access, purpose)
     }
 }
 
@@ -629,7 +697,7 @@ mod tests {
             &self,
             _: &Integration,
             _: &serde_json::Value,
-            _: &MailAccount,
+            _: &MailboxAccess,
         ) -> Result<Arc<dyn MailProvider>> {
             Err(Error::new(ErrorKind::Unsupported, "not built in this test"))
         }

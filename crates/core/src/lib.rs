@@ -36,7 +36,7 @@ pub use address::{
 pub use backoff::{Backoff, MAX_SERVER_DELAY, jitter};
 pub use capability::Capabilities;
 pub use error::{Error, ErrorKind, ErrorStatus, Result};
-pub use factory::{ConfigProblem, ProviderFactory, ProviderInfo, ProviderRegistry};
+pub use factory::{ConfigProblem, MailboxAccess, ProviderFactory, ProviderInfo, ProviderRegistry};
 pub use mailbox::{
     Folder, MAX_PAGE_SIZE, MailboxQuery, MessagePage, ReceivedAttachment, ReceivedMessage,
 };

@@ -8,17 +8,8 @@
 //! (`cargo xtask fuzz --target address`).
 
 use g360_mail_core::{EmailAddress, Error, parse_address_list};
+use g360_mail_testkit::fuzz::config;
 use proptest::prelude::*;
-
-fn config(default_cases: u32) -> ProptestConfig {
-    #[allow(clippy::disallowed_methods, reason = "the fuzz budget is a test setting")]
-    let cases = std::env::var("G360_FUZZ_CASES").ok().and_then(|v| v.parse().ok());
-    ProptestConfig {
-        cases: cases.unwrap_or(default_cases),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 /// Text made mostly of the characters that matter to an address parser.
 fn tricky() -> impl Strategy<Value = String> {

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use g360_mail_core::layers::FallbackProvider;
 use g360_mail_core::{
-    Error, ErrorKind, Integration, MailAccount, MailProvider, MailboxQuery, MessagePage,
-    OutgoingMessage, ProviderRegistry, ReceivedMessage, Result, SendReceipt, TokenPurpose,
-    VerifyOptions, VerifyReport,
+    Error, ErrorKind, Integration, MailAccount, MailProvider, MailboxAccess, MailboxQuery,
+    MessagePage, OutgoingMessage, ProviderRegistry, ReceivedMessage, Result, SendReceipt,
+    TokenPurpose, VerifyOptions, VerifyReport,
 };
 
 use crate::config::BridgeConfig;
@@ -262,29 +262,27 @@ impl State {
             Error::new(ErrorKind::Config, "the account has no integration")
                 .with_context("user", user)
         })?;
-        let primary = build(config, registry, integration, account).map_err(|e| {
-            e.with_context("user", user).with_context("integration", &integration.id)
-        })?;
+        let primary =
+            build(config, registry, integration, &MailboxAccess::from(account)).map_err(|e| {
+                e.with_context("user", user).with_context("integration", &integration.id)
+            })?;
         let provider = match account.fallback.as_deref().and_then(|id| config.integration(id)) {
             None => primary,
             Some(fallback) => {
                 // The fallback route sends as the same mailbox, with its own secret.
-                let mut fb_account = account.clone();
-                fb_account.provider = fallback.provider.clone();
-                fb_account.integration = Some(fallback.id.clone());
-                fb_account.secret = account.fallback_secret.clone();
+                let mut fb_access = MailboxAccess::new(account.address.clone());
+                fb_access.secret = account.fallback_secret.clone();
                 // A fallback that borrows the primary's app for tokens
                 // (`oauth_integration`) uses the primary's client secret
                 // unless it has one of its own: one app serves both routes.
-                if fb_account.secret.is_none()
+                if fb_access.secret.is_none()
                     && registry.token_integration(fallback).as_deref()
                         == Some(integration.id.as_str())
                 {
-                    fb_account.secret = account.secret.clone();
+                    fb_access.secret = account.secret.clone();
+                    fb_access.secret_next = account.secret_next.clone();
                 }
-                fb_account.fallback = None;
-                fb_account.fallback_secret = None;
-                let secondary = build(config, registry, fallback, &fb_account).map_err(|e| {
+                let secondary = build(config, registry, fallback, &fb_access).map_err(|e| {
                     e.with_context("user", user).with_context("integration", &fallback.id)
                 })?;
                 Arc::new(FallbackProvider::new(primary, &integration.id, secondary, &fallback.id))
@@ -295,17 +293,17 @@ impl State {
     }
 }
 
-/// Builds `account`'s provider on `integration`, first resolving the
+/// Builds the provider of the mailbox of `access` on `integration`, first resolving the
 /// integration whose app issues its access tokens, if it names one
 /// (`oauth_integration` of an `smtp` integration).
 fn build(
     config: &BridgeConfig,
     registry: &ProviderRegistry,
     integration: &Integration,
-    account: &MailAccount,
+    access: &MailboxAccess,
 ) -> Result<Arc<dyn MailProvider>> {
     let Some(id) = registry.token_integration(integration) else {
-        return registry.build(integration, account);
+        return registry.build(integration, access);
     };
     let source = config.integration(&id).ok_or_else(|| {
         Error::new(ErrorKind::Config, format!("oauth_integration names no integration: {id:?}"))
@@ -314,9 +312,9 @@ fn build(
             .with_remedy("set oauth_integration to the id of an office365 integration")
     })?;
     let tokens = registry
-        .token_source(source, account, TokenPurpose::ExchangeSmtp)
+        .token_source(source, access, TokenPurpose::ExchangeSmtp)
         .map_err(|e| e.with_context("oauth_integration", &source.id))?;
-    registry.build_with_tokens(integration, account, tokens)
+    registry.build_with_tokens(integration, access, tokens)
 }
 
 fn require_read(provider: &dyn MailProvider) -> Result<()> {

@@ -145,7 +145,7 @@ async fn capabilities_are_checked_before_sending() {
             &self,
             _: &g360_mail_core::Integration,
             _: &serde_json::Value,
-            _: &g360_mail_core::MailAccount,
+            _: &g360_mail_core::MailboxAccess,
         ) -> g360_mail_core::Result<Arc<dyn g360_mail_core::MailProvider>> {
             let mut mock = MockMailProvider::new();
             let mut caps = Capabilities::send_only();

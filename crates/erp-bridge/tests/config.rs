@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use g360_erp_bridge::{BridgeConfig, ConfigError, ConfigSource, Lang};
 use g360_mail_core::{
-    ConfigProblem, Integration, MailAccount, MailProvider, ProviderFactory, ProviderRegistry,
+    ConfigProblem, Integration, MailProvider, MailboxAccess, ProviderFactory, ProviderRegistry,
     REDACTED, Result,
 };
 use g360_mail_testkit::{MockMailProvider, Recorder, RecordingFactory};
@@ -48,7 +48,7 @@ impl ProviderFactory for SecretFactory {
         &self,
         _: &Integration,
         _: &SecretSettings,
-        _: &MailAccount,
+        _: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>> {
         Ok(Arc::new(MockMailProvider::new()))
     }

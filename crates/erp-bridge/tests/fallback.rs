@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use g360_erp_bridge::{BridgeConfig, ConfigError, MailBridge};
 use g360_mail_core::{
-    Error, ErrorKind, Integration, MailAccount, MailProvider, MockMailProvider, OutgoingMessage,
+    Error, ErrorKind, Integration, MailProvider, MailboxAccess, MockMailProvider, OutgoingMessage,
     ProviderFactory, ProviderRegistry, Result,
 };
 use g360_mail_testkit::{Recorder, RecordingFactory};
@@ -37,7 +37,7 @@ impl ProviderFactory for BrokenFactory {
         &self,
         _: &Integration,
         s: &BrokenSettings,
-        _: &MailAccount,
+        _: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>> {
         let kind = match s.kind.as_str() {
             "auth" => ErrorKind::Auth,
@@ -78,7 +78,7 @@ impl ProviderFactory for VaultFactory {
         &self,
         _: &Integration,
         _: &serde_json::Value,
-        a: &MailAccount,
+        a: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>> {
         assert_eq!(a.secret.as_ref().map(|s| s.expose()), Some("relay-password"));
         Ok(Arc::new(MockMailProvider::new()))

@@ -18,25 +18,16 @@ use std::sync::Arc;
 
 use g360_erp_bridge::{BridgeConfig, ConfigSource};
 use g360_mail_core::{
-    ConfigProblem, Error, Integration, MailAccount, MailProvider, ProviderFactory,
+    ConfigProblem, Error, Integration, MailProvider, MailboxAccess, ProviderFactory,
     ProviderRegistry, Result,
 };
+use g360_mail_testkit::fuzz::config;
 use g360_mail_testkit::{MockMailProvider, Recorder, RecordingFactory};
 use proptest::prelude::*;
 use serde::Deserialize;
 
 /// Planted wherever a secret goes; must never come back.
 const SECRET: &str = "Zq8Q~fuzzSecret7f3a9c";
-
-fn config(default_cases: u32) -> ProptestConfig {
-    #[allow(clippy::disallowed_methods, reason = "the fuzz budget is a test setting")]
-    let cases = std::env::var("G360_FUZZ_CASES").ok().and_then(|v| v.parse().ok());
-    ProptestConfig {
-        cases: cases.unwrap_or(default_cases),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 /// A provider type whose accounts need a secret, like office365.
 struct SecretFactory;
@@ -66,7 +57,7 @@ impl ProviderFactory for SecretFactory {
         &self,
         _: &Integration,
         _: &SecretSettings,
-        _: &MailAccount,
+        _: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>> {
         Ok(Arc::new(MockMailProvider::new()))
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use g360_mail_core::{
-    ConfigProblem, Integration, MailAccount, MailProvider, ProviderFactory, Result,
+    ConfigProblem, Integration, MailProvider, MailboxAccess, ProviderFactory, Result,
 };
 
 use crate::{FILE_PROVIDER_TYPE, FileProvider, FileSettings};
@@ -42,13 +42,13 @@ impl ProviderFactory for FileFactory {
         &self,
         integration: &Integration,
         settings: &FileSettings,
-        account: &MailAccount,
+        access: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>> {
         if let Some(problem) = self.validate(settings).into_iter().next() {
             return Err(problem
                 .into_error(FILE_PROVIDER_TYPE)
                 .with_context("integration", &integration.id));
         }
-        Ok(Arc::new(FileProvider::new(settings.directory.clone(), account.address.clone())))
+        Ok(Arc::new(FileProvider::new(settings.directory.clone(), access.mailbox.clone())))
     }
 }

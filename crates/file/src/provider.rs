@@ -391,7 +391,7 @@ mod tests {
     use std::fs;
 
     use g360_mail_core::{
-        Attachment, CheckStatus, Importance, Integration, MailAccount, ProviderRegistry,
+        Attachment, CheckStatus, Importance, Integration, MailboxAccess, ProviderRegistry,
     };
     use tempfile::TempDir;
 
@@ -885,14 +885,14 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let settings = serde_json::json!({ "directory": tmp.path() });
         let integration = Integration::new("dev", "file", settings);
-        let account = MailAccount::new("jgarcia", "file", "erp@contoso.com".parse().unwrap());
-        let provider = registry.build(&integration, &account).unwrap();
+        let access = MailboxAccess::new("erp@contoso.com".parse().unwrap());
+        let provider = registry.build(&integration, &access).unwrap();
         assert_eq!(provider.provider_type(), "file");
         let receipt = provider.send(&simple("via registry")).await.unwrap();
         assert!(receipt.location.unwrap().starts_with(&tmp.path().display().to_string()));
 
         let empty = Integration::new("dev", "file", serde_json::json!({ "directory": "" }));
-        let err = registry.build(&empty, &account).unwrap_err();
+        let err = registry.build(&empty, &access).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
         assert_eq!(err.context_value("key"), Some("directory"));
         assert_eq!(crate::FileSettings::default().directory, PathBuf::from("./mail-outbox"));

@@ -12,20 +12,11 @@ use g360_mail_core::{
     Attachment, EmailAddress, Error, Importance, OutgoingMessage, ReceivedAttachment, Timestamp,
 };
 use g360_mail_mime::{RenderOptions, parse, render};
+use g360_mail_testkit::fuzz::config;
 use proptest::prelude::*;
 
 /// Planted in inputs; must never come back in an error.
 const SECRET: &str = "Zq8~fuzz-secret-7f3a9c";
-
-fn config(default_cases: u32) -> ProptestConfig {
-    #[allow(clippy::disallowed_methods, reason = "the fuzz budget is a test setting")]
-    let cases = std::env::var("G360_FUZZ_CASES").ok().and_then(|v| v.parse().ok());
-    ProptestConfig {
-        cases: cases.unwrap_or(default_cases),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 fn address() -> impl Strategy<Value = EmailAddress> {
     let local = "[a-zA-Z0-9._%+-]{1,16}";

@@ -8,7 +8,11 @@
 //! in declaration order (`attachments` last in the message,
 //! `saveToSentItems` after the message).
 
+use std::sync::LazyLock;
+
 use base64::Engine as _;
+use base64::engine::Simd;
+use base64::engine::general_purpose::PAD;
 use g360_mail_core::{Attachment, Result};
 use serde::Serialize;
 
@@ -45,52 +49,18 @@ impl Sink for Vec<u8> {
     }
 }
 
-/// The standard base64 alphabet.
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// The two characters of every 12-bit value: half the table lookups of a
-/// 6-bit table, in 8 KiB that stay in the L1 cache.
-static PAIRS: [[u8; 2]; 4096] = {
-    let mut t = [[0u8; 2]; 4096];
-    let mut i = 0;
-    while i < 4096 {
-        t[i] = [ALPHABET[i >> 6], ALPHABET[i & 63]];
-        i += 1;
-    }
-    t
-};
+/// The base64 crate's standard padded engine with SIMD (AVX2, NEON) where
+/// the CPU has it, detected once; its scalar engine elsewhere.
+static ENGINE: LazyLock<Simd> = LazyLock::new(|| Simd::standard(PAD));
 
 /// Standard padded base64 of `input` into `out`, which must be exactly
-/// [`base64_len`] long: 12 input bytes at a time through [`PAIRS`] (about
-/// 1.7 times as fast as the `base64` crate's scalar engine here), the last
-/// bytes and the padding by the `base64` crate.
+/// [`base64_len`] long.
 fn encode_base64(input: &[u8], out: &mut [u8]) -> Result<()> {
     if out.len() != base64_len(input.len())? {
         return Err(encode_error("the base64 buffer has the wrong size"));
     }
-    let full = input.len() / 12 * 12;
-    let (head_out, tail_out) = out.split_at_mut(full / 3 * 4);
-    for (i, o) in input[..full].chunks_exact(12).zip(head_out.chunks_exact_mut(16)) {
-        let a = u64::from_be_bytes([0, 0, i[0], i[1], i[2], i[3], i[4], i[5]]);
-        let b = u64::from_be_bytes([0, 0, i[6], i[7], i[8], i[9], i[10], i[11]]);
-        let pairs = [
-            PAIRS[(a >> 36) as usize & 0xfff],
-            PAIRS[(a >> 24) as usize & 0xfff],
-            PAIRS[(a >> 12) as usize & 0xfff],
-            PAIRS[a as usize & 0xfff],
-            PAIRS[(b >> 36) as usize & 0xfff],
-            PAIRS[(b >> 24) as usize & 0xfff],
-            PAIRS[(b >> 12) as usize & 0xfff],
-            PAIRS[b as usize & 0xfff],
-        ];
-        for (dst, p) in o.chunks_exact_mut(2).zip(pairs) {
-            dst.copy_from_slice(&p);
-        }
-    }
-    let written = base64::engine::general_purpose::STANDARD
-        .encode_slice(&input[full..], tail_out)
-        .map_err(|e| encode_error(e.to_string()))?;
-    if written != tail_out.len() {
+    let written = ENGINE.encode_slice(input, out).map_err(|e| encode_error(e.to_string()))?;
+    if written != out.len() {
         return Err(encode_error("the base64 buffer has the wrong size"));
     }
     Ok(())
@@ -342,6 +312,15 @@ mod tests {
             let mut out = vec![0; base64_len(len).unwrap()];
             encode_base64(input, &mut out).unwrap();
             assert_eq!(out, base64::engine::general_purpose::STANDARD.encode(input).as_bytes());
+        }
+        // Long enough for the SIMD blocks, with every tail length after them.
+        let long: Vec<u8> =
+            (0..4200u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+        for len in 4096..4200 {
+            let mut out = vec![0; base64_len(len).unwrap()];
+            encode_base64(&long[..len], &mut out).unwrap();
+            let expected = base64::engine::general_purpose::STANDARD.encode(&long[..len]);
+            assert_eq!(out, expected.as_bytes(), "{len}");
         }
         let all: Vec<u8> = (0..=255u8).collect();
         let mut out = vec![0; base64_len(all.len()).unwrap()];

@@ -17,6 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use g360_mail_core::Backoff;
 use g360_mail_core::{Error, MAX_MESSAGE_BYTES, Result};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
@@ -705,30 +706,22 @@ pub(crate) fn exhausted(err: Error, attempts: u32) -> Error {
     err.persistent().with_context("attempts", attempts)
 }
 
+/// What [`encode_query`] escapes: everything but the unreserved characters
+/// of RFC 3986 and `$`.
+const QUERY_ESCAPED: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'$');
+
 /// Encodes query pairs with `%20` for spaces (Graph's `$filter` is picky
-/// about `+`), keeping `$` readable.
+/// about the `+` of form encoding), keeping `$` readable.
 pub(crate) fn encode_query(pairs: &[(&str, String)]) -> String {
-    fn enc(s: &str, out: &mut String) {
-        const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        for b in s.bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~$".contains(&b) {
-                out.push(char::from(b));
-            } else {
-                out.push('%');
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 0xF)]));
-            }
-        }
-    }
-    let mut out =
-        String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>() + 16);
+    let mut out = String::new();
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
-        enc(k, &mut out);
+        out.extend(utf8_percent_encode(k, QUERY_ESCAPED));
         out.push('=');
-        enc(v, &mut out);
+        out.extend(utf8_percent_encode(v, QUERY_ESCAPED));
     }
     out
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use g360_mail_core::{
-    AccessTokenSource, ConfigProblem, Error, Integration, MailAccount, MailProvider,
+    AccessTokenSource, ConfigProblem, Error, Integration, MailProvider, MailboxAccess,
     ProviderFactory, Result, TokenPurpose,
 };
 
@@ -121,8 +121,8 @@ impl ProviderFactory for O365Factory {
 
     /// The account's own `secret_expires`: a date, not passed (a setup
     /// problem), not within `expiry_warning_days` (a warning).
-    fn check_account(&self, settings: &O365Settings, account: &MailAccount) -> Vec<ConfigProblem> {
-        let Some(date) = &account.secret_expires else {
+    fn check_account(&self, settings: &O365Settings, access: &MailboxAccess) -> Vec<ConfigProblem> {
+        let Some(date) = &access.secret_expires else {
             return Vec::new();
         };
         let mut own = settings.clone();
@@ -151,55 +151,51 @@ impl ProviderFactory for O365Factory {
         &self,
         integration: &Integration,
         settings: &O365Settings,
-        account: &MailAccount,
+        access: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>> {
         let mut settings = settings.clone();
-        if let Some(date) = &account.secret_expires {
+        if let Some(date) = &access.secret_expires {
             settings.secret_expires = Some(date.clone());
         }
-        let mut b = self.builder(settings).with_mailbox(account.address.clone());
+        let mut b = self.builder(settings).with_mailbox(access.mailbox.clone());
         if let Some(pem) = &integration.certificate_pem {
             b = b.with_certificate_pem(pem.certificate(), pem.private_key().clone());
         }
-        if let Some(s) = &account.secret {
+        if let Some(s) = &access.secret {
             b = b.with_client_secret(s.clone());
         }
-        if let Some(s) = &account.secret_next {
+        if let Some(s) = &access.secret_next {
             b = b.with_client_secret_next(s.clone());
         }
-        let provider = b.build().map_err(|e| {
-            e.with_context("integration", &integration.id).with_context("user", &account.user)
-        })?;
+        let provider = b.build().map_err(|e| e.with_context("integration", &integration.id))?;
         Ok(Arc::new(provider))
     }
 
     /// App-only tokens of this integration's app for Exchange Online, with
-    /// the account's client secret (and `secret_next`) or the integration's
+    /// the mailbox's client secret (and `secret_next`) or the integration's
     /// certificate; shared by every account of the same app and credential.
     fn token_source(
         &self,
         integration: &Integration,
         settings: &O365Settings,
-        account: &MailAccount,
+        access: &MailboxAccess,
         purpose: TokenPurpose,
     ) -> Result<Arc<dyn AccessTokenSource>> {
-        let context = |e: Error| {
-            e.with_context("integration", &integration.id).with_context("user", &account.user)
-        };
+        let context = |e: Error| e.with_context("integration", &integration.id);
         if purpose != TokenPurpose::ExchangeSmtp {
             return Err(context(error::no_token_source(purpose)));
         }
         let credential = crate::builder::credential(
             settings,
-            account.secret.clone(),
-            account.secret_next.clone(),
+            access.secret.clone(),
+            access.secret_next.clone(),
             integration
                 .certificate_pem
                 .as_ref()
                 .map(|p| (p.certificate().to_owned(), p.private_key().clone())),
         )
         .map_err(context)?
-        .ok_or_else(|| context(error::secret_missing(account.address.addr())))?;
+        .ok_or_else(|| context(error::secret_missing(access.mailbox.addr())))?;
         let key = TokenKey {
             authority: settings.authority_url().trim_end_matches('/').to_owned(),
             tenant: settings.tenant_id.trim().to_ascii_lowercase(),

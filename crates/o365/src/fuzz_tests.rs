@@ -10,6 +10,7 @@
 //! (`cargo xtask fuzz --target graph`).
 
 use g360_mail_core::{Error, ErrorKind};
+use g360_mail_testkit::fuzz::config;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
@@ -23,16 +24,6 @@ use crate::read::to_received;
 
 /// An access token, planted in token answers; must never come back.
 const SECRET: &str = "eyJ0eXAiOiJKV1QifQ.ZnV6ei1zZWNyZXQ.c2ln-7f3a9c";
-
-fn config(default_cases: u32) -> ProptestConfig {
-    #[allow(clippy::disallowed_methods, reason = "the fuzz budget is a test setting")]
-    let cases = std::env::var("G360_FUZZ_CASES").ok().and_then(|v| v.parse().ok());
-    ProptestConfig {
-        cases: cases.unwrap_or(default_cases),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 /// The names Graph and Entra use, so that generated objects hit real fields.
 const KEYS: &[&str] = &[

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use g360_mail_core::{
-    AccessTokenSource, ConfigProblem, Integration, MailAccount, MailProvider, ProviderFactory,
+    AccessTokenSource, ConfigProblem, Integration, MailProvider, MailboxAccess, ProviderFactory,
     Result,
 };
 
@@ -58,15 +58,14 @@ impl ProviderFactory for SmtpFactory {
         &self,
         integration: &Integration,
         settings: &SmtpSettings,
-        account: &MailAccount,
+        access: &MailboxAccess,
         tokens: Arc<dyn AccessTokenSource>,
     ) -> Result<Arc<dyn MailProvider>> {
         let builder = SmtpBuilder::from_settings(settings.clone())
-            .with_sender(account.address.clone())
+            .with_sender(access.mailbox.clone())
             .with_token_source(tokens);
-        let provider = builder.build().map_err(|e| {
-            e.with_context("integration", &integration.id).with_context("account", &account.user)
-        })?;
+        let provider =
+            builder.build().map_err(|e| e.with_context("integration", &integration.id))?;
         Ok(Arc::new(provider))
     }
 
@@ -78,16 +77,15 @@ impl ProviderFactory for SmtpFactory {
         &self,
         integration: &Integration,
         settings: &SmtpSettings,
-        account: &MailAccount,
+        access: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>> {
         let mut builder =
-            SmtpBuilder::from_settings(settings.clone()).with_sender(account.address.clone());
-        if let Some(secret) = &account.secret {
+            SmtpBuilder::from_settings(settings.clone()).with_sender(access.mailbox.clone());
+        if let Some(secret) = &access.secret {
             builder = builder.with_secret(secret.clone());
         }
-        let provider = builder.build().map_err(|e| {
-            e.with_context("integration", &integration.id).with_context("account", &account.user)
-        })?;
+        let provider =
+            builder.build().map_err(|e| e.with_context("integration", &integration.id))?;
         Ok(Arc::new(provider))
     }
 }

@@ -9,20 +9,11 @@
 
 use std::str::FromStr;
 
+use g360_mail_testkit::fuzz::config;
 use lettre::transport::smtp::response::Response;
 use proptest::prelude::*;
 
 use crate::error::{SmtpError, Stage};
-
-fn config(default_cases: u32) -> ProptestConfig {
-    #[allow(clippy::disallowed_methods, reason = "the fuzz budget is a test setting")]
-    let cases = std::env::var("G360_FUZZ_CASES").ok().and_then(|v| v.parse().ok());
-    ProptestConfig {
-        cases: cases.unwrap_or(default_cases),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 const STAGES: &[Stage] = &[
     Stage::Resolve,

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use g360_mail_core::{
-    Capabilities, Check, ConfigProblem, Error, Integration, MailAccount, MailProvider,
+    Capabilities, Check, ConfigProblem, Error, Integration, MailProvider, MailboxAccess,
     MailboxQuery, MessagePage, MessageUid, OutgoingMessage, ProviderFactory, ReceivedMessage,
     Result, SendReceipt, VerifyOptions, VerifyReport,
 };
@@ -144,8 +144,8 @@ impl ProviderFactory for RecordingFactory {
         &self,
         _integration: &Integration,
         _settings: &RecordingSettings,
-        account: &MailAccount,
+        access: &MailboxAccess,
     ) -> Result<Arc<dyn MailProvider>> {
-        Ok(Arc::new(RecordingProvider::new(account.address.addr(), self.recorder.clone())))
+        Ok(Arc::new(RecordingProvider::new(access.mailbox.addr(), self.recorder.clone())))
     }
 }

@@ -1002,20 +1002,8 @@ async fn no_permissions_in_access_token() {
 // ----- SMTP ----------------------------------------------------------------
 
 const SMTP_PASSWORD: &str = "Smtp-Test-Passw0rd!";
-/// `facturas@contoso.com` in base64, as `AUTH LOGIN` sends the user name.
-const SMTP_USER_B64: &str = "ZmFjdHVyYXNAY29udG9zby5jb20=";
 /// The password in base64, as `AUTH LOGIN` sends it: it must not print either.
 const SMTP_PASSWORD_B64: &str = "U210cC1UZXN0LVBhc3N3MHJkIQ==";
-
-const O365_GREETING: &str =
-    "220 AM0PR10CA0001.outlook.office365.com Microsoft ESMTP MAIL Service ready";
-const O365_EHLO: &[&str] = &[
-    "250-AM0PR10CA0001.outlook.office365.com Hello [127.0.0.1]",
-    "250-SIZE 157286400",
-    "250-AUTH LOGIN XOAUTH2",
-    "250-8BITMIME",
-    "250 SMTPUTF8",
-];
 
 /// The testkit's scripted SMTP server, speaking STARTTLS with a test CA's
 /// certificate when `tls` is set: `script` answers `<connect>` and every
@@ -1059,17 +1047,15 @@ fn lines(l: &[&str]) -> Option<Vec<String>> {
     Some(l.iter().map(|s| (*s).to_owned()).collect())
 }
 
-/// Office 365's answers up to the password, then `after_password`.
-fn office365_smtp(line: &str, after_password: &str) -> Option<Vec<String>> {
-    let upper = line.to_ascii_uppercase();
-    match () {
-        _ if line == "<connect>" => lines(&[O365_GREETING]),
-        _ if upper.starts_with("EHLO") => lines(O365_EHLO),
-        _ if upper == "AUTH LOGIN" => lines(&["334 VXNlcm5hbWU6"]),
-        _ if line == SMTP_USER_B64 => lines(&["334 UGFzc3dvcmQ6"]),
-        _ if upper.starts_with("QUIT") => None,
-        _ => lines(&[after_password]),
-    }
+/// Office 365 as the testkit scripts it, answering the password with
+/// `after_password`.
+async fn smtp_office365(after_password: &str) -> Situation {
+    use g360_mail_testkit::smtp::{Certs, FakeSmtpServer, office365};
+
+    let dir = tempfile::tempdir().unwrap();
+    let certs = Certs::generate(dir.path());
+    let server = FakeSmtpServer::start_tls(&certs, office365::script(after_password)).await;
+    smtp_situation(server.port(), &certs.ca.clone(), Box::new((server, dir)))
 }
 
 async fn smtp(script: fn(&str) -> Option<Vec<String>>, tls: bool) -> Situation {
@@ -1093,31 +1079,13 @@ fn smtp_situation(port: u16, ca: &Path, server: Box<dyn Any + Send>) -> Situatio
 
 #[tokio::test(flavor = "multi_thread")]
 async fn smtp_auth_disabled() {
-    let s = smtp(
-        |line| {
-            office365_smtp(
-                line,
-                "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [AM0PR10CA0001.EURPRD10.PROD.OUTLOOK.COM]",
-            )
-        },
-        true,
-    )
-    .await;
+    let s = smtp_office365("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [AM0PR10CA0001.EURPRD10.PROD.OUTLOOK.COM]").await;
     diagnose(&s, want("smtp.auth-disabled")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn smtp_auth_failed() {
-    let s = smtp(
-        |line| {
-            office365_smtp(
-                line,
-                "535 5.7.139 Authentication unsuccessful, the user credentials were incorrect. [AM0PR10CA0001.EURPRD10.PROD.OUTLOOK.COM]",
-            )
-        },
-        true,
-    )
-    .await;
+    let s = smtp_office365("535 5.7.139 Authentication unsuccessful, the user credentials were incorrect. [AM0PR10CA0001.EURPRD10.PROD.OUTLOOK.COM]").await;
     diagnose(&s, want("smtp.auth-failed")).await;
 }
 
@@ -1175,16 +1143,9 @@ async fn smtp_connect_failed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn smtp_basic_auth_retired() {
-    let s = smtp(
-        |line| {
-            office365_smtp(
-                line,
-                "550 5.7.30 Basic authentication is not supported for Client Submission.",
-            )
-        },
-        true,
-    )
-    .await;
+    let s =
+        smtp_office365("550 5.7.30 Basic authentication is not supported for Client Submission.")
+            .await;
     diagnose(&s, w("auth", "smtp.basic-auth-retired", 3)).await;
 }
 

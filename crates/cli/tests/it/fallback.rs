@@ -4,77 +4,40 @@
 
 use crate::support::{Run, run};
 
-use g360_mail_testkit::graph::{Endpoint, Fault, FaultMatch, GraphEmulator, QuickSetup};
-use g360_mail_testkit::smtp::{Certs, SmtpTestServer, raw_message};
+use std::ops::{Deref, DerefMut};
 
-const MAILBOX: &str = "jgarcia@contoso.com";
-const SMTP_PASSWORD: &str = "relay password of the backup route";
+use g360_mail_testkit::graph::{Endpoint, Fault, FaultMatch};
+use g360_mail_testkit::routes::Routes as TestRoutes;
+use g360_mail_testkit::smtp::raw_message;
 
-/// The emulator, the SMTP server, and a directory whose `g360-mail.toml`
-/// gives user `jgarcia` the route `o365` with fallback `smtp-backup`.
+const MAILBOX: &str = TestRoutes::MAILBOX;
+
+/// The testkit's two routes, and a directory whose `g360-mail.toml` gives
+/// user `jgarcia` the route `o365` with fallback `smtp-backup`.
 struct Routes {
-    emulator: GraphEmulator,
-    setup: QuickSetup,
-    smtp: SmtpTestServer,
+    routes: TestRoutes,
     dir: tempfile::TempDir,
+}
+
+impl Deref for Routes {
+    type Target = TestRoutes;
+    fn deref(&self) -> &TestRoutes {
+        &self.routes
+    }
+}
+
+impl DerefMut for Routes {
+    fn deref_mut(&mut self) -> &mut TestRoutes {
+        &mut self.routes
+    }
 }
 
 impl Routes {
     async fn start() -> Routes {
-        let emulator = GraphEmulator::start().await;
-        let setup = emulator.quick_setup(&[MAILBOX]);
+        let routes = TestRoutes::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let certs = Certs::generate(dir.path());
-        let smtp = SmtpTestServer::start(serde_json::json!({
-            "tls": certs.server_tls(),
-            "auth": { "methods": ["PLAIN", "LOGIN"], "users": { MAILBOX: SMTP_PASSWORD } },
-        }))
-        .await;
-        let url = emulator.url();
-        // Retries, backoff and Sent Items settling of milliseconds.
-        let config = format!(
-            r#"[[integrations]]
-id = "o365"
-provider = "office365"
-tenant_id = "{tenant}"
-client_id = "{client}"
-authority_url = "{url}"
-graph_url = "{url}"
-allow_insecure_http = true
-max_attempts = 3
-initial_backoff_ms = 5
-max_backoff_ms = 20
-max_total_delay_ms = 2000
-sent_lookup_delay_ms = 10
-
-[[integrations]]
-id = "smtp-backup"
-provider = "smtp"
-host = "127.0.0.1"
-port = {port}
-tls_ca_file = "{ca}"
-connect_timeout_ms = 5000
-command_timeout_ms = 5000
-data_timeout_ms = 5000
-retry_delay_ms = 10
-
-[[accounts]]
-user = "jgarcia"
-provider = "office365"
-integration = "o365"
-address = "{MAILBOX}"
-secret = "{secret}"
-fallback = "smtp-backup"
-fallback_secret = "{SMTP_PASSWORD}"
-"#,
-            tenant = setup.tenant_id,
-            client = setup.client_id,
-            port = smtp.port(),
-            ca = certs.ca.display(),
-            secret = setup.secret,
-        );
-        std::fs::write(dir.path().join("g360-mail.toml"), config).unwrap();
-        Routes { emulator, setup, smtp, dir }
+        std::fs::write(dir.path().join("g360-mail.toml"), routes.toml_config()).unwrap();
+        Routes { routes, dir }
     }
 
     async fn send(&self, extra: &[&str]) -> Run {
@@ -94,7 +57,7 @@ fallback_secret = "{SMTP_PASSWORD}"
     }
 
     fn assert_no_secret(&self, r: &Run) {
-        for secret in [self.setup.secret.as_str(), SMTP_PASSWORD] {
+        for secret in self.secrets() {
             assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret), "a secret printed");
         }
     }

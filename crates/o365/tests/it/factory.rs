@@ -1,7 +1,9 @@
 //! The factory and registry: settings checked with their keys, providers built
 //! from integrations and accounts.
 
-use g360_mail_core::{EmailAddress, ErrorKind, Integration, MailAccount, ProviderRegistry, Secret};
+use g360_mail_core::{
+    EmailAddress, ErrorKind, Integration, MailboxAccess, ProviderRegistry, Secret,
+};
 use g360_mail_o365::{O365_PROVIDER_TYPE, O365Builder};
 
 #[test]
@@ -68,18 +70,18 @@ fn settings_problems_carry_their_keys() {
 fn build_refuses_insecure_endpoints_and_missing_secret() {
     let mut r = ProviderRegistry::new();
     g360_mail_o365::register(&mut r);
-    let account = MailAccount::new("u", "office365", EmailAddress::new("u@contoso.com").unwrap());
+    let access = MailboxAccess::new(EmailAddress::new("u@contoso.com").unwrap());
     let integration = Integration::new(
         "o365",
         "office365",
         serde_json::json!({"client_id": "11111111-2222-3333-4444-555555555555", "tenant_id": "contoso.com"}),
     );
-    let err = r.build(&integration, &account).unwrap_err();
+    let err = r.build(&integration, &access).unwrap_err();
     assert_eq!((err.kind(), err.code()), (ErrorKind::Config, Some("o365.secret-missing")));
     assert!(err.remedy().unwrap().contains("Certificates & secrets"));
 
-    let account = account.with_secret(Secret::new("s3cr3t-value"));
-    let p = r.build(&integration, &account).unwrap();
+    let access = access.with_secret(Secret::new("s3cr3t-value"));
+    let p = r.build(&integration, &access).unwrap();
     assert_eq!(p.provider_type(), "office365");
     assert!(p.capabilities().read && p.capabilities().find_sent);
 
@@ -89,7 +91,7 @@ fn build_refuses_insecure_endpoints_and_missing_secret() {
         serde_json::json!({"client_id": "11111111-2222-3333-4444-555555555555", "tenant_id": "contoso.com",
             "graph_url": "http://graph.example.com", "allow_insecure_http": true}),
     );
-    let err = r.build(&insecure, &account).unwrap_err();
+    let err = r.build(&insecure, &access).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
     assert_eq!(err.context_value("key"), Some("graph_url"));
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use g360_mail_core::{
-    EmailAddress, ErrorKind, Integration, MailAccount, MailProvider, ProviderRegistry, Secret,
+    EmailAddress, ErrorKind, Integration, MailProvider, MailboxAccess, ProviderRegistry, Secret,
 };
 use g360_mail_o365::O365Factory;
 use g360_mail_testkit::graph::{
@@ -45,7 +45,7 @@ async fn accounts_on_the_same_integration_and_secret_share_one_token() {
     let integration =
         Integration::new("o365", "office365", serde_json::to_value(settings(&env)).unwrap());
     let account = |addr: &str| {
-        MailAccount::new(addr, "office365", EmailAddress::new(addr).unwrap())
+        MailboxAccess::new(EmailAddress::new(addr).unwrap())
             .with_secret(Secret::new(env.setup.secret.clone()))
     };
     let erp = registry.build(&integration, &account(ERP)).unwrap();
@@ -58,7 +58,7 @@ async fn accounts_on_the_same_integration_and_secret_share_one_token() {
     // A different secret of the same app is another cache.
     let second = ClientSecret::new("Zz8Q~second-secret-value.with+plus");
     env.emu.update_app(&env.setup.client_id, |app| app.secrets.push(second.clone()));
-    let other = MailAccount::new("x", "office365", EmailAddress::new(ERP).unwrap())
+    let other = MailboxAccess::new(EmailAddress::new(ERP).unwrap())
         .with_secret(Secret::new(second.value.clone()));
     registry.build(&integration, &other).unwrap().send(&simple("d")).await.unwrap();
     assert_eq!(env.emu.token_requests(), 2);

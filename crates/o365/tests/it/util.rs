@@ -60,18 +60,13 @@ pub(crate) async fn env() -> Env {
     Env { emu, setup, factory: O365Factory::default() }
 }
 
-/// Settings for the emulator, with delays of milliseconds.
+/// The testkit's settings for the emulator, with delays of milliseconds;
+/// retries here may wait a little longer.
 pub(crate) fn settings(env: &Env) -> O365Settings {
-    let mut s = O365Settings::new(env.setup.client_id.clone(), env.setup.tenant_id.clone());
-    s.authority_url = Some(env.emu.url());
-    s.graph_url = Some(env.emu.url());
-    s.allow_insecure_http = true;
-    s.request_timeout_ms = 5_000;
-    s.connect_timeout_ms = 1_000;
-    s.initial_backoff_ms = 5;
+    let json = g360_mail_testkit::routes::o365_settings(&env.emu, &env.setup);
+    let mut s: O365Settings = serde_json::from_value(json).unwrap();
     s.max_backoff_ms = 40;
     s.max_total_delay_ms = 5_000;
-    s.sent_lookup_delay_ms = 10;
     s
 }
 

@@ -4,27 +4,9 @@ use std::time::Duration;
 
 use g360_mail_core::{CheckStatus, ErrorKind, MailProvider, Secret, VerifyOptions};
 use g360_mail_smtp::{Security, SmtpAuth};
-use g360_mail_testkit::smtp::{Certs, FakeSmtpServer, Reply};
+use g360_mail_testkit::smtp::{Certs, FakeSmtpServer, Reply, office365};
 
 use crate::{builder, simple_message};
-
-/// Office 365's EHLO reply before STARTTLS.
-const O365_EHLO_PLAIN: &[&str] = &[
-    "250-AM0PR10CA0001.outlook.office365.com Hello [127.0.0.1]",
-    "250-SIZE 157286400",
-    "250-STARTTLS",
-    "250-8BITMIME",
-    "250 SMTPUTF8",
-];
-
-/// Office 365's EHLO reply after STARTTLS.
-const O365_EHLO: &[&str] = &[
-    "250-AM0PR10CA0001.outlook.office365.com Hello [127.0.0.1]",
-    "250-SIZE 157286400",
-    "250-AUTH LOGIN XOAUTH2",
-    "250-8BITMIME",
-    "250 SMTPUTF8",
-];
 
 /// The longest any test here may take: a send that hangs fails the test
 /// instead of hanging it.
@@ -38,41 +20,8 @@ const AUTH_DISABLED: &str = "535 5.7.139 Authentication unsuccessful, SmtpClient
 
 /// An Office 365 look-alike whose tenant has SMTP AUTH disabled. It speaks
 /// STARTTLS; EHLO offers AUTH only after it, as Office 365 does.
-fn office365(line: &str) -> Reply {
-    let upper = line.to_ascii_uppercase();
-    if line == "<connect>" {
-        Reply::line("220 AM0PR10CA0001.outlook.office365.com Microsoft ESMTP MAIL Service ready")
-    } else if upper.starts_with("EHLO") {
-        Reply::lines(O365_EHLO)
-    } else if upper == "STARTTLS" {
-        Reply::StartTls(vec!["220 2.0.0 SMTP server ready".into()])
-    } else if upper == "AUTH LOGIN" {
-        Reply::line("334 VXNlcm5hbWU6")
-    } else if line.contains('@') || line.starts_with("ZmFjdHVyYXNAY29udG9zby50ZXN0") {
-        Reply::line("334 UGFzc3dvcmQ6")
-    } else if upper.starts_with("QUIT") {
-        Reply::line("221 2.0.0 Service closing transmission channel")
-    } else {
-        Reply::line(AUTH_DISABLED)
-    }
-}
-
-/// [`office365`] with EHLO answered as before and after STARTTLS.
 fn office365_tls() -> impl Fn(&str) -> Reply + Send + Sync + 'static {
-    let tls_started = std::sync::atomic::AtomicBool::new(false);
-    move |line: &str| {
-        use std::sync::atomic::Ordering;
-        if line == "<connect>" {
-            tls_started.store(false, Ordering::SeqCst);
-        }
-        if line.to_ascii_uppercase().starts_with("EHLO") && !tls_started.load(Ordering::SeqCst) {
-            return Reply::lines(O365_EHLO_PLAIN);
-        }
-        if line.eq_ignore_ascii_case("STARTTLS") {
-            tls_started.store(true, Ordering::SeqCst);
-        }
-        office365(line)
-    }
+    office365::script(AUTH_DISABLED)
 }
 
 #[tokio::test]

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use g360_mail_core::{
-    CheckStatus, ErrorKind, Integration, MailAccount, MailProvider, MailboxQuery, ProviderRegistry,
-    Secret, VerifyOptions,
+    CheckStatus, ErrorKind, Integration, MailProvider, MailboxAccess, MailboxQuery,
+    ProviderRegistry, Secret, VerifyOptions,
 };
 use g360_mail_smtp::{Security, SmtpAuth};
 use g360_mail_testkit::smtp::{Certs, SmtpTestServer, raw_message};
@@ -424,14 +424,14 @@ async fn the_registry_builds_smtp_accounts() {
             "connect_timeout_ms": 5000,
         }),
     );
-    let account = MailAccount::new("jgarcia", "smtp", LOGIN.parse().unwrap());
+    let access = MailboxAccess::new(LOGIN.parse().unwrap());
 
-    let err = registry.build(&integration, &account).unwrap_err();
+    let err = registry.build(&integration, &access).unwrap_err();
     assert_eq!((err.kind(), err.code()), (ErrorKind::Config, Some("smtp.secret-missing")));
     assert_eq!(err.context_value("integration"), Some("relay"));
 
     let provider =
-        registry.build(&integration, &account.with_secret(Secret::new(PASSWORD))).unwrap();
+        registry.build(&integration, &access.with_secret(Secret::new(PASSWORD))).unwrap();
     assert!(!format!("{provider:?}").contains(PASSWORD));
     tokio::time::timeout(Duration::from_secs(20), provider.send(&simple_message()))
         .await

@@ -8,6 +8,7 @@
 //! | [`SmtpTestServer`] | `smtp-server` on a free loopback port, configured by JSON, reporting JSON events |
 //! | [`Certs`] | a throw-away CA and a `localhost` / `127.0.0.1` server certificate |
 //! | [`FakeSmtpServer`] | a scripted server in Rust: any reply, hung, slow, trickling or closed connections, STARTTLS with replies injected before TLS (a man in the middle) |
+//! | [`office365`] | Office 365's SMTP submission as a script for the fake: greeting, EHLO, STARTTLS, `AUTH LOGIN` up to the password |
 //! | [`raw_message`] | the raw RFC 5322 bytes of a `message` event |
 //!
 //! # Quick start
@@ -48,6 +49,7 @@
 
 mod certs;
 mod fake;
+pub mod office365;
 mod server;
 
 pub use certs::Certs;
