@@ -40,37 +40,29 @@ impl PgStore {
         self.pool.begin().await.map_err(db)
     }
 
-    /// Claims in one statement; rows another worker is claiming right now are
-    /// skipped rather than waited for.
-    async fn claim_rows(
-        &self,
-        worker: &str,
+    /// Selects and locks up to `limit` due mails in `tx`; rows another
+    /// worker is claiming right now are skipped rather than waited for.
+    async fn select_due(
+        tx: &mut Transaction<'static, Postgres>,
         limit: u32,
         now: i64,
-        lease_until: i64,
         exclude: &[String],
     ) -> Result<Vec<ClaimRow>> {
         sqlx::query_as(
-            "WITH picked AS (SELECT c.id FROM outbox_mail c \
-               WHERE ((c.state = 'queued' AND c.next_attempt_at <= $3 \
-                     AND NOT EXISTS (SELECT 1 FROM outbox_mailbox b \
-                       WHERE b.mailbox = c.mailbox AND b.blocked_until > $3)) \
-                   OR (c.state = 'sending' AND c.locked_until <= $3)) \
-                 AND (c.mailbox IS NULL OR NOT (c.mailbox = ANY($5))) \
-               ORDER BY c.next_attempt_at, c.id LIMIT $4 \
-               FOR UPDATE OF c SKIP LOCKED) \
-             UPDATE outbox_mail m SET state = 'sending', locked_by = $1, locked_until = $2, \
-               updated_at = $3, in_flight = FALSE \
-             FROM picked WHERE m.id = picked.id \
-             RETURNING m.id, m.uid, m.user_name, m.mailbox, m.needs_lookup, m.attempts, \
-               m.message_format, m.message",
+            "SELECT c.id, c.uid, c.user_name, c.mailbox, c.needs_lookup, c.attempts, \
+               c.message_format, c.message FROM outbox_mail c \
+             WHERE ((c.state = 'queued' AND c.next_attempt_at <= $1 \
+                   AND NOT EXISTS (SELECT 1 FROM outbox_mailbox b \
+                     WHERE b.mailbox = c.mailbox AND b.blocked_until > $1)) \
+                 OR (c.state = 'sending' AND c.locked_until <= $1)) \
+               AND (c.mailbox IS NULL OR NOT (c.mailbox = ANY($3))) \
+             ORDER BY c.next_attempt_at, c.id LIMIT $2 \
+             FOR UPDATE OF c SKIP LOCKED",
         )
-        .bind(worker)
-        .bind(lease_until)
         .bind(now)
         .bind(i64::from(limit))
         .bind(exclude)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut **tx)
         .await
         .map_err(db)
     }
@@ -101,4 +93,4 @@ async fn enqueue_on(conn: &mut PgConnection, mail: &NewMail) -> Result<OutboxId>
     Ok(OutboxId::new(id))
 }
 
-impl_outbox_store!(PgStore);
+impl_outbox_store!(PgStore, Postgres);
