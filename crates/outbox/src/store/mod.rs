@@ -548,10 +548,10 @@ impl AttemptRow {
 
 /// The shared implementation of [`OutboxStore`] for a store type with a
 /// `pool` field, a `begin()` that opens a write transaction, and a
-/// `select_due()` with the dialect's selection of due mails; `$db` is its
-/// sqlx database.
+/// `select_due()` with the dialect's selection of due mails, and the
+/// batch operations `claim_many()` and `finish_many()`.
 macro_rules! impl_outbox_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::OutboxStore for $store {
             async fn enqueue(&self, mail: &$crate::store::NewMail) -> Result<OutboxId> {
@@ -563,172 +563,7 @@ macro_rules! impl_outbox_store {
                 &self,
                 req: &$crate::store::BatchClaim<'_>,
             ) -> Result<$crate::store::Claimed> {
-                use $crate::store::{ClaimRow, ClaimedMail, Granted};
-                let mut tx = self.begin().await?;
-                let picked = $crate::outbox::now_ms();
-                let rows: Vec<ClaimRow> =
-                    Self::select_due(&mut tx, req.limit, picked, req.exclude).await?;
-                let mut mails =
-                    rows.into_iter().map(ClaimRow::into_claimed).collect::<Result<Vec<_>>>()?;
-                // The mails that may take their send slot now, by mailbox.
-                let mut planned: std::collections::BTreeMap<String, Vec<usize>> =
-                    std::collections::BTreeMap::new();
-                let mut guarantees = vec![None; mails.len()];
-                for (i, mail) in mails.iter().enumerate() {
-                    if mail.needs_lookup {
-                        continue;
-                    }
-                    if let Some(plan) = (req.plan)(mail) {
-                        guarantees[i] = Some(plan.guarantee);
-                        planned.entry(plan.mailbox).or_default().push(i);
-                    }
-                }
-                // Lock the mailboxes' rows in mailbox order (every
-                // transaction does), so workers of every process take a
-                // mailbox's slots one at a time and never deadlock.
-                let mut rows = Vec::with_capacity(planned.len());
-                for mailbox in planned.keys() {
-                    let (starts, paused_until): (String, i64) = sqlx::query_as(
-                        "INSERT INTO outbox_mailbox (mailbox) VALUES ($1) \
-                         ON CONFLICT (mailbox) DO UPDATE SET mailbox = EXCLUDED.mailbox \
-                         RETURNING starts, paused_until",
-                    )
-                    .bind(mailbox)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    rows.push((starts, paused_until));
-                }
-                // The starts count from now, once the rows are ours.
-                let now = $crate::outbox::now_ms();
-                let lease_until = $crate::outbox::after(now, req.lease);
-                let mut take = vec![true; mails.len()];
-                let mut busy = Vec::new();
-                for ((mailbox, idx), (starts, paused_until)) in planned.iter().zip(&rows) {
-                    let (in_flight,): (i64,) = sqlx::query_as(
-                        "SELECT (SELECT COUNT(*) FROM outbox_mail WHERE mailbox = $1 \
-                           AND in_flight AND state = 'sending' AND locked_until > $2) \
-                         + (SELECT COUNT(*) FROM outbox_direct WHERE mailbox = $1 \
-                           AND lease_until > $2)",
-                    )
-                    .bind(mailbox)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    let a = $crate::store::admit_many(
-                        idx.len(),
-                        starts,
-                        *paused_until,
-                        in_flight,
-                        now,
-                        req.rate,
-                        req.max_in_flight,
-                    );
-                    for &i in &idx[a.admitted..] {
-                        take[i] = false;
-                        // Name the mailbox on the mail, so that claims (this
-                        // worker's exclusions, the mailbox's block) pass it by.
-                        if mails[i].mailbox.as_deref() != Some(mailbox.as_str()) {
-                            sqlx::query("UPDATE outbox_mail SET mailbox = $2 WHERE id = $1")
-                                .bind(mails[i].id.get())
-                                .bind(mailbox)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(db)?;
-                        }
-                    }
-                    if let Some(starts) = &a.starts {
-                        sqlx::query("UPDATE outbox_mailbox SET starts = $2 WHERE mailbox = $1")
-                            .bind(mailbox)
-                            .bind(starts)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                    }
-                    if let Some(why) = a.busy {
-                        if let $crate::pacing::Busy::Until(until) = why {
-                            if until > *paused_until {
-                                sqlx::query(
-                                    "UPDATE outbox_mailbox SET blocked_until = $2 \
-                                     WHERE mailbox = $1",
-                                )
-                                .bind(mailbox)
-                                .bind(until)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(db)?;
-                            }
-                        }
-                        busy.push((mailbox.clone(), why));
-                    }
-                    for &i in &idx[..a.admitted] {
-                        let mail = &mut mails[i];
-                        let Some(guarantee) = guarantees[i] else { continue };
-                        sqlx::query(
-                            "UPDATE outbox_mail SET state = 'sending', locked_by = $2, \
-                             locked_until = $3, updated_at = $4, in_flight = TRUE, \
-                             needs_lookup = TRUE, attempts = attempts + 1, mailbox = $5, \
-                             guarantee = $6 WHERE id = $1",
-                        )
-                        .bind(mail.id.get())
-                        .bind(req.worker)
-                        .bind(lease_until)
-                        .bind(now)
-                        .bind(mailbox)
-                        .bind(guarantee.as_str())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                        if mail.attempts > 0 {
-                            sqlx::query(
-                                "UPDATE outbox_attempt SET finished_at = $2, \
-                                 result = 'interrupted' \
-                                 WHERE mail_id = $1 AND finished_at IS NULL",
-                            )
-                            .bind(mail.id.get())
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                        }
-                        let (attempt,): (i64,) = sqlx::query_as(
-                            "INSERT INTO outbox_attempt (mail_id, action, worker, started_at, \
-                             result) VALUES ($1, 'send', $2, $3, 'started') RETURNING id",
-                        )
-                        .bind(mail.id.get())
-                        .bind(req.worker)
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                        mail.granted =
-                            Some(Granted { mailbox: mailbox.clone(), guarantee, attempt });
-                    }
-                }
-                let mut claimed: Vec<ClaimedMail> = Vec::with_capacity(mails.len());
-                for (mail, take) in mails.into_iter().zip(take) {
-                    if !take {
-                        continue;
-                    }
-                    if mail.granted.is_none() {
-                        sqlx::query(
-                            "UPDATE outbox_mail SET state = 'sending', locked_by = $2, \
-                             locked_until = $3, updated_at = $4, in_flight = FALSE \
-                             WHERE id = $1",
-                        )
-                        .bind(mail.id.get())
-                        .bind(req.worker)
-                        .bind(lease_until)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                    }
-                    claimed.push(mail);
-                }
-                tx.commit().await.map_err(db)?;
-                Ok($crate::store::Claimed { mails: claimed, busy })
+                self.claim_many(req).await
             }
 
             async fn renew(&self, id: OutboxId, worker: &str, lease_until: i64) -> Result<bool> {
@@ -1096,37 +931,7 @@ macro_rules! impl_outbox_store {
                 now: i64,
                 finishes: &[(OutboxId, &$crate::store::Finish)],
             ) -> Result<Vec<bool>> {
-                let mut tx = self.begin().await?;
-                let mut done = Vec::with_capacity(finishes.len());
-                let mut recorded = Vec::with_capacity(finishes.len());
-                for (id, f) in finishes {
-                    let ok = Self::finish_row(&mut tx, *id, worker, now, f).await?;
-                    if ok {
-                        recorded.push(*f);
-                    }
-                    done.push(ok);
-                }
-                for (mailbox, t) in $crate::store::tallies(recorded.into_iter()) {
-                    sqlx::query(
-                        "INSERT INTO outbox_mailbox (mailbox, sent_count, failed_count, \
-                         retried_count, unknown_count) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (mailbox) DO UPDATE SET \
-                         sent_count = outbox_mailbox.sent_count + EXCLUDED.sent_count, \
-                         failed_count = outbox_mailbox.failed_count + EXCLUDED.failed_count, \
-                         retried_count = outbox_mailbox.retried_count + EXCLUDED.retried_count, \
-                         unknown_count = outbox_mailbox.unknown_count + EXCLUDED.unknown_count",
-                    )
-                    .bind(mailbox)
-                    .bind(t.sent)
-                    .bind(t.failed)
-                    .bind(t.retried)
-                    .bind(t.unknown)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                }
-                tx.commit().await.map_err(db)?;
-                Ok(done)
+                self.finish_many(worker, now, finishes).await
             }
 
             async fn next_due(&self) -> Result<Option<i64>> {
@@ -1255,7 +1060,229 @@ macro_rules! impl_outbox_store {
             }
         }
 
+    };
+}
+pub(crate) use impl_outbox_store;
+
+/// Batch claims and results as one statement per row inside the batch's
+/// transaction, for a store whose statements cost no round trip (SQLite).
+/// Generates `claim_many`, `finish_many` and `finish_row` for `$store`.
+macro_rules! impl_row_batches {
+    ($store:ty, $db:ty) => {
         impl $store {
+            /// Claims a batch ([`OutboxStore::claim_batch`]).
+            async fn claim_many(
+                &self,
+                req: &$crate::store::BatchClaim<'_>,
+            ) -> Result<$crate::store::Claimed> {
+                use $crate::store::{ClaimRow, ClaimedMail, Granted};
+                let mut tx = self.begin().await?;
+                let picked = $crate::outbox::now_ms();
+                let rows: Vec<ClaimRow> =
+                    Self::select_due(&mut tx, req.limit, picked, req.exclude).await?;
+                let mut mails =
+                    rows.into_iter().map(ClaimRow::into_claimed).collect::<Result<Vec<_>>>()?;
+                // The mails that may take their send slot now, by mailbox.
+                let mut planned: std::collections::BTreeMap<String, Vec<usize>> =
+                    std::collections::BTreeMap::new();
+                let mut guarantees = vec![None; mails.len()];
+                for (i, mail) in mails.iter().enumerate() {
+                    if mail.needs_lookup {
+                        continue;
+                    }
+                    if let Some(plan) = (req.plan)(mail) {
+                        guarantees[i] = Some(plan.guarantee);
+                        planned.entry(plan.mailbox).or_default().push(i);
+                    }
+                }
+                // Lock the mailboxes' rows in mailbox order (every
+                // transaction does), so workers of every process take a
+                // mailbox's slots one at a time and never deadlock.
+                let mut rows = Vec::with_capacity(planned.len());
+                for mailbox in planned.keys() {
+                    let (starts, paused_until): (String, i64) = sqlx::query_as(
+                        "INSERT INTO outbox_mailbox (mailbox) VALUES ($1) \
+                         ON CONFLICT (mailbox) DO UPDATE SET mailbox = EXCLUDED.mailbox \
+                         RETURNING starts, paused_until",
+                    )
+                    .bind(mailbox)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    rows.push((starts, paused_until));
+                }
+                // The starts count from now, once the rows are ours.
+                let now = $crate::outbox::now_ms();
+                let lease_until = $crate::outbox::after(now, req.lease);
+                let mut take = vec![true; mails.len()];
+                let mut busy = Vec::new();
+                for ((mailbox, idx), (starts, paused_until)) in planned.iter().zip(&rows) {
+                    let (in_flight,): (i64,) = sqlx::query_as(
+                        "SELECT (SELECT COUNT(*) FROM outbox_mail WHERE mailbox = $1 \
+                           AND in_flight AND state = 'sending' AND locked_until > $2) \
+                         + (SELECT COUNT(*) FROM outbox_direct WHERE mailbox = $1 \
+                           AND lease_until > $2)",
+                    )
+                    .bind(mailbox)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    let a = $crate::store::admit_many(
+                        idx.len(),
+                        starts,
+                        *paused_until,
+                        in_flight,
+                        now,
+                        req.rate,
+                        req.max_in_flight,
+                    );
+                    for &i in &idx[a.admitted..] {
+                        take[i] = false;
+                        // Name the mailbox on the mail, so that claims (this
+                        // worker's exclusions, the mailbox's block) pass it by.
+                        if mails[i].mailbox.as_deref() != Some(mailbox.as_str()) {
+                            sqlx::query("UPDATE outbox_mail SET mailbox = $2 WHERE id = $1")
+                                .bind(mails[i].id.get())
+                                .bind(mailbox)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                        }
+                    }
+                    if let Some(starts) = &a.starts {
+                        sqlx::query("UPDATE outbox_mailbox SET starts = $2 WHERE mailbox = $1")
+                            .bind(mailbox)
+                            .bind(starts)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                    }
+                    if let Some(why) = a.busy {
+                        if let $crate::pacing::Busy::Until(until) = why {
+                            if until > *paused_until {
+                                sqlx::query(
+                                    "UPDATE outbox_mailbox SET blocked_until = $2 \
+                                     WHERE mailbox = $1",
+                                )
+                                .bind(mailbox)
+                                .bind(until)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                            }
+                        }
+                        busy.push((mailbox.clone(), why));
+                    }
+                    for &i in &idx[..a.admitted] {
+                        let mail = &mut mails[i];
+                        let Some(guarantee) = guarantees[i] else { continue };
+                        sqlx::query(
+                            "UPDATE outbox_mail SET state = 'sending', locked_by = $2, \
+                             locked_until = $3, updated_at = $4, in_flight = TRUE, \
+                             needs_lookup = TRUE, attempts = attempts + 1, mailbox = $5, \
+                             guarantee = $6 WHERE id = $1",
+                        )
+                        .bind(mail.id.get())
+                        .bind(req.worker)
+                        .bind(lease_until)
+                        .bind(now)
+                        .bind(mailbox)
+                        .bind(guarantee.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if mail.attempts > 0 {
+                            sqlx::query(
+                                "UPDATE outbox_attempt SET finished_at = $2, \
+                                 result = 'interrupted' \
+                                 WHERE mail_id = $1 AND finished_at IS NULL",
+                            )
+                            .bind(mail.id.get())
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        }
+                        let (attempt,): (i64,) = sqlx::query_as(
+                            "INSERT INTO outbox_attempt (mail_id, action, worker, started_at, \
+                             result) VALUES ($1, 'send', $2, $3, 'started') RETURNING id",
+                        )
+                        .bind(mail.id.get())
+                        .bind(req.worker)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        mail.granted =
+                            Some(Granted { mailbox: mailbox.clone(), guarantee, attempt });
+                    }
+                }
+                let mut claimed: Vec<ClaimedMail> = Vec::with_capacity(mails.len());
+                for (mail, take) in mails.into_iter().zip(take) {
+                    if !take {
+                        continue;
+                    }
+                    if mail.granted.is_none() {
+                        sqlx::query(
+                            "UPDATE outbox_mail SET state = 'sending', locked_by = $2, \
+                             locked_until = $3, updated_at = $4, in_flight = FALSE \
+                             WHERE id = $1",
+                        )
+                        .bind(mail.id.get())
+                        .bind(req.worker)
+                        .bind(lease_until)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    }
+                    claimed.push(mail);
+                }
+                tx.commit().await.map_err(db)?;
+                Ok($crate::store::Claimed { mails: claimed, busy })
+            }
+
+            /// Records a batch of results ([`OutboxStore::finish_batch`]).
+            async fn finish_many(
+                &self,
+                worker: &str,
+                now: i64,
+                finishes: &[(OutboxId, &$crate::store::Finish)],
+            ) -> Result<Vec<bool>> {
+                let mut tx = self.begin().await?;
+                let mut done = Vec::with_capacity(finishes.len());
+                let mut recorded = Vec::with_capacity(finishes.len());
+                for (id, f) in finishes {
+                    let ok = Self::finish_row(&mut tx, *id, worker, now, f).await?;
+                    if ok {
+                        recorded.push(*f);
+                    }
+                    done.push(ok);
+                }
+                for (mailbox, t) in $crate::store::tallies(recorded.into_iter()) {
+                    sqlx::query(
+                        "INSERT INTO outbox_mailbox (mailbox, sent_count, failed_count, \
+                         retried_count, unknown_count) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (mailbox) DO UPDATE SET \
+                         sent_count = outbox_mailbox.sent_count + EXCLUDED.sent_count, \
+                         failed_count = outbox_mailbox.failed_count + EXCLUDED.failed_count, \
+                         retried_count = outbox_mailbox.retried_count + EXCLUDED.retried_count, \
+                         unknown_count = outbox_mailbox.unknown_count + EXCLUDED.unknown_count",
+                    )
+                    .bind(mailbox)
+                    .bind(t.sent)
+                    .bind(t.failed)
+                    .bind(t.retried)
+                    .bind(t.unknown)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(done)
+            }
+
             /// Writes one try's end inside a batch's transaction; false when
             /// the worker no longer held the mail (nothing written for it).
             async fn finish_row(
@@ -1345,4 +1372,4 @@ macro_rules! impl_outbox_store {
         }
     };
 }
-pub(crate) use impl_outbox_store;
+pub(crate) use impl_row_batches;

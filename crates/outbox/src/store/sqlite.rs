@@ -10,7 +10,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use super::{ClaimRow, ID_BY_UID, INSERT_MAIL, NewMail, impl_outbox_store};
+use super::{ClaimRow, ID_BY_UID, INSERT_MAIL, NewMail, impl_outbox_store, impl_row_batches};
 use crate::OutboxOptions;
 use crate::error::{StoreError, db};
 use crate::model::{AttemptResult, MailState, OutboxId, OutboxMail, StatusCounts};
@@ -135,4 +135,5 @@ async fn enqueue_on(conn: &mut SqliteConnection, mail: &NewMail) -> Result<Outbo
     Ok(OutboxId::new(id))
 }
 
-impl_outbox_store!(SqliteStore, Sqlite);
+impl_outbox_store!(SqliteStore);
+impl_row_batches!(SqliteStore, Sqlite);
