@@ -1373,3 +1373,32 @@ macro_rules! impl_row_batches {
     };
 }
 pub(crate) use impl_row_batches;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Admission, admit_many};
+    use crate::pacing::{Busy, RateWindow};
+
+    #[test]
+    fn a_batch_admits_what_the_in_flight_slots_and_the_window_allow() {
+        let rate = RateWindow::new(3, Duration::from_secs(60));
+        // Room for 2 in flight (1 of 3 taken), 3 in the window: 2 start.
+        let a = admit_many(5, "", 0, 1, 1_000, rate, 3);
+        assert_eq!((a.admitted, a.busy), (2, Some(Busy::InFlight)));
+        assert_eq!(rate.started(a.starts.as_deref().unwrap(), 1_000), 2);
+        // The window has room for one more: it starts, the rest wait for the
+        // oldest bucket to leave the window.
+        let b = admit_many(5, a.starts.as_deref().unwrap(), 0, 0, 2_000, rate, 10);
+        assert_eq!(b.admitted, 1);
+        assert!(matches!(b.busy, Some(Busy::Until(t)) if t > 60_000), "{b:?}");
+        // A paused mailbox starts nothing; a batch that fits leaves no busy.
+        assert_eq!(
+            admit_many(2, "", 9_000, 0, 1_000, rate, 4),
+            Admission { admitted: 0, starts: None, busy: Some(Busy::Until(9_000)) }
+        );
+        let c = admit_many(2, "", 0, 0, 1_000, rate, 4);
+        assert_eq!((c.admitted, c.busy), (2, None));
+    }
+}

@@ -10,11 +10,11 @@ use super::{
     BatchClaim, ClaimRow, Claimed, ClaimedMail, Finish, Granted, ID_BY_UID, INSERT_MAIL, NewMail,
     admit_many, impl_outbox_store, tallies,
 };
-use crate::outbox::{after, now_ms};
-use crate::pacing::Busy;
 use crate::OutboxOptions;
 use crate::error::{StoreError, db};
 use crate::model::{AttemptResult, MailState, OutboxId, OutboxMail, StatusCounts};
+use crate::outbox::{after, now_ms};
+use crate::pacing::Busy;
 
 /// The outbox in a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -161,7 +161,8 @@ impl PgStore {
                 if mails[i].attempts > 0 {
                     reopened.push(mails[i].id.get());
                 }
-                mails[i].granted = Some(Granted { mailbox: mailbox.clone(), guarantee, attempt: 0 });
+                mails[i].granted =
+                    Some(Granted { mailbox: mailbox.clone(), guarantee, attempt: 0 });
             }
             for &i in &idx[a.admitted..] {
                 take[i] = false;
