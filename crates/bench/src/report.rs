@@ -194,6 +194,32 @@ impl Report {
             None => add("SMTP pooled".into(), "pooled ≥ 3 × unpooled", "not run".into(), None),
         }
         add("Outbox enqueue / drain".into(), "no target", outbox_figure(&self.outbox), None);
+        let o = &self.outbox;
+        let name = format!(
+            "Outbox drain by 4 workers, PostgreSQL, {} mailboxes (issue 11.6)",
+            crate::outbox::MANY_MAILBOXES
+        );
+        match o.postgres_workers.iter().find(|w| w.workers == 4) {
+            Some(w) if w.error.is_none() => add(
+                name,
+                "≥ 3,000 mails/s",
+                format!("{} mails/s", thousands(w.per_second.round() as usize)),
+                Some(w.per_second >= 3_000.0 && w.sent == w.mails as u64),
+            ),
+            _ => add(name, "≥ 3,000 mails/s", "not run".into(), None),
+        }
+        let reference = crate::outbox::PER_PROCESS_DRAIN_PER_SECOND;
+        let name = format!(
+            "Outbox drain by one worker, PostgreSQL, vs the per-process design ({} mails/s)",
+            thousands(reference as usize)
+        );
+        match o.postgres.as_ref().and_then(|b| b.drain.as_ref()) {
+            Some(d) if d.error.is_none() && d.left_unsent == 0 => {
+                let ratio = d.per_second / reference;
+                add(name, "≥ 0.8 ×", format!("{ratio:.2} ×"), Some(ratio >= 0.8))
+            }
+            _ => add(name, "≥ 0.8 ×", "not run".into(), None),
+        }
         match &self.memory {
             Some(m) => add(
                 "Peak RSS of a 3 MB send".into(),

@@ -4,6 +4,7 @@ mod direct;
 mod document;
 mod error;
 mod events;
+mod finisher;
 mod metrics;
 mod model;
 mod options;

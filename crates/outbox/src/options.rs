@@ -42,6 +42,17 @@ pub struct OutboxOptions {
     /// How long to wait for a database connection (also when opening) before
     /// reporting the database unavailable. Default 10 s.
     pub acquire_timeout: Duration,
+    /// Most mails a worker claims, with their send slots, in one
+    /// transaction, and most results it records in one. Default 32 (below
+    /// the worker's concurrency, a claim overlaps the previous batch's
+    /// results); 1
+    /// claims and records mail by mail.
+    pub batch_size: u32,
+    /// How long a worker gathers results before it records them together
+    /// (sooner when [`batch_size`](Self::batch_size) results wait). A result
+    /// is reported ([`DeliveryEvent`](crate::DeliveryEvent)) only once
+    /// recorded. Default 5 ms; zero records at once what has gathered.
+    pub flush_interval: Duration,
 }
 
 impl Default for OutboxOptions {
@@ -57,6 +68,8 @@ impl Default for OutboxOptions {
             rate_window: Duration::from_secs(60),
             max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
+            batch_size: 32,
+            flush_interval: Duration::from_millis(5),
         }
     }
 }

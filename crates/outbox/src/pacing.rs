@@ -155,6 +155,14 @@ impl LocalHints {
         Some(TaskSlot { hints: std::sync::Arc::clone(self), mailbox: key })
     }
 
+    /// Counts a try of this process for `mailbox` that already holds a slot
+    /// in the database, however many this process already runs.
+    pub(crate) fn enter_granted(self: &std::sync::Arc<Self>, mailbox: &str) -> TaskSlot {
+        let key = mailbox.to_ascii_lowercase();
+        self.lock().entry(key.clone()).or_default().tasks += 1;
+        TaskSlot { hints: std::sync::Arc::clone(self), mailbox: key }
+    }
+
     /// Remembers that `mailbox` may start nothing before `until`.
     pub(crate) fn block(&self, mailbox: &str, until: Instant) {
         let mut map = self.lock();

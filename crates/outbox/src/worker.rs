@@ -14,12 +14,16 @@ use tokio::time::Instant;
 use crate::OutboxId;
 use crate::document;
 use crate::events::DeliveryEvent;
+use crate::finisher::Finisher;
 use crate::model::{AttemptResult, Guarantee, MailState, StoredError, ts};
 use crate::options::{OutboxOptions, WorkerOptions};
 use crate::outbox::{Outbox, after, now_ms};
 use crate::pacing::{Busy, TaskSlot};
 use crate::sender::OutboxSender;
-use crate::store::{Acquired, AttemptEnd, ClaimedMail, Finish, SlotFor, SlotRequest, Tally};
+use crate::store::{
+    Acquired, AttemptEnd, BatchClaim, ClaimedMail, Finish, Granted, Plan, SlotFor, SlotRequest,
+    Tally,
+};
 
 /// Longest a claimed mail waits in this process for its mailbox's pacing
 /// before it goes back to the queue (so it does not hold a worker slot that a
@@ -29,6 +33,10 @@ const PACING_HOLD: Duration = Duration::from_secs(2);
 /// Shortest pause of the claim loop while due mails exist that this worker
 /// cannot take (another worker is claiming them right now).
 const MIN_IDLE: Duration = Duration::from_millis(20);
+
+/// How long the claim loop leaves alone a mailbox whose in-flight slots were
+/// all taken at the last claim (slots of other processes end unseen).
+const IN_FLIGHT_RECHECK: Duration = Duration::from_millis(50);
 
 /// What a [`Worker`] run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -205,6 +213,7 @@ impl Worker {
         let outbox = &sh.outbox;
         let opts = outbox.options();
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (finisher, flusher) = Finisher::spawn(outbox.clone(), self.id().to_owned());
         let mut tasks: JoinSet<TryOutcome> = JoinSet::new();
         let mut summary = RunSummary::default();
         let concurrency = sh.options.concurrency.max(1);
@@ -217,20 +226,36 @@ impl Worker {
             }
             let free = concurrency.saturating_sub(tasks.len());
             let (exclude, hints_free_at) = outbox.hints().saturated();
-            let mut claimed = 0;
             let mut db_failed = false;
             if free > 0 {
-                let now = now_ms();
-                let limit = u32::try_from(free).unwrap_or(u32::MAX);
-                match outbox
-                    .store()
-                    .claim(self.id(), limit, now, after(now, opts.lease), &exclude)
-                    .await
-                {
-                    Ok(mails) => {
-                        claimed = mails.len();
-                        for mail in mails {
-                            self.start(&mut tasks, &mut summary, mail, &stop_rx).await;
+                let limit = free.min(usize::try_from(opts.batch_size.max(1)).unwrap_or(free));
+                let plan = |mail: &ClaimedMail| self.plan(mail);
+                let req = BatchClaim {
+                    worker: self.id(),
+                    limit: u32::try_from(limit).unwrap_or(u32::MAX),
+                    lease: opts.lease,
+                    exclude: &exclude,
+                    rate: outbox.rate(),
+                    max_in_flight: opts.max_in_flight_per_mailbox,
+                    plan: &plan,
+                };
+                match outbox.store().claim_batch(&req).await {
+                    Ok(batch) => {
+                        let claimed = batch.mails.len();
+                        for (mailbox, busy) in &batch.busy {
+                            let until = match busy {
+                                Busy::Until(at) => Instant::now() + until_ms(*at),
+                                Busy::InFlight => Instant::now() + IN_FLIGHT_RECHECK,
+                            };
+                            outbox.hints().block(mailbox, until);
+                        }
+                        for mail in batch.mails {
+                            self.start(&mut tasks, &mut summary, mail, &stop_rx, &finisher).await;
+                        }
+                        // Mailboxes found busy are excluded from now on:
+                        // look again at once for the other mailboxes' mail.
+                        if claimed == limit || !batch.busy.is_empty() {
+                            continue;
                         }
                     }
                     Err(e) if until_empty => break Err(e),
@@ -238,9 +263,6 @@ impl Worker {
                         tracing::warn!(error = %e, "cannot claim outbox mails");
                         db_failed = true;
                     }
-                }
-                if claimed == free {
-                    continue;
                 }
             }
             let due = if db_failed {
@@ -294,10 +316,26 @@ impl Worker {
                 None => break,
             }
         }
-        if !tasks.is_empty() {
-            summary.interrupted += self.interrupt(&mut tasks).await;
+        let cut_off = if tasks.is_empty() { Vec::new() } else { self.cut_off(&mut tasks).await };
+        // Every result handed over is recorded before anything is given back.
+        finisher.close(flusher).await;
+        if !cut_off.is_empty() {
+            summary.interrupted += self.give_back(cut_off).await;
         }
         result.map(|()| summary)
+    }
+
+    /// What the claim may do for `mail`: take its send slot at once when its
+    /// route is known (mails that need a lookup first are never planned).
+    fn plan(&self, mail: &ClaimedMail) -> Option<Plan> {
+        let sender = &self.shared.sender;
+        let mailbox = sender.mailbox(&mail.user).ok()?.to_ascii_lowercase();
+        let guarantee = if sender.can_look_up(&mail.user) {
+            Guarantee::ExactlyOnce
+        } else {
+            Guarantee::AtLeastOnce
+        };
+        Some(Plan { mailbox, guarantee })
     }
 
     /// Starts a task for a claimed mail, or gives the mail back when this
@@ -308,13 +346,21 @@ impl Worker {
         summary: &mut RunSummary,
         mail: ClaimedMail,
         stop: &watch::Receiver<bool>,
+        finisher: &Finisher,
     ) {
         let sh = &self.shared;
-        let mailbox = match &mail.mailbox {
-            Some(m) => m.to_ascii_lowercase(),
-            None => sh.sender.mailbox(&mail.user).unwrap_or_default().to_ascii_lowercase(),
+        let slot = match &mail.granted {
+            // The database gave it a slot: it runs whatever this process plans.
+            Some(granted) => Some(sh.outbox.hints().enter_granted(&granted.mailbox)),
+            None => {
+                let mailbox = match &mail.mailbox {
+                    Some(m) => m.to_ascii_lowercase(),
+                    None => sh.sender.mailbox(&mail.user).unwrap_or_default().to_ascii_lowercase(),
+                };
+                sh.outbox.hints().enter(&mailbox)
+            }
         };
-        let Some(slot) = sh.outbox.hints().enter(&mailbox) else {
+        let Some(slot) = slot else {
             let store = sh.outbox.store();
             let now = now_ms();
             match store.release(mail.id, self.id(), now, now, None).await {
@@ -326,20 +372,27 @@ impl Worker {
         let fresh = sh.in_progress.lock().unwrap_or_else(|p| p.into_inner()).insert(mail.id);
         if fresh {
             let guard = InProgress { sh: Arc::clone(sh), id: mail.id };
-            tasks.spawn(process(Arc::clone(sh), mail, stop.clone(), guard, slot));
+            let finisher = finisher.clone();
+            tasks.spawn(process(Arc::clone(sh), mail, stop.clone(), guard, slot, finisher));
         } else {
             tracing::warn!(id = %mail.id, "reclaimed a mail this worker is still trying; leaving it to that try");
         }
     }
 
-    /// Cuts off the tries still running at the end of a grace period and
-    /// gives their mails back. A send cut off may have gone out: its mail
-    /// keeps `needs_lookup`, so the next try looks it up first.
-    async fn interrupt(&self, tasks: &mut JoinSet<TryOutcome>) -> u64 {
+    /// Cuts off the tries still running at the end of a grace period; returns
+    /// their mails, to give back once the results handed over are recorded.
+    async fn cut_off(&self, tasks: &mut JoinSet<TryOutcome>) -> Vec<OutboxId> {
         let sh = &self.shared;
         let ids: Vec<OutboxId> =
             sh.in_progress.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
         tasks.shutdown().await;
+        ids
+    }
+
+    /// Gives back the mails of tries cut off. A send cut off may have gone
+    /// out: its mail keeps `needs_lookup`, so the next try looks it up first.
+    async fn give_back(&self, ids: Vec<OutboxId>) -> u64 {
+        let sh = &self.shared;
         let mut n = 0;
         for id in ids {
             let now = now_ms();
@@ -416,6 +469,11 @@ fn record(summary: &mut RunSummary, done: Result<TryOutcome, tokio::task::JoinEr
     }
 }
 
+/// How long from now until `at` (milliseconds since the epoch).
+fn until_ms(at: i64) -> Duration {
+    Duration::from_millis((at - now_ms()).max(0).unsigned_abs())
+}
+
 /// One try at a claimed mail, with the lease renewed while it runs.
 async fn process(
     sh: Arc<Shared>,
@@ -423,6 +481,7 @@ async fn process(
     stop: watch::Receiver<bool>,
     _guard: InProgress,
     _slot: TaskSlot,
+    finisher: Finisher,
 ) -> TryOutcome {
     let lease = sh.outbox.options().lease;
     let heartbeat = async {
@@ -446,7 +505,7 @@ async fn process(
         std::future::pending::<()>().await;
     };
     tokio::select! {
-        outcome = Try { sh: &sh, mail: &mail, stop, mailbox: None }.run() => outcome,
+        outcome = Try { sh: &sh, mail: &mail, stop, mailbox: None, finisher }.run() => outcome,
         () = heartbeat => TryOutcome::Abandoned,
     }
 }
@@ -479,6 +538,7 @@ struct Try<'a> {
     stop: watch::Receiver<bool>,
     /// The sending mailbox, once known: whose counters the result adds to.
     mailbox: Option<String>,
+    finisher: Finisher,
 }
 
 impl Try<'_> {
@@ -492,6 +552,9 @@ impl Try<'_> {
 
     async fn run(mut self) -> TryOutcome {
         let mail = self.mail;
+        if let Some(granted) = &mail.granted {
+            return self.run_granted(granted).await;
+        }
         let message = match document::decode(mail.format, &mail.document) {
             Ok(m) => m,
             Err(e) => return self.failed_before_send(&e, None).await,
@@ -551,12 +614,42 @@ impl Try<'_> {
             Slot::Granted(None) | Slot::Abandon => return TryOutcome::Abandoned,
             Slot::Release(at) => return self.release(at, Some(&mailbox)).await,
         };
+        self.send(&message, &mailbox, guarantee, attempt).await
+    }
+
+    /// A try whose send slot the claim took: the attempt is recorded and the
+    /// outcome marked unknown, so it sends at once.
+    async fn run_granted(mut self, granted: &Granted) -> TryOutcome {
+        self.mailbox = Some(granted.mailbox.clone());
+        let message = match document::decode(self.mail.format, &self.mail.document) {
+            Ok(m) => m,
+            Err(e) => {
+                // Nothing was sent: the attempt ends with the error.
+                let why = gave_up(&e, self.mail.attempts + 1);
+                let end = error_end(&e);
+                return self
+                    .fail(why, false, 0, Some(granted.guarantee), Some((granted.attempt, end)))
+                    .await;
+            }
+        };
+        self.send(&message, &granted.mailbox, granted.guarantee, granted.attempt).await
+    }
+
+    /// Sends once the mail holds its slot and its attempt is recorded.
+    async fn send(
+        &self,
+        message: &g360_mail_core::OutgoingMessage,
+        mailbox: &str,
+        guarantee: Guarantee,
+        attempt: i64,
+    ) -> TryOutcome {
+        let mail = self.mail;
         self.sh.outbox.emit(DeliveryEvent::Sending {
             id: mail.id,
             uid: mail.uid,
             attempt: mail.attempts.saturating_add(1),
         });
-        let result = self.sh.sender.send(&mail.user, &message).await;
+        let result = self.sh.sender.send(&mail.user, message).await;
         match result {
             Ok(receipt) => {
                 let recovered = receipt.recovered;
@@ -566,9 +659,9 @@ impl Try<'_> {
                 if e.kind() == ErrorKind::Throttled {
                     let pause = e.retry_after().unwrap_or(self.opts().base_backoff);
                     let pause = pause.min(self.opts().max_backoff);
-                    self.sh.outbox.hints().block(&mailbox, Instant::now() + pause);
+                    self.sh.outbox.hints().block(mailbox, Instant::now() + pause);
                     if let Err(err) =
-                        self.sh.outbox.store().pause(&mailbox, after(now_ms(), pause)).await
+                        self.sh.outbox.store().pause(mailbox, after(now_ms(), pause)).await
                     {
                         tracing::warn!(error = %err, "cannot record a throttled mailbox");
                     }
@@ -734,7 +827,7 @@ impl Try<'_> {
                 )
             }),
         };
-        if self.finish(&finish).await {
+        if self.finish(finish).await {
             tracing::info!(id = %self.mail.id, uid = %self.mail.uid, recovered, "mail sent");
             self.sh.outbox.emit(DeliveryEvent::Sent {
                 id: self.mail.id,
@@ -825,7 +918,7 @@ impl Try<'_> {
             ..empty_finish()
         };
         tracing::info!(id = %self.mail.id, error = %e, "mail will be retried");
-        if !self.finish(&finish).await {
+        if !self.finish(finish).await {
             return TryOutcome::Abandoned;
         }
         let (id, uid, next_attempt_at) = (self.mail.id, self.mail.uid, ts(next_attempt_at));
@@ -858,7 +951,7 @@ impl Try<'_> {
             tally: self.tally(Tally { failed: 1, unknown: i64::from(unknown), ..Tally::default() }),
             ..empty_finish()
         };
-        if !self.finish(&finish).await {
+        if !self.finish(finish).await {
             return TryOutcome::Abandoned;
         }
         self.sh.outbox.emit(DeliveryEvent::Failed {
@@ -884,9 +977,10 @@ impl Try<'_> {
         }
     }
 
-    async fn finish(&self, finish: &Finish) -> bool {
-        let store = self.sh.outbox.store();
-        match store.finish(self.mail.id, self.worker(), now_ms(), finish).await {
+    /// Records the try's end (with other tries' ends, in one transaction)
+    /// and waits until it is committed.
+    async fn finish(&self, finish: Finish) -> bool {
+        match self.finisher.finish(self.mail.id, finish).await {
             Ok(true) => true,
             Ok(false) => {
                 tracing::warn!(id = %self.mail.id, "lost the lease; the result was not recorded");

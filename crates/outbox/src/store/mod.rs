@@ -2,14 +2,17 @@
 //! SQLite ([`SqliteStore`]) and PostgreSQL ([`PgStore`]).
 //!
 //! Both run the same SQL (SQLite accepts `$1` placeholders) except for the
-//! claim, which on PostgreSQL skips rows other workers hold
+//! selection of due mails, which on PostgreSQL skips rows other workers hold
 //! (`FOR UPDATE SKIP LOCKED`). Every state change is one statement or one
 //! transaction, and every change a worker makes to a claimed mail checks that
 //! it still holds the lease, so a worker that dies or stalls leaves nothing
-//! half done. Times are milliseconds since the Unix epoch, taken from the
+//! half done. A worker claims a batch of mails with their send slots in one
+//! transaction ([`OutboxStore::claim_batch`]) and records a batch of results
+//! in one ([`OutboxStore::finish_batch`]). Times are milliseconds since the Unix epoch, taken from the
 //! calling process's clock: nodes sharing a database must keep their clocks in
 //! step (NTP) to well within the lease.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -53,9 +56,115 @@ pub(crate) struct ClaimedMail {
     pub(crate) attempts: u32,
     pub(crate) format: i32,
     pub(crate) document: String,
+    /// The send slot taken in the claiming transaction, if any: the mail
+    /// is then `in_flight`, its attempt counted and recorded, and its outcome
+    /// unknown until the result is recorded.
+    pub(crate) granted: Option<Granted>,
 }
 
-/// How an attempt ended, for its row.
+/// A send slot taken for a mail in the transaction that claimed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Granted {
+    /// The sending mailbox whose slot it is.
+    pub(crate) mailbox: String,
+    pub(crate) guarantee: Guarantee,
+    /// The send attempt's row.
+    pub(crate) attempt: i64,
+}
+
+/// What the worker knows of a due mail before it sends: the mailbox whose
+/// limits it counts against and the guarantee of its route.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub(crate) mailbox: String,
+    pub(crate) guarantee: Guarantee,
+}
+
+/// Decides for each due mail whether it may take its send slot in the claim
+/// ([`Plan`]) or is claimed without one (it needs a lookup first, or its
+/// route is unknown): then the try takes its slots itself.
+pub(crate) type Planner<'a> = &'a (dyn Fn(&ClaimedMail) -> Option<Plan> + Send + Sync);
+
+/// A claim of up to `limit` due mails with their send slots.
+pub(crate) struct BatchClaim<'a> {
+    pub(crate) worker: &'a str,
+    pub(crate) limit: u32,
+    pub(crate) lease: std::time::Duration,
+    /// Mailboxes whose mails this process should not claim now.
+    pub(crate) exclude: &'a [String],
+    pub(crate) rate: RateWindow,
+    pub(crate) max_in_flight: u32,
+    pub(crate) plan: Planner<'a>,
+}
+
+impl fmt::Debug for BatchClaim<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchClaim")
+            .field("worker", &self.worker)
+            .field("limit", &self.limit)
+            .field("exclude", &self.exclude)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a [`BatchClaim`].
+#[derive(Debug, Default)]
+pub(crate) struct Claimed {
+    /// The mails now held by the worker, with or without a slot.
+    pub(crate) mails: Vec<ClaimedMail>,
+    /// Mailboxes that had due mails but no room for them; their mails stay
+    /// queued.
+    pub(crate) busy: Vec<(String, Busy)>,
+}
+
+/// Which due mails of one mailbox a batch claim may start.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Admission {
+    /// How many of the mailbox's due mails (in order) start now.
+    pub(crate) admitted: usize,
+    /// The mailbox's window after those starts, when any started.
+    pub(crate) starts: Option<String>,
+    /// Why the rest wait, if any is left.
+    pub(crate) busy: Option<Busy>,
+}
+
+/// Admits up to `wanted` sends of a mailbox whose row says `starts` and
+/// `paused_until`, with `in_flight` requests running, at `now`: the same
+/// rules as [`OutboxStore::acquire`], for many mails at once.
+pub(crate) fn admit_many(
+    wanted: usize,
+    starts: &str,
+    paused_until: i64,
+    in_flight: i64,
+    now: i64,
+    rate: RateWindow,
+    max_in_flight: u32,
+) -> Admission {
+    if paused_until > now {
+        return Admission { admitted: 0, starts: None, busy: Some(Busy::Until(paused_until)) };
+    }
+    let room = usize::try_from(i64::from(max_in_flight) - in_flight).unwrap_or(0);
+    let mut current = starts.to_owned();
+    let mut admitted = 0;
+    let mut busy = None;
+    while admitted < wanted {
+        if admitted >= room {
+            busy = Some(Busy::InFlight);
+            break;
+        }
+        match rate.admit(&current, now) {
+            Ok(next) => {
+                current = next;
+                admitted += 1;
+            }
+            Err(until) => {
+                busy = Some(Busy::Until(until));
+                break;
+            }
+        }
+    }
+    Admission { admitted, starts: (admitted > 0).then_some(current), busy }
+}
 #[derive(Debug, Default)]
 pub(crate) struct AttemptEnd {
     pub(crate) result: Option<AttemptResult>,
@@ -96,6 +205,26 @@ pub(crate) struct Tally {
     pub(crate) failed: i64,
     pub(crate) retried: i64,
     pub(crate) unknown: i64,
+}
+
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        self.sent += other.sent;
+        self.failed += other.failed;
+        self.retried += other.retried;
+        self.unknown += other.unknown;
+    }
+}
+
+/// The counters of every mailbox a batch of results touches, one addition
+/// per mailbox, in mailbox order (the order every transaction locks
+/// mailbox rows in).
+pub(crate) fn tallies<'a>(finishes: impl Iterator<Item = &'a Finish>) -> BTreeMap<&'a str, Tally> {
+    let mut sum: BTreeMap<&str, Tally> = BTreeMap::new();
+    for (mailbox, t) in finishes.filter_map(|f| f.tally.as_ref()) {
+        sum.entry(mailbox.as_str()).or_default().add(t);
+    }
+    sum
 }
 
 /// What a slot is taken for.
@@ -166,16 +295,16 @@ pub(crate) trait OutboxStore: reports::ReportStore + Send + Sync + fmt::Debug {
     /// Inserts a queued mail; an existing uid returns the existing id.
     async fn enqueue(&self, mail: &NewMail) -> Result<OutboxId>;
     /// Claims up to `limit` due mails (queued and due, or sending with an
-    /// expired lease) for `worker` until `lease_until`, skipping `exclude`d
-    /// mailboxes. One statement.
-    async fn claim(
-        &self,
-        worker: &str,
-        limit: u32,
-        now: i64,
-        lease_until: i64,
-        exclude: &[String],
-    ) -> Result<Vec<ClaimedMail>>;
+    /// expired lease) for the worker, skipping `exclude`d mailboxes, in one
+    /// transaction that also takes the send slots of the mails the planner
+    /// plans: it locks their mailboxes' rows (in mailbox order), checks each
+    /// mailbox's pause, in-flight slots and rate window as
+    /// [`acquire`](Self::acquire) does, and for each mail admitted marks it
+    /// `in_flight`, counts the attempt, marks the outcome unknown and records
+    /// the attempt. Planned mails that do not fit stay queued (their
+    /// mailboxes are returned as busy); unplanned ones are claimed without
+    /// a slot.
+    async fn claim_batch(&self, req: &BatchClaim<'_>) -> Result<Claimed>;
     /// Extends `worker`'s lease; false when it no longer holds the mail.
     async fn renew(&self, id: OutboxId, worker: &str, lease_until: i64) -> Result<bool>;
     /// Gives a claimed mail back, unattempted, due at `next_attempt_at`.
@@ -229,7 +358,19 @@ pub(crate) trait OutboxStore: reports::ReportStore + Send + Sync + fmt::Debug {
     ) -> Result<()>;
     /// Ends `worker`'s try at a mail; false when it no longer held the lease
     /// (nothing is written then).
-    async fn finish(&self, id: OutboxId, worker: &str, now: i64, finish: &Finish) -> Result<bool>;
+    async fn finish(&self, id: OutboxId, worker: &str, now: i64, finish: &Finish) -> Result<bool> {
+        let done = self.finish_batch(worker, now, &[(id, finish)]).await?;
+        Ok(done.first().copied().unwrap_or(false))
+    }
+    /// Ends `worker`'s tries at many mails in one transaction (group
+    /// commit): for each, whether it still held the lease (nothing is
+    /// written for a mail it lost).
+    async fn finish_batch(
+        &self,
+        worker: &str,
+        now: i64,
+        finishes: &[(OutboxId, &Finish)],
+    ) -> Result<Vec<bool>>;
     /// When the next mail may become claimable: the earliest `next_attempt_at`
     /// of queued mails or lease end of sending ones.
     async fn next_due(&self) -> Result<Option<i64>>;
@@ -289,6 +430,7 @@ impl ClaimRow {
             attempts: u32::try_from(self.attempts).unwrap_or(0),
             format: self.message_format,
             document: self.message,
+            granted: None,
         })
     }
 }
@@ -407,7 +549,8 @@ impl AttemptRow {
 
 /// The shared implementation of [`OutboxStore`] for a store type with a
 /// `pool` field, a `begin()` that opens a write transaction, and a
-/// `claim_rows()` with the dialect's claim statement.
+/// `select_due()` with the dialect's selection of due mails, and the
+/// batch operations `claim_many()` and `finish_many()`.
 macro_rules! impl_outbox_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -417,16 +560,11 @@ macro_rules! impl_outbox_store {
                 enqueue_on(&mut *conn, mail).await
             }
 
-            async fn claim(
+            async fn claim_batch(
                 &self,
-                worker: &str,
-                limit: u32,
-                now: i64,
-                lease_until: i64,
-                exclude: &[String],
-            ) -> Result<Vec<$crate::store::ClaimedMail>> {
-                let rows = self.claim_rows(worker, limit, now, lease_until, exclude).await?;
-                rows.into_iter().map($crate::store::ClaimRow::into_claimed).collect()
+                req: &$crate::store::BatchClaim<'_>,
+            ) -> Result<$crate::store::Claimed> {
+                self.claim_many(req).await
             }
 
             async fn renew(&self, id: OutboxId, worker: &str, lease_until: i64) -> Result<bool> {
@@ -788,110 +926,13 @@ macro_rules! impl_outbox_store {
                 Ok(())
             }
 
-            async fn finish(
+            async fn finish_batch(
                 &self,
-                id: OutboxId,
                 worker: &str,
                 now: i64,
-                f: &$crate::store::Finish,
-            ) -> Result<bool> {
-                let mut tx = self.begin().await?;
-                let e = f.error.as_ref();
-                let done = sqlx::query(
-                    "UPDATE outbox_mail SET state = $3, needs_lookup = $4, \
-                     attempts = attempts + $5, next_attempt_at = $6, updated_at = $7, \
-                     sent_at = COALESCE($8, sent_at), locked_by = NULL, locked_until = NULL, \
-                     in_flight = FALSE, \
-                     guarantee = COALESCE($9, guarantee), route = COALESCE($10, route), \
-                     provider = COALESCE($11, provider), \
-                     internet_message_id = COALESCE($12, internet_message_id), \
-                     request_id = COALESCE($13, request_id), \
-                     server_reply = COALESCE($14, server_reply), recovered = $15, \
-                     last_error_kind = COALESCE($16, last_error_kind), \
-                     last_error_code = CASE WHEN $16 IS NULL THEN last_error_code ELSE $17 END, \
-                     last_error_message = COALESCE($18, last_error_message), \
-                     last_error_remedy = CASE WHEN $16 IS NULL THEN last_error_remedy ELSE $19 END \
-                     WHERE id = $1 AND locked_by = $2 AND state = 'sending'",
-                )
-                .bind(id.get())
-                .bind(worker)
-                .bind(f.state.as_str())
-                .bind(f.needs_lookup)
-                .bind(f.extra_attempts)
-                .bind(f.next_attempt_at)
-                .bind(now)
-                .bind(f.sent_at)
-                .bind(f.guarantee.map(|g| g.as_str()))
-                .bind(f.route.as_deref())
-                .bind(f.provider.as_deref())
-                .bind(f.internet_message_id.as_deref())
-                .bind(f.request_id.as_deref())
-                .bind(f.server_reply.as_deref())
-                .bind(f.recovered)
-                .bind(e.map(|e| e.kind.as_str()))
-                .bind(e.and_then(|e| e.code.as_deref()))
-                .bind(e.map(|e| e.message.as_str()))
-                .bind(e.and_then(|e| e.remedy.as_deref()))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                if done.rows_affected() != 1 {
-                    return Ok(false);
-                }
-                if let Some((attempt, end)) = &f.attempt {
-                    let ae = end.error.as_ref();
-                    sqlx::query(
-                        "UPDATE outbox_attempt SET finished_at = $2, result = $3, route = $4, \
-                         error_kind = $5, error_code = $6, error_message = $7, \
-                         request_id = $8, server_reply = $9 WHERE id = $1",
-                    )
-                    .bind(*attempt)
-                    .bind(now)
-                    .bind(end.result.unwrap_or(AttemptResult::Error).as_str())
-                    .bind(end.route.as_deref())
-                    .bind(ae.map(|e| e.kind.as_str()))
-                    .bind(ae.and_then(|e| e.code.as_deref()))
-                    .bind(ae.map(|e| e.message.as_str()))
-                    .bind(end.request_id.as_deref())
-                    .bind(end.server_reply.as_deref())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                }
-                // With an attempt of its own, the try's start already closed
-                // any attempt a dead worker left open.
-                if f.attempt.is_none() {
-                    sqlx::query(
-                        "UPDATE outbox_attempt SET finished_at = $2, result = 'interrupted' \
-                         WHERE mail_id = $1 AND finished_at IS NULL",
-                    )
-                    .bind(id.get())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                }
-                if let Some((mailbox, t)) = &f.tally {
-                    sqlx::query(
-                        "INSERT INTO outbox_mailbox (mailbox, sent_count, failed_count, \
-                         retried_count, unknown_count) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (mailbox) DO UPDATE SET \
-                         sent_count = outbox_mailbox.sent_count + EXCLUDED.sent_count, \
-                         failed_count = outbox_mailbox.failed_count + EXCLUDED.failed_count, \
-                         retried_count = outbox_mailbox.retried_count + EXCLUDED.retried_count, \
-                         unknown_count = outbox_mailbox.unknown_count + EXCLUDED.unknown_count",
-                    )
-                    .bind(mailbox)
-                    .bind(t.sent)
-                    .bind(t.failed)
-                    .bind(t.retried)
-                    .bind(t.unknown)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                }
-                tx.commit().await.map_err(db)?;
-                Ok(true)
+                finishes: &[(OutboxId, &$crate::store::Finish)],
+            ) -> Result<Vec<bool>> {
+                self.finish_many(worker, now, finishes).await
             }
 
             async fn next_due(&self) -> Result<Option<i64>> {
@@ -1019,6 +1060,346 @@ macro_rules! impl_outbox_store {
                 Ok(done.rows_affected())
             }
         }
+
     };
 }
 pub(crate) use impl_outbox_store;
+
+/// Batch claims and results as one statement per row inside the batch's
+/// transaction, for a store whose statements cost no round trip (SQLite).
+/// Generates `claim_many`, `finish_many` and `finish_row` for `$store`.
+macro_rules! impl_row_batches {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            /// Claims a batch ([`OutboxStore::claim_batch`]).
+            async fn claim_many(
+                &self,
+                req: &$crate::store::BatchClaim<'_>,
+            ) -> Result<$crate::store::Claimed> {
+                use $crate::store::{ClaimRow, ClaimedMail, Granted};
+                let mut tx = self.begin().await?;
+                let picked = $crate::outbox::now_ms();
+                let rows: Vec<ClaimRow> =
+                    Self::select_due(&mut tx, req.limit, picked, req.exclude).await?;
+                let mut mails =
+                    rows.into_iter().map(ClaimRow::into_claimed).collect::<Result<Vec<_>>>()?;
+                // The mails that may take their send slot now, by mailbox.
+                let mut planned: std::collections::BTreeMap<String, Vec<usize>> =
+                    std::collections::BTreeMap::new();
+                let mut guarantees = vec![None; mails.len()];
+                for (i, mail) in mails.iter().enumerate() {
+                    if mail.needs_lookup {
+                        continue;
+                    }
+                    if let Some(plan) = (req.plan)(mail) {
+                        guarantees[i] = Some(plan.guarantee);
+                        planned.entry(plan.mailbox).or_default().push(i);
+                    }
+                }
+                // Lock the mailboxes' rows in mailbox order (every
+                // transaction does), so workers of every process take a
+                // mailbox's slots one at a time and never deadlock.
+                let mut rows = Vec::with_capacity(planned.len());
+                for mailbox in planned.keys() {
+                    let (starts, paused_until): (String, i64) = sqlx::query_as(
+                        "INSERT INTO outbox_mailbox (mailbox) VALUES ($1) \
+                         ON CONFLICT (mailbox) DO UPDATE SET mailbox = EXCLUDED.mailbox \
+                         RETURNING starts, paused_until",
+                    )
+                    .bind(mailbox)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    rows.push((starts, paused_until));
+                }
+                // The starts count from now, once the rows are ours.
+                let now = $crate::outbox::now_ms();
+                let lease_until = $crate::outbox::after(now, req.lease);
+                let mut take = vec![true; mails.len()];
+                let mut busy = Vec::new();
+                for ((mailbox, idx), (starts, paused_until)) in planned.iter().zip(&rows) {
+                    let (in_flight,): (i64,) = sqlx::query_as(
+                        "SELECT (SELECT COUNT(*) FROM outbox_mail WHERE mailbox = $1 \
+                           AND in_flight AND state = 'sending' AND locked_until > $2) \
+                         + (SELECT COUNT(*) FROM outbox_direct WHERE mailbox = $1 \
+                           AND lease_until > $2)",
+                    )
+                    .bind(mailbox)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    let a = $crate::store::admit_many(
+                        idx.len(),
+                        starts,
+                        *paused_until,
+                        in_flight,
+                        now,
+                        req.rate,
+                        req.max_in_flight,
+                    );
+                    for &i in &idx[a.admitted..] {
+                        take[i] = false;
+                        // Name the mailbox on the mail, so that claims (this
+                        // worker's exclusions, the mailbox's block) pass it by.
+                        if mails[i].mailbox.as_deref() != Some(mailbox.as_str()) {
+                            sqlx::query("UPDATE outbox_mail SET mailbox = $2 WHERE id = $1")
+                                .bind(mails[i].id.get())
+                                .bind(mailbox)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                        }
+                    }
+                    if let Some(starts) = &a.starts {
+                        sqlx::query("UPDATE outbox_mailbox SET starts = $2 WHERE mailbox = $1")
+                            .bind(mailbox)
+                            .bind(starts)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                    }
+                    if let Some(why) = a.busy {
+                        if let $crate::pacing::Busy::Until(until) = why {
+                            if until > *paused_until {
+                                sqlx::query(
+                                    "UPDATE outbox_mailbox SET blocked_until = $2 \
+                                     WHERE mailbox = $1",
+                                )
+                                .bind(mailbox)
+                                .bind(until)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                            }
+                        }
+                        busy.push((mailbox.clone(), why));
+                    }
+                    for &i in &idx[..a.admitted] {
+                        let mail = &mut mails[i];
+                        let Some(guarantee) = guarantees[i] else { continue };
+                        sqlx::query(
+                            "UPDATE outbox_mail SET state = 'sending', locked_by = $2, \
+                             locked_until = $3, updated_at = $4, in_flight = TRUE, \
+                             needs_lookup = TRUE, attempts = attempts + 1, mailbox = $5, \
+                             guarantee = $6 WHERE id = $1",
+                        )
+                        .bind(mail.id.get())
+                        .bind(req.worker)
+                        .bind(lease_until)
+                        .bind(now)
+                        .bind(mailbox)
+                        .bind(guarantee.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if mail.attempts > 0 {
+                            sqlx::query(
+                                "UPDATE outbox_attempt SET finished_at = $2, \
+                                 result = 'interrupted' \
+                                 WHERE mail_id = $1 AND finished_at IS NULL",
+                            )
+                            .bind(mail.id.get())
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        }
+                        let (attempt,): (i64,) = sqlx::query_as(
+                            "INSERT INTO outbox_attempt (mail_id, action, worker, started_at, \
+                             result) VALUES ($1, 'send', $2, $3, 'started') RETURNING id",
+                        )
+                        .bind(mail.id.get())
+                        .bind(req.worker)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        mail.granted =
+                            Some(Granted { mailbox: mailbox.clone(), guarantee, attempt });
+                    }
+                }
+                let mut claimed: Vec<ClaimedMail> = Vec::with_capacity(mails.len());
+                for (mail, take) in mails.into_iter().zip(take) {
+                    if !take {
+                        continue;
+                    }
+                    if mail.granted.is_none() {
+                        sqlx::query(
+                            "UPDATE outbox_mail SET state = 'sending', locked_by = $2, \
+                             locked_until = $3, updated_at = $4, in_flight = FALSE \
+                             WHERE id = $1",
+                        )
+                        .bind(mail.id.get())
+                        .bind(req.worker)
+                        .bind(lease_until)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    }
+                    claimed.push(mail);
+                }
+                tx.commit().await.map_err(db)?;
+                Ok($crate::store::Claimed { mails: claimed, busy })
+            }
+
+            /// Records a batch of results ([`OutboxStore::finish_batch`]).
+            async fn finish_many(
+                &self,
+                worker: &str,
+                now: i64,
+                finishes: &[(OutboxId, &$crate::store::Finish)],
+            ) -> Result<Vec<bool>> {
+                let mut tx = self.begin().await?;
+                let mut done = Vec::with_capacity(finishes.len());
+                let mut recorded = Vec::with_capacity(finishes.len());
+                for (id, f) in finishes {
+                    let ok = Self::finish_row(&mut tx, *id, worker, now, f).await?;
+                    if ok {
+                        recorded.push(*f);
+                    }
+                    done.push(ok);
+                }
+                for (mailbox, t) in $crate::store::tallies(recorded.into_iter()) {
+                    sqlx::query(
+                        "INSERT INTO outbox_mailbox (mailbox, sent_count, failed_count, \
+                         retried_count, unknown_count) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (mailbox) DO UPDATE SET \
+                         sent_count = outbox_mailbox.sent_count + EXCLUDED.sent_count, \
+                         failed_count = outbox_mailbox.failed_count + EXCLUDED.failed_count, \
+                         retried_count = outbox_mailbox.retried_count + EXCLUDED.retried_count, \
+                         unknown_count = outbox_mailbox.unknown_count + EXCLUDED.unknown_count",
+                    )
+                    .bind(mailbox)
+                    .bind(t.sent)
+                    .bind(t.failed)
+                    .bind(t.retried)
+                    .bind(t.unknown)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(done)
+            }
+
+            /// Writes one try's end inside a batch's transaction; false when
+            /// the worker no longer held the mail (nothing written for it).
+            async fn finish_row(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                id: OutboxId,
+                worker: &str,
+                now: i64,
+                f: &$crate::store::Finish,
+            ) -> Result<bool> {
+                let e = f.error.as_ref();
+                let done = sqlx::query(
+                    "UPDATE outbox_mail SET state = $3, needs_lookup = $4, \
+                     attempts = attempts + $5, next_attempt_at = $6, updated_at = $7, \
+                     sent_at = COALESCE($8, sent_at), locked_by = NULL, locked_until = NULL, \
+                     in_flight = FALSE, \
+                     guarantee = COALESCE($9, guarantee), route = COALESCE($10, route), \
+                     provider = COALESCE($11, provider), \
+                     internet_message_id = COALESCE($12, internet_message_id), \
+                     request_id = COALESCE($13, request_id), \
+                     server_reply = COALESCE($14, server_reply), recovered = $15, \
+                     last_error_kind = COALESCE($16, last_error_kind), \
+                     last_error_code = CASE WHEN $16 IS NULL THEN last_error_code ELSE $17 END, \
+                     last_error_message = COALESCE($18, last_error_message), \
+                     last_error_remedy = CASE WHEN $16 IS NULL THEN last_error_remedy ELSE $19 END \
+                     WHERE id = $1 AND locked_by = $2 AND state = 'sending'",
+                )
+                .bind(id.get())
+                .bind(worker)
+                .bind(f.state.as_str())
+                .bind(f.needs_lookup)
+                .bind(f.extra_attempts)
+                .bind(f.next_attempt_at)
+                .bind(now)
+                .bind(f.sent_at)
+                .bind(f.guarantee.map(|g| g.as_str()))
+                .bind(f.route.as_deref())
+                .bind(f.provider.as_deref())
+                .bind(f.internet_message_id.as_deref())
+                .bind(f.request_id.as_deref())
+                .bind(f.server_reply.as_deref())
+                .bind(f.recovered)
+                .bind(e.map(|e| e.kind.as_str()))
+                .bind(e.and_then(|e| e.code.as_deref()))
+                .bind(e.map(|e| e.message.as_str()))
+                .bind(e.and_then(|e| e.remedy.as_deref()))
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                if let Some((attempt, end)) = &f.attempt {
+                    let ae = end.error.as_ref();
+                    sqlx::query(
+                        "UPDATE outbox_attempt SET finished_at = $2, result = $3, route = $4, \
+                         error_kind = $5, error_code = $6, error_message = $7, \
+                         request_id = $8, server_reply = $9 WHERE id = $1",
+                    )
+                    .bind(*attempt)
+                    .bind(now)
+                    .bind(end.result.unwrap_or(AttemptResult::Error).as_str())
+                    .bind(end.route.as_deref())
+                    .bind(ae.map(|e| e.kind.as_str()))
+                    .bind(ae.and_then(|e| e.code.as_deref()))
+                    .bind(ae.map(|e| e.message.as_str()))
+                    .bind(end.request_id.as_deref())
+                    .bind(end.server_reply.as_deref())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db)?;
+                }
+                // With an attempt of its own, the try's start already closed
+                // any attempt a dead worker left open.
+                if f.attempt.is_none() {
+                    sqlx::query(
+                        "UPDATE outbox_attempt SET finished_at = $2, result = 'interrupted' \
+                         WHERE mail_id = $1 AND finished_at IS NULL",
+                    )
+                    .bind(id.get())
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db)?;
+                }
+                Ok(true)
+            }
+        }
+    };
+}
+pub(crate) use impl_row_batches;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Admission, admit_many};
+    use crate::pacing::{Busy, RateWindow};
+
+    #[test]
+    fn a_batch_admits_what_the_in_flight_slots_and_the_window_allow() {
+        let rate = RateWindow::new(3, Duration::from_secs(60));
+        // Room for 2 in flight (1 of 3 taken), 3 in the window: 2 start.
+        let a = admit_many(5, "", 0, 1, 1_000, rate, 3);
+        assert_eq!((a.admitted, a.busy), (2, Some(Busy::InFlight)));
+        assert_eq!(rate.started(a.starts.as_deref().unwrap(), 1_000), 2);
+        // The window has room for one more: it starts, the rest wait for the
+        // oldest bucket to leave the window.
+        let b = admit_many(5, a.starts.as_deref().unwrap(), 0, 0, 2_000, rate, 10);
+        assert_eq!(b.admitted, 1);
+        assert!(matches!(b.busy, Some(Busy::Until(t)) if t > 60_000), "{b:?}");
+        // A paused mailbox starts nothing; a batch that fits leaves no busy.
+        assert_eq!(
+            admit_many(2, "", 9_000, 0, 1_000, rate, 4),
+            Admission { admitted: 0, starts: None, busy: Some(Busy::Until(9_000)) }
+        );
+        let c = admit_many(2, "", 0, 0, 1_000, rate, 4);
+        assert_eq!((c.admitted, c.busy), (2, None));
+    }
+}

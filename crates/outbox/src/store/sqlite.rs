@@ -10,7 +10,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use super::{ClaimRow, ID_BY_UID, INSERT_MAIL, NewMail, impl_outbox_store};
+use super::{ClaimRow, ID_BY_UID, INSERT_MAIL, NewMail, impl_outbox_store, impl_row_batches};
 use crate::OutboxOptions;
 use crate::error::{StoreError, db};
 use crate::model::{AttemptResult, MailState, OutboxId, OutboxMail, StatusCounts};
@@ -72,39 +72,31 @@ impl SqliteStore {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
     }
 
-    async fn claim_rows(
-        &self,
-        worker: &str,
+    /// Selects up to `limit` due mails in `tx` (which holds the file's
+    /// write lock, so no other worker sees them before the commit).
+    async fn select_due(
+        tx: &mut Transaction<'static, Sqlite>,
         limit: u32,
         now: i64,
-        lease_until: i64,
         exclude: &[String],
     ) -> Result<Vec<ClaimRow>> {
         let exclude = serde_json::to_string(exclude).unwrap_or_else(|_| "[]".to_owned());
-        let mut tx = self.begin().await?;
-        let rows = sqlx::query_as(
-            "UPDATE outbox_mail SET state = 'sending', locked_by = $1, locked_until = $2, \
-             updated_at = $3, in_flight = FALSE \
-             WHERE id IN (SELECT m.id FROM outbox_mail m \
-               WHERE ((m.state = 'queued' AND m.next_attempt_at <= $3 \
-                     AND NOT EXISTS (SELECT 1 FROM outbox_mailbox b \
-                       WHERE b.mailbox = m.mailbox AND b.blocked_until > $3)) \
-                   OR (m.state = 'sending' AND m.locked_until <= $3)) \
-                 AND (m.mailbox IS NULL OR m.mailbox NOT IN (SELECT value FROM json_each($5))) \
-               ORDER BY m.next_attempt_at, m.id LIMIT $4) \
-             RETURNING id, uid, user_name, mailbox, needs_lookup, attempts, message_format, \
-               message",
+        sqlx::query_as(
+            "SELECT m.id, m.uid, m.user_name, m.mailbox, m.needs_lookup, m.attempts, \
+               m.message_format, m.message FROM outbox_mail m \
+             WHERE ((m.state = 'queued' AND m.next_attempt_at <= $1 \
+                   AND NOT EXISTS (SELECT 1 FROM outbox_mailbox b \
+                     WHERE b.mailbox = m.mailbox AND b.blocked_until > $1)) \
+                 OR (m.state = 'sending' AND m.locked_until <= $1)) \
+               AND (m.mailbox IS NULL OR m.mailbox NOT IN (SELECT value FROM json_each($3))) \
+             ORDER BY m.next_attempt_at, m.id LIMIT $2",
         )
-        .bind(worker)
-        .bind(lease_until)
         .bind(now)
         .bind(i64::from(limit))
         .bind(exclude)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(rows)
+        .map_err(db)
     }
 }
 
@@ -145,3 +137,4 @@ async fn enqueue_on(conn: &mut SqliteConnection, mail: &NewMail) -> Result<Outbo
 
 impl_outbox_store!(SqliteStore);
 super::reports::impl_report_store!(SqliteStore);
+impl_row_batches!(SqliteStore, Sqlite);

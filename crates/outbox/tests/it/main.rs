@@ -61,6 +61,9 @@ both!(
     limits_hold_across_outboxes_sharing_the_database,
     shutdown_lets_sends_finish_and_gives_the_rest_back,
     shutdown_cuts_off_a_hung_send_after_the_grace_period,
+    a_batch_claim_takes_only_what_each_mailbox_allows,
+    results_gathered_together_are_recorded_in_one_transaction,
+    a_death_between_send_and_flush_leads_to_a_lookup_not_a_resend,
 );
 
 use reports::reports_are_recorded_once_with_precedence;
@@ -738,4 +741,144 @@ async fn unknown_url_schemes_are_config_errors() {
     let err = Outbox::open("postgres://u:hunter2@127.0.0.1:1/x", options).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert!(!format!("{err:?}").contains("hunter2"));
+}
+
+async fn a_batch_claim_takes_only_what_each_mailbox_allows(db: &TestDb) {
+    // Two mailboxes, 2 in flight and 3 per window each; sends take a while.
+    let options =
+        OutboxOptions { messages_per_minute: 3, max_in_flight_per_mailbox: 2, ..fast_options() };
+    let outbox = db.open(options).await;
+    let sender =
+        Arc::new(FakeSender { send_delay: Duration::from_millis(400), ..FakeSender::new() });
+    for i in 0..12 {
+        let user = if i % 2 == 0 { "ventas" } else { "compras" };
+        outbox.enqueue(user, &message(&format!("c{i}@example.com"))).await.unwrap();
+    }
+    let handle = Worker::new(
+        outbox.clone(),
+        sender.clone(),
+        g360_mail_outbox::WorkerOptions { concurrency: 64, ..worker_options("w1") },
+    )
+    .spawn();
+    // The first claim (up to 64 mails) took 2 of each mailbox and left the
+    // other 8 mails queued: nothing is held that cannot start.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = outbox.status().await.unwrap();
+    assert_eq!((status.sending, status.queued), (4, 8), "{status:?}");
+    // Then the third start of each window; the other 6 wait for the window.
+    let started = Instant::now();
+    while outbox.status().await.unwrap().sent < 6 {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = outbox.status().await.unwrap();
+    assert_eq!((status.sent, status.sending, status.queued), (6, 0, 6), "{status:?}");
+    assert!(sender.max_in_flight() <= 2, "in flight: {}", sender.max_in_flight());
+    let mailboxes = outbox.mailbox_status().await.unwrap();
+    for m in &mailboxes {
+        assert_eq!(m.queued, 3, "{m:?}");
+        let now = g360_mail_core::Timestamp::now();
+        assert!(m.next_send_at > now, "the full window blocks the mailbox: {m:?}");
+    }
+    assert_eq!(mailboxes.len(), 2, "{mailboxes:?}");
+    let summary = handle.shutdown(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(summary.sent, 6);
+    for mail in outbox.list(Some(MailState::Sent), 100).await.unwrap() {
+        let d = outbox.show(mail.id).await.unwrap();
+        let steps: Vec<_> = d.attempts.iter().map(|a| (a.action, a.result)).collect();
+        assert_eq!(steps, [(AttemptAction::Send, AttemptResult::Sent)]);
+        assert_eq!((d.mail.attempts, d.mail.needs_lookup), (1, false));
+    }
+}
+
+async fn results_gathered_together_are_recorded_in_one_transaction(db: &TestDb) {
+    let options = OutboxOptions { flush_interval: Duration::from_millis(400), ..fast_options() };
+    let outbox = db.open(options).await;
+    let events = collect_events(&outbox);
+    let sender = FakeSender::new().arc();
+    for i in 0..10 {
+        outbox.enqueue("ventas", &message(&format!("c{i}@example.com"))).await.unwrap();
+    }
+    let started = Instant::now();
+    let summary = worker(&outbox, &sender, "w1").run_until_empty().await.unwrap();
+    assert_eq!(summary.sent, 10);
+    // The results waited for the flush interval, then went in together: one
+    // transaction stamps every row with the same time.
+    assert!(started.elapsed() >= Duration::from_millis(400), "{:?}", started.elapsed());
+    let sent = outbox.list(Some(MailState::Sent), 100).await.unwrap();
+    assert_eq!(sent.len(), 10);
+    let stamps: HashSet<_> = sent.iter().map(|m| m.updated_at).collect();
+    assert_eq!(stamps.len(), 1, "{stamps:?}");
+    // Each result was reported once recorded, and only then.
+    let events = events.lock().unwrap();
+    let reported = events.iter().filter(|e| matches!(e, DeliveryEvent::Sent { .. })).count();
+    assert_eq!(reported, 10);
+}
+
+async fn a_death_between_send_and_flush_leads_to_a_lookup_not_a_resend(db: &TestDb) {
+    // Results wait 30 s for their flush: long enough to die before it.
+    let options = OutboxOptions {
+        lease: Duration::from_millis(600),
+        flush_interval: Duration::from_secs(30),
+        ..fast_options()
+    };
+    let sender = FakeSender::new().arc();
+    let outbox = db.open(options.clone()).await;
+    let mut ids = Vec::new();
+    let mut uids = Vec::new();
+    for i in 0..5 {
+        let m = message(&format!("c{i}@example.com"));
+        uids.push(m.uid());
+        ids.push(outbox.enqueue("ventas", &m).await.unwrap());
+    }
+    // A worker on a runtime of its own, which dies as a killed process does:
+    // its tasks and connections vanish without another statement.
+    let (url, dying_sender, dying_options) = (db.url().to_owned(), sender.clone(), options.clone());
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let outbox = Outbox::open(&url, dying_options).await.unwrap();
+            let handle = Worker::new(outbox, dying_sender, worker_options("dead")).spawn();
+            std::mem::forget(handle);
+        });
+        ready_rx.recv().unwrap();
+        rt.shutdown_background();
+    });
+    let started = Instant::now();
+    while uids.iter().any(|u| sender.deliveries(*u) == 0) {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    ready_tx.send(()).unwrap();
+    thread.join().unwrap();
+    for id in &ids {
+        let d = outbox.show(*id).await.unwrap();
+        assert_eq!((d.mail.state, d.mail.needs_lookup), (MailState::Sending, true), "{id}");
+    }
+
+    // Another node takes over once the lease has run out: it looks each mail
+    // up, finds it, and sends nothing again.
+    let other =
+        db.open(OutboxOptions { flush_interval: Duration::from_millis(5), ..options }).await;
+    let summary = worker(&other, &sender, "alive").run_until_empty().await.unwrap();
+    assert_eq!((summary.sent, summary.recovered), (5, 5));
+    for (id, uid) in ids.iter().zip(&uids) {
+        assert_eq!(sender.calls(*uid).len(), 1, "found, not sent again");
+        let d = other.show(*id).await.unwrap();
+        assert_eq!((d.mail.state, d.mail.recovered), (MailState::Sent, true));
+        let steps: Vec<_> = d.attempts.iter().map(|a| (a.action, a.result)).collect();
+        assert_eq!(
+            steps,
+            [
+                (AttemptAction::Send, AttemptResult::Interrupted),
+                (AttemptAction::Lookup, AttemptResult::Found)
+            ]
+        );
+    }
 }

@@ -23,6 +23,8 @@ pub(crate) fn fast_options() -> OutboxOptions {
         rate_window: Duration::from_secs(60),
         max_connections: 4,
         acquire_timeout: Duration::from_secs(10),
+        batch_size: 64,
+        flush_interval: Duration::from_millis(5),
     }
 }
 
