@@ -2077,8 +2077,8 @@ impl BounceMsg {
     /// The text in `lang`.
     pub fn text(self, lang: Lang) -> &'static str {
         use Lang::{En, Es};
-        use g360_mail_bounce::{Action as A, BounceKind as K};
         use RecipientState as S;
+        use g360_mail_bounce::{Action as A, BounceKind as K};
         match (self, lang) {
             (BounceMsg::OriginalMessageId, Es) => "Message-ID original",
             (BounceMsg::OriginalMessageId, En) => "Original Message-ID",
