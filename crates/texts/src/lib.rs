@@ -109,6 +109,8 @@ pub enum Msg {
     HelpCommands,
     HelpCommand,
     HelpOptions,
+    /// The placeholder of the options in usage lines (`[OPCIONES]`).
+    HelpOptionsPlaceholder,
     HelpArguments,
     HelpDefault,
     HelpPossibleValues,
@@ -259,6 +261,8 @@ impl Msg {
             (Msg::HelpCommand, En) => "COMMAND",
             (Msg::HelpOptions, Es) => "Opciones",
             (Msg::HelpOptions, En) => "Options",
+            (Msg::HelpOptionsPlaceholder, Es) => "OPCIONES",
+            (Msg::HelpOptionsPlaceholder, En) => "OPTIONS",
             (Msg::HelpArguments, Es) => "Argumentos",
             (Msg::HelpArguments, En) => "Arguments",
             (Msg::HelpDefault, Es) => "por defecto",
@@ -2077,8 +2081,8 @@ impl BounceMsg {
     /// The text in `lang`.
     pub fn text(self, lang: Lang) -> &'static str {
         use Lang::{En, Es};
-        use g360_mail_bounce::{Action as A, BounceKind as K};
         use RecipientState as S;
+        use g360_mail_bounce::{Action as A, BounceKind as K};
         match (self, lang) {
             (BounceMsg::OriginalMessageId, Es) => "Message-ID original",
             (BounceMsg::OriginalMessageId, En) => "Original Message-ID",
