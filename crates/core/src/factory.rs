@@ -331,8 +331,11 @@ trait ErasedFactory: Send + Sync {
     fn check_secret(&self, secret: &Secret) -> Vec<ConfigProblem>;
     fn takes_certificate(&self) -> bool;
     fn check_integration(&self, integration: &Integration) -> Vec<ConfigProblem>;
-    fn check_account(&self, integration: &Integration, access: &MailboxAccess)
-    -> Vec<ConfigProblem>;
+    fn check_account(
+        &self,
+        integration: &Integration,
+        access: &MailboxAccess,
+    ) -> Vec<ConfigProblem>;
     fn build(
         &self,
         integration: &Integration,

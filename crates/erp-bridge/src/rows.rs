@@ -1168,7 +1168,8 @@ fn read_pem(
     let certificate = read(&certificate_var, "certificate_env");
     let key = read(&key_var, "private_key_env");
     Some((
-        CertificatePem::new(certificate?, Secret::new(key?)),
+        CertificatePem::new(certificate?, Secret::new(key?))
+            .with_env_names(&certificate_var, &key_var),
         SecretSource::Env(certificate_var),
         SecretSource::Env(key_var),
     ))
