@@ -1123,7 +1123,13 @@ pub(crate) fn validate_outbox(
     });
     // Every field takes any value and unknown keys are gone: this cannot fail.
     let s: OutboxSection = serde_json::from_value(Value::Object(obj)).unwrap_or_default();
-    if let Some(url) = crate::rows::text(s.url, "outbox", "url", problems) {
+    let before = problems.len();
+    let url = crate::rows::text(s.url, "outbox", "url", problems);
+    if let Some(p) = problems.get_mut(before) {
+        p.remedy =
+            Some("write the database URL as text: url = \"sqlite://outbox.db?mode=rwc\"".into());
+    }
+    if let Some(url) = url {
         let schemes = ["sqlite:", "postgres://", "postgresql://"];
         if schemes.iter().any(|k| url.starts_with(k)) {
             config.url = url;

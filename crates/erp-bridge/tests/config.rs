@@ -475,6 +475,7 @@ fn a_wrongly_typed_outbox_value_is_not_echoed() {
     let shown = format!("{found:?}");
     assert!(!shown.contains("s3cr3t"), "{shown}");
     assert!(has(&found, "outbox.url", "expected a text value, found a list"), "{shown}");
+    assert!(found.iter().all(|p| p.remedy.is_some()), "every problem has a remedy: {shown}");
     assert!(has(&found, "outbox.max_attempts", "found a list"), "{shown}");
     assert!(has(&found, "outbox.lease_ms", "found a list"), "{shown}");
 }
