@@ -97,7 +97,9 @@ pub(crate) fn problem_text(
     out: &Out,
     p: &g360_mail_core::ConfigProblem,
 ) -> (String, Option<String>) {
-    match p.code.as_deref().and_then(|c| crate::i18n::error_text(c, out.lang)) {
+    // The key the problem is about: the last part of its path.
+    let key = p.path.rsplit('.').next();
+    match p.code.as_deref().and_then(|c| crate::i18n::error_text_at(c, key, out.lang)) {
         Some((m, r)) => {
             let message = if m.eq_ignore_ascii_case(&p.message) {
                 m.to_owned()
@@ -377,7 +379,11 @@ fn private_files(config: &BridgeConfig) -> Vec<std::path::PathBuf> {
 /// A receipt's warning (a credential that expires soon) in the user's
 /// language: the translated message with the provider's detail, and the remedy.
 fn warning_text(out: &Out, c: &g360_mail_core::Check) -> (String, Option<String>) {
-    match c.code.as_deref().and_then(|code| crate::i18n::error_text(code, out.lang)) {
+    let text = c
+        .code
+        .as_deref()
+        .and_then(|code| crate::i18n::error_text_at(code, c.key.as_deref(), out.lang));
+    match text {
         Some((m, r)) => (format!("{m} — {}", c.detail), Some(r.to_owned())),
         None => (c.detail.clone(), c.remedy.clone()),
     }

@@ -352,7 +352,7 @@ fn print_recipient(out: &Out, r: &RecipientReport) {
 fn print_error(out: &Out, file: &Path, e: &Error) {
     let (message, remedy) = localized(e, out.lang);
     out.line(format!("  {}", out.paint(Color::Red, &message)));
-    eprintln!("{}: {message} ({})", file.display(), e.message());
+    eprintln!("{}: {message}{}", file.display(), crate::output::detail_suffix(&message, e));
     if let Some(r) = remedy {
         eprintln!("  {}: {r}", out.t(Msg::WhatToDo));
     }

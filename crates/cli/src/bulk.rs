@@ -15,7 +15,7 @@ use g360_mail_core::{
 use serde_json::json;
 
 use crate::i18n::Msg;
-use crate::output::{Out, exit, exit_code, localized, safe_line};
+use crate::output::{Out, detail_suffix, exit, exit_code, localized, safe_line};
 
 /// The columns a CSV may have; `to` is required.
 const COLUMNS: &[&str] = &["to", "cc", "bcc", "subject", "body", "html_file", "attach"];
@@ -461,10 +461,10 @@ fn row_json(out: &Out, line: u64, e: &Error) -> serde_json::Value {
 fn print_row_error(out: &Out, line: u64, e: &Error) {
     let (message, remedy) = localized(e, out.lang);
     eprintln!(
-        "  {} {line}: {} ({})",
+        "  {} {line}: {}{}",
         out.t(Msg::Line),
         safe_line(&message),
-        safe_line(&e.to_string())
+        safe_line(&detail_suffix(&message, e))
     );
     if let Some(r) = remedy {
         eprintln!("      {}: {}", out.t(Msg::WhatToDo), safe_line(&r));

@@ -328,6 +328,15 @@ fn localise(cmd: clap::Command, path: &str, lang: Lang) -> clap::Command {
         let heading = if arg.is_positional() { t(Msg::HelpArguments) } else { t(Msg::HelpOptions) };
         arg.help(help).hide_default_value(true).hide_possible_values(true).help_heading(heading)
     });
+    // clap writes the `[OPTIONS]` of usage lines in English whatever the
+    // template: each command's usage is rendered once, as clap makes it, and
+    // given back with that placeholder translated (help and usage errors).
+    let usage = cmd.render_usage().ansi().to_string();
+    if let Some((_, rest)) = usage.split_once("Usage:") {
+        let rest = rest.strip_prefix("\x1b[0m").unwrap_or(rest).trim_start();
+        let placeholder = format!("[{}]", t(Msg::HelpOptionsPlaceholder));
+        cmd = cmd.override_usage(rest.replace("[OPTIONS]", &placeholder));
+    }
     let names: Vec<String> = cmd.get_subcommands().map(|c| c.get_name().to_owned()).collect();
     for name in names {
         let child = if path.is_empty() { name.clone() } else { format!("{path} {name}") };
@@ -386,9 +395,13 @@ mod tests {
     fn spanish_help_has_spanish_headings_and_texts() {
         let mut cmd = command(Lang::Es);
         let help = cmd.render_help().to_string();
-        for text in
-            ["Uso: g360-mail", "Comandos:", "Opciones:", "Envía un e-mail", "Códigos de salida"]
-        {
+        for text in [
+            "Uso: g360-mail [OPCIONES]",
+            "Comandos:",
+            "Opciones:",
+            "Envía un e-mail",
+            "Códigos de salida",
+        ] {
             assert!(help.contains(text), "{text} missing in\n{help}");
         }
         let send = cmd.find_subcommand_mut("send").unwrap().render_help().to_string();
@@ -401,5 +414,15 @@ mod tests {
             assert!(send.contains(text), "{text} missing in\n{send}");
         }
         assert!(!send.contains("Options:") && !send.contains("[default"), "{send}");
+        // clap's own placeholder too, in help and in usage errors.
+        assert!(send.contains("Uso: g360-mail send [OPCIONES]"), "{send}");
+        assert!(!send.contains("[OPTIONS]"), "{send}");
+        let outbox = cmd.find_subcommand_mut("outbox").unwrap().render_help().to_string();
+        assert!(outbox.contains("[OPCIONES]") && !outbox.contains("[OPTIONS]"), "{outbox}");
+        let err = command(Lang::Es).try_get_matches_from(["g360-mail", "send", "--bogus"]);
+        let usage = err.unwrap_err().get(clap::error::ContextKind::Usage).unwrap().to_string();
+        assert!(usage.contains("[OPCIONES]") && !usage.contains("[OPTIONS]"), "{usage}");
+        let en = command(Lang::En).render_help().to_string();
+        assert!(en.contains("Usage: g360-mail [OPTIONS]"), "{en}");
     }
 }

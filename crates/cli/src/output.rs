@@ -223,6 +223,19 @@ impl Out {
     }
 }
 
+/// What a one-line report of `err` adds in parentheses after its
+/// `localized` message: the provider's own (English) message only when it
+/// says something else, then the context (`mailbox: …`); empty when there is
+/// nothing to add. The message is never printed twice.
+pub(crate) fn detail_suffix(localized: &str, err: &Error) -> String {
+    let mut parts = Vec::new();
+    if !localized.eq_ignore_ascii_case(err.message()) {
+        parts.push(err.message().to_owned());
+    }
+    parts.extend(err.context().iter().map(|(k, v)| format!("{k}: {v}")));
+    if parts.is_empty() { String::new() } else { format!(" ({})", parts.join(", ")) }
+}
+
 /// The message and remedy of an error in `lang` (the catalogue's rule).
 pub(crate) fn localized(err: &Error, lang: Lang) -> (String, Option<String>) {
     g360_mail_texts::localized(err, lang)
@@ -231,6 +244,32 @@ pub(crate) fn localized(err: &Error, lang: Lang) -> (String, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A row's error says its message once: `outbox.mailbox-busy` was
+    /// printed as "… (the mailbox is at its sending limits (…))".
+    #[test]
+    fn a_one_line_error_says_its_message_once() {
+        let err = Error::new(
+            g360_mail_core::ErrorKind::Throttled,
+            "the mailbox is at its sending limits (shared with the outbox)",
+        )
+        .with_code("outbox.mailbox-busy")
+        .with_context("mailbox", "ventas@contoso.example");
+        let (en, _) = localized(&err, Lang::En);
+        assert_eq!(
+            format!("{en}{}", detail_suffix(&en, &err)),
+            "The mailbox is at its sending limits (shared with the outbox) (mailbox: ventas@contoso.example)"
+        );
+        let (es, _) = localized(&err, Lang::Es);
+        assert_eq!(
+            format!("{es}{}", detail_suffix(&es, &err)),
+            "El buzón está en sus límites de envío (compartidos con la bandeja de salida) \
+             (the mailbox is at its sending limits (shared with the outbox), mailbox: ventas@contoso.example)"
+        );
+        let bare =
+            Error::new(g360_mail_core::ErrorKind::Throttled, "x").with_code("outbox.mailbox-busy");
+        assert_eq!(detail_suffix("X", &bare), "");
+    }
 
     #[test]
     fn control_characters_are_shown_not_obeyed() {

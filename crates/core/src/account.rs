@@ -82,13 +82,34 @@ impl fmt::Debug for Integration {
 pub struct CertificatePem {
     certificate: String,
     private_key: Secret,
+    /// The environment variables the texts came from, if they did.
+    env: Option<(String, String)>,
 }
 
 impl CertificatePem {
     /// The PEM certificate (`-----BEGIN CERTIFICATE-----`) and its private
     /// key (`-----BEGIN PRIVATE KEY-----`).
     pub fn new(certificate: impl Into<String>, private_key: Secret) -> Self {
-        CertificatePem { certificate: certificate.into(), private_key }
+        CertificatePem { certificate: certificate.into(), private_key, env: None }
+    }
+
+    /// Records that the texts came from the environment variables
+    /// `certificate_env` and `private_key_env` name, so that a remedy (a
+    /// certificate about to expire) names them instead of files.
+    pub fn with_env_names(
+        mut self,
+        certificate_var: impl Into<String>,
+        private_key_var: impl Into<String>,
+    ) -> Self {
+        self.env = Some((certificate_var.into(), private_key_var.into()));
+        self
+    }
+
+    /// The environment variables of the certificate and of the key, when
+    /// the texts came from there; `None` when the application gave them
+    /// (the ERP's own certificate store).
+    pub fn env_names(&self) -> Option<(&str, &str)> {
+        self.env.as_ref().map(|(c, k)| (c.as_str(), k.as_str()))
     }
 
     /// The PEM certificate.

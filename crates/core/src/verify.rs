@@ -36,6 +36,11 @@ pub struct Check {
     /// The error kind behind a failure.
     #[serde(serialize_with = "ser_kind")]
     pub error_kind: Option<ErrorKind>,
+    /// The configuration key the failure or warning is about
+    /// (`certificate_file`, `certificate_env`…), when one is; user interfaces
+    /// pick the remedy that names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 fn ser_kind<S: serde::Serializer>(k: &Option<ErrorKind>, s: S) -> Result<S::Ok, S::Error> {
@@ -55,6 +60,7 @@ impl Check {
             remedy: None,
             code: None,
             error_kind: None,
+            key: None,
         }
     }
 
@@ -72,6 +78,7 @@ impl Check {
             remedy: Some(remedy.into()),
             code: Some(code.into()),
             error_kind: None,
+            key: None,
         }
     }
 
@@ -84,6 +91,7 @@ impl Check {
             remedy: error.remedy().map(str::to_owned),
             code: error.code().map(str::to_owned),
             error_kind: Some(error.kind()),
+            key: error.context_value("key").map(str::to_owned),
         }
     }
 
@@ -96,7 +104,14 @@ impl Check {
             remedy: None,
             code: None,
             error_kind: None,
+            key: None,
         }
+    }
+
+    /// Names the configuration key the check is about (see [`Check::key`]).
+    pub fn with_key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
     }
 }
 

@@ -19,7 +19,9 @@ use std::path::PathBuf;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use g360_mail_core::{ConfigProblem, Integration, MailAccount, ProviderRegistry, Secret};
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Value, json};
 
 use crate::error::ConfigError;
 
@@ -132,6 +134,12 @@ pub struct OutboxConfig {
     /// How long a caller waits for a free database connection before the
     /// operation fails as temporary.
     pub acquire_timeout_ms: u64,
+    /// Most mails a worker claims in one transaction, and most results it
+    /// records in one (1 to 1000; 1 goes mail by mail).
+    pub batch_size: u32,
+    /// How long a worker gathers results before it records them together
+    /// (0 to 1000 ms; 0 records at once what has gathered).
+    pub flush_interval_ms: u64,
     /// How often `outbox run` reads the delivery reports (bounces) of every
     /// account whose route can (`bounces sync --all`); 0, the default, never.
     pub bounce_sync_ms: u64,
@@ -172,6 +180,8 @@ impl OutboxConfig {
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             max_connections: options.max_connections,
             acquire_timeout_ms: millis(options.acquire_timeout),
+            batch_size: options.batch_size,
+            flush_interval_ms: millis(options.flush_interval),
             bounce_sync_ms: 0,
         }
     }
@@ -194,6 +204,8 @@ impl OutboxConfig {
             rate_window: Duration::from_millis(self.rate_window_ms),
             max_connections: self.max_connections,
             acquire_timeout: Duration::from_millis(self.acquire_timeout_ms),
+            batch_size: self.batch_size,
+            flush_interval: Duration::from_millis(self.flush_interval_ms),
             ..g360_mail_outbox::OutboxOptions::default()
         }
     }
@@ -218,6 +230,9 @@ impl fmt::Debug for OutboxConfig {
             .field("max_backoff_ms", &self.max_backoff_ms)
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .field("batch_size", &self.batch_size)
+            .field("flush_interval_ms", &self.flush_interval_ms)
+            .field("bounce_sync_ms", &self.bounce_sync_ms)
             .finish()
     }
 }
@@ -668,6 +683,8 @@ impl BridgeConfig {
             ("shutdown_grace_ms".into(), json!(o.shutdown_grace_ms)),
             ("max_connections".into(), json!(o.max_connections)),
             ("acquire_timeout_ms".into(), json!(o.acquire_timeout_ms)),
+            ("batch_size".into(), json!(o.batch_size)),
+            ("flush_interval_ms".into(), json!(o.flush_interval_ms)),
             ("bounce_sync_ms".into(), json!(o.bounce_sync_ms)),
         ];
         Redacted { lang: json!(self.lang.as_str()), integrations, accounts, outbox }
@@ -829,27 +846,6 @@ pub(crate) fn short(v: &Value) -> String {
     }
 }
 
-/// A number or boolean as written, anything else by its type: a text or a
-/// list may hold a URL with its password.
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::Number(_) | Value::Bool(_) => v.to_string(),
-        other => json_type(other).to_owned(),
-    }
-}
-
-/// The type of a JSON value, for messages that must not show the value.
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a text",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a table",
-    }
-}
-
 /// Every text under a key that looks secret (at any depth), to be scrubbed
 /// from problem messages: a provider's own check may quote a value.
 fn secret_values(v: &Value, under_secret: bool, out: &mut Vec<String>) {
@@ -946,57 +942,168 @@ fn merge_env(value: &mut Value, env: Value, problems: &mut Vec<ConfigProblem>) {
     }
 }
 
-/// Reads a string-like value (numbers and booleans from environment variables
-/// count as their text).
-fn as_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+/// The `[outbox]` section as a file writes it: every key typed, none
+/// required. Each field takes any value, so that one wrong value hides no
+/// other and is reported at its own path; keys the struct does not name are
+/// reported before it is read (see [`validate_outbox`]).
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct OutboxSection {
+    url: crate::rows::Text,
+    messages_per_minute: Whole,
+    max_in_flight_per_mailbox: Whole,
+    max_attempts: Whole,
+    lease_ms: Whole,
+    settle_delay_ms: Whole,
+    base_backoff_ms: Whole,
+    max_backoff_ms: Whole,
+    rate_window_ms: Whole,
+    shutdown_grace_ms: Whole,
+    max_connections: Whole,
+    acquire_timeout_ms: Whole,
+    batch_size: Whole,
+    flush_interval_ms: Whole,
+    bounce_sync_ms: Whole,
+}
+
+/// A whole number read leniently: anything else is kept as what a problem
+/// may show of it (a number or boolean itself, else only its type, since a
+/// text or list may hold a database URL with its password).
+#[derive(Default)]
+enum Whole {
+    #[default]
+    Absent,
+    Given(u64),
+    Wrong(String),
+}
+
+impl<'de> Deserialize<'de> for Whole {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Whole;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Whole, E> {
+                Ok(Whole::Given(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Whole, E> {
+                Ok(u64::try_from(v).map_or_else(|_| Whole::Wrong(v.to_string()), Whole::Given))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Whole, E> {
+                Ok(Whole::Wrong(Value::from(v).to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Whole, E> {
+                Ok(Whole::Wrong(v.to_string()))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Whole, E> {
+                Ok(Whole::Wrong("a text".into()))
+            }
+            fn visit_unit<E>(self) -> Result<Whole, E> {
+                Ok(Whole::Wrong("nothing".into()))
+            }
+            fn visit_none<E>(self) -> Result<Whole, E> {
+                Ok(Whole::Wrong("nothing".into()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Whole, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Whole::Wrong("a list".into()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Whole, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Whole::Wrong("a table".into()))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
-fn take_text(
-    obj: &mut Map<String, Value>,
-    key: &str,
-    path: &str,
-    problems: &mut Vec<ConfigProblem>,
-) -> Option<String> {
-    let v = obj.remove(key)?;
-    match as_text(&v) {
-        Some(s) => Some(s),
-        None => {
-            // Only the type: a list may hold a URL with its password.
-            problems.push(ConfigProblem::new(
-                format!("{path}.{key}"),
-                format!("expected a text value, found {}", json_type(&v)),
-            ));
-            None
+impl Whole {
+    /// Sets `slot` to the number when `ok` accepts it; else reports it at
+    /// `outbox.<key>`, saying `expected` and how to fix it (`default` is the
+    /// value in effect meanwhile).
+    fn read<T: TryFrom<u64> + fmt::Display + Copy>(
+        self,
+        key: &str,
+        slot: &mut T,
+        ok: impl Fn(u64) -> bool,
+        expected: &str,
+        problems: &mut Vec<ConfigProblem>,
+    ) {
+        let found = match self {
+            Whole::Absent => return,
+            Whole::Given(n) if ok(n) => match T::try_from(n) {
+                Ok(v) => {
+                    *slot = v;
+                    return;
+                }
+                Err(_) => n.to_string(),
+            },
+            Whole::Given(n) => n.to_string(),
+            Whole::Wrong(found) => found,
+        };
+        problems.push(
+            ConfigProblem::new(
+                format!("outbox.{key}"),
+                format!("expected {expected}, found {found}"),
+            )
+            .with_remedy(format!("write e.g. {key} = {slot} (the default), or remove the key")),
+        );
+    }
+}
+
+/// The field names of a struct that derives `Deserialize`, as serde's derive
+/// lists them: the known keys of a section come from its type alone.
+fn struct_fields<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    struct Fields;
+    #[derive(Debug)]
+    struct Found(&'static [&'static str]);
+    impl fmt::Display for Found {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("fields found")
         }
     }
+    impl std::error::Error for Found {}
+    impl de::Error for Found {
+        fn custom<M: fmt::Display>(_: M) -> Self {
+            Found(&[])
+        }
+    }
+    impl<'de> de::Deserializer<'de> for Fields {
+        type Error = Found;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
+            Err(Found(&[]))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Found> {
+            Err(Found(fields))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    match T::deserialize(Fields) {
+        Err(Found(fields)) => fields,
+        Ok(_) => &[],
+    }
 }
 
+/// Reads and checks the `[outbox]` section: every problem at once, each at
+/// its path `outbox.<key>` with a remedy; a value is shown only when it is a
+/// number or boolean, never a text that may be a URL with its password.
 pub(crate) fn validate_outbox(
     value: Option<Value>,
     source: &ConfigSource,
     problems: &mut Vec<ConfigProblem>,
 ) -> OutboxConfig {
-    const KNOWN: &[&str] = &[
-        "url",
-        "messages_per_minute",
-        "max_in_flight_per_mailbox",
-        "max_attempts",
-        "lease_ms",
-        "settle_delay_ms",
-        "base_backoff_ms",
-        "max_backoff_ms",
-        "rate_window_ms",
-        "shutdown_grace_ms",
-        "max_connections",
-        "acquire_timeout_ms",
-        "bounce_sync_ms",
-    ];
+    const WEEK_MS: u64 = 7 * 86_400_000;
     let mut config = OutboxConfig::defaults(source);
     let Some(value) = value else { return config };
     let Value::Object(mut obj) = value else {
@@ -1006,9 +1113,25 @@ pub(crate) fn validate_outbox(
         );
         return config;
     };
-    if let Some(url) = take_text(&mut obj, "url", "outbox", problems) {
-        let known = ["sqlite:", "postgres://", "postgresql://"];
-        if known.iter().any(|k| url.starts_with(k)) {
+    let known = struct_fields::<OutboxSection>();
+    obj.retain(|key, _| {
+        let is_known = known.contains(&key.as_str());
+        if !is_known {
+            problems.push(unknown_key(&format!("outbox.{key}"), known));
+        }
+        is_known
+    });
+    // Every field takes any value and unknown keys are gone: this cannot fail.
+    let s: OutboxSection = serde_json::from_value(Value::Object(obj)).unwrap_or_default();
+    let before = problems.len();
+    let url = crate::rows::text(s.url, "outbox", "url", problems);
+    if let Some(p) = problems.get_mut(before) {
+        p.remedy =
+            Some("write the database URL as text: url = \"sqlite://outbox.db?mode=rwc\"".into());
+    }
+    if let Some(url) = url {
+        let schemes = ["sqlite:", "postgres://", "postgresql://"];
+        if schemes.iter().any(|k| url.starts_with(k)) {
             config.url = url;
         } else {
             // An unknown URL may be a known one mistyped (`postgres:/ /u:pw@h`),
@@ -1030,60 +1153,72 @@ pub(crate) fn validate_outbox(
             );
         }
     }
-    let mut number = |key: &str, slot: &mut u32, max: u32| {
-        if let Some(v) = obj.remove(key) {
-            match v.as_u64().filter(|n| (1..=u64::from(max)).contains(n)) {
-                Some(n) => *slot = n as u32,
-                None => problems.push(ConfigProblem::new(
-                    format!("outbox.{key}"),
-                    format!("expected a whole number from 1 to {max}, found {}", scalar(&v)),
-                )),
-            }
-        }
-    };
-    number("messages_per_minute", &mut config.messages_per_minute, 10_000);
-    number("max_in_flight_per_mailbox", &mut config.max_in_flight_per_mailbox, 64);
-    number("max_attempts", &mut config.max_attempts, 1_000);
-    number("max_connections", &mut config.max_connections, 1_000);
-    let mut millis_key = |key: &str, slot: &mut u64| {
-        if let Some(v) = obj.remove(key) {
-            match v.as_u64().filter(|n| (1..=7 * 86_400_000).contains(n)) {
-                Some(n) => *slot = n,
-                None => problems.push(ConfigProblem::new(
-                    format!("outbox.{key}"),
-                    format!(
-                        "expected milliseconds from 1 to 604800000 (a week), found {}",
-                        scalar(&v)
-                    ),
-                )),
-            }
-        }
-    };
-    millis_key("lease_ms", &mut config.lease_ms);
-    millis_key("settle_delay_ms", &mut config.settle_delay_ms);
-    millis_key("base_backoff_ms", &mut config.base_backoff_ms);
-    millis_key("max_backoff_ms", &mut config.max_backoff_ms);
-    millis_key("rate_window_ms", &mut config.rate_window_ms);
-    millis_key("shutdown_grace_ms", &mut config.shutdown_grace_ms);
-    millis_key("acquire_timeout_ms", &mut config.acquire_timeout_ms);
+    let c = &mut config;
+    let count = |max: u64| move |n: u64| (1..=max).contains(&n);
+    let millis = |n: u64| (1..=WEEK_MS).contains(&n);
+    const MILLIS: &str = "milliseconds from 1 to 604800000 (a week)";
+    let p = problems;
+    s.messages_per_minute.read(
+        "messages_per_minute",
+        &mut c.messages_per_minute,
+        count(10_000),
+        "a whole number from 1 to 10000",
+        p,
+    );
+    s.max_in_flight_per_mailbox.read(
+        "max_in_flight_per_mailbox",
+        &mut c.max_in_flight_per_mailbox,
+        count(64),
+        "a whole number from 1 to 64",
+        p,
+    );
+    s.max_attempts.read(
+        "max_attempts",
+        &mut c.max_attempts,
+        count(1_000),
+        "a whole number from 1 to 1000",
+        p,
+    );
+    s.lease_ms.read("lease_ms", &mut c.lease_ms, millis, MILLIS, p);
+    s.settle_delay_ms.read("settle_delay_ms", &mut c.settle_delay_ms, millis, MILLIS, p);
+    s.base_backoff_ms.read("base_backoff_ms", &mut c.base_backoff_ms, millis, MILLIS, p);
+    s.max_backoff_ms.read("max_backoff_ms", &mut c.max_backoff_ms, millis, MILLIS, p);
+    s.rate_window_ms.read("rate_window_ms", &mut c.rate_window_ms, millis, MILLIS, p);
+    s.shutdown_grace_ms.read("shutdown_grace_ms", &mut c.shutdown_grace_ms, millis, MILLIS, p);
+    s.max_connections.read(
+        "max_connections",
+        &mut c.max_connections,
+        count(1_000),
+        "a whole number from 1 to 1000",
+        p,
+    );
+    s.acquire_timeout_ms.read("acquire_timeout_ms", &mut c.acquire_timeout_ms, millis, MILLIS, p);
+    s.batch_size.read(
+        "batch_size",
+        &mut c.batch_size,
+        count(1_000),
+        "a whole number from 1 to 1000",
+        p,
+    );
+    s.flush_interval_ms.read(
+        "flush_interval_ms",
+        &mut c.flush_interval_ms,
+        |n| n <= 1_000,
+        "milliseconds from 0 to 1000",
+        p,
+    );
     // 0 turns the periodic sync off; else at least a second.
-    if let Some(v) = obj.remove("bounce_sync_ms") {
-        match v.as_u64().filter(|n| *n == 0 || (1_000..=7 * 86_400_000).contains(n)) {
-            Some(n) => config.bounce_sync_ms = n,
-            None => problems.push(
-                ConfigProblem::new(
-                    "outbox.bounce_sync_ms",
-                    format!(
-                        "expected 0 (off) or milliseconds from 1000 to 604800000, found {}",
-                        scalar(&v)
-                    ),
-                )
-                .with_remedy("write e.g. bounce_sync_ms = 300000 to read reports every 5 minutes"),
-            ),
-        }
-    }
-    for key in obj.keys() {
-        problems.push(unknown_key(&format!("outbox.{key}"), KNOWN));
+    let before = p.len();
+    s.bounce_sync_ms.read(
+        "bounce_sync_ms",
+        &mut c.bounce_sync_ms,
+        |n| n == 0 || (1_000..=WEEK_MS).contains(&n),
+        "0 (off) or milliseconds from 1000 to 604800000",
+        p,
+    );
+    if let Some(problem) = p.get_mut(before) {
+        problem.remedy =
+            Some("write e.g. bounce_sync_ms = 300000 to read reports every 5 minutes".into());
     }
     config
 }

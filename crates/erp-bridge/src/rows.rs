@@ -328,6 +328,8 @@ impl BridgeConfigBuilder {
                     "shutdown_grace_ms": o.shutdown_grace_ms,
                     "max_connections": o.max_connections,
                     "acquire_timeout_ms": o.acquire_timeout_ms,
+                    "batch_size": o.batch_size,
+                    "flush_interval_ms": o.flush_interval_ms,
                     "bounce_sync_ms": o.bounce_sync_ms,
                 });
                 crate::config::validate_outbox(Some(value), &source, &mut problems)
@@ -522,7 +524,12 @@ const ACCOUNT_KEYS: &[&str] = &[
 ];
 
 /// Reads one field: its text, or a problem naming what was found.
-fn text(field: Text, path: &str, key: &str, problems: &mut Vec<ConfigProblem>) -> Option<String> {
+pub(crate) fn text(
+    field: Text,
+    path: &str,
+    key: &str,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<String> {
     match field {
         Text::Absent => None,
         Text::Given(s) => Some(s),
@@ -1161,7 +1168,8 @@ fn read_pem(
     let certificate = read(&certificate_var, "certificate_env");
     let key = read(&key_var, "private_key_env");
     Some((
-        CertificatePem::new(certificate?, Secret::new(key?)),
+        CertificatePem::new(certificate?, Secret::new(key?))
+            .with_env_names(&certificate_var, &key_var),
         SecretSource::Env(certificate_var),
         SecretSource::Env(key_var),
     ))

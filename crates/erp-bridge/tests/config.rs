@@ -475,6 +475,7 @@ fn a_wrongly_typed_outbox_value_is_not_echoed() {
     let shown = format!("{found:?}");
     assert!(!shown.contains("s3cr3t"), "{shown}");
     assert!(has(&found, "outbox.url", "expected a text value, found a list"), "{shown}");
+    assert!(found.iter().all(|p| p.remedy.is_some()), "every problem has a remedy: {shown}");
     assert!(has(&found, "outbox.max_attempts", "found a list"), "{shown}");
     assert!(has(&found, "outbox.lease_ms", "found a list"), "{shown}");
 }
@@ -537,5 +538,66 @@ fn bounce_sync_ms_is_off_by_default_and_checked() {
     for bad in [json!(500), json!(-1), json!("5m")] {
         let found = problems(json!({ "accounts": account, "outbox": { "bounce_sync_ms": bad } }));
         assert!(has(&found, "outbox.bounce_sync_ms", "expected 0 (off)"), "{found:?}");
+    }
+}
+
+/// `[outbox] batch_size` and `flush_interval_ms` reach the worker's options;
+/// a value out of range is reported at its path with a remedy, together
+/// with every other problem of the section.
+#[test]
+fn outbox_batch_keys_reach_the_options_and_are_checked() {
+    let config = BridgeConfig::from_value(
+        json!({ "outbox": { "batch_size": 1, "flush_interval_ms": 0 } }),
+        &registry(),
+    )
+    .unwrap();
+    let options = config.outbox().options();
+    assert_eq!((options.batch_size, options.flush_interval), (1, std::time::Duration::ZERO));
+    let defaults = BridgeConfig::from_value(json!({}), &registry()).unwrap().outbox().options();
+    assert_eq!(
+        (defaults.batch_size, defaults.flush_interval),
+        (32, std::time::Duration::from_millis(5))
+    );
+    let shown = config.to_redacted_toml();
+    assert!(shown.contains("batch_size = 1\nflush_interval_ms = 0\n"), "{shown}");
+
+    let found = problems(json!({ "outbox": {
+        "batch_size": 0, "flush_interval_ms": 1001, "max_attempts": -1, "batchsize": 3,
+    } }));
+    for (path, text) in [
+        ("outbox.batch_size", "expected a whole number from 1 to 1000, found 0"),
+        ("outbox.flush_interval_ms", "expected milliseconds from 0 to 1000, found 1001"),
+        ("outbox.max_attempts", "found -1"),
+        ("outbox.batchsize", "unknown key"),
+    ] {
+        assert!(has(&found, path, text), "missing {path}: {found:#?}");
+    }
+    let batch = found.iter().find(|p| p.path == "outbox.batch_size").unwrap();
+    assert_eq!(
+        batch.remedy.as_deref(),
+        Some("write e.g. batch_size = 32 (the default), or remove the key")
+    );
+    let unknown = found.iter().find(|p| p.path == "outbox.batchsize").unwrap();
+    assert!(unknown.remedy.as_deref().unwrap().contains("batch_size, flush_interval_ms"));
+}
+
+/// The builder's outbox row is checked as the file's section is.
+#[test]
+fn builder_outbox_batch_keys_are_checked() {
+    let mut outbox = g360_erp_bridge::OutboxConfig::new("sqlite://mail.db?mode=rwc");
+    outbox.batch_size = 8;
+    outbox.flush_interval_ms = 20;
+    let config = BridgeConfig::builder().outbox(outbox.clone()).build(&registry()).unwrap();
+    let options = config.outbox().options();
+    assert_eq!((options.batch_size, options.flush_interval.as_millis()), (8, 20));
+    outbox.batch_size = 1001;
+    match BridgeConfig::builder().outbox(outbox).build(&registry()) {
+        Err(ConfigError::Invalid { problems, .. }) => {
+            assert!(
+                has(&problems, "outbox.batch_size", "from 1 to 1000, found 1001"),
+                "{problems:#?}"
+            );
+        }
+        other => panic!("expected invalid config, got {other:?}"),
     }
 }

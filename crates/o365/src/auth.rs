@@ -239,7 +239,8 @@ impl TokenCache {
         match &self.credential {
             Credential::Certificate(cert) => {
                 let now = jiff::Timestamp::now();
-                cert.check_validity(now).map_err(|p| crate::error::certificate(&p))?;
+                cert.check_validity(now)
+                    .map_err(|p| crate::error::certificate(&p, cert.source()))?;
                 let jti = uuid::Uuid::new_v4().to_string();
                 let assertion = Secret::new(cert.assertion(
                     &self.client_id,

@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::auth::{TokenCache, TokenKey};
-use crate::certificate::CertificateCredential;
+use crate::certificate::{CertificateCredential, CertificateSource};
 use crate::client::{GraphClient, RetryPolicy};
 use crate::config::{Cloud, O365Settings, parse_endpoint};
 use crate::credential::Credential;
@@ -76,6 +76,8 @@ pub struct O365Builder {
     secret: Option<Secret>,
     secret_next: Option<Secret>,
     certificate_pem: Option<(String, Secret)>,
+    /// The environment variables the PEM texts came from, if they did.
+    certificate_env_names: Option<(String, String)>,
     mailbox: Option<EmailAddress>,
     shared: Option<Arc<Shared>>,
 }
@@ -131,6 +133,20 @@ impl O365Builder {
     /// `private_key_file`.
     pub fn with_certificate_pem(mut self, certificate: impl Into<String>, key: Secret) -> Self {
         self.certificate_pem = Some((certificate.into(), key));
+        self
+    }
+
+    /// Says that the PEM texts of
+    /// [`with_certificate_pem`](Self::with_certificate_pem) came from these
+    /// environment variables (the integration's `certificate_env` and
+    /// `private_key_env`), so that the remedy of an expiring certificate
+    /// names them; without it, the texts count as given by the application.
+    pub fn with_certificate_env_names(
+        mut self,
+        certificate_var: impl Into<String>,
+        private_key_var: impl Into<String>,
+    ) -> Self {
+        self.certificate_env_names = Some((certificate_var.into(), private_key_var.into()));
         self
     }
 
@@ -255,7 +271,12 @@ impl O365Builder {
             return Err(error::invalid_setting(p));
         }
         let mailbox = self.mailbox.ok_or_else(error::mailbox_missing)?;
-        let credential = credential(&s, self.secret, self.secret_next, self.certificate_pem)?
+        let source = match self.certificate_env_names {
+            Some((certificate, private_key)) => CertificateSource::Env { certificate, private_key },
+            None => CertificateSource::Given,
+        };
+        let pem = self.certificate_pem.map(|(cert, key)| (cert, key, source));
+        let credential = credential(&s, self.secret, self.secret_next, pem)?
             .ok_or_else(|| error::secret_missing(mailbox.addr()))?;
         let authority = endpoint("authority_url", s.authority_url(), s.allow_insecure_http)?;
         let graph = endpoint("graph_url", s.graph_url(), s.allow_insecure_http)?;
@@ -337,7 +358,7 @@ pub(crate) fn credential(
     s: &O365Settings,
     secret: Option<Secret>,
     next: Option<Secret>,
-    pem: Option<(String, Secret)>,
+    pem: Option<(String, Secret, CertificateSource)>,
 ) -> Result<Option<Credential>> {
     let secret = secret.filter(|s| !s.is_blank());
     let next = next.filter(|s| !s.is_blank());
@@ -352,10 +373,10 @@ pub(crate) fn credential(
 /// files; `None` when neither is given.
 fn load_certificate(
     s: &O365Settings,
-    pem: Option<(String, Secret)>,
+    pem: Option<(String, Secret, CertificateSource)>,
 ) -> Result<Option<CertificateCredential>> {
-    let (cert, key) = match pem {
-        Some((cert, key)) => (cert.into_bytes(), key),
+    let (cert, key, source) = match pem {
+        Some((cert, key, source)) => (cert.into_bytes(), key, source),
         None => {
             let (Some(cert_path), Some(key_path)) = (&s.certificate_file, &s.private_key_file)
             else {
@@ -365,12 +386,12 @@ fn load_certificate(
                 .map_err(|e| error::certificate_file("certificate_file", cert_path, e))?;
             let key = std::fs::read_to_string(key_path)
                 .map_err(|e| error::certificate_file("private_key_file", key_path, e))?;
-            (cert, Secret::new(key))
+            (cert, Secret::new(key), CertificateSource::Files)
         }
     };
     CertificateCredential::from_pem(&cert, key.expose().as_bytes())
-        .map(Some)
-        .map_err(|p| error::certificate(&p))
+        .map(|c| Some(c.with_source(source.clone())))
+        .map_err(|p| error::certificate(&p, &source))
 }
 
 fn millis(d: Duration) -> u64 {

@@ -90,8 +90,58 @@ impl fmt::Display for CertificateProblem {
     }
 }
 
+/// Where a certificate credential came from: the texts that tell how to
+/// replace it (an expired or expiring certificate) name this place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CertificateSource {
+    /// The integration's `certificate_file` and `private_key_file`.
+    Files,
+    /// PEM texts from the environment variables of `certificate_env` and
+    /// `private_key_env`.
+    Env { certificate: String, private_key: String },
+    /// PEM texts the application gave (the ERP's certificate store).
+    Given,
+}
+
+impl CertificateSource {
+    /// The configuration key of the certificate: `certificate_file`,
+    /// `certificate_env` or `certificate` (given by the application).
+    pub(crate) fn key(&self) -> &'static str {
+        match self {
+            CertificateSource::Files => "certificate_file",
+            CertificateSource::Env { .. } => "certificate_env",
+            CertificateSource::Given => "certificate",
+        }
+    }
+
+    /// The last step of a renewal: where the new certificate and key go.
+    pub(crate) fn replace_step(&self) -> String {
+        match self {
+            CertificateSource::Files => {
+                "point certificate_file and private_key_file at the new files".to_owned()
+            }
+            CertificateSource::Env { certificate, private_key } => format!(
+                "put the new PEM certificate in {certificate} and its key in {private_key} (the variables of certificate_env and private_key_env) and restart the service"
+            ),
+            CertificateSource::Given => "replace the integration's certificate and private key in the ERP (the PEM texts it gives) with the new ones".to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for CertificateSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CertificateSource::Env { certificate, private_key } => {
+                write!(f, "env:{certificate}:{private_key}")
+            }
+            other => f.write_str(other.key()),
+        }
+    }
+}
+
 /// A certificate and its private key, ready to sign client assertions.
 pub(crate) struct CertificateCredential {
+    source: CertificateSource,
     key: RsaKeyPair,
     thumbprint: String,
     not_before: Timestamp,
@@ -155,12 +205,24 @@ impl CertificateCredential {
         }
         let digest = ring::digest::digest(&ring::digest::SHA256, cert.as_ref());
         Ok(CertificateCredential {
+            source: CertificateSource::Files,
             key,
             thumbprint: URL_SAFE_NO_PAD.encode(digest.as_ref()),
             not_before: fields.not_before,
             not_after: fields.not_after,
             rng: SystemRandom::new(),
         })
+    }
+
+    /// The credential as coming from `source` (files by default).
+    pub(crate) fn with_source(mut self, source: CertificateSource) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Where the certificate came from.
+    pub(crate) fn source(&self) -> &CertificateSource {
+        &self.source
     }
 
     /// The base64url SHA-256 thumbprint of the certificate (`x5t#S256`).

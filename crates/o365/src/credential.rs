@@ -55,7 +55,9 @@ impl Credential {
                 let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
                 format!("secret:{hex}")
             }
-            Credential::Certificate(c) => format!("x5t#S256:{}", c.thumbprint()),
+            // The source too: a credential (and its texts) is shared only
+            // by accounts whose certificate comes from the same place.
+            Credential::Certificate(c) => format!("x5t#S256:{}:{}", c.thumbprint(), c.source()),
         }
     }
 

@@ -664,8 +664,12 @@ pub(crate) fn secret_missing(address: &str) -> Error {
 const CERTIFICATE_STEP: &str =
     "Entra ID > App registrations > the app > Certificates & secrets > Certificates";
 
-/// A certificate file, key file or PEM text that cannot be used.
-pub(crate) fn certificate(p: &crate::certificate::CertificateProblem) -> Error {
+/// A certificate file, key file or PEM text that cannot be used; `source`
+/// says where it came from.
+pub(crate) fn certificate(
+    p: &crate::certificate::CertificateProblem,
+    source: &crate::certificate::CertificateSource,
+) -> Error {
     use crate::certificate::CertificateProblem as P;
     match p {
         P::BadCertificate(_) => own(ErrorKind::Config, "o365.certificate-unreadable", p.to_string())
@@ -677,7 +681,7 @@ pub(crate) fn certificate(p: &crate::certificate::CertificateProblem) -> Error {
         P::KeyDoesNotMatch => own(ErrorKind::Config, "o365.certificate-key-mismatch", p.to_string())
             .with_context("key", "private_key_file")
             .with_remedy("set private_key_file to the key made together with certificate_file (openssl req -x509 -newkey ... -keyout): compare openssl x509 -noout -modulus and openssl rsa -noout -modulus"),
-        P::Expired { not_after } => expired("certificate_file", *not_after, true),
+        P::Expired { not_after } => expired_certificate(*not_after, source),
         P::NotYetValid { .. } => own(ErrorKind::Config, "o365.certificate-not-yet-valid", p.to_string())
             .with_context("key", "certificate_file")
             .with_remedy("check this server's clock, or make a certificate valid from today with openssl req -x509 and upload it"),
@@ -699,29 +703,42 @@ pub(crate) fn certificate_file(key: &'static str, path: &str, e: std::io::Error)
     .with_source(e)
 }
 
-/// The certificate (`certificate_file`) or the secret (`secret_expires`)
-/// expired on `when`.
-pub(crate) fn expired(key: &'static str, when: jiff::Timestamp, certificate: bool) -> Error {
+/// The certificate from `source` expired on `when`: the remedy says where
+/// the new one goes (files, environment variables or the ERP).
+pub(crate) fn expired_certificate(
+    when: jiff::Timestamp,
+    source: &crate::certificate::CertificateSource,
+) -> Error {
     let date = when.strftime("%Y-%m-%d").to_string();
-    if certificate {
-        own(ErrorKind::Auth, "o365.certificate-expired", format!("the certificate expired on {date}"))
-            .with_context("key", key)
-            .with_context("expired", date)
-            .with_remedy(format!("make a new certificate (openssl req -x509 -newkey rsa:2048 ...), upload it in {CERTIFICATE_STEP}, then point certificate_file and private_key_file at the new files"))
-    } else {
-        own(ErrorKind::Auth, "o365.secret-expired", format!("the client secret expired on {date}"))
-            .with_context("key", key)
-            .with_context("expired", date)
-            .with_remedy("in Entra ID > App registrations > the app > Certificates & secrets > Client secrets, create a new secret, paste its Value into the account's secret (Token field in G360 ERP) and its Expires date into secret_expires")
-    }
+    own(ErrorKind::Auth, "o365.certificate-expired", format!("the certificate expired on {date}"))
+        .with_context("key", source.key())
+        .with_context("expired", date)
+        .with_remedy(format!(
+            "make a new certificate (openssl req -x509 -newkey rsa:2048 ...), upload it in {CERTIFICATE_STEP}, then {}",
+            source.replace_step()
+        ))
 }
 
-/// The remedy of a credential about to expire.
-pub(crate) fn expiring_remedy(certificate: bool) -> &'static str {
-    if certificate {
-        "before it expires, make a new certificate (openssl req -x509 -newkey rsa:2048 ...), upload it in Entra ID > App registrations > the app > Certificates & secrets > Certificates, then point certificate_file and private_key_file at the new files"
-    } else {
-        "before it expires, create a new secret in Entra ID > App registrations > the app > Certificates & secrets > Client secrets, put its Value in secret_next (both work during the rotation), then move it to secret and update secret_expires"
+/// The client secret (`key`: `secret_expires`) expired on `when`.
+pub(crate) fn expired_secret(key: &'static str, when: jiff::Timestamp) -> Error {
+    let date = when.strftime("%Y-%m-%d").to_string();
+    own(ErrorKind::Auth, "o365.secret-expired", format!("the client secret expired on {date}"))
+        .with_context("key", key)
+        .with_context("expired", date)
+        .with_remedy("in Entra ID > App registrations > the app > Certificates & secrets > Client secrets, create a new secret, paste its Value into the account's secret (Token field in G360 ERP) and its Expires date into secret_expires")
+}
+
+/// The remedy of a credential about to expire: the certificate from
+/// `Some(source)`, else the client secret.
+pub(crate) fn expiring_remedy(
+    certificate: Option<&crate::certificate::CertificateSource>,
+) -> String {
+    match certificate {
+        Some(source) => format!(
+            "before it expires, make a new certificate (openssl req -x509 -newkey rsa:2048 ...), upload it in {CERTIFICATE_STEP}, then {}",
+            source.replace_step()
+        ),
+        None => "before it expires, create a new secret in Entra ID > App registrations > the app > Certificates & secrets > Client secrets, put its Value in secret_next (both work during the rotation), then move it to secret and update secret_expires".to_owned(),
     }
 }
 

@@ -13,6 +13,7 @@ use g360_mail_core::{
 use crate::O365_PROVIDER_TYPE;
 use crate::auth::TokenKey;
 use crate::builder::{O365Builder, Shared};
+use crate::certificate::CertificateSource;
 use crate::config::O365Settings;
 use crate::error;
 use crate::token_source::{ExchangeTokenSource, exchange_cache};
@@ -103,14 +104,20 @@ impl ProviderFactory for O365Factory {
             };
             ConfigProblem { path, ..p }
         };
-        let pair = Some((pem.certificate().to_owned(), pem.private_key().clone()));
+        let pair = Some((pem.certificate().to_owned(), pem.private_key().clone(), pem_source(pem)));
         match crate::builder::credential(settings, None, None, pair) {
             Err(e) => vec![rename(problem_of(e))],
             Ok(Some(c)) => c
                 .certificate()
                 .and_then(|cert| match cert.check_validity(now) {
-                    Err(p) => Some(problem_of(error::certificate(&p))),
-                    Ok(()) => expiring(settings, "certificate_file", cert.not_after(), true, now),
+                    Err(p) => Some(problem_of(error::certificate(&p, cert.source()))),
+                    Ok(()) => expiring(
+                        settings,
+                        cert.source().key(),
+                        cert.not_after(),
+                        Some(cert.source()),
+                        now,
+                    ),
                 })
                 .map(rename)
                 .into_iter()
@@ -132,9 +139,9 @@ impl ProviderFactory for O365Factory {
         };
         let now = jiff::Timestamp::now();
         let found = if when <= now {
-            Some(problem_of(error::expired("secret_expires", when, false)))
+            Some(problem_of(error::expired_secret("secret_expires", when)))
         } else {
-            expiring(settings, "secret_expires", when, false, now)
+            expiring(settings, "secret_expires", when, None, now)
         };
         found.into_iter().collect()
     }
@@ -160,6 +167,9 @@ impl ProviderFactory for O365Factory {
         let mut b = self.builder(settings).with_mailbox(access.mailbox.clone());
         if let Some(pem) = &integration.certificate_pem {
             b = b.with_certificate_pem(pem.certificate(), pem.private_key().clone());
+            if let Some((certificate, private_key)) = pem.env_names() {
+                b = b.with_certificate_env_names(certificate, private_key);
+            }
         }
         if let Some(s) = &access.secret {
             b = b.with_client_secret(s.clone());
@@ -192,7 +202,7 @@ impl ProviderFactory for O365Factory {
             integration
                 .certificate_pem
                 .as_ref()
-                .map(|p| (p.certificate().to_owned(), p.private_key().clone())),
+                .map(|p| (p.certificate().to_owned(), p.private_key().clone(), pem_source(p))),
         )
         .map_err(context)?
         .ok_or_else(|| context(error::secret_missing(access.mailbox.addr())))?;
@@ -208,6 +218,17 @@ impl ProviderFactory for O365Factory {
             .exchange_token_cache(key, || exchange_cache(settings, credential))
             .map_err(context)?;
         Ok(Arc::new(ExchangeTokenSource { cache, client_id: settings.client_id.trim().to_owned() }))
+    }
+}
+
+/// Where the PEM texts of an integration came from.
+fn pem_source(pem: &g360_mail_core::CertificatePem) -> CertificateSource {
+    match pem.env_names() {
+        Some((certificate, private_key)) => CertificateSource::Env {
+            certificate: certificate.to_owned(),
+            private_key: private_key.to_owned(),
+        },
+        None => CertificateSource::Given,
     }
 }
 
@@ -230,14 +251,14 @@ fn expiring(
     settings: &O365Settings,
     key: &str,
     when: jiff::Timestamp,
-    certificate: bool,
+    certificate: Option<&CertificateSource>,
     now: jiff::Timestamp,
 ) -> Option<ConfigProblem> {
     let left = (when.as_second() - now.as_second()) / 86_400;
     if left >= i64::from(settings.expiry_warning_days) {
         return None;
     }
-    let (code, thing) = if certificate {
+    let (code, thing) = if certificate.is_some() {
         ("o365.certificate-expiring", "the certificate")
     } else {
         ("o365.secret-expiring", "the client secret")
@@ -261,9 +282,9 @@ fn expired_credentials(settings: &O365Settings, now: jiff::Timestamp) -> Vec<Con
     let mut out = Vec::new();
     if let Some(when) = settings.secret_expiry() {
         if when <= now {
-            out.push(problem_of(error::expired("secret_expires", when, false)));
+            out.push(problem_of(error::expired_secret("secret_expires", when)));
         } else {
-            out.extend(expiring(settings, "secret_expires", when, false, now));
+            out.extend(expiring(settings, "secret_expires", when, None, now));
         }
     }
     if settings.certificate_file.is_some() && settings.private_key_file.is_some() {
@@ -272,12 +293,12 @@ fn expired_credentials(settings: &O365Settings, now: jiff::Timestamp) -> Vec<Con
             Ok(Some(c)) => {
                 if let Some(cert) = c.certificate() {
                     match cert.check_validity(now) {
-                        Err(p) => out.push(problem_of(error::certificate(&p))),
+                        Err(p) => out.push(problem_of(error::certificate(&p, cert.source()))),
                         Ok(()) => out.extend(expiring(
                             settings,
                             "certificate_file",
                             cert.not_after(),
-                            true,
+                            Some(cert.source()),
                             now,
                         )),
                     }

@@ -119,34 +119,40 @@ impl O365Provider {
         let (key, when, certificate) = match self.client.tokens().credential() {
             Credential::Certificate(c) => {
                 if let Err(p) = c.check_validity(now) {
-                    return Expiry::Passed(error::certificate(&p));
+                    return Expiry::Passed(error::certificate(&p, c.source()));
                 }
-                ("certificate_file", c.not_after(), true)
+                (c.source().key(), c.not_after(), Some(c.source()))
             }
             Credential::Secret { next: Some(_), .. } => return Expiry::Far,
             Credential::Secret { next: None, .. } => match self.settings.secret_expiry() {
-                Some(t) => ("secret_expires", t, false),
+                Some(t) => ("secret_expires", t, None),
                 None => return Expiry::Far,
             },
         };
         if when <= now {
-            return Expiry::Passed(error::expired(key, when, certificate));
+            return Expiry::Passed(match certificate {
+                Some(source) => error::expired_certificate(when, source),
+                None => error::expired_secret(key, when),
+            });
         }
         let left = (when.as_second() - now.as_second()) / 86_400;
         if left >= i64::from(self.settings.expiry_warning_days) {
             return Expiry::Far;
         }
-        let (code, thing) = if certificate {
+        let (code, thing) = if certificate.is_some() {
             ("o365.certificate-expiring", "the certificate")
         } else {
             ("o365.secret-expiring", "the client secret")
         };
-        Expiry::Soon(Check::warn(
-            name,
-            code,
-            format!("{thing} expires on {} ({key}), in {left} days", when.strftime("%Y-%m-%d")),
-            error::expiring_remedy(certificate),
-        ))
+        Expiry::Soon(
+            Check::warn(
+                name,
+                code,
+                format!("{thing} expires on {} ({key}), in {left} days", when.strftime("%Y-%m-%d")),
+                error::expiring_remedy(certificate),
+            )
+            .with_key(key),
+        )
     }
 
     async fn check_tenant(&self) -> Check {

@@ -109,6 +109,8 @@ pub enum Msg {
     HelpCommands,
     HelpCommand,
     HelpOptions,
+    /// The placeholder of the options in usage lines (`[OPCIONES]`).
+    HelpOptionsPlaceholder,
     HelpArguments,
     HelpDefault,
     HelpPossibleValues,
@@ -259,6 +261,8 @@ impl Msg {
             (Msg::HelpCommand, En) => "COMMAND",
             (Msg::HelpOptions, Es) => "Opciones",
             (Msg::HelpOptions, En) => "Options",
+            (Msg::HelpOptionsPlaceholder, Es) => "OPCIONES",
+            (Msg::HelpOptionsPlaceholder, En) => "OPTIONS",
             (Msg::HelpArguments, Es) => "Argumentos",
             (Msg::HelpArguments, En) => "Arguments",
             (Msg::HelpDefault, Es) => "por defecto",
@@ -376,7 +380,11 @@ pub fn check_text(check: &g360_mail_core::Check, lang: Lang) -> (String, Option<
             _ => (check.detail.clone(), None),
         },
         CheckStatus::Fail | CheckStatus::Warn => {
-            match check.code.as_deref().and_then(|code| error_text(code, lang)) {
+            match check
+                .code
+                .as_deref()
+                .and_then(|code| error_text_at(code, check.key.as_deref(), lang))
+            {
                 Some((m, r)) => (format!("{m} — {}", check.detail), Some(r.to_owned())),
                 None => (check.detail.clone(), check.remedy.clone()),
             }
@@ -436,13 +444,55 @@ pub fn count(n: usize, noun: Noun, lang: Lang) -> String {
 /// when known, else the provider's own (English) text. In English the
 /// provider's own remedy, usually more precise, wins over the table's.
 pub fn localized(err: &g360_mail_core::Error, lang: Lang) -> (String, Option<String>) {
-    match err.code().and_then(|c| error_text(c, lang)) {
+    match err.code().and_then(|c| error_text_at(c, err.context_value("key"), lang)) {
         Some((m, r)) if lang == Lang::Es || err.remedy().is_none() => {
             (m.to_owned(), Some(r.to_owned()))
         }
         Some((m, _)) => (m.to_owned(), err.remedy().map(str::to_owned)),
         None => (err.message().to_owned(), err.remedy().map(str::to_owned)),
     }
+}
+
+/// [`error_text`] of a problem about the configuration key `key` (an
+/// error's `key` context, a check's [`key`](g360_mail_core::Check::key), the
+/// last part of a problem's path): the renewal remedy of an expired or
+/// expiring certificate names where the certificate comes from —
+/// `certificate_file`, `certificate_env`, or `certificate` (PEM texts the
+/// ERP gives) — instead of always naming the files.
+pub fn error_text_at(
+    code: &str,
+    key: Option<&str>,
+    lang: Lang,
+) -> Option<(&'static str, &'static str)> {
+    let (message, remedy) = error_text(code, lang)?;
+    let remedy = match (code, key, lang) {
+        ("o365.certificate-expired", Some("certificate_env"), Lang::Es) => {
+            "Cree un certificado nuevo (openssl req -x509 -newkey rsa:2048 ...), súbalo en Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Certificados, ponga el certificado PEM nuevo y su clave en las variables de entorno que nombran certificate_env y private_key_env y reinicie el servicio"
+        }
+        ("o365.certificate-expired", Some("certificate_env"), Lang::En) => {
+            "Make a new certificate (openssl req -x509 -newkey rsa:2048 ...), upload it in Entra ID > App registrations > the app > Certificates & secrets > Certificates, put the new PEM certificate and its key in the environment variables that certificate_env and private_key_env name, and restart the service"
+        }
+        ("o365.certificate-expired", Some("certificate"), Lang::Es) => {
+            "Cree un certificado nuevo (openssl req -x509 -newkey rsa:2048 ...), súbalo en Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Certificados y sustituya en el ERP el certificado y la clave privada de la integración por los nuevos"
+        }
+        ("o365.certificate-expired", Some("certificate"), Lang::En) => {
+            "Make a new certificate (openssl req -x509 -newkey rsa:2048 ...), upload it in Entra ID > App registrations > the app > Certificates & secrets > Certificates, and replace the integration's certificate and private key in the ERP with the new ones"
+        }
+        ("o365.certificate-expiring", Some("certificate_env"), Lang::Es) => {
+            "Antes de que caduque, cree un certificado nuevo, súbalo en Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Certificados, ponga el certificado PEM nuevo y su clave en las variables de entorno que nombran certificate_env y private_key_env y reinicie el servicio"
+        }
+        ("o365.certificate-expiring", Some("certificate_env"), Lang::En) => {
+            "Before it expires, make a new certificate, upload it in Entra ID > App registrations > the app > Certificates & secrets > Certificates, put the new PEM certificate and its key in the environment variables that certificate_env and private_key_env name, and restart the service"
+        }
+        ("o365.certificate-expiring", Some("certificate"), Lang::Es) => {
+            "Antes de que caduque, cree un certificado nuevo, súbalo en Entra ID > Registros de aplicaciones > la aplicación > Certificados y secretos > Certificados y sustituya en el ERP el certificado y la clave privada de la integración por los nuevos"
+        }
+        ("o365.certificate-expiring", Some("certificate"), Lang::En) => {
+            "Before it expires, make a new certificate, upload it in Entra ID > App registrations > the app > Certificates & secrets > Certificates, and replace the integration's certificate and private key in the ERP with the new ones"
+        }
+        _ => remedy,
+    };
+    Some((message, remedy))
 }
 
 /// The translated message and remedy of a diagnostic code, when known.
@@ -2208,6 +2258,38 @@ mod bounce_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The renewal remedy of a certificate names the source in use, in
+    /// both languages; other codes and keys keep the table's text.
+    #[test]
+    fn certificate_remedies_name_their_source() {
+        for code in ["o365.certificate-expired", "o365.certificate-expiring"] {
+            for lang in [Lang::Es, Lang::En] {
+                let remedy = |key| error_text_at(code, key, lang).unwrap().1;
+                assert_eq!(remedy(None), error_text(code, lang).unwrap().1);
+                assert!(remedy(Some("certificate_file")).contains("certificate_file"));
+                let env = remedy(Some("certificate_env"));
+                assert!(
+                    env.contains("certificate_env") && env.contains("private_key_env"),
+                    "{env}"
+                );
+                let given = remedy(Some("certificate"));
+                assert!(given.contains("ERP"), "{given}");
+                for text in [env, given] {
+                    assert!(!text.contains("certificate_file"), "{code} {lang:?}: {text}");
+                }
+            }
+        }
+        assert_eq!(
+            error_text_at("o365.secret-expired", Some("certificate_env"), Lang::Es),
+            error_text("o365.secret-expired", Lang::Es)
+        );
+        let err = g360_mail_core::Error::new(g360_mail_core::ErrorKind::Auth, "expired")
+            .with_code("o365.certificate-expired")
+            .with_context("key", "certificate_env");
+        let (_, remedy) = localized(&err, Lang::Es);
+        assert!(remedy.unwrap().contains("variables de entorno"));
+    }
 
     /// The codes of the table's match arms, read from this file.
     fn table_codes() -> Vec<&'static str> {

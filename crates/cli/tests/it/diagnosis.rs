@@ -570,12 +570,18 @@ async fn aadsts700024_clock_skew() {
 /// Runs `verify` in both languages: it passes (exit 0) with a warning of
 /// `code` on `check`, translated, with its remedy line.
 async fn warned(s: &Situation, check: &str, code: &str) -> Vec<String> {
+    warned_about(s, check, code, None).await
+}
+
+/// [`warned`], the remedy being the one for configuration key `key`.
+async fn warned_about(s: &Situation, check: &str, code: &str, key: Option<&str>) -> Vec<String> {
     let mut outputs = Vec::new();
     for lang in LANGS {
         let r = s.verify(lang).await;
         let all = format!("{}\n{}", r.stdout, r.stderr);
         assert_eq!(r.code, 0, "{code} in {lang}:\n{all}");
-        let (message, remedy) = error_text(code, lang).expect("a translated code");
+        let (message, remedy) =
+            g360_mail_texts::error_text_at(code, key, lang).expect("a translated code");
         let lines: Vec<&str> = r.stdout.lines().collect();
         let i = lines
             .iter()
@@ -719,7 +725,8 @@ async fn a_certificate_from_the_environment_about_to_expire_warns() {
         ("soon.crt", "soon.key")
     })
     .await;
-    warned(&s, "configuration", "o365.certificate-expiring").await;
+    // The remedy says where the new certificate goes: the variables.
+    warned_about(&s, "configuration", "o365.certificate-expiring", Some("certificate_env")).await;
     config_check_warns(&s, "integrations[o365].certificate_env", "o365.certificate-expiring").await;
 }
 
@@ -822,6 +829,12 @@ async fn config_check_warns(s: &Situation, key: &str, code: &str) {
         };
         let remedy = lines.get(i + 1).map(|l| l.trim_start()).unwrap_or_default();
         assert!(remedy.starts_with(what) && remedy.contains(step), "{lang}:\n{all}");
+        // A certificate's remedy names where it comes from (its key).
+        let source = key.rsplit('.').next().unwrap_or_default();
+        if source.starts_with("certificate") {
+            assert!(remedy.contains(source), "{lang}:\n{all}");
+            assert!(source == "certificate_file" || !remedy.contains("_file"), "{lang}:\n{all}");
+        }
         let r = s.run(&["--lang", lang.as_str(), "--json", "config", "check"]).await;
         let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
         assert_eq!((v["exit_code"].as_i64(), v["ok"].as_bool()), (Some(0), Some(true)), "{v}");

@@ -519,3 +519,60 @@ async fn sends_near_an_expiry_carry_a_warning_logged_once_a_day() {
     let receipt = env.provider_with(s, ERP, &env.setup.secret).send(&simple("x")).await.unwrap();
     assert_eq!(receipt.warnings[0].code.as_deref(), Some("o365.secret-expired"));
 }
+
+/// The remedies and the detail of an expiring or expired certificate name
+/// where it comes from: files, the environment variables of
+/// `certificate_env`/`private_key_env`, or PEM texts the ERP gives.
+#[tokio::test]
+async fn certificate_remedies_name_the_source_in_use() {
+    let env = env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (crt, key) = make_cert(dir.path(), "app", 10);
+    upload(&env, &crt);
+    let pem = |b: g360_mail_o365::O365Builder| {
+        b.with_mailbox(EmailAddress::new(ERP).unwrap())
+            .with_certificate_pem(read(&crt), Secret::new(read(&key)))
+    };
+    let files = build(&env, cert_settings(&env, &crt, &key)).unwrap();
+    let given = pem(env.factory.builder(settings(&env))).build().unwrap();
+    let from_env = pem(env.factory.builder(settings(&env)))
+        .with_certificate_env_names("APP_CERT_PEM", "APP_KEY_PEM")
+        .build()
+        .unwrap();
+    for (p, key, says) in [
+        (&files, "certificate_file", "point certificate_file and private_key_file"),
+        (&given, "certificate", "in the ERP"),
+        (&from_env, "certificate_env", "in APP_CERT_PEM and its key in APP_KEY_PEM"),
+    ] {
+        let r = verify(p).await;
+        let c = check(&r, "configuration");
+        assert_eq!(c.code.as_deref(), Some("o365.certificate-expiring"), "{c:?}");
+        assert!(c.detail.contains(&format!("({key})")), "{c:?}");
+        assert_eq!(c.key.as_deref(), Some(key));
+        let remedy = c.remedy.as_deref().unwrap();
+        assert!(remedy.contains(says), "{key}: {remedy}");
+        if key != "certificate_file" {
+            assert!(!remedy.contains("certificate_file") && !c.detail.contains("_file"), "{c:?}");
+        }
+    }
+
+    let (old_crt, old_key) = expired_cert(dir.path());
+    let p = env
+        .factory
+        .builder(settings(&env))
+        .with_mailbox(EmailAddress::new(ERP).unwrap())
+        .with_certificate_pem(read(&old_crt), Secret::new(read(&old_key)))
+        .with_certificate_env_names("APP_CERT_PEM", "APP_KEY_PEM")
+        .build()
+        .unwrap();
+    let r = verify(&p).await;
+    let c = check(&r, "configuration");
+    assert_eq!(c.code.as_deref(), Some("o365.certificate-expired"), "{c:?}");
+    assert_eq!(c.key.as_deref(), Some("certificate_env"));
+    let err = p.send(&simple("x")).await.unwrap_err();
+    assert_eq!(err.code(), Some("o365.certificate-expired"));
+    assert_eq!(err.context_value("key"), Some("certificate_env"));
+    let remedy = err.remedy().unwrap();
+    assert!(remedy.contains("in APP_CERT_PEM and its key in APP_KEY_PEM"), "{remedy}");
+    assert!(!remedy.contains("certificate_file"), "{remedy}");
+}
