@@ -27,6 +27,9 @@ Compras";
 pub(crate) struct ReadComparison {
     /// Whether every message's body was read too.
     pub(crate) bodies: bool,
+    /// Whether the bodies came with the list pages (`with_bodies`: one
+    /// request per page) rather than by two GETs per message.
+    pub(crate) inline: bool,
     /// Messages read per measured run (each side reads them twice).
     pub(crate) messages: usize,
     /// `$top` of the list requests.
@@ -46,7 +49,8 @@ pub(crate) struct ReadComparison {
 pub(crate) struct ReadReport {
     /// Messages in the Inbox.
     pub(crate) inbox_messages: usize,
-    /// Without and with bodies.
+    /// Without bodies, with bodies by two GETs per message, with bodies
+    /// inline in the pages.
     pub(crate) passes: Vec<ReadComparison>,
     /// Context, not a comparison: a raw paging loop asking for the body in
     /// the list itself (`$select=...,body`), which the `MailProvider` API
@@ -146,6 +150,7 @@ pub(crate) async fn run(opts: &Options, servers: &Handle) -> Result<ReadReport, 
         let per_message = if bodies { 2.0 } else { 0.0 };
         passes.push(ReadComparison {
             bodies,
+            inline: false,
             messages: n,
             page_size: opts.page_size,
             requests_per_message: crate::util::round(per_message + pages / n.max(1) as f64, 3),
@@ -154,6 +159,48 @@ pub(crate) async fn run(opts: &Options, servers: &Handle) -> Result<ReadReport, 
             baseline,
         });
     }
+    // Bodies inline: ours with `with_bodies` against a raw loop replaying
+    // our own inline list request (same URL, same `Prefer`), each decoding
+    // the page with its bodies.
+    emu.reset_records();
+    reader.ours_inline(reader.page_size as usize).await?;
+    let records = emu.requests();
+    let list = records
+        .iter()
+        .find(|r| r.endpoint == Endpoint::ListMessages)
+        .ok_or("no inline list request recorded")?;
+    let inline_shapes = Shapes {
+        first_list: format!("{}?{}", list.path, list.query.clone().unwrap_or_default()),
+        list_prefer: list.header("prefer").map(str::to_owned),
+        ..shapes.clone()
+    };
+    let n = opts.read_with_bodies;
+    let mut ours = Pass::default();
+    let mut baseline = Pass::default();
+    for side_is_baseline in [true, false, false, true] {
+        emu.reset_records();
+        let (pass, _) = if side_is_baseline {
+            measure(reader.raw_inline(&inline_shapes, n)).await
+        } else {
+            measure(reader.ours_inline(n)).await
+        };
+        if side_is_baseline { baseline.absorb(pass) } else { ours.absorb(pass) }
+    }
+    let ours = ours.stats(2 * n);
+    let baseline = baseline.stats(2 * n);
+    passes.push(ReadComparison {
+        bodies: true,
+        inline: true,
+        messages: n,
+        page_size: opts.page_size,
+        requests_per_message: crate::util::round(
+            n.div_ceil(opts.page_size as usize) as f64 / n.max(1) as f64,
+            3,
+        ),
+        ratio: ratio(ours.per_second, baseline.per_second),
+        ours,
+        baseline,
+    });
     emu.reset_records();
     let inline_query = with_body(&shapes.first_list);
     let inline = Shapes { first_list: inline_query, ..shapes.clone() };
@@ -206,6 +253,8 @@ fn shapes(records: &[RequestRecord]) -> Result<Shapes, String> {
 impl Reader {
     /// The provider: pages of `list_messages`, and `get_message` of each
     /// message when `bodies`. Stops after `n` messages.
+    ///
+    /// [`Reader::ours_inline`] asks for the bodies with the pages instead.
     async fn ours(&self, n: usize, bodies: bool) -> Result<usize, String> {
         let mut query = MailboxQuery::folder(Folder::Inbox);
         query.page_size = self.page_size;
@@ -218,6 +267,27 @@ impl Reader {
                     if full.text.is_none() && full.html.is_none() {
                         return Err(format!("message {} came without a body", m.id));
                     }
+                }
+                read += 1;
+            }
+            match page.continuation {
+                Some(c) if read < n => query.continuation = Some(c),
+                _ => return Ok(read),
+            }
+        }
+    }
+
+    /// The provider with `with_bodies`: each page carries its messages'
+    /// bodies. Stops after `n` messages.
+    async fn ours_inline(&self, n: usize) -> Result<usize, String> {
+        let mut query = MailboxQuery::folder(Folder::Inbox).with_bodies(true);
+        query.page_size = self.page_size;
+        let mut read = 0;
+        loop {
+            let page = self.provider.list_messages(&query).await.map_err(|e| e.to_string())?;
+            for m in page.messages.iter().take(n - read) {
+                if m.text.is_none() && m.html.is_none() {
+                    return Err(format!("message {} came without a body", m.id));
                 }
                 read += 1;
             }
@@ -242,6 +312,26 @@ impl Reader {
             return Err(format!("GET answered {status}"));
         }
         serde_json::from_slice(&body).map_err(|e| e.to_string())
+    }
+
+    /// The raw loop over pages that carry their bodies: each message's body
+    /// must be there.
+    async fn raw_inline(&self, shapes: &Shapes, n: usize) -> Result<usize, String> {
+        let mut next = format!("{}{}", self.url, shapes.first_list);
+        let mut read = 0;
+        loop {
+            let page: Page = self.get(&next, shapes.list_prefer.as_deref()).await?;
+            for m in page.value.iter().take(n - read) {
+                if m["body"]["content"].as_str().is_none() {
+                    return Err(format!("message {} came without a body", m["id"]));
+                }
+                read += 1;
+            }
+            match page.next_link {
+                Some(link) if read < n => next = link,
+                _ => return Ok(read),
+            }
+        }
     }
 
     /// The raw loop: the same requests, decoded into `serde_json::Value`,
