@@ -1098,7 +1098,24 @@ fn struct_fields<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
 /// Reads and checks the `[outbox]` section: every problem at once, each at
 /// its path `outbox.<key>` with a remedy; a value is shown only when it is a
 /// number or boolean, never a text that may be a URL with its password.
+/// Each problem carries a code (`config.unknown-key`, else
+/// `config.invalid-value`), so that it reads in the user's language.
 pub(crate) fn validate_outbox(
+    value: Option<Value>,
+    source: &ConfigSource,
+    problems: &mut Vec<ConfigProblem>,
+) -> OutboxConfig {
+    let start = problems.len();
+    let config = read_outbox(value, source, problems);
+    for p in &mut problems[start..] {
+        if p.code.is_none() {
+            p.code = Some("config.invalid-value".into());
+        }
+    }
+    config
+}
+
+fn read_outbox(
     value: Option<Value>,
     source: &ConfigSource,
     problems: &mut Vec<ConfigProblem>,

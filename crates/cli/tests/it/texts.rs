@@ -245,3 +245,27 @@ fn the_files_lang_applies_even_when_the_file_has_problems() {
     let r = run(dir.path(), &["--lang", "es", "config", "check"]);
     assert!(r.stderr.starts_with("error: No se puede leer la configuración\n"), "{}", r.stderr);
 }
+
+#[test]
+fn outbox_section_problems_come_in_both_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("g360-mail.toml"),
+        "[outbox]\nurl = \"sqlite://o.db\"\nbatch_size = 0\nflush_interval_ms = \"x\"\n",
+    )
+    .unwrap();
+    let (es, en) = both(dir.path(), &["config", "check"]);
+    for r in [&es, &en] {
+        assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    }
+    // Both problems at once, each at its key; the precise English detail in
+    // brackets after the Spanish text, the remedy in Spanish.
+    for key in ["outbox.batch_size", "outbox.flush_interval_ms"] {
+        assert!(es.stderr.contains(key), "{}", es.stderr);
+        assert!(en.stderr.contains(key), "{}", en.stderr);
+    }
+    assert_eq!(es.stderr.matches("Valor no válido").count(), 2, "{}", es.stderr);
+    assert!(es.stderr.contains("Corrija el valor"), "{}", es.stderr);
+    assert!(!es.stderr.contains("what to do"), "{}", es.stderr);
+    assert!(!en.stderr.contains("Valor no válido"), "{}", en.stderr);
+}
