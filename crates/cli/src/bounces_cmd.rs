@@ -180,19 +180,23 @@ pub(crate) async fn recipient_states(
     let recipients: Vec<String> =
         mail.recipients.split(',').map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect();
     let entry = |address: &str, s: Option<&RecipientStatus>| match s {
-        Some(s) => json!({ "address": address, "state": s.state.as_str(), "status": s.status,
-            "kind": s.kind, "diagnostic": s.diagnostic, "remote_mta": s.remote_mta,
-            "matched": s.matched, "updated_at": s.updated_at }),
+        Some(s) => {
+            let r = &s.recipient;
+            json!({ "address": address, "state": r.state.as_str(), "status": r.status,
+                "kind": r.kind, "diagnostic": r.diagnostic, "remote_mta": r.remote_mta,
+                "matched": s.matched, "updated_at": s.updated_at })
+        }
         None => json!({ "address": address, "state": mail.state.as_str() }),
     };
     for a in &recipients {
-        let s = statuses.iter().find(|s| s.address.eq_ignore_ascii_case(a));
+        let s = statuses.iter().find(|s| s.recipient.address.eq_ignore_ascii_case(a));
         list.push(entry(a, s));
     }
-    for s in
-        statuses.iter().filter(|s| !recipients.iter().any(|a| a.eq_ignore_ascii_case(&s.address)))
+    for s in statuses
+        .iter()
+        .filter(|s| !recipients.iter().any(|a| a.eq_ignore_ascii_case(&s.recipient.address)))
     {
-        list.push(entry(&s.address, Some(s)));
+        list.push(entry(&s.recipient.address, Some(s)));
     }
     Ok(list)
 }

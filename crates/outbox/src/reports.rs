@@ -164,22 +164,14 @@ pub struct RecordOutcome {
     pub unknown_mail: bool,
 }
 
-/// A recipient's delivery state, as `outbox show` lists it.
+/// A recipient's delivery state, as `outbox show` lists it: the recorded
+/// result (address lowercase, latest state) and what the record adds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct RecipientStatus {
-    /// The address, lowercase.
-    pub address: String,
-    /// The latest state.
-    pub state: DeliveryState,
-    /// The enhanced status code.
-    pub status: Option<String>,
-    /// The kind of failure.
-    pub kind: Option<String>,
-    /// The remote server's answer.
-    pub diagnostic: Option<String>,
-    /// The server that answered.
-    pub remote_mta: Option<String>,
+    /// The recipient's latest result.
+    #[serde(flatten)]
+    pub recipient: RecipientRecord,
     /// False when the address is none of the queued mail's recipients;
     /// `None` when they are not known (direct sends).
     pub matched: Option<bool>,
@@ -367,12 +359,14 @@ impl Outbox {
             .into_iter()
             .filter_map(|r| {
                 Some(RecipientStatus {
-                    address: r.address,
-                    state: DeliveryState::parse(&r.state)?,
-                    status: r.status,
-                    kind: r.kind,
-                    diagnostic: r.diagnostic,
-                    remote_mta: r.remote_mta,
+                    recipient: RecipientRecord {
+                        address: r.address,
+                        state: DeliveryState::parse(&r.state)?,
+                        status: r.status,
+                        kind: r.kind,
+                        diagnostic: r.diagnostic,
+                        remote_mta: r.remote_mta,
+                    },
                     matched: r.matched,
                     updated_at: ts(r.updated_at),
                 })

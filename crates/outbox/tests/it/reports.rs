@@ -82,12 +82,12 @@ pub(crate) async fn reports_are_recorded_once_with_precedence(db: &TestDb) {
     );
     assert_eq!(outbox.record_report(&late).await.unwrap().delivered, 0);
     let states = outbox.delivery_statuses(uid).await.unwrap();
-    let ana = states.iter().find(|s| s.address == "ana@cliente.example").unwrap();
+    let ana = states.iter().find(|s| s.recipient.address == "ana@cliente.example").unwrap();
     assert_eq!(
-        (ana.state, ana.status.as_deref(), ana.matched),
+        (ana.recipient.state, ana.recipient.status.as_deref(), ana.matched),
         (DeliveryState::Bounced, Some("5.1.1"), Some(true))
     );
-    let alias = states.iter().find(|s| s.address == "alias@cliente.example").unwrap();
+    let alias = states.iter().find(|s| s.recipient.address == "alias@cliente.example").unwrap();
     assert_eq!(alias.matched, Some(false));
 
     // Unreadable and foreign reports are recorded, touching no mail.
