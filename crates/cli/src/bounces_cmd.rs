@@ -93,27 +93,28 @@ fn summary_line(out: &Out, s: &ReportSyncSummary) -> String {
     if s.busy {
         return format!("{} ({}): {}", s.user, s.mailbox, t(BounceMsg::Busy));
     }
+    // "label: n", so that a state's name needs no plural form.
     let mut line = format!(
-        "{} ({}): {} {}, {} {}, {} {}, {} {}",
+        "{} ({}): {}: {}, {}: {}, {}: {}, {}: {}",
         s.user,
         s.mailbox,
-        s.read,
         t(BounceMsg::ReportsRead),
-        s.bounced,
+        s.read,
         t(BounceMsg::State(RecipientState::Bounced)),
-        s.delayed,
+        s.bounced,
         t(BounceMsg::State(RecipientState::Delayed)),
-        s.delivered,
+        s.delayed,
         t(BounceMsg::State(RecipientState::Delivered)),
+        s.delivered,
     );
     if s.unparseable > 0 {
-        line.push_str(&format!(", {} {}", s.unparseable, t(BounceMsg::SetAside)));
+        line.push_str(&format!(", {}: {}", t(BounceMsg::SetAside), s.unparseable));
     }
     if s.unknown_mail > 0 {
-        line.push_str(&format!(", {} {}", s.unknown_mail, t(BounceMsg::UnknownMail)));
+        line.push_str(&format!(", {}: {}", t(BounceMsg::UnknownMail), s.unknown_mail));
     }
     if s.unmatched > 0 {
-        line.push_str(&format!(", {} {}", s.unmatched, t(BounceMsg::Unmatched)));
+        line.push_str(&format!(", {}: {}", t(BounceMsg::Unmatched), s.unmatched));
     }
     line
 }
