@@ -421,8 +421,8 @@ mod tests {
         std::fs::read(dir.join(file)).unwrap()
     }
 
-    #[test]
-    fn reads_the_certificate_as_openssl_does() {
+    /// A fresh `app.crt` / `app.key` pair in a temporary directory, read.
+    fn made_credential() -> (tempfile::TempDir, CertificateCredential) {
         let dir = tempfile::tempdir().unwrap();
         make(dir.path(), "app");
         let cred = CertificateCredential::from_pem(
@@ -430,6 +430,12 @@ mod tests {
             &read(dir.path(), "app.key"),
         )
         .unwrap();
+        (dir, cred)
+    }
+
+    #[test]
+    fn reads_the_certificate_as_openssl_does() {
+        let (dir, cred) = made_credential();
 
         // The thumbprint: SHA-256 of the DER, base64url without padding.
         let fp =
@@ -454,13 +460,7 @@ mod tests {
 
     #[test]
     fn the_assertion_verifies_with_openssl_in_both_algorithms() {
-        let dir = tempfile::tempdir().unwrap();
-        make(dir.path(), "app");
-        let cred = CertificateCredential::from_pem(
-            &read(dir.path(), "app.crt"),
-            &read(dir.path(), "app.key"),
-        )
-        .unwrap();
+        let (dir, cred) = made_credential();
         openssl(dir.path(), &["x509", "-in", "app.crt", "-pubkey", "-noout", "-out", "pub.pem"]);
         let aud = "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token";
         let now: Timestamp = "2026-12-06T10:00:00Z".parse().unwrap();
@@ -569,13 +569,7 @@ mod tests {
 
     #[test]
     fn validity_is_checked_against_the_clock() {
-        let dir = tempfile::tempdir().unwrap();
-        make(dir.path(), "app");
-        let cred = CertificateCredential::from_pem(
-            &read(dir.path(), "app.crt"),
-            &read(dir.path(), "app.key"),
-        )
-        .unwrap();
+        let (_dir, cred) = made_credential();
         let later = cred.not_after().checked_add(jiff::SignedDuration::from_secs(1)).unwrap();
         assert_eq!(
             cred.check_validity(later),
