@@ -20,6 +20,8 @@ pub(crate) const MAILBOXES: usize = 8;
 const RECIPIENT: &str = "cliente@fabrikam.example";
 /// Size of the attachment of the second pass.
 pub(crate) const ATTACHMENT_BYTES: usize = 1024 * 1024;
+/// Rounds of each comparison: each runs both sides, in alternating order.
+const ROUNDS: usize = 4;
 /// Timeout of one request, as the provider's default `request_timeout_ms`.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -319,8 +321,10 @@ impl Bench {
         .await
     }
 
-    /// Warm-up, then baseline, ours, ours, baseline (each half of `n`), so
-    /// that drift of the machine's load hits both sides alike.
+    /// Warm-up, then [`ROUNDS`] rounds of baseline and ours in alternating
+    /// order (baseline, ours, ours, baseline, baseline, ours, …; each round a
+    /// share of `n`), so that drift of the machine's load hits both sides
+    /// alike.
     async fn compare(
         &mut self,
         payload: &'static str,
@@ -335,14 +339,15 @@ impl Bench {
         self.ours(w, workers).await;
         self.checkpoint();
 
-        let half = n / 2;
         let request_bytes = self.baseline_jobs(payload, 1, 1, 0)?[0][0].len();
         let mut ours = Pass::default();
         let mut baseline = Pass::default();
         let mut max_in_flight = 0;
-        for (round, first_baseline) in [(0, true), (1, false)] {
-            let size = if round == 0 { half } else { n - half };
-            let offset = round * half;
+        let share = n / ROUNDS;
+        for round in 0..ROUNDS {
+            let first_baseline = round % 2 == 0;
+            let offset = round * share;
+            let size = if round + 1 == ROUNDS { n - offset } else { share };
             for side_is_baseline in [first_baseline, !first_baseline] {
                 if side_is_baseline {
                     let jobs = self.baseline_jobs(payload, size, mailboxes, offset)?;

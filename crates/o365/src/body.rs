@@ -7,12 +7,18 @@
 //! The bytes are those of serde_json for the same structure: compact, fields
 //! in declaration order (`attachments` last in the message,
 //! `saveToSentItems` after the message).
+//!
+//! Bodies with attachments are written into buffers recycled from earlier
+//! sends ([`BufferPool`]): a fresh megabyte buffer costs the kernel a page
+//! fault and a cleared page per 4 KiB, several times the base64 encoding
+//! itself when many sends are in flight.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 use base64::Engine as _;
 use base64::engine::Simd;
 use base64::engine::general_purpose::PAD;
+use bytes::{Bytes, BytesMut};
 use g360_mail_core::{Attachment, Result};
 use serde::Serialize;
 
@@ -22,8 +28,78 @@ use crate::graph_model::GraphOutgoing;
 /// (then nothing was built).
 #[derive(Debug)]
 pub(crate) enum SendMailBody {
-    Built(Vec<u8>),
+    Built(Bytes),
     TooLarge(usize),
+}
+
+/// Request bodies from this size on are built in recycled buffers; smaller
+/// ones come from the allocator's own free lists at no cost.
+const RECYCLE_MIN: usize = 256 * 1024;
+
+/// Buffers of large request bodies, handed back once a request is over and
+/// reused for the next body: memory that is already mapped, so writing a
+/// body causes no page faults. Bounded: at most [`BufferPool::MAX_BUFFERS`]
+/// buffers and [`BufferPool::MAX_BYTES`] bytes wait in it; what does not fit
+/// goes back to the allocator.
+#[derive(Debug, Default)]
+pub(crate) struct BufferPool {
+    free: Mutex<Vec<BytesMut>>,
+}
+
+/// The pool of every provider in the process.
+pub(crate) static BUFFERS: BufferPool = BufferPool::new();
+
+impl BufferPool {
+    /// Buffers kept at most.
+    pub(crate) const MAX_BUFFERS: usize = 8;
+    /// Bytes kept at most (capacity of the buffers in the pool).
+    pub(crate) const MAX_BYTES: usize = 16 * 1024 * 1024;
+
+    pub(crate) const fn new() -> Self {
+        BufferPool { free: Mutex::new(Vec::new()) }
+    }
+
+    /// A buffer of exactly `len` bytes, of unspecified content: a recycled
+    /// one when one is large enough, else a new zeroed one (the allocator's
+    /// zeroed pages, not written by us).
+    fn take(&self, len: usize) -> BytesMut {
+        if len >= RECYCLE_MIN {
+            let recycled = {
+                let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+                free.iter().position(|b| b.capacity() >= len).map(|i| free.swap_remove(i))
+            };
+            if let Some(mut buf) = recycled {
+                if buf.len() >= len {
+                    buf.truncate(len);
+                } else {
+                    buf.resize(len, 0);
+                }
+                return buf;
+            }
+        }
+        BytesMut::zeroed(len)
+    }
+
+    /// Takes `body` back once its request is over. Kept only when nothing
+    /// else holds it (the HTTP client has dropped its copy) and the pool has
+    /// room.
+    pub(crate) fn give(&self, body: Bytes) {
+        if body.len() < RECYCLE_MIN {
+            return;
+        }
+        let Ok(buf) = body.try_into_mut() else { return };
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        let kept: usize = free.iter().map(BytesMut::capacity).sum();
+        if free.len() < Self::MAX_BUFFERS && kept + buf.capacity() <= Self::MAX_BYTES {
+            free.push(buf);
+        }
+    }
+
+    /// Buffers waiting in the pool.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.free.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
 }
 
 /// Where JSON goes: a buffer, or a counter of its length.
@@ -64,6 +140,47 @@ fn encode_base64(input: &[u8], out: &mut [u8]) -> Result<()> {
         return Err(encode_error("the base64 buffer has the wrong size"));
     }
     Ok(())
+}
+
+/// Writes into a buffer of the exact final size.
+struct Cursor<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn next(&mut self, len: usize) -> Result<&mut [u8]> {
+        let end = self.pos + len;
+        let out = self
+            .buf
+            .get_mut(self.pos..end)
+            .ok_or_else(|| encode_error("the body buffer is too small"))?;
+        self.pos = end;
+        Ok(out)
+    }
+}
+
+impl Sink for Cursor<'_> {
+    fn raw(&mut self, bytes: &[u8]) {
+        // Sized by a `Count` pass over the same values: a short buffer is a
+        // bug, caught by the final length check.
+        if let Ok(out) = self.next(bytes.len()) {
+            out.copy_from_slice(bytes);
+        }
+    }
+
+    fn json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        let mut rest = &mut self.buf[self.pos..];
+        let room = rest.len();
+        serde_json::to_writer(&mut rest, value).map_err(encode_error)?;
+        self.pos += room - rest.len();
+        Ok(())
+    }
+
+    fn base64(&mut self, data: &[u8]) -> Result<()> {
+        let len = base64_len(data.len())?;
+        encode_base64(data, self.next(len)?)
+    }
 }
 
 /// Counts the bytes a [`Sink`] would receive.
@@ -140,11 +257,14 @@ const SEND_MAIL_CLOSE: &[u8] = br#","saveToSentItems":true}"#;
 
 /// The `sendMail` body: `{"message":{…,"attachments":[…]},"saveToSentItems":true}`,
 /// where `message` has no attachments of its own. When `limit` is given and
-/// the body would be longer, only its length is computed.
+/// the body would be longer, only its length is computed. A body with
+/// attachments is written into a buffer from `pool`; give it back with
+/// [`BufferPool::give`] once its request is over.
 pub(crate) fn send_mail(
     message: &GraphOutgoing<'_>,
     attachments: &[Attachment],
     limit: Option<usize>,
+    pool: &BufferPool,
 ) -> Result<SendMailBody> {
     if attachments.is_empty() {
         // One pass: the body is the message and a few bytes; a text mail over
@@ -155,43 +275,41 @@ pub(crate) fn send_mail(
         out.raw(SEND_MAIL_CLOSE);
         return Ok(match limit {
             Some(l) if out.len() > l => SendMailBody::TooLarge(out.len()),
-            _ => SendMailBody::Built(out),
+            _ => SendMailBody::Built(out.into()),
         });
     }
     // The message without attachments is small: measure it and the
     // attachments, then write everything into a buffer of the exact size.
-    let mut attachments_len = 0;
-    if !attachments.is_empty() {
-        let mut count = Count::default();
-        for a in attachments {
-            write_attachment(&mut count, a)?;
-        }
-        // `[` … `]` with commas between, replacing the message's `}`.
-        attachments_len = ATTACHMENTS_OPEN.len() + count.0 + (attachments.len() - 1) + 1;
+    let mut count = Count::default();
+    for a in attachments {
+        write_attachment(&mut count, a)?;
     }
+    // `[` … `]` with commas between, replacing the message's `}`.
+    let attachments_len = ATTACHMENTS_OPEN.len() + count.0 + (attachments.len() - 1) + 1;
     let mut head = Count::default();
     head.json(message)?;
     let total = MESSAGE_OPEN.len() + head.0 + attachments_len + SEND_MAIL_CLOSE.len();
     if limit.is_some_and(|l| total > l) {
         return Ok(SendMailBody::TooLarge(total));
     }
-    let mut out = Vec::with_capacity(total);
+    let mut buf = pool.take(total);
+    let mut out = Cursor { buf: &mut buf, pos: 0 };
     out.raw(MESSAGE_OPEN);
     out.json(message)?;
-    if !attachments.is_empty() {
-        out.pop(); // the message's closing `}`
-        out.raw(ATTACHMENTS_OPEN);
-        for (i, a) in attachments.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_attachment(&mut out, a)?;
+    out.pos -= 1; // the message's closing `}`
+    out.raw(ATTACHMENTS_OPEN);
+    for (i, a) in attachments.iter().enumerate() {
+        if i > 0 {
+            out.raw(b",");
         }
-        out.raw(b"]}");
+        write_attachment(&mut out, a)?;
     }
+    out.raw(b"]}");
     out.raw(SEND_MAIL_CLOSE);
-    debug_assert_eq!(out.len(), total);
-    Ok(SendMailBody::Built(out))
+    if out.pos != total {
+        return Err(encode_error("the body did not fill its measured size"));
+    }
+    Ok(SendMailBody::Built(buf.freeze()))
 }
 
 /// Room for the `sendMail` body of `m` without attachments: its strings, a
@@ -330,37 +448,38 @@ mod tests {
         assert!(encode_base64(b"ab", &mut short).is_err());
     }
 
+    /// The body serde writes for `msg` with `atts`.
+    fn expected(msg: &GraphOutgoing<'_>, atts: &[Attachment]) -> Vec<u8> {
+        serde_json::to_vec(&Reference {
+            message: WithAttachments {
+                message: msg,
+                attachments: atts.iter().map(reference).collect(),
+            },
+            save_to_sent_items: true,
+        })
+        .unwrap()
+    }
+
     #[test]
     fn same_bytes_as_serde_with_and_without_attachments() {
         let all = attachments();
+        let pool = BufferPool::new();
         for n in 0..=all.len() {
             let msg = message("Factura \u{7f} \\ /", "x@y.example");
             let atts = &all[..n];
-            let expected = serde_json::to_vec(&Reference {
-                message: WithAttachments {
-                    message: &msg,
-                    attachments: atts.iter().map(reference).collect(),
-                },
-                save_to_sent_items: true,
-            })
-            .unwrap();
-            let SendMailBody::Built(got) = send_mail(&msg, atts, None).unwrap() else {
+            let expected = expected(&msg, atts);
+            let SendMailBody::Built(got) = send_mail(&msg, atts, None, &pool).unwrap() else {
                 panic!("no limit, yet too large");
             };
             assert_eq!(
-                String::from_utf8(got.clone()).unwrap(),
+                String::from_utf8(got.to_vec()).unwrap(),
                 String::from_utf8(expected.clone()).unwrap()
             );
-            if n > 0 {
-                assert_eq!(got.capacity(), got.len(), "the buffer is sized exactly");
-            } else {
-                assert!(got.capacity() >= got.len() && got.capacity() < 2 * got.len() + 512);
-            }
-            match send_mail(&msg, atts, Some(expected.len())).unwrap() {
+            match send_mail(&msg, atts, Some(expected.len()), &pool).unwrap() {
                 SendMailBody::Built(b) => assert_eq!(b, expected),
                 SendMailBody::TooLarge(_) => panic!("at the limit is not over it"),
             }
-            match send_mail(&msg, atts, Some(expected.len() - 1)).unwrap() {
+            match send_mail(&msg, atts, Some(expected.len() - 1), &pool).unwrap() {
                 SendMailBody::TooLarge(len) => assert_eq!(len, expected.len()),
                 SendMailBody::Built(_) => panic!("over the limit"),
             }
@@ -368,5 +487,69 @@ mod tests {
         for a in &all {
             assert_eq!(file_attachment(a).unwrap(), serde_json::to_vec(&reference(a)).unwrap());
         }
+    }
+
+    /// A large attachment, so that its body is built in a pooled buffer.
+    fn large(len: usize, seed: u8) -> Attachment {
+        let data: Vec<u8> =
+            (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
+        Attachment::new("grande.pdf", "application/pdf", data).unwrap()
+    }
+
+    #[test]
+    fn recycled_buffers_give_the_same_bytes_whatever_they_held() {
+        let pool = BufferPool::new();
+        let msg = message("Factura", "x@y.example");
+        // Each body is built in the buffer of the one before (the first is
+        // the largest): longer, shorter and equal earlier contents must
+        // leave no trace.
+        let mut address = None;
+        for (len, seed) in [(900_000, 1), (300_000, 2), (600_000, 3), (900_000, 4), (450_001, 5)] {
+            let atts = [large(len, seed), large(RECYCLE_MIN, seed)];
+            let SendMailBody::Built(got) = send_mail(&msg, &atts, None, &pool).unwrap() else {
+                panic!("no limit, yet too large");
+            };
+            assert!(got == expected(&msg, &atts), "body of {len} bytes differs");
+            assert_eq!(*address.get_or_insert(got.as_ptr()), got.as_ptr(), "not reused");
+            pool.give(got);
+            assert_eq!(pool.len(), 1);
+        }
+    }
+
+    #[test]
+    fn the_pool_reuses_memory_and_stays_bounded() {
+        let pool = BufferPool::new();
+        let msg = message("Factura", "x@y.example");
+        let atts = [large(700_000, 9)];
+        let build = |pool: &BufferPool| match send_mail(&msg, &atts, None, pool).unwrap() {
+            SendMailBody::Built(b) => b,
+            SendMailBody::TooLarge(_) => panic!("no limit, yet too large"),
+        };
+        // A body handed back is the memory of the next one.
+        let first = build(&pool);
+        let address = first.as_ptr();
+        pool.give(first);
+        let second = build(&pool);
+        assert_eq!(second.as_ptr(), address, "the buffer was not reused");
+        // A body still held elsewhere (a request not over) is not taken.
+        let shared = second.clone();
+        pool.give(second);
+        assert_eq!(pool.len(), 0);
+        drop(shared);
+        // Small bodies are left to the allocator.
+        pool.give(Bytes::from(vec![0; RECYCLE_MIN - 1]));
+        assert_eq!(pool.len(), 0);
+        // At most MAX_BUFFERS buffers, and at most MAX_BYTES bytes.
+        let bodies: Vec<Bytes> = (0..BufferPool::MAX_BUFFERS + 2).map(|_| build(&pool)).collect();
+        for b in bodies {
+            pool.give(b);
+        }
+        assert_eq!(pool.len(), BufferPool::MAX_BUFFERS);
+        let pool = BufferPool::new();
+        let big = BufferPool::MAX_BYTES / 3 + 1;
+        for _ in 0..3 {
+            pool.give(Bytes::from(vec![7; big]));
+        }
+        assert_eq!(pool.len(), 2, "a third buffer would pass MAX_BYTES");
     }
 }

@@ -54,7 +54,12 @@ impl O365Provider {
             }
         };
         let call = Call::post_json(self.client.send_mail.clone(), body, "the sendMail request");
-        self.deliver(call, uid, &imid, deadline).await
+        let sent = self.deliver(&call, uid, &imid, deadline).await;
+        // The request is over: its buffer serves the next large body.
+        if let Some(Body::Json(body)) = call.body {
+            crate::body::BUFFERS.give(body);
+        }
+        sent
     }
 
     /// The receipt of a mail found in Sent Items by its uid.
@@ -119,7 +124,7 @@ impl O365Provider {
     pub fn send_mail_body(&self, msg: &OutgoingMessage) -> Result<Vec<u8>> {
         let imid = self.internet_message_id(msg.uid());
         match self.encode_send_mail(msg, &imid, None)? {
-            SendMailBody::Built(body) => Ok(body),
+            SendMailBody::Built(body) => Ok(body.into()),
             // Without a limit the body is always built.
             SendMailBody::TooLarge(len) => Err(error::too_large(len)),
         }
@@ -133,7 +138,12 @@ impl O365Provider {
         imid: &str,
         limit: Option<usize>,
     ) -> Result<SendMailBody> {
-        crate::body::send_mail(&self.graph_message(msg, imid)?, msg.attachments(), limit)
+        crate::body::send_mail(
+            &self.graph_message(msg, imid)?,
+            msg.attachments(),
+            limit,
+            &crate::body::BUFFERS,
+        )
     }
 
     fn receipt(
@@ -168,7 +178,7 @@ impl O365Provider {
     /// may have gone out and cannot be found in time is an outcome unknown.
     async fn deliver(
         &self,
-        call: Call,
+        call: &Call,
         uid: MessageUid,
         imid: &str,
         deadline: Instant,
@@ -178,7 +188,7 @@ impl O365Provider {
         loop {
             let (ambiguous, token) = match self
                 .client
-                .drive(&call, &mut retry)
+                .drive(call, &mut retry)
                 .await
                 .map_err(error::not_delivered)?
             {
@@ -348,7 +358,7 @@ impl O365Provider {
             "the draft send",
         );
         send.body = None;
-        self.deliver(send, msg.uid(), imid, deadline).await
+        self.deliver(&send, msg.uid(), imid, deadline).await
     }
 
     async fn attach_to_draft(&self, draft_id: &str, a: &g360_mail_core::Attachment) -> Result<()> {
