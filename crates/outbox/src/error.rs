@@ -93,3 +93,14 @@ impl From<StoreError> for Error {
 pub(crate) fn db(err: sqlx::Error) -> Error {
     StoreError::Query(err).into()
 }
+
+/// Whether the database aborted the transaction for a lock conflict
+/// (PostgreSQL: 40P01 deadlock, 40001 serialization failure): it was rolled
+/// back whole and may run again at once.
+pub(crate) fn is_conflict(err: &Error) -> bool {
+    std::error::Error::source(err)
+        .and_then(|s| s.downcast_ref::<sqlx::Error>())
+        .and_then(sqlx::Error::as_database_error)
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "40P01" || code == "40001")
+}

@@ -11,9 +11,34 @@
 //! in one ([`OutboxStore::finish_batch`]). Times are milliseconds since the Unix epoch, taken from the
 //! calling process's clock: nodes sharing a database must keep their clocks in
 //! step (NTP) to well within the lease.
+//!
+//! # Lock order
+//!
+//! On PostgreSQL every transaction that locks several rows takes them in one
+//! order, so no two ever wait for each other:
+//!
+//! 1. mail rows (`outbox_mail`), by id. The claim takes its mails with
+//!    `SKIP LOCKED` and so never waits for one; [`acquire`](OutboxStore::acquire)
+//!    locks the mail's row in the statement that then locks its mailbox's;
+//!    [`finish_batch`](OutboxStore::finish_batch) locks its mails `ORDER BY
+//!    id` before it writes them;
+//! 2. mailbox rows (`outbox_mailbox`), by mailbox (`ORDER BY` in the SQL);
+//! 3. what hangs off them: a mail's attempts, written only by a transaction
+//!    that holds the mail's row, and a mailbox's direct slots.
+//!
+//! The statements that change one row alone (`renew`, `release`,
+//! `end_slot`, `pause`, `renew_direct`, `release_direct`) hold nothing while
+//! they wait. Before this order, a worker reclaiming a mail whose lease ran
+//! out held the mail's row and waited for its mailbox's, while the stalled
+//! owner taking the mail's send slot held the mailbox's and waited for the
+//! mail's. A transaction the server aborts for a lock conflict all the same
+//! (someone outside the store holding outbox rows) runs again
+//! ([`retry_conflicts`]). SQLite has one writer at a time (`BEGIN
+//! IMMEDIATE`) and runs the same statements in the same order.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use g360_mail_core::{Error, ErrorKind, MessageUid, Result};
@@ -227,6 +252,38 @@ pub(crate) fn tallies<'a>(finishes: impl Iterator<Item = &'a Finish>) -> BTreeMa
     sum
 }
 
+/// How many times a transaction runs in all when PostgreSQL aborts it for a
+/// deadlock or a serialization failure.
+const CONFLICT_TRIES: u32 = 3;
+
+/// Runs the transaction `run` makes, again (up to [`CONFLICT_TRIES`] times in
+/// all) when the database aborted it for a lock conflict: it was rolled back
+/// whole, so running it again is safe. Counts each rerun in `conflicts`.
+/// The lock order above keeps these from happening; the rerun is for a
+/// conflict this store did not cause (an administrator's statement holding
+/// outbox rows, say).
+pub(crate) async fn retry_conflicts<T, F, Fut>(
+    conflicts: &AtomicU64,
+    operation: &str,
+    mut run: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut tries = 1;
+    loop {
+        match run().await {
+            Err(e) if tries < CONFLICT_TRIES && crate::error::is_conflict(&e) => {
+                conflicts.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, operation, "the database aborted a transaction for a lock conflict; running it again");
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// What a slot is taken for.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum SlotFor {
@@ -317,7 +374,9 @@ pub(crate) trait OutboxStore: reports::ReportStore + Send + Sync + fmt::Debug {
         mailbox: Option<&str>,
     ) -> Result<bool>;
     /// Takes one of the mailbox's slots for a claimed mail, in one
-    /// transaction that holds the mailbox's row: checks the throttling pause,
+    /// transaction that holds the mail's row, then the mailbox's: answers
+    /// [`Acquired::Lost`] at once when the worker no longer holds the mail;
+    /// checks the throttling pause,
     /// the in-flight slots (mails of the mailbox with `in_flight` set and a
     /// live lease) and, for a send, the rate window; then marks the mail
     /// `in_flight`. For a send it also counts the attempt, marks the outcome
@@ -564,7 +623,10 @@ macro_rules! impl_outbox_store {
                 &self,
                 req: &$crate::store::BatchClaim<'_>,
             ) -> Result<$crate::store::Claimed> {
-                self.claim_many(req).await
+                $crate::store::retry_conflicts(&self.conflicts, "claim_batch", move || {
+                    self.claim_many(req)
+                })
+                .await
             }
 
             async fn renew(&self, id: OutboxId, worker: &str, lease_until: i64) -> Result<bool> {
@@ -611,125 +673,10 @@ macro_rules! impl_outbox_store {
                 &self,
                 req: &$crate::store::SlotRequest<'_>,
             ) -> Result<$crate::store::Acquired> {
-                use $crate::pacing::Busy;
-                use $crate::store::{Acquired, SlotFor};
-                let mut tx = self.begin().await?;
-                // The upsert locks the mailbox's row until the commit, so
-                // workers of every process take its slots one at a time.
-                let (starts, paused_until): (String, i64) = sqlx::query_as(
-                    "INSERT INTO outbox_mailbox (mailbox) VALUES ($1) \
-                     ON CONFLICT (mailbox) DO UPDATE SET mailbox = EXCLUDED.mailbox \
-                     RETURNING starts, paused_until",
-                )
-                .bind(req.mailbox)
-                .fetch_one(&mut *tx)
+                $crate::store::retry_conflicts(&self.conflicts, "acquire", move || {
+                    self.acquire_once(req)
+                })
                 .await
-                .map_err(db)?;
-                // The start counts from now, once the row is ours: time spent
-                // waiting for it must not let this send start early.
-                let now = $crate::outbox::now_ms();
-                let lease_until = $crate::outbox::after(now, req.lease);
-                if paused_until > now {
-                    tx.commit().await.map_err(db)?;
-                    return Ok(Acquired::Busy(Busy::Until(paused_until)));
-                }
-                let (in_flight,): (i64,) = sqlx::query_as(
-                    "SELECT (SELECT COUNT(*) FROM outbox_mail WHERE mailbox = $1 AND in_flight \
-                       AND state = 'sending' AND locked_until > $2 AND id <> $3) \
-                     + (SELECT COUNT(*) FROM outbox_direct WHERE mailbox = $1 \
-                       AND lease_until > $2)",
-                )
-                .bind(req.mailbox)
-                .bind(now)
-                .bind(req.id.get())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-                if in_flight >= i64::from(req.max_in_flight) {
-                    tx.commit().await.map_err(db)?;
-                    return Ok(Acquired::Busy(Busy::InFlight));
-                }
-                let SlotFor::Send(guarantee) = req.slot else {
-                    let done = sqlx::query(
-                        "UPDATE outbox_mail SET in_flight = TRUE, mailbox = $3, \
-                         locked_until = $4 \
-                         WHERE id = $1 AND locked_by = $2 AND state = 'sending'",
-                    )
-                    .bind(req.id.get())
-                    .bind(req.worker)
-                    .bind(req.mailbox)
-                    .bind(lease_until)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    if done.rows_affected() != 1 {
-                        return Ok(Acquired::Lost);
-                    }
-                    tx.commit().await.map_err(db)?;
-                    return Ok(Acquired::Granted(None));
-                };
-                let starts = match req.rate.admit(&starts, now) {
-                    Ok(starts) => starts,
-                    Err(until) => {
-                        sqlx::query(
-                            "UPDATE outbox_mailbox SET blocked_until = $2 WHERE mailbox = $1",
-                        )
-                        .bind(req.mailbox)
-                        .bind(until)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                        tx.commit().await.map_err(db)?;
-                        return Ok(Acquired::Busy(Busy::Until(until)));
-                    }
-                };
-                let done = sqlx::query(
-                    "UPDATE outbox_mail SET needs_lookup = TRUE, attempts = attempts + 1, \
-                     in_flight = TRUE, locked_until = $3, updated_at = $4, mailbox = $5, \
-                     guarantee = $6 \
-                     WHERE id = $1 AND locked_by = $2 AND state = 'sending'",
-                )
-                .bind(req.id.get())
-                .bind(req.worker)
-                .bind(lease_until)
-                .bind(now)
-                .bind(req.mailbox)
-                .bind(guarantee.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                if done.rows_affected() != 1 {
-                    return Ok(Acquired::Lost);
-                }
-                sqlx::query("UPDATE outbox_mailbox SET starts = $2 WHERE mailbox = $1")
-                    .bind(req.mailbox)
-                    .bind(starts)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                if !req.first_attempt {
-                    sqlx::query(
-                        "UPDATE outbox_attempt SET finished_at = $2, result = 'interrupted' \
-                         WHERE mail_id = $1 AND finished_at IS NULL",
-                    )
-                    .bind(req.id.get())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                }
-                let (attempt,): (i64,) = sqlx::query_as(
-                    "INSERT INTO outbox_attempt (mail_id, action, worker, started_at, result) \
-                     VALUES ($1, 'send', $2, $3, 'started') RETURNING id",
-                )
-                .bind(req.id.get())
-                .bind(req.worker)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-                tx.commit().await.map_err(db)?;
-                Ok(Acquired::Granted(Some(attempt)))
             }
 
             async fn acquire_direct(
@@ -740,75 +687,10 @@ macro_rules! impl_outbox_store {
                 rate: $crate::pacing::RateWindow,
                 max_in_flight: u32,
             ) -> Result<std::result::Result<i64, $crate::pacing::Busy>> {
-                use $crate::pacing::Busy;
-                let mut tx = self.begin().await?;
-                let (starts, paused_until): (String, i64) = sqlx::query_as(
-                    "INSERT INTO outbox_mailbox (mailbox) VALUES ($1) \
-                     ON CONFLICT (mailbox) DO UPDATE SET mailbox = EXCLUDED.mailbox \
-                     RETURNING starts, paused_until",
-                )
-                .bind(mailbox)
-                .fetch_one(&mut *tx)
+                $crate::store::retry_conflicts(&self.conflicts, "acquire_direct", move || {
+                    self.acquire_direct_once(mailbox, holder, lease, rate, max_in_flight)
+                })
                 .await
-                .map_err(db)?;
-                let now = $crate::outbox::now_ms();
-                if paused_until > now {
-                    tx.commit().await.map_err(db)?;
-                    return Ok(Err(Busy::Until(paused_until)));
-                }
-                sqlx::query("DELETE FROM outbox_direct WHERE mailbox = $1 AND lease_until <= $2")
-                    .bind(mailbox)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                let (in_flight,): (i64,) = sqlx::query_as(
-                    "SELECT (SELECT COUNT(*) FROM outbox_mail WHERE mailbox = $1 AND in_flight \
-                       AND state = 'sending' AND locked_until > $2) \
-                     + (SELECT COUNT(*) FROM outbox_direct WHERE mailbox = $1)",
-                )
-                .bind(mailbox)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-                if in_flight >= i64::from(max_in_flight) {
-                    tx.commit().await.map_err(db)?;
-                    return Ok(Err(Busy::InFlight));
-                }
-                let starts = match rate.admit(&starts, now) {
-                    Ok(starts) => starts,
-                    Err(until) => {
-                        sqlx::query(
-                            "UPDATE outbox_mailbox SET blocked_until = $2 WHERE mailbox = $1",
-                        )
-                        .bind(mailbox)
-                        .bind(until)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                        tx.commit().await.map_err(db)?;
-                        return Ok(Err(Busy::Until(until)));
-                    }
-                };
-                sqlx::query("UPDATE outbox_mailbox SET starts = $2 WHERE mailbox = $1")
-                    .bind(mailbox)
-                    .bind(starts)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                let (id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO outbox_direct (mailbox, holder, lease_until) \
-                     VALUES ($1, $2, $3) RETURNING id",
-                )
-                .bind(mailbox)
-                .bind(holder)
-                .bind($crate::outbox::after(now, lease))
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-                tx.commit().await.map_err(db)?;
-                Ok(Ok(id))
             }
 
             async fn renew_direct(&self, id: i64, lease_until: i64) -> Result<()> {
@@ -932,7 +814,10 @@ macro_rules! impl_outbox_store {
                 now: i64,
                 finishes: &[(OutboxId, &$crate::store::Finish)],
             ) -> Result<Vec<bool>> {
-                self.finish_many(worker, now, finishes).await
+                $crate::store::retry_conflicts(&self.conflicts, "finish_batch", move || {
+                    self.finish_many(worker, now, finishes)
+                })
+                .await
             }
 
             async fn next_due(&self) -> Result<Option<i64>> {
@@ -1061,6 +946,217 @@ macro_rules! impl_outbox_store {
             }
         }
 
+        impl $store {
+            /// Takes a slot ([`OutboxStore::acquire`](crate::store::OutboxStore::acquire)), once.
+            async fn acquire_once(
+                &self,
+                req: &$crate::store::SlotRequest<'_>,
+            ) -> Result<$crate::store::Acquired> {
+                use $crate::pacing::Busy;
+                use $crate::store::{Acquired, SlotFor};
+                let mut tx = self.begin().await?;
+                // One statement locks the mail's row, then the mailbox's
+                // (the store's lock order); the mailbox's row stays locked
+                // until the commit, so workers of every process take its
+                // slots one at a time. No row: the worker lost the mail.
+                let row: Option<(String, i64)> = sqlx::query_as(Self::HOLD_FOR_SLOT)
+                    .bind(req.mailbox)
+                    .bind(req.id.get())
+                    .bind(req.worker)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                let Some((starts, paused_until)) = row else {
+                    return Ok(Acquired::Lost);
+                };
+                // The start counts from now, once the row is ours: time spent
+                // waiting for it must not let this send start early.
+                let now = $crate::outbox::now_ms();
+                let lease_until = $crate::outbox::after(now, req.lease);
+                if paused_until > now {
+                    tx.commit().await.map_err(db)?;
+                    return Ok(Acquired::Busy(Busy::Until(paused_until)));
+                }
+                let (in_flight,): (i64,) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM outbox_mail WHERE mailbox = $1 AND in_flight \
+                       AND state = 'sending' AND locked_until > $2 AND id <> $3) \
+                     + (SELECT COUNT(*) FROM outbox_direct WHERE mailbox = $1 \
+                       AND lease_until > $2)",
+                )
+                .bind(req.mailbox)
+                .bind(now)
+                .bind(req.id.get())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                if in_flight >= i64::from(req.max_in_flight) {
+                    tx.commit().await.map_err(db)?;
+                    return Ok(Acquired::Busy(Busy::InFlight));
+                }
+                let SlotFor::Send(guarantee) = req.slot else {
+                    let done = sqlx::query(
+                        "UPDATE outbox_mail SET in_flight = TRUE, mailbox = $3, \
+                         locked_until = $4 \
+                         WHERE id = $1 AND locked_by = $2 AND state = 'sending'",
+                    )
+                    .bind(req.id.get())
+                    .bind(req.worker)
+                    .bind(req.mailbox)
+                    .bind(lease_until)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    if done.rows_affected() != 1 {
+                        return Ok(Acquired::Lost);
+                    }
+                    tx.commit().await.map_err(db)?;
+                    return Ok(Acquired::Granted(None));
+                };
+                let starts = match req.rate.admit(&starts, now) {
+                    Ok(starts) => starts,
+                    Err(until) => {
+                        sqlx::query(
+                            "UPDATE outbox_mailbox SET blocked_until = $2 WHERE mailbox = $1",
+                        )
+                        .bind(req.mailbox)
+                        .bind(until)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        tx.commit().await.map_err(db)?;
+                        return Ok(Acquired::Busy(Busy::Until(until)));
+                    }
+                };
+                let done = sqlx::query(
+                    "UPDATE outbox_mail SET needs_lookup = TRUE, attempts = attempts + 1, \
+                     in_flight = TRUE, locked_until = $3, updated_at = $4, mailbox = $5, \
+                     guarantee = $6 \
+                     WHERE id = $1 AND locked_by = $2 AND state = 'sending'",
+                )
+                .bind(req.id.get())
+                .bind(req.worker)
+                .bind(lease_until)
+                .bind(now)
+                .bind(req.mailbox)
+                .bind(guarantee.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                if done.rows_affected() != 1 {
+                    return Ok(Acquired::Lost);
+                }
+                sqlx::query("UPDATE outbox_mailbox SET starts = $2 WHERE mailbox = $1")
+                    .bind(req.mailbox)
+                    .bind(starts)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if !req.first_attempt {
+                    sqlx::query(
+                        "UPDATE outbox_attempt SET finished_at = $2, result = 'interrupted' \
+                         WHERE mail_id = $1 AND finished_at IS NULL",
+                    )
+                    .bind(req.id.get())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                let (attempt,): (i64,) = sqlx::query_as(
+                    "INSERT INTO outbox_attempt (mail_id, action, worker, started_at, result) \
+                     VALUES ($1, 'send', $2, $3, 'started') RETURNING id",
+                )
+                .bind(req.id.get())
+                .bind(req.worker)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(Acquired::Granted(Some(attempt)))
+            }
+
+            /// Takes a direct slot
+            /// ([`OutboxStore::acquire_direct`](crate::store::OutboxStore::acquire_direct)), once.
+            async fn acquire_direct_once(
+                &self,
+                mailbox: &str,
+                holder: &str,
+                lease: std::time::Duration,
+                rate: $crate::pacing::RateWindow,
+                max_in_flight: u32,
+            ) -> Result<std::result::Result<i64, $crate::pacing::Busy>> {
+                use $crate::pacing::Busy;
+                let mut tx = self.begin().await?;
+                let (starts, paused_until): (String, i64) = sqlx::query_as(
+                    "INSERT INTO outbox_mailbox (mailbox) VALUES ($1) \
+                     ON CONFLICT (mailbox) DO UPDATE SET mailbox = EXCLUDED.mailbox \
+                     RETURNING starts, paused_until",
+                )
+                .bind(mailbox)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                let now = $crate::outbox::now_ms();
+                if paused_until > now {
+                    tx.commit().await.map_err(db)?;
+                    return Ok(Err(Busy::Until(paused_until)));
+                }
+                sqlx::query("DELETE FROM outbox_direct WHERE mailbox = $1 AND lease_until <= $2")
+                    .bind(mailbox)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                let (in_flight,): (i64,) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM outbox_mail WHERE mailbox = $1 AND in_flight \
+                       AND state = 'sending' AND locked_until > $2) \
+                     + (SELECT COUNT(*) FROM outbox_direct WHERE mailbox = $1)",
+                )
+                .bind(mailbox)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                if in_flight >= i64::from(max_in_flight) {
+                    tx.commit().await.map_err(db)?;
+                    return Ok(Err(Busy::InFlight));
+                }
+                let starts = match rate.admit(&starts, now) {
+                    Ok(starts) => starts,
+                    Err(until) => {
+                        sqlx::query(
+                            "UPDATE outbox_mailbox SET blocked_until = $2 WHERE mailbox = $1",
+                        )
+                        .bind(mailbox)
+                        .bind(until)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        tx.commit().await.map_err(db)?;
+                        return Ok(Err(Busy::Until(until)));
+                    }
+                };
+                sqlx::query("UPDATE outbox_mailbox SET starts = $2 WHERE mailbox = $1")
+                    .bind(mailbox)
+                    .bind(starts)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO outbox_direct (mailbox, holder, lease_until) \
+                     VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(mailbox)
+                .bind(holder)
+                .bind($crate::outbox::after(now, lease))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(Ok(id))
+            }
+        }
     };
 }
 pub(crate) use impl_outbox_store;

@@ -5,6 +5,8 @@ use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use super::{
     BatchClaim, ClaimRow, Claimed, ClaimedMail, Finish, Granted, ID_BY_UID, INSERT_MAIL, NewMail,
@@ -20,6 +22,8 @@ use crate::pacing::Busy;
 #[derive(Debug, Clone)]
 pub(crate) struct PgStore {
     pool: PgPool,
+    /// Transactions run again after a lock conflict ([`retry_conflicts`](super::retry_conflicts)).
+    conflicts: Arc<AtomicU64>,
 }
 
 impl PgStore {
@@ -40,12 +44,23 @@ impl PgStore {
         let mut migrator = sqlx::migrate!("./migrations/postgres");
         migrator.dangerous_set_table_name(crate::MIGRATIONS_TABLE);
         migrator.run(&pool).await.map_err(StoreError::Migrate)?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, conflicts: Arc::default() })
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
         self.pool.begin().await.map_err(db)
     }
+
+    /// Locks a mail's row while `$3` holds it, then upserts and locks its
+    /// mailbox `$1`'s row (mail rows before mailbox rows), returning the
+    /// mailbox's `starts` and `paused_until`; no row when the worker lost
+    /// the mail. `FOR NO KEY UPDATE` is the lock the slot's `UPDATE` of the
+    /// mail takes anyway.
+    const HOLD_FOR_SLOT: &'static str = "WITH held AS (SELECT id FROM outbox_mail \
+         WHERE id = $2 AND locked_by = $3 AND state = 'sending' FOR NO KEY UPDATE) \
+         INSERT INTO outbox_mailbox (mailbox) SELECT $1 FROM held \
+         ON CONFLICT (mailbox) DO UPDATE SET mailbox = EXCLUDED.mailbox \
+         RETURNING starts, paused_until";
 
     /// Selects and locks up to `limit` due mails in `tx`; rows another
     /// worker is claiming right now are skipped rather than waited for.
@@ -296,8 +311,13 @@ impl PgStore {
             c.push(*id, f);
         }
         let mut tx = self.begin().await?;
+        // `held` locks the rows in id order before the update writes any
+        // (the update's join may visit them in any order).
         let done: Vec<(i64,)> = sqlx::query_as(
-            "UPDATE outbox_mail m SET state = v.state, needs_lookup = v.needs_lookup, \
+            "WITH held AS (SELECT id FROM outbox_mail \
+               WHERE id = ANY($3) AND locked_by = $1 AND state = 'sending' \
+               ORDER BY id FOR NO KEY UPDATE) \
+             UPDATE outbox_mail m SET state = v.state, needs_lookup = v.needs_lookup, \
              attempts = m.attempts + v.extra, next_attempt_at = v.next_at, updated_at = $2, \
              sent_at = COALESCE(v.sent_at, m.sent_at), locked_by = NULL, locked_until = NULL, \
              in_flight = FALSE, guarantee = COALESCE(v.guarantee, m.guarantee), \
@@ -313,8 +333,8 @@ impl PgStore {
                $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
                $14::text[], $15::bool[], $16::text[], $17::text[], $18::text[], $19::text[]) \
                AS v(id, state, needs_lookup, extra, next_at, sent_at, guarantee, route, \
-               provider, imid, request_id, server_reply, recovered, ek, ec, em, er) \
-             WHERE m.id = v.id AND m.locked_by = $1 AND m.state = 'sending' \
+               provider, imid, request_id, server_reply, recovered, ek, ec, em, er), held h \
+             WHERE m.id = v.id AND m.id = h.id AND m.locked_by = $1 AND m.state = 'sending' \
              RETURNING m.id",
         )
         .bind(worker)
@@ -517,3 +537,265 @@ async fn enqueue_on(conn: &mut PgConnection, mail: &NewMail) -> Result<OutboxId>
 
 impl_outbox_store!(PgStore);
 super::reports::impl_report_store!(PgStore);
+
+/// The lock order against the real server: transactions that take the same
+/// mail and mailbox rows, driven step by step by a transaction of the test
+/// that holds the mailbox's row until each waits or is done.
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use g360_mail_core::MessageUid;
+    use sqlx::{Connection, PgConnection};
+    use tokio::task::JoinHandle;
+
+    use super::PgStore;
+    use crate::model::{Guarantee, MailState, OutboxId};
+    use crate::pacing::RateWindow;
+    use crate::store::{
+        Acquired, BatchClaim, ClaimedMail, Finish, OutboxStore, Plan, SlotFor, SlotRequest, Tally,
+    };
+    use crate::{OutboxOptions, outbox::now_ms};
+
+    const MAILBOX: &str = "facturas@example.com";
+
+    /// A fresh schema and a store on it whose connections carry the schema's
+    /// name as `application_name`, so the test can see which of them wait.
+    struct Db {
+        base: String,
+        schema: String,
+        store: PgStore,
+        /// The test's own connection, outside the store.
+        conn: PgConnection,
+        /// The connection that holds rows in an open transaction (apart
+        /// from `conn`: a transaction sees `pg_stat_activity` as it was
+        /// when it first looked).
+        holder: PgConnection,
+    }
+
+    impl Db {
+        #[allow(clippy::disallowed_methods, reason = "tests read their own variables")]
+        #[allow(clippy::print_stderr, reason = "a skipped test says so")]
+        async fn open() -> Option<Db> {
+            let base = std::env::var("G360_MAIL_TEST_PG_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+            let mut conn = match PgConnection::connect(&base).await {
+                Ok(conn) => conn,
+                Err(e) if std::env::var_os("CI").is_some() => {
+                    panic!("PostgreSQL at {base} is required in CI: {e}")
+                }
+                Err(_) => {
+                    eprintln!(
+                        "NOTICE: skipping a PostgreSQL test: no server at {base} (set CI to fail instead)"
+                    );
+                    return None;
+                }
+            };
+            let schema = format!("g360_outbox_lock_{}", uuid::Uuid::new_v4().simple());
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("SET search_path = {schema}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+            let tagged = format!("{url}&application_name={schema}");
+            let store = PgStore::open(&tagged, &OutboxOptions::default()).await.unwrap();
+            let holder = PgConnection::connect(&url).await.unwrap();
+            Some(Db { base, schema, store, conn, holder })
+        }
+
+        /// Inserts a mail of [`MAILBOX`] in state `sending`, held by `worker`
+        /// until `locked_until`.
+        async fn sending(&mut self, worker: &str, locked_until: i64) -> OutboxId {
+            let now = now_ms();
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO outbox_mail (uid, user_name, mailbox, subject, recipients, state, \
+                 next_attempt_at, created_at, updated_at, message_format, message, locked_by, \
+                 locked_until) \
+                 VALUES ($1, 'ana', $2, 'Factura', 'b@example.com', 'sending', $3, $3, $3, 1, \
+                 '{}', $4, $5) RETURNING id",
+            )
+            .bind(MessageUid::new_random().to_string())
+            .bind(MAILBOX)
+            .bind(now - 60_000)
+            .bind(worker)
+            .bind(locked_until)
+            .fetch_one(&mut self.conn)
+            .await
+            .unwrap();
+            sqlx::query("INSERT INTO outbox_mailbox (mailbox) VALUES ($1) ON CONFLICT DO NOTHING")
+                .bind(MAILBOX)
+                .execute(&mut self.conn)
+                .await
+                .unwrap();
+            OutboxId::new(id)
+        }
+
+        /// Holds the mailbox's row in an open transaction. Its deadlock
+        /// timeout outlasts the server's default: in a deadlock with the
+        /// store's transaction, the store's is the one aborted.
+        async fn hold_mailbox(&mut self) {
+            sqlx::query("BEGIN").execute(&mut self.holder).await.unwrap();
+            sqlx::query("SET LOCAL deadlock_timeout = '10min'")
+                .execute(&mut self.holder)
+                .await
+                .unwrap();
+            sqlx::query("SELECT 1 FROM outbox_mailbox WHERE mailbox = $1 FOR UPDATE")
+                .bind(MAILBOX)
+                .execute(&mut self.holder)
+                .await
+                .unwrap();
+        }
+
+        async fn let_go(&mut self) {
+            sqlx::query("COMMIT").execute(&mut self.holder).await.unwrap();
+        }
+
+        /// Waits until each of the tasks still `running` waits for a lock.
+        async fn settle(&mut self, running: impl Fn() -> usize) {
+            for _ in 0..12_000 {
+                let running = running();
+                let (waiting,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM pg_stat_activity \
+                     WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                )
+                .bind(&self.schema)
+                .fetch_one(&mut self.conn)
+                .await
+                .unwrap();
+                if usize::try_from(waiting).unwrap() >= running {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            panic!("the store's transactions neither ended nor waited for a lock");
+        }
+
+        fn conflicts(&self) -> u64 {
+            self.store.conflicts.load(std::sync::atomic::Ordering::Relaxed)
+        }
+
+        async fn drop_schema(self) {
+            let Db { base, schema, store, conn, holder } = self;
+            store.pool.close().await;
+            conn.close().await.unwrap();
+            holder.close().await.unwrap();
+            let mut conn = PgConnection::connect(&base).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+
+    fn rate() -> RateWindow {
+        RateWindow::new(1_000, Duration::from_secs(60))
+    }
+
+    /// The stalled owner `old` of mail `id` takes its send slot.
+    fn acquire(store: &PgStore, id: OutboxId) -> JoinHandle<crate::Result<Acquired>> {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let req = SlotRequest {
+                id,
+                worker: "old",
+                mailbox: MAILBOX,
+                lease: Duration::from_secs(60),
+                slot: SlotFor::Send(Guarantee::ExactlyOnce),
+                first_attempt: false,
+                rate: rate(),
+                max_in_flight: 100,
+            };
+            store.acquire(&req).await
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reclaim_and_the_stalled_owners_slot_do_not_deadlock() {
+        let Some(mut db) = Db::open().await else { return };
+        // Mail M: claimed by `old` without its slot; the lease ran out.
+        let m = db.sending("old", now_ms() - 1_000).await;
+        db.hold_mailbox().await;
+        // The stalled owner asks for M's send slot and waits for the mailbox.
+        let owner = acquire(&db.store, m);
+        db.settle(|| usize::from(!owner.is_finished())).await;
+        // Meanwhile `new` reclaims M, planning its send slot in the claim.
+        let store = db.store.clone();
+        let reclaim = tokio::spawn(async move {
+            let plan = |_: &ClaimedMail| {
+                Some(Plan { mailbox: MAILBOX.to_owned(), guarantee: Guarantee::ExactlyOnce })
+            };
+            let req = BatchClaim {
+                worker: "new",
+                limit: 8,
+                lease: Duration::from_secs(60),
+                exclude: &[],
+                rate: rate(),
+                max_in_flight: 100,
+                plan: &plan,
+            };
+            store.claim_batch(&req).await.map(|c| c.mails.len())
+        });
+        db.settle(|| usize::from(!owner.is_finished()) + usize::from(!reclaim.is_finished())).await;
+        db.let_go().await;
+        let owner = owner.await.unwrap();
+        let reclaim = reclaim.await.unwrap();
+        assert!(owner.is_ok() && reclaim.is_ok(), "owner: {owner:?}\nreclaim: {reclaim:?}");
+        assert_eq!(db.conflicts(), 0, "a transaction ran again after a deadlock");
+        // The owner had M's row first: it keeps the mail; the claim passes M by.
+        assert!(matches!(owner.unwrap(), Acquired::Granted(Some(_))));
+        assert_eq!(reclaim.unwrap(), 0);
+        db.drop_schema().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_aborted_for_a_deadlock_runs_again() {
+        let Some(mut db) = Db::open().await else { return };
+        let m = db.sending("w", now_ms() + 60_000).await;
+        db.hold_mailbox().await;
+        // The result locks M's row, then waits for the mailbox's.
+        let store = db.store.clone();
+        let finish = tokio::spawn(async move {
+            let f = Finish {
+                state: MailState::Sent,
+                needs_lookup: false,
+                extra_attempts: 0,
+                next_attempt_at: now_ms(),
+                sent_at: Some(now_ms()),
+                guarantee: Some(Guarantee::ExactlyOnce),
+                route: None,
+                provider: None,
+                internet_message_id: None,
+                request_id: None,
+                server_reply: None,
+                recovered: false,
+                error: None,
+                attempt: None,
+                tally: Some((MAILBOX.to_owned(), Tally { sent: 1, ..Tally::default() })),
+            };
+            store.finish_batch("w", now_ms(), &[(m, &f)]).await
+        });
+        db.settle(|| usize::from(!finish.is_finished())).await;
+        // Someone else (an administrator, say) takes the mailbox's row, then
+        // M's: PostgreSQL aborts the result's transaction for a deadlock.
+        sqlx::query("SELECT 1 FROM outbox_mail WHERE id = $1 FOR UPDATE")
+            .bind(m.get())
+            .execute(&mut db.holder)
+            .await
+            .unwrap();
+        db.let_go().await;
+        assert_eq!(finish.await.unwrap().unwrap(), vec![true]);
+        assert_eq!(db.conflicts(), 1);
+        let (state,): (String,) = sqlx::query_as("SELECT state FROM outbox_mail WHERE id = $1")
+            .bind(m.get())
+            .fetch_one(&mut db.conn)
+            .await
+            .unwrap();
+        assert_eq!(state, "sent");
+        db.drop_schema().await;
+    }
+}

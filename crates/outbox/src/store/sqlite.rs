@@ -1,6 +1,8 @@
 //! [`SqliteStore`]: the embedded default, one database file in WAL mode.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use g360_mail_core::Result;
@@ -23,6 +25,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
+    /// Transactions run again after a lock conflict (never on SQLite, whose
+    /// writers take the file's lock up front).
+    conflicts: Arc<AtomicU64>,
 }
 
 impl SqliteStore {
@@ -62,7 +67,7 @@ impl SqliteStore {
         let mut migrator = sqlx::migrate!("./migrations/sqlite");
         migrator.dangerous_set_table_name(crate::MIGRATIONS_TABLE);
         migrator.run(&pool).await.map_err(StoreError::Migrate)?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, conflicts: Arc::default() })
     }
 
     /// A write transaction. `BEGIN IMMEDIATE` takes the write lock up front, so
@@ -71,6 +76,15 @@ impl SqliteStore {
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
     }
+
+    /// Upserts mailbox `$1`'s row when `$3` still holds mail `$2`, returning
+    /// the mailbox's `starts` and `paused_until`; no row when the worker lost
+    /// the mail. (The transaction already holds the file's write lock.)
+    const HOLD_FOR_SLOT: &'static str = "WITH held AS (SELECT id FROM outbox_mail \
+         WHERE id = $2 AND locked_by = $3 AND state = 'sending') \
+         INSERT INTO outbox_mailbox (mailbox) SELECT $1 FROM held WHERE true \
+         ON CONFLICT (mailbox) DO UPDATE SET mailbox = excluded.mailbox \
+         RETURNING starts, paused_until";
 
     /// Selects up to `limit` due mails in `tx` (which holds the file's
     /// write lock, so no other worker sees them before the commit).
