@@ -21,7 +21,7 @@ const RECIPIENT: &str = "cliente@fabrikam.example";
 /// Size of the attachment of the second pass.
 pub(crate) const ATTACHMENT_BYTES: usize = 1024 * 1024;
 /// Rounds of each comparison: each runs both sides, in alternating order.
-const ROUNDS: usize = 4;
+const ROUNDS: usize = 2;
 /// Timeout of one request, as the provider's default `request_timeout_ms`.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -36,8 +36,8 @@ pub(crate) enum SendMailBody {
 /// ones come from the allocator's own free lists at no cost.
 const RECYCLE_MIN: usize = 256 * 1024;
 
-/// Buffers of large request bodies, handed back once a request is over and
-/// reused for the next body: memory that is already mapped, so writing a
+/// Buffers of large request bodies (one pool per factory), handed back once
+/// a request is over and reused for the next body: memory that is already mapped, so writing a
 /// body causes no page faults. Bounded: at most [`BufferPool::MAX_BUFFERS`]
 /// buffers and [`BufferPool::MAX_BYTES`] bytes wait in it; what does not fit
 /// goes back to the allocator.
@@ -46,18 +46,11 @@ pub(crate) struct BufferPool {
     free: Mutex<Vec<BytesMut>>,
 }
 
-/// The pool of every provider in the process.
-pub(crate) static BUFFERS: BufferPool = BufferPool::new();
-
 impl BufferPool {
     /// Buffers kept at most.
     pub(crate) const MAX_BUFFERS: usize = 8;
     /// Bytes kept at most (capacity of the buffers in the pool).
     pub(crate) const MAX_BYTES: usize = 16 * 1024 * 1024;
-
-    pub(crate) const fn new() -> Self {
-        BufferPool { free: Mutex::new(Vec::new()) }
-    }
 
     /// A buffer of exactly `len` bytes, of unspecified content: a recycled
     /// one when one is large enough, else a new zeroed one (the allocator's
@@ -96,8 +89,7 @@ impl BufferPool {
     }
 
     /// Buffers waiting in the pool.
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.free.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
@@ -463,7 +455,7 @@ mod tests {
     #[test]
     fn same_bytes_as_serde_with_and_without_attachments() {
         let all = attachments();
-        let pool = BufferPool::new();
+        let pool = BufferPool::default();
         for n in 0..=all.len() {
             let msg = message("Factura \u{7f} \\ /", "x@y.example");
             let atts = &all[..n];
@@ -498,7 +490,7 @@ mod tests {
 
     #[test]
     fn recycled_buffers_give_the_same_bytes_whatever_they_held() {
-        let pool = BufferPool::new();
+        let pool = BufferPool::default();
         let msg = message("Factura", "x@y.example");
         // Each body is built in the buffer of the one before (the first is
         // the largest): longer, shorter and equal earlier contents must
@@ -518,7 +510,7 @@ mod tests {
 
     #[test]
     fn the_pool_reuses_memory_and_stays_bounded() {
-        let pool = BufferPool::new();
+        let pool = BufferPool::default();
         let msg = message("Factura", "x@y.example");
         let atts = [large(700_000, 9)];
         let build = |pool: &BufferPool| match send_mail(&msg, &atts, None, pool).unwrap() {
@@ -545,7 +537,7 @@ mod tests {
             pool.give(b);
         }
         assert_eq!(pool.len(), BufferPool::MAX_BUFFERS);
-        let pool = BufferPool::new();
+        let pool = BufferPool::default();
         let big = BufferPool::MAX_BYTES / 3 + 1;
         for _ in 0..3 {
             pool.give(Bytes::from(vec![7; big]));

@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::auth::{TokenCache, TokenKey};
+use crate::body::BufferPool;
 use crate::certificate::{CertificateCredential, CertificateSource};
 use crate::client::{GraphClient, RetryPolicy};
 use crate::config::{Cloud, O365Settings, parse_endpoint};
@@ -19,11 +20,14 @@ use crate::credential::Credential;
 use crate::error;
 use crate::provider::{O365Provider, SecretShape};
 
-/// Token caches and mailbox limiters shared by the providers of one factory.
+/// Token caches, mailbox limiters and request body buffers shared by the
+/// providers of one factory.
 #[derive(Default)]
 pub(crate) struct Shared {
     pub(crate) tokens: Mutex<HashMap<TokenKey, Arc<TokenCache>>>,
     pub(crate) limiters: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Buffers of large `sendMail` bodies, reused from one send to the next.
+    pub(crate) buffers: Arc<BufferPool>,
     /// Token caches for Exchange Online (SMTP), apart from Graph's.
     exchange_tokens: Mutex<HashMap<TokenKey, Arc<TokenCache>>>,
 }
@@ -342,6 +346,7 @@ impl O365Builder {
             send_mail,
             tokens,
             limiter,
+            buffers: shared.buffers.clone(),
             retry: RetryPolicy::from_settings(&s),
             timeout: s.request_timeout(),
             allow_http: s.allow_insecure_http,

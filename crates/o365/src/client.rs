@@ -402,6 +402,8 @@ pub(crate) struct GraphClient {
     pub(crate) send_mail: Url,
     pub(crate) tokens: Arc<TokenCache>,
     pub(crate) limiter: Arc<Semaphore>,
+    /// Buffers of large request bodies, shared by the factory's providers.
+    pub(crate) buffers: Arc<crate::body::BufferPool>,
     pub(crate) retry: RetryPolicy,
     pub(crate) timeout: Duration,
     pub(crate) allow_http: bool,

@@ -35,6 +35,7 @@ impl fmt::Debug for O365Factory {
         f.debug_struct("O365Factory")
             .field("token_caches", &tokens)
             .field("mailboxes", &mailboxes)
+            .field("body_buffers", &self.shared.buffers.len())
             .finish()
     }
 }

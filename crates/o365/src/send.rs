@@ -57,7 +57,7 @@ impl O365Provider {
         let sent = self.deliver(&call, uid, &imid, deadline).await;
         // The request is over: its buffer serves the next large body.
         if let Some(Body::Json(body)) = call.body {
-            crate::body::BUFFERS.give(body);
+            self.client.buffers.give(body);
         }
         sent
     }
@@ -142,7 +142,7 @@ impl O365Provider {
             &self.graph_message(msg, imid)?,
             msg.attachments(),
             limit,
-            &crate::body::BUFFERS,
+            &self.client.buffers,
         )
     }
 

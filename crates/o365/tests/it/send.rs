@@ -238,3 +238,32 @@ async fn large_attachments_take_the_draft_and_upload_session_path_with_mail_read
     assert_eq!(att.bytes, bytes);
     assert!(env.emu.drafts(ERP).is_empty());
 }
+
+#[tokio::test]
+async fn bodies_built_in_reused_buffers_arrive_intact() {
+    let env = env().await;
+    let p = env.provider();
+    // Each body is written into the buffer of an earlier send (the first is
+    // the largest): what that buffer held must never reach Graph.
+    let mut sizes = Vec::new();
+    for (i, len) in [900_000usize, 300_000, 600_000, 900_000, 450_001].into_iter().enumerate() {
+        let bytes: Vec<u8> = (0..len).map(|j| (j * 7 + i * 13) as u8).collect();
+        let att = Attachment::new(format!("f{i}.pdf"), "application/pdf", bytes.clone()).unwrap();
+        let msg = OutgoingMessage::builder()
+            .to(AP)
+            .unwrap()
+            .subject(format!("envío {i}"))
+            .attach(att)
+            .build()
+            .unwrap();
+        p.send(&msg).await.unwrap();
+        let sent = env.emu.sent_items(ERP);
+        let got = sent.iter().find(|m| m.subject == format!("envío {i}")).unwrap();
+        assert_eq!(got.attachments.len(), 1);
+        assert!(got.attachments[0].bytes == bytes, "attachment {i} ({len} bytes) differs");
+        // The request is over: its buffer waits in the factory for the next.
+        assert!(format!("{:?}", env.factory).contains("body_buffers: 1"), "{:?}", env.factory);
+        sizes.push(env.emu.requests_to(Endpoint::SendMail).last().unwrap().body_len);
+    }
+    assert!(sizes[1] < sizes[0] && sizes[2] > sizes[1], "{sizes:?}");
+}
