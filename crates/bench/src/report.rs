@@ -152,11 +152,18 @@ impl Report {
         match &self.graph_send {
             Some(s) => {
                 for p in &s.passes {
+                    // Issue 15.7 asks 0.95 of the 1 MiB send at both
+                    // concurrencies.
+                    let (target, min) = if p.payload == "text" {
+                        ("ours / baseline ≥ 0.85", 0.85)
+                    } else {
+                        ("ours / baseline ≥ 0.95", 0.95)
+                    };
                     add(
                         format!("Graph send {}, concurrency {}", p.payload, p.concurrency),
-                        "ours / baseline ≥ 0.85",
+                        target,
                         format!("{:.3}", p.ratio),
-                        Some(p.ratio >= 0.85 && p.ours.errors == 0),
+                        Some(p.ratio >= min && p.ours.errors == 0),
                     );
                 }
                 add(
