@@ -28,13 +28,13 @@ pub(crate) struct ReadComparison {
     /// Whether every message's body was read too.
     pub(crate) bodies: bool,
     /// Whether the bodies came with the list pages (`with_bodies`: one
-    /// request per page) rather than by two GETs per message.
+    /// request per page) rather than by `get_message` of each message.
     pub(crate) inline: bool,
     /// Messages read per measured run (each side reads them twice).
     pub(crate) messages: usize,
     /// `$top` of the list requests.
     pub(crate) page_size: u32,
-    /// HTTP requests per message (the same for both sides).
+    /// HTTP requests per message read (the same for both sides: checked).
     pub(crate) requests_per_message: f64,
     /// `list_messages` (+ `get_message`) of the provider.
     pub(crate) ours: PassStats,
@@ -49,7 +49,7 @@ pub(crate) struct ReadComparison {
 pub(crate) struct ReadReport {
     /// Messages in the Inbox.
     pub(crate) inbox_messages: usize,
-    /// Without bodies, with bodies by two GETs per message, with bodies
+    /// Without bodies, with bodies by `get_message` of each message, with bodies
     /// inline in the pages.
     pub(crate) passes: Vec<ReadComparison>,
     /// Context, not a comparison: a raw paging loop asking for the body in
@@ -73,6 +73,10 @@ struct Shapes {
     list_prefer: Option<String>,
     get_query: String,
     get_prefer: Option<String>,
+    /// The second `GET` of a message whose body came as HTML: its text
+    /// (`get_message`'s `BodyFormat::Both`).
+    text_query: Option<String>,
+    text_prefer: Option<String>,
     attachments_prefer: Option<String>,
 }
 
@@ -135,25 +139,44 @@ pub(crate) async fn run(opts: &Options, servers: &Handle) -> Result<ReadReport, 
         let mut ours = Pass::default();
         let mut baseline = Pass::default();
         // Each side reads the first `n` messages twice: baseline, ours, ours, baseline.
+        // Requests and messages read, counted on each side: both must make
+        // the same requests.
+        let mut ours_requests = (0, 0);
+        let mut raw_requests = (0, 0);
         for side_is_baseline in [true, false, false, true] {
             emu.reset_records();
-            let (pass, _) = if side_is_baseline {
+            let (pass, read) = if side_is_baseline {
                 measure(reader.raw(&shapes, n, bodies)).await
             } else {
                 measure(reader.ours(n, bodies)).await
             };
-            if side_is_baseline { baseline.absorb(pass) } else { ours.absorb(pass) }
+            if side_is_baseline {
+                baseline.absorb(pass);
+                raw_requests.0 += emu.requests().len();
+                raw_requests.1 += read;
+            } else {
+                ours.absorb(pass);
+                ours_requests.0 += emu.requests().len();
+                ours_requests.1 += read;
+            }
+        }
+        if ours_requests != raw_requests {
+            return Err(format!(
+                "the raw loop did not replay our requests: {} requests for {} messages, ours {} for {}",
+                raw_requests.0, raw_requests.1, ours_requests.0, ours_requests.1
+            ));
         }
         let ours = ours.stats(2 * n);
         let baseline = baseline.stats(2 * n);
-        let pages = n.div_ceil(opts.page_size as usize) as f64;
-        let per_message = if bodies { 2.0 } else { 0.0 };
         passes.push(ReadComparison {
             bodies,
             inline: false,
             messages: n,
             page_size: opts.page_size,
-            requests_per_message: crate::util::round(per_message + pages / n.max(1) as f64, 3),
+            requests_per_message: crate::util::round(
+                ours_requests.0 as f64 / ours_requests.1.max(1) as f64,
+                3,
+            ),
             ratio: ratio(ours.per_second, baseline.per_second),
             ours,
             baseline,
@@ -241,11 +264,15 @@ fn shapes(records: &[RequestRecord]) -> Result<Shapes, String> {
     let get = find(Endpoint::GetMessage)?;
     let attachments = find(Endpoint::Attachments)?;
     let query = |r: &RequestRecord| r.query.clone().unwrap_or_default();
+    let text =
+        records.iter().find(|r| r.endpoint == Endpoint::GetMessage && query(r) != query(get));
     Ok(Shapes {
         first_list: format!("{}?{}", list.path, query(list)),
         list_prefer: list.header("prefer").map(str::to_owned),
         get_query: query(get),
         get_prefer: get.header("prefer").map(str::to_owned),
+        text_query: text.map(query),
+        text_prefer: text.and_then(|t| t.header("prefer")).map(str::to_owned),
         attachments_prefer: attachments.header("prefer").map(str::to_owned),
     })
 }
@@ -350,6 +377,14 @@ impl Reader {
                         self.get(&url, shapes.get_prefer.as_deref()).await?;
                     if full["body"]["content"].as_str().is_none() {
                         return Err(format!("message {id} came without a body"));
+                    }
+                    let html = full["body"]["contentType"]
+                        .as_str()
+                        .is_some_and(|t| t.eq_ignore_ascii_case("html"));
+                    if let (true, Some(text_query)) = (html, &shapes.text_query) {
+                        let url = format!("{users}/{id}?{text_query}");
+                        let _: serde_json::Value =
+                            self.get(&url, shapes.text_prefer.as_deref()).await?;
                     }
                     let url = format!("{users}/{id}/attachments");
                     let _: Page = self.get(&url, shapes.attachments_prefer.as_deref()).await?;

@@ -311,9 +311,10 @@ impl Report {
                     )
                 } else if p.bodies {
                     format!(
-                        "Graph read with bodies ({} messages × 2, pages of {}, + 2 GETs per message)",
+                        "Graph read with bodies ({} messages × 2, pages of {}, then `get_message` of each: {:.2} requests per message)",
                         thousands(p.messages),
-                        p.page_size
+                        p.page_size,
+                        p.requests_per_message
                     )
                 } else {
                     format!(
@@ -377,7 +378,7 @@ impl Report {
         if let Some(r) = &self.graph_read {
             let _ = writeln!(
                 out,
-                "| Raw paging loop with bodies inline (`$select=…,body` added to the two-GET path's list; context) | {} msgs/s |",
+                "| Raw paging loop with bodies inline (`$select=…,body` added to the `get_message` path's list; context) | {} msgs/s |",
                 thousands(r.raw_inline_bodies_per_second as usize)
             );
         }

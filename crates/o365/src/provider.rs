@@ -101,7 +101,9 @@ pub struct DeltaSync {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BodyFormat {
-    /// The HTML body and its plain-text rendering (two requests for HTML mail).
+    /// The HTML body and its plain-text rendering: two requests whenever
+    /// Graph answers with HTML, which it does for plain-text mail too (it
+    /// converts the body to the `Prefer`red format).
     #[default]
     Both,
     /// The body as HTML (plain-text mail is returned as text).
