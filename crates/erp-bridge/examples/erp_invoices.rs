@@ -208,7 +208,7 @@ pub(crate) async fn run(
     let mut seen = Vec::new();
     let wait = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(event) = events.recv().await {
-            if event.id() != queued {
+            if event.id() != Some(queued) {
                 continue;
             }
             seen.push(event.clone());

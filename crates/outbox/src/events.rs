@@ -9,7 +9,8 @@ use crate::model::{OutboxId, StoredError};
 /// Something that happened to a mail, reported to the handlers registered
 /// with [`Outbox::on_event`](crate::Outbox::on_event) once the database has
 /// recorded it. An ERP uses them to mark an invoice "enviada" or show why
-/// not; every event names the mail by its outbox id and its uid.
+/// not; every event names the mail by its uid and, but for delivery reports
+/// about direct sends, by its outbox id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DeliveryEvent {
@@ -76,10 +77,12 @@ pub enum DeliveryEvent {
         next_attempt_at: Timestamp,
     },
     /// A delivery report says the mail will not reach one recipient
-    /// (recorded by [`Outbox::record_report`](crate::Outbox::record_report)).
+    /// (recorded by [`Outbox::record_report`](crate::Outbox::record_report)),
+    /// for queued mail and for direct sends alike (tied by the uid in the
+    /// Message-ID).
     Bounced {
-        /// The outbox id.
-        id: OutboxId,
+        /// The outbox id; `None` for a mail sent directly, not queued.
+        id: Option<OutboxId>,
         /// The message's uid.
         uid: MessageUid,
         /// The recipient, lowercase.
@@ -89,10 +92,11 @@ pub enum DeliveryEvent {
         /// The remote server's answer.
         diagnostic: Option<String>,
     },
-    /// A delivery report says delivery to one recipient is delayed.
+    /// A delivery report says delivery to one recipient is delayed (queued
+    /// mail and direct sends, as [`DeliveryEvent::Bounced`]).
     Delayed {
-        /// The outbox id.
-        id: OutboxId,
+        /// The outbox id; `None` for a mail sent directly, not queued.
+        id: Option<OutboxId>,
         /// The message's uid.
         uid: MessageUid,
         /// The recipient, lowercase.
@@ -105,17 +109,32 @@ pub enum DeliveryEvent {
 }
 
 impl DeliveryEvent {
-    /// The outbox id of the mail.
-    pub fn id(&self) -> OutboxId {
+    /// The outbox id of the mail; `None` only for a delivery report about a
+    /// mail sent directly ([`Bounced`](DeliveryEvent::Bounced),
+    /// [`Delayed`](DeliveryEvent::Delayed)).
+    pub fn id(&self) -> Option<OutboxId> {
         match self {
             DeliveryEvent::Queued { id, .. }
             | DeliveryEvent::Sending { id, .. }
             | DeliveryEvent::Sent { id, .. }
             | DeliveryEvent::Retried { id, .. }
             | DeliveryEvent::Failed { id, .. }
-            | DeliveryEvent::OutcomeUnknown { id, .. }
-            | DeliveryEvent::Bounced { id, .. }
-            | DeliveryEvent::Delayed { id, .. } => *id,
+            | DeliveryEvent::OutcomeUnknown { id, .. } => Some(*id),
+            DeliveryEvent::Bounced { id, .. } | DeliveryEvent::Delayed { id, .. } => *id,
+        }
+    }
+
+    /// The uid of the mail (every event has one).
+    pub fn uid(&self) -> MessageUid {
+        match self {
+            DeliveryEvent::Queued { uid, .. }
+            | DeliveryEvent::Sending { uid, .. }
+            | DeliveryEvent::Sent { uid, .. }
+            | DeliveryEvent::Retried { uid, .. }
+            | DeliveryEvent::Failed { uid, .. }
+            | DeliveryEvent::OutcomeUnknown { uid, .. }
+            | DeliveryEvent::Bounced { uid, .. }
+            | DeliveryEvent::Delayed { uid, .. } => *uid,
         }
     }
 

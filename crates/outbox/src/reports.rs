@@ -256,7 +256,9 @@ impl Outbox {
     /// the mailbox's cursor, in one transaction. A report recorded before
     /// changes nothing (the cursor still moves). A recipient already
     /// `bounced` stays so; `delayed` gives way to any later state. Emits
-    /// [`DeliveryEvent::Bounced`] / [`DeliveryEvent::Delayed`] for queued mail.
+    /// [`DeliveryEvent::Bounced`] / [`DeliveryEvent::Delayed`] for the mails
+    /// g360-mail sent (their uid is in the report's original Message-ID),
+    /// queued or direct; a report about another mail emits nothing.
     pub async fn record_report(&self, report: &ReportRecord) -> Result<RecordOutcome> {
         let (original_message_id, mail_uid, original_subject, format, recipients, reason) =
             match &report.content {
@@ -322,8 +324,8 @@ impl Outbox {
             let event = match state {
                 "bounced" => {
                     out.bounced += 1;
-                    inserted.outbox_id.zip(uid).map(|(id, uid)| DeliveryEvent::Bounced {
-                        id,
+                    uid.map(|uid| DeliveryEvent::Bounced {
+                        id: inserted.outbox_id,
                         uid,
                         address,
                         status,
@@ -332,8 +334,8 @@ impl Outbox {
                 }
                 "delayed" => {
                     out.delayed += 1;
-                    inserted.outbox_id.zip(uid).map(|(id, uid)| DeliveryEvent::Delayed {
-                        id,
+                    uid.map(|uid| DeliveryEvent::Delayed {
+                        id: inserted.outbox_id,
                         uid,
                         address,
                         status,

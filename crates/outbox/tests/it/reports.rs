@@ -1,7 +1,7 @@
 //! Delivery reports recorded against queued mail: once per report, with the
 //! state precedence of `docs/bounces.md`, events, and the listings.
 
-use g360_mail_core::Timestamp;
+use g360_mail_core::{MessageUid, Timestamp};
 use g360_mail_outbox::{
     DeliveryEvent, DeliveryState, RecipientRecord, ReportContent, ReportRecord,
 };
@@ -119,7 +119,40 @@ pub(crate) async fn reports_are_recorded_once_with_precedence(db: &TestDb) {
     let names: Vec<&'static str> = events.lock().unwrap().iter().map(DeliveryEvent::name).collect();
     assert_eq!(names.iter().filter(|n| **n == "bounced").count(), 2, "{names:?}");
     assert_eq!(names.iter().filter(|n| **n == "delayed").count(), 1, "{names:?}");
+    // The foreign report (no uid) emitted nothing: every event is `uid`'s.
+    assert!(events.lock().unwrap().iter().all(|e| e.id() == Some(id) && e.uid() == uid));
     assert_eq!(outbox.report_cursor(mailbox).await.unwrap().as_deref(), Some("c5"));
+
+    // A mail sent directly (never queued) is tied by the uid of its
+    // Message-ID: its events carry the uid and no outbox id.
+    events.lock().unwrap().clear();
+    let direct = MessageUid::new_random();
+    let report = ReportRecord::new(
+        mailbox,
+        "r6",
+        "c6",
+        parsed(
+            Some(direct),
+            vec![
+                recipient("luis@cliente.example", DeliveryState::Bounced, "5.2.2"),
+                recipient("eva@cliente.example", DeliveryState::Delayed, "4.4.7"),
+            ],
+        ),
+    );
+    let o = outbox.record_report(&report).await.unwrap();
+    assert_eq!((o.bounced, o.delayed, o.outbox_id), (1, 1, None), "{o:?}");
+    let got = events.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().all(|e| e.id().is_none() && e.uid() == direct), "{got:?}");
+    assert!(
+        got.iter().any(|e| matches!(e, DeliveryEvent::Bounced { address, status: Some(s), .. }
+        if address == "luis@cliente.example" && s == "5.2.2"))
+    );
+    assert!(got.iter().any(|e| matches!(e, DeliveryEvent::Delayed { address, .. }
+        if address == "eva@cliente.example")));
+    // Read again, the same report changes nothing and emits nothing.
+    assert!(!outbox.record_report(&report).await.unwrap().new);
+    assert_eq!(events.lock().unwrap().len(), 2);
 
     // One reader per mailbox at a time; a released lease is free again.
     let ttl = std::time::Duration::from_secs(60);
@@ -132,5 +165,5 @@ pub(crate) async fn reports_are_recorded_once_with_precedence(db: &TestDb) {
     assert!(outbox.lease_report_sync(mailbox, "node-b", ttl).await.unwrap());
     assert!(outbox.lease_report_sync("other@contoso.example", "node-a", ttl).await.unwrap());
     assert_eq!(outbox.report_cursor("other@contoso.example").await.unwrap(), None);
-    assert_eq!(outbox.report_cursor(mailbox).await.unwrap().as_deref(), Some("c5"), "kept");
+    assert_eq!(outbox.report_cursor(mailbox).await.unwrap().as_deref(), Some("c6"), "kept");
 }
