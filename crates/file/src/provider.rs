@@ -196,10 +196,10 @@ fn summary(mut message: ReceivedMessage) -> ReceivedMessage {
 /// How much of each file is read to tell a delivery report by its headers.
 const REPORT_SNIFF_BYTES: u64 = 64 * 1024;
 
-/// A file's place in the report listing: when it was stored (its name, else
-/// its modification time), to the millisecond, then its id.
+/// A file's place in the report listing: when it came into the directory
+/// ([`Store::placed_at`]), to the millisecond, then its id.
 fn report_key(store: &Store, id: &str) -> (i64, String) {
-    (store.received_at(id).map_or(0, |t| t.as_millisecond()), id.to_owned())
+    (store.placed_at(id).map_or(0, |t| t.as_millisecond()), id.to_owned())
 }
 
 fn parse_report_cursor(text: &str, what: &'static str) -> Result<(i64, String)> {
@@ -831,6 +831,16 @@ mod tests {
         let after = ReportQuery::after(Some(first.reports[0].cursor.clone()));
         let next = provider.list_delivery_reports(&after).await.unwrap();
         assert_eq!(next.reports.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["bounce-b"]);
+        // A copy that keeps an old modification time (`cp -p`) is placed
+        // when it arrives.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let copied = dir.join("bounce-c.eml");
+        fs::write(&copied, report(3)).unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        fs::File::options().write(true).open(&copied).unwrap().set_modified(old).unwrap();
+        let after = ReportQuery::after(Some(next.reports[0].cursor.clone()));
+        let last = provider.list_delivery_reports(&after).await.unwrap();
+        assert_eq!(last.reports.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["bounce-c"]);
         let bad = ReportQuery::after(Some(ReportCursor::new("../x")));
         let err = provider.list_delivery_reports(&bad).await.unwrap_err();
         assert_eq!(err.code(), Some("query.continuation"));

@@ -247,6 +247,26 @@ impl Store {
         })
     }
 
+    /// When the file came into the directory, for the report listing: from
+    /// its name, else the later of its modification and status-change times
+    /// (a copy that keeps an old modification time, `cp -p` or an unpacked
+    /// archive, still gets the time it was placed).
+    pub(crate) fn placed_at(&self, id: &str) -> Option<Timestamp> {
+        stored_at(id).or_else(|| {
+            let meta = fs::symlink_metadata(self.path(id)).ok()?;
+            let modified = Timestamp::try_from(meta.modified().ok()?).ok()?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                let changed =
+                    Timestamp::new(meta.ctime(), meta.ctime_nsec().try_into().ok()?).ok()?;
+                Some(modified.max(changed))
+            }
+            #[cfg(not(unix))]
+            Some(modified)
+        })
+    }
+
     /// Whether the mail has been marked read.
     pub(crate) fn is_seen(&self, id: &str) -> bool {
         fs::symlink_metadata(self.dir.join(SEEN_DIR).join(id)).is_ok_and(|m| m.is_file())
