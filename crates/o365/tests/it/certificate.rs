@@ -427,6 +427,9 @@ async fn the_emulator_accepts_an_assertion_signed_by_openssl_and_refuses_forgeri
         })
     };
     let header = |alg: &str| serde_json::json!({"alg": alg, "typ": "JWT", "x5t#S256": thumbprint});
+    // This test's own client: the crypto provider is installed here, not by a
+    // provider built earlier in the same binary (the test runs alone too).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http =
         reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap();
     let ask = |jwt: String| {
@@ -446,6 +449,13 @@ async fn the_emulator_accepts_an_assertion_signed_by_openssl_and_refuses_forgeri
             let resp = http.post(url).form(&form).send().await.unwrap();
             let status = resp.status().as_u16();
             let body: serde_json::Value = resp.json().await.unwrap();
+            if status == 200 {
+                // The token says how the app authenticated: "2", a certificate.
+                let token = body["access_token"].as_str().unwrap();
+                let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap();
+                let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+                assert_eq!(claims["appidacr"], "2");
+            }
             (status, body["error_codes"][0].as_u64())
         }
     };

@@ -265,6 +265,9 @@ pub(crate) fn token(shared: &Shared, ctx: &Ctx, tenant: &str) -> Response {
     }
 
     let now = Timestamp::now();
+    // `appidacr` of the token: "1" for a client secret, "2" for a
+    // certificate (an assertion signed with its key).
+    let acr = if field("client_assertion_type").is_some() { "2" } else { "1" };
     if let Some(kind) = field("client_assertion_type") {
         let assertion = field("client_assertion");
         if let Err(resp) =
@@ -301,7 +304,14 @@ pub(crate) fn token(shared: &Shared, ctx: &Ctx, tenant: &str) -> Response {
     }
     let resource = scopes[0].trim_end_matches("/.default");
     if exchange_scope(resource) {
-        return issue_for(shared, &tenant.id, &app, now, EXCHANGE_RESOURCE, &app.exchange_roles);
+        return issue_for(
+            shared,
+            &tenant.id,
+            &app,
+            now,
+            (EXCHANGE_RESOURCE, acr),
+            &app.exchange_roles,
+        );
     }
     if !graph_scope(base, resource) {
         if resource.starts_with("https://") || resource.starts_with("http://") {
@@ -325,7 +335,7 @@ pub(crate) fn token(shared: &Shared, ctx: &Ctx, tenant: &str) -> Response {
         );
     }
 
-    issue_for(shared, &tenant.id, &app, now, GRAPH_RESOURCE, &app.roles)
+    issue_for(shared, &tenant.id, &app, now, (GRAPH_RESOURCE, acr), &app.roles)
 }
 
 /// Checks a client secret; `Err` is the answer to give.
@@ -368,14 +378,14 @@ fn check_secret(
     Ok(())
 }
 
-/// A token for `audience` carrying `roles`: Graph's roles for Graph,
-/// Exchange Online's for Exchange.
+/// A token for `audience` carrying `roles` (Graph's roles for Graph,
+/// Exchange Online's for Exchange) and `acr`, how the app authenticated.
 fn issue_for(
     shared: &Shared,
     tenant_id: &str,
     app: &super::App,
     now: Timestamp,
-    audience: &str,
+    (audience, acr): (&str, &str),
     roles: &[String],
 ) -> Response {
     let mut st = shared.lock();
@@ -393,7 +403,7 @@ fn issue_for(
         "aio": random_token(24),
         "app_displayname": app.display_name,
         "appid": app.client_id,
-        "appidacr": "1",
+        "appidacr": acr,
         "idp": format!("https://sts.windows.net/{tenant_id}/"),
         "idtyp": "app",
         "oid": app.object_id,

@@ -75,7 +75,10 @@
 //!   `invalid_client` answers 401, the rest 400.
 //! - **Access tokens** (§2): JWT-shaped (`header.payload.signature`,
 //!   base64url), payload with `aud`, `iss`, `iat`, `nbf`, `exp`,
-//!   `app_displayname`, `appid`, `appidacr`, `idp`, `idtyp: "app"`, `oid`,
+//!   `app_displayname`, `appid`, `appidacr` ("1" after a client secret, "2"
+//!   after a certificate's assertion, as Microsoft's
+//!   [access token reference](https://learn.microsoft.com/entra/identity-platform/access-tokens)
+//!   gives for v1.0 tokens), `idp`, `idtyp: "app"`, `oid`,
 //!   `sub`, `roles` (only when consented), `tid`, `uti`, `ver: "1.0"`. The
 //!   signature is random bytes: nobody can verify it, as clients cannot
 //!   verify real Graph tokens either.

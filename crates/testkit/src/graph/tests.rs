@@ -138,6 +138,7 @@ async fn token_success_has_documented_shape_and_app_claims() {
     assert_eq!(c["tid"], fx.setup.tenant_id.as_str());
     assert_eq!(c["appid"], fx.setup.client_id.as_str());
     assert_eq!(c["idtyp"], "app");
+    assert_eq!(c["appidacr"], "1", "a client secret");
     assert_eq!(c["ver"], "1.0");
     assert_eq!(c["iss"], format!("https://sts.windows.net/{}/", fx.setup.tenant_id));
     assert_eq!(c["roles"], json!(["Mail.Send", "Mail.Read"]));
