@@ -35,14 +35,8 @@ impl DeliveryReport {
     /// ([`MessageUid::internet_message_id`]): this ties a report to the mail
     /// whether it went through the outbox or was sent directly.
     pub fn original_uid(&self) -> Option<MessageUid> {
-        let id = self.original_message_id.as_deref()?;
-        // g360-mail writes the uid as 32 hex digits; other mailers (Apple
-        // Mail) use hyphenated UUIDs, which must not pass for ours.
-        let local = id.strip_prefix('<')?.split_once('@')?.0;
-        if local.len() != 32 || !local.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        MessageUid::from_internet_message_id(id)
+        // Other mailers' hyphenated UUIDs (Apple Mail) do not pass for ours.
+        MessageUid::from_internet_message_id(self.original_message_id.as_deref()?)
     }
 }
 

@@ -53,10 +53,15 @@ impl MessageUid {
     }
 
     /// Recovers the uid from an Internet Message-ID made by
-    /// [`MessageUid::internet_message_id`]; `None` for any other id.
+    /// [`MessageUid::internet_message_id`]; `None` for any other id, also
+    /// for UUIDs written otherwise (hyphenated, as other mailers make them):
+    /// only the 32 hex digits g360-mail writes pass.
     pub fn from_internet_message_id(id: &str) -> Option<Self> {
         let inner = id.trim().strip_prefix('<')?.strip_suffix('>')?;
         let (local, _) = inner.split_once('@')?;
+        if local.len() != 32 || !local.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
         uuid::Uuid::try_parse(local).ok().map(MessageUid)
     }
 }
@@ -763,6 +768,13 @@ mod tests {
         assert!(id.starts_with('<') && id.ends_with("@contoso.com>"));
         assert_eq!(MessageUid::from_internet_message_id(&id), Some(uid));
         assert_eq!(MessageUid::from_internet_message_id("<abc@x>"), None);
+        // Other mailers' UUID Message-IDs are not ours.
+        let other = format!("<{uid}@contoso.com>");
+        assert_eq!(MessageUid::from_internet_message_id(&other), None, "hyphenated");
+        let braced = format!("<{{{}}}@contoso.com>", uid.0.as_simple());
+        assert_eq!(MessageUid::from_internet_message_id(&braced), None, "braced");
+        let upper = id.to_ascii_uppercase();
+        assert_eq!(MessageUid::from_internet_message_id(&upper), Some(uid), "case of the hex");
         assert_eq!(MessageUid::parse(&uid.to_string()).unwrap(), uid);
         let m = base().build().unwrap();
         assert_ne!(m.uid(), base().build().unwrap().uid());
