@@ -123,7 +123,15 @@ impl O365Provider {
     /// The exact `sendMail` request body for `msg`.
     pub fn send_mail_body(&self, msg: &OutgoingMessage) -> Result<Vec<u8>> {
         let imid = self.internet_message_id(msg.uid());
-        match self.encode_send_mail(msg, &imid, None)? {
+        // A pool of its own: the body is the caller's, never handed back, so
+        // it must not take a buffer from the sends' pool.
+        let body = crate::body::send_mail(
+            &self.graph_message(msg, &imid)?,
+            msg.attachments(),
+            None,
+            &crate::body::BufferPool::default(),
+        )?;
+        match body {
             SendMailBody::Built(body) => Ok(body.into()),
             // Without a limit the body is always built.
             SendMailBody::TooLarge(len) => Err(error::too_large(len)),

@@ -266,4 +266,10 @@ async fn bodies_built_in_reused_buffers_arrive_intact() {
         sizes.push(env.emu.requests_to(Endpoint::SendMail).last().unwrap().body_len);
     }
     assert!(sizes[1] < sizes[0] && sizes[2] > sizes[1], "{sizes:?}");
+    // The exact-body helper builds in a pool of its own: the body is the
+    // caller's, and the sends' buffer stays where it is.
+    let att = Attachment::new("g.pdf", "application/pdf", vec![1u8; 500_000]).unwrap();
+    let msg = OutgoingMessage::builder().to(AP).unwrap().attach(att).build().unwrap();
+    assert!(p.send_mail_body(&msg).unwrap().len() > 600_000);
+    assert!(format!("{:?}", env.factory).contains("body_buffers: 1"), "{:?}", env.factory);
 }
