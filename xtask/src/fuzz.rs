@@ -46,8 +46,8 @@ const TARGETS: &[Target] = &[
     Target {
         name: "config",
         what: "configuration TOML and environment (erp-bridge)",
-        cargo: &["-p", "g360-erp-bridge", "--test", "fuzz_config"],
-        filter: "prop_",
+        cargo: &["-p", "g360-erp-bridge", "--test", "it"],
+        filter: "fuzz_config::prop_",
     },
     Target {
         name: "csv",

@@ -16,7 +16,7 @@
 //!
 //! Office 365 is the testkit's Graph emulator, started in-process, so the
 //! example runs anywhere: `cargo run -p g360-erp-bridge --example erp_invoices`.
-//! `crates/erp-bridge/tests/example.rs` runs the same code in CI.
+//! `crates/erp-bridge/tests/it/example.rs` runs the same code in CI.
 
 #![allow(clippy::print_stdout, reason = "an example prints what the ERP would show")]
 

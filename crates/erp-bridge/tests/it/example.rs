@@ -2,9 +2,9 @@
 //! against the Graph emulator, must send one invoice at once, deliver the
 //! queued one through the embedded worker and say so in Spanish.
 
-#[path = "../examples/erp_invoices.rs"]
+#[path = "../../examples/erp_invoices.rs"]
 #[allow(dead_code, reason = "the example's `main` is not called here; its `run` is")]
-mod example;
+mod erp_invoices;
 
 use g360_mail_outbox::DeliveryEvent;
 use g360_mail_testkit::graph::GraphEmulator;
@@ -14,7 +14,7 @@ async fn the_erp_example_sends_queues_and_reports_in_spanish() {
     let emulator = GraphEmulator::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut out = Vec::new();
-    let outcome = example::run(&emulator, dir.path(), &mut out).await.unwrap();
+    let outcome = erp_invoices::run(&emulator, dir.path(), &mut out).await.unwrap();
     assert_eq!(
         String::from_utf8(out).unwrap(),
         "F-2026-0041: El e-mail se envió correctamente\n\
