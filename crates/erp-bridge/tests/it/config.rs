@@ -5,62 +5,10 @@
     reason = "figment::Jail closures return figment::Error, which is large"
 )]
 
-use std::sync::Arc;
-
+use crate::support::registry;
 use g360_erp_bridge::{BridgeConfig, ConfigError, ConfigSource, Lang};
-use g360_mail_core::{
-    ConfigProblem, Integration, MailProvider, MailboxAccess, ProviderFactory, ProviderRegistry,
-    REDACTED, Result,
-};
-use g360_mail_testkit::{MockMailProvider, Recorder, RecordingFactory};
-use serde::Deserialize;
+use g360_mail_core::{ConfigProblem, Integration, ProviderRegistry, REDACTED};
 use serde_json::json;
-
-/// A provider type whose accounts need a secret, like office365.
-struct SecretFactory;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SecretSettings {
-    #[allow(dead_code)]
-    client_id: String,
-}
-
-impl ProviderFactory for SecretFactory {
-    type Settings = SecretSettings;
-    fn provider_type(&self) -> &'static str {
-        "vault"
-    }
-    fn description(&self) -> &'static str {
-        "needs a secret"
-    }
-    fn needs_secret(&self) -> bool {
-        true
-    }
-    fn validate(&self, s: &SecretSettings) -> Vec<ConfigProblem> {
-        if s.client_id.len() < 3 {
-            vec![ConfigProblem::new("client_id", "too short")]
-        } else {
-            vec![]
-        }
-    }
-    fn build(
-        &self,
-        _: &Integration,
-        _: &SecretSettings,
-        _: &MailboxAccess,
-    ) -> Result<Arc<dyn MailProvider>> {
-        Ok(Arc::new(MockMailProvider::new()))
-    }
-}
-
-fn registry() -> ProviderRegistry {
-    let mut r = ProviderRegistry::new();
-    g360_mail_file::register(&mut r);
-    r.register(RecordingFactory::new(Recorder::default()));
-    r.register(SecretFactory);
-    r
-}
 
 fn problems(value: serde_json::Value) -> Vec<ConfigProblem> {
     match BridgeConfig::from_value(value, &registry()) {

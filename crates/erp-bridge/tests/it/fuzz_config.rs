@@ -14,62 +14,14 @@
     reason = "figment::Jail closures return figment::Error, which is large"
 )]
 
-use std::sync::Arc;
-
+use crate::support::registry;
 use g360_erp_bridge::{BridgeConfig, ConfigSource};
-use g360_mail_core::{
-    ConfigProblem, Error, Integration, MailProvider, MailboxAccess, ProviderFactory,
-    ProviderRegistry, Result,
-};
+use g360_mail_core::Error;
 use g360_mail_testkit::fuzz::config;
-use g360_mail_testkit::{MockMailProvider, Recorder, RecordingFactory};
 use proptest::prelude::*;
-use serde::Deserialize;
 
 /// Planted wherever a secret goes; must never come back.
 const SECRET: &str = "Zq8Q~fuzzSecret7f3a9c";
-
-/// A provider type whose accounts need a secret, like office365.
-struct SecretFactory;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SecretSettings {
-    #[allow(dead_code)]
-    client_id: String,
-}
-
-impl ProviderFactory for SecretFactory {
-    type Settings = SecretSettings;
-    fn provider_type(&self) -> &'static str {
-        "vault"
-    }
-    fn description(&self) -> &'static str {
-        "needs a secret"
-    }
-    fn needs_secret(&self) -> bool {
-        true
-    }
-    fn validate(&self, _: &SecretSettings) -> Vec<ConfigProblem> {
-        Vec::new()
-    }
-    fn build(
-        &self,
-        _: &Integration,
-        _: &SecretSettings,
-        _: &MailboxAccess,
-    ) -> Result<Arc<dyn MailProvider>> {
-        Ok(Arc::new(MockMailProvider::new()))
-    }
-}
-
-fn registry() -> ProviderRegistry {
-    let mut r = ProviderRegistry::new();
-    g360_mail_file::register(&mut r);
-    r.register(RecordingFactory::new(Recorder::default()));
-    r.register(SecretFactory);
-    r
-}
 
 /// A TOML value where a secret goes: right, or of a wrong type.
 fn secret_value() -> impl Strategy<Value = String> {

@@ -3,6 +3,8 @@
 //! ERP example and the configuration fuzz target. One test binary for all of
 //! them, so the tests link once.
 
+mod support;
+
 mod apply;
 mod bridge;
 mod config;
